@@ -1,0 +1,127 @@
+#include "app.h"
+
+#include <cstdlib>
+#include <fstream>
+
+#include "error.h"
+#include "parse.h"
+
+namespace tbucket::cli {
+namespace {
+
+const char* env(const char* name) {
+    const char* value = std::getenv(name);
+    return value && *value ? value : nullptr;
+}
+
+std::string read_password_file(const std::string& path) {
+    std::ifstream file(path);
+    std::string line;
+    if (!file || !std::getline(file, line)) {
+        throw Error(ErrorKind::usage, "cannot read a password from --password-file '" + path + "'");
+    }
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    return line;
+}
+
+void check_prefix(const std::string& prefix) {
+    if (prefix.size() > 200) throw Error(ErrorKind::usage, "--prefix is longer than 200 bytes");
+    for (unsigned char c : prefix) {
+        if (c <= 0x20 || c >= 0x7f || c == '{' || c == '}') {
+            throw Error(ErrorKind::usage, "--prefix may not contain braces, spaces or control characters");
+        }
+    }
+}
+
+}  // namespace
+
+Context::Context(const GlobalOptions& g, Output& o) : out(o), global(g), connection_(resolve_connection(g, o)) {
+    check_prefix(g.prefix);
+}
+
+Client& Context::client() {
+    if (!client_) client_ = std::make_unique<Client>(connection_, global.prefix);
+    return *client_;
+}
+
+void add_settings_options(CLI::App* command, SettingsText& text, bool capacity_required) {
+    CLI::Option* capacity = command->add_option(
+        "--capacity", text.capacity,
+        capacity_required ? "most tokens the bucket holds (1..2^53-1)"
+                          : "create the bucket with this capacity when it is missing");
+    capacity->type_name("N");
+    if (capacity_required) capacity->required();
+    CLI::Option* rate = command->add_option("--rate", text.rate, "refill AMOUNT/PERIOD: 10/s, 100/min, 1/30s, 0.5/h");
+    rate->type_name("RATE");
+    CLI::Option* expire = command->add_option("--expire", text.expire, "delete the bucket after this long unused");
+    expire->type_name("DURATION");
+    if (!capacity_required) {
+        rate->needs(capacity);
+        expire->needs(capacity);
+    }
+}
+
+std::optional<Settings> parse_settings(const SettingsText& text) {
+    if (text.capacity.empty()) return std::nullopt;
+    Settings s;
+    s.capacity = parse_count("--capacity", text.capacity);
+    if (!text.rate.empty()) s.rate = parse_rate(text.rate);
+    if (!text.expire.empty()) {
+        s.expire_ms = parse_duration_ms("--expire", text.expire);
+        if (*s.expire_ms == 0) throw Error(ErrorKind::usage, "--expire must be above 0");
+    }
+    return s;
+}
+
+void setup_global(CLI::App& app, GlobalOptions& g) {
+    app.add_option("-u,--url", g.urls, "Redis URL (env TBUCKET_URL, then REDIS_URL; default redis://127.0.0.1:6379)")
+        ->type_name("URL");
+    app.add_option("--prefix", g.prefix, "key prefix")
+        ->envname("TBUCKET_PREFIX")
+        ->capture_default_str();
+    app.add_flag("--json", g.json, "JSON Lines output (TBUCKET_JSON=1)")->envname("TBUCKET_JSON");
+    app.add_flag("-q,--quiet", g.quiet, "print nothing but errors (info and list still print)");
+    app.add_option("--connect-timeout", g.connect_timeout, "time to connect")->type_name("DURATION")->capture_default_str();
+    app.add_option("--timeout-io", g.io_timeout, "time for one command's reply")->type_name("DURATION")->capture_default_str();
+    app.add_option("--password-file", g.password_file,
+                   "read the password from this file (env TBUCKET_PASSWORD, REDISCLI_AUTH)")
+        ->type_name("FILE");
+    app.add_option("-E,--denied-exit", g.denied_exit, "exit status of a denial (default 1 for take, 75 for run)")
+        ->type_name("N")
+        ->check(CLI::Range(0, 255));
+}
+
+ConnectionOptions resolve_connection(const GlobalOptions& g, Output& out) {
+    if (g.urls.size() > 1) throw Error(ErrorKind::usage, "URL: several seed nodes are not supported yet");
+    std::string url = std::string(default_url);
+    if (!g.urls.empty()) {
+        url = g.urls.front();
+    } else if (const char* from_env = env("TBUCKET_URL") ? env("TBUCKET_URL") : env("REDIS_URL")) {
+        url = from_env;
+    }
+    ConnectionOptions options = parse_url(url);
+    if (options.has_password && !g.urls.empty()) {
+        out.warning("a password on the command line can be seen by other users; use TBUCKET_PASSWORD or --password-file");
+    }
+    if (!options.has_password) {
+        const char* from_env = env("TBUCKET_PASSWORD") ? env("TBUCKET_PASSWORD") : env("REDISCLI_AUTH");
+        if (!g.password_file.empty()) {
+            options.password = read_password_file(g.password_file);
+            options.has_password = true;
+        } else if (from_env) {
+            options.password = from_env;
+            options.has_password = true;
+        }
+    }
+    if (!options.user.empty() && !options.has_password) {
+        throw Error(ErrorKind::usage, "URL names user '" + options.user + "' but no password was given");
+    }
+    options.connect_timeout_ms = parse_duration_ms("--connect-timeout", g.connect_timeout);
+    options.io_timeout_ms = parse_duration_ms("--timeout-io", g.io_timeout);
+    if (options.connect_timeout_ms == 0 || options.io_timeout_ms == 0) {
+        throw Error(ErrorKind::usage, "--connect-timeout and --timeout-io must be above 0");
+    }
+    return options;
+}
+
+}  // namespace tbucket::cli

@@ -1,0 +1,78 @@
+#pragma once
+
+// What every subcommand shares: the global options, the context a command
+// runs in, and the options that create a bucket inline.
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bucket.h"
+#include "output.h"
+#include "url.h"
+
+namespace tbucket::cli {
+
+struct GlobalOptions {
+    std::vector<std::string> urls;
+    std::string prefix = "tbucket:";
+    bool json = false;
+    bool quiet = false;
+    std::string connect_timeout = "2s";
+    std::string io_timeout = "5s";
+    std::string password_file;
+    int denied_exit = -1;  // -1: the command's own default
+};
+
+// Where the command's output goes and how it reaches Redis. The client is
+// made on first use, so a command validates all its input before any
+// connection is opened.
+class Context {
+public:
+    Context(const GlobalOptions& global, Output& out);
+    Client& client();
+    Output& out;
+    const GlobalOptions& global;
+    // The exit status of a denial: -E if given, else the command's default.
+    int denied_exit(int fallback) const { return global.denied_exit >= 0 ? global.denied_exit : fallback; }
+
+private:
+    ConnectionOptions connection_;
+    std::unique_ptr<Client> client_;
+};
+
+// A subcommand: its CLI11 node and what runs when it was chosen.
+struct Subcommand {
+    CLI::App* app;
+    std::function<int(Context&)> run;
+};
+
+// --capacity / --rate / --expire as typed.
+struct SettingsText {
+    std::string capacity, rate, expire;
+};
+void add_settings_options(CLI::App* command, SettingsText& text, bool capacity_required);
+std::optional<Settings> parse_settings(const SettingsText& text);
+
+// Global options and environment variables (SPEC §3) into the app.
+void setup_global(CLI::App& app, GlobalOptions& global);
+// URL, password and timeouts into connection options; throws Error(usage).
+// Warns through `out` when a password was typed on the command line.
+ConnectionOptions resolve_connection(const GlobalOptions& global, Output& out);
+
+// Shows each state (or, with `deleted`, each deletion) and reports each
+// error; the exit status is the first error's, else 0.
+int show_states(Context& ctx, const std::vector<StateOrError>& results, bool deleted);
+
+Subcommand setup_create(CLI::App& app);
+Subcommand setup_take(CLI::App& app);
+Subcommand setup_put(CLI::App& app);
+Subcommand setup_info(CLI::App& app);
+Subcommand setup_list(CLI::App& app);
+Subcommand setup_delete(CLI::App& app);
+Subcommand setup_reset(CLI::App& app);
+
+}  // namespace tbucket::cli

@@ -1,0 +1,28 @@
+#include "app.h"
+#include "exit_codes.h"
+#include "parse.h"
+
+namespace tbucket::cli {
+
+namespace {
+
+struct DeleteOptions {
+    std::vector<std::string> names;
+};
+
+int run(Context& ctx, const DeleteOptions& o) {
+    std::vector<std::string> names;
+    for (const std::string& name : o.names) names.push_back(parse_name(name));
+    return show_states(ctx, ctx.client().remove(names), true);
+}
+
+}  // namespace
+
+Subcommand setup_delete(CLI::App& app) {
+    auto o = std::make_shared<DeleteOptions>();
+    CLI::App* cmd = app.add_subcommand("delete", "Remove buckets; their waiters exit 3");
+    cmd->add_option("names", o->names, "bucket names")->required()->type_name("NAME...");
+    return {cmd, [o](Context& ctx) { return run(ctx, *o); }};
+}
+
+}  // namespace tbucket::cli

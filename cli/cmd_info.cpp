@@ -1,0 +1,47 @@
+#include "app.h"
+#include "exit_codes.h"
+#include "parse.h"
+
+namespace tbucket::cli {
+namespace {
+
+struct InfoOptions {
+    std::vector<std::string> names;
+};
+
+// Shows each state; reports each error; exits with the first error's code.
+int show_each(Context& ctx, const std::vector<StateOrError>& results, void (Output::*show)(const State&)) {
+    int status = exit_ok;
+    for (const StateOrError& result : results) {
+        if (const State* state = std::get_if<State>(&result)) {
+            (ctx.out.*show)(*state);
+            continue;
+        }
+        const Error& error = std::get<Error>(result);
+        int code = exit_code(error.kind());
+        ctx.out.error(error, code);
+        if (status == exit_ok) status = code;
+    }
+    return status;
+}
+
+int run(Context& ctx, const InfoOptions& o) {
+    std::vector<std::string> names;
+    for (const std::string& name : o.names) names.push_back(parse_name(name));
+    return show_each(ctx, ctx.client().info(names), &Output::state);
+}
+
+}  // namespace
+
+int show_states(Context& ctx, const std::vector<StateOrError>& results, bool deleted) {
+    return show_each(ctx, results, deleted ? &Output::deleted : &Output::state);
+}
+
+Subcommand setup_info(CLI::App& app) {
+    auto o = std::make_shared<InfoOptions>();
+    CLI::App* cmd = app.add_subcommand("info", "Show buckets' state (refill applied, nothing written)");
+    cmd->add_option("names", o->names, "bucket names")->required()->type_name("NAME...");
+    return {cmd, [o](Context& ctx) { return run(ctx, *o); }};
+}
+
+}  // namespace tbucket::cli

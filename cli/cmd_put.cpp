@@ -1,0 +1,35 @@
+#include "app.h"
+#include "exit_codes.h"
+#include "parse.h"
+
+namespace tbucket::cli {
+namespace {
+
+struct PutOptions {
+    std::string name;
+    std::string count = "1";
+    bool force = false;
+    SettingsText settings;
+};
+
+int run(Context& ctx, const PutOptions& o) {
+    std::string name = parse_name(o.name);
+    int64_t n = parse_count("count", o.count);
+    std::optional<Settings> settings = parse_settings(o.settings);
+    ctx.out.put(ctx.client().put(name, n, o.force, settings));
+    return exit_ok;
+}
+
+}  // namespace
+
+Subcommand setup_put(CLI::App& app) {
+    auto o = std::make_shared<PutOptions>();
+    CLI::App* cmd = app.add_subcommand("put", "Give N tokens back; what does not fit is overflow");
+    cmd->add_option("name", o->name, "bucket name")->required();
+    cmd->add_option("count", o->count, "tokens to give back")->capture_default_str();
+    cmd->add_flag("--force", o->force, "let the level exceed capacity (a credit, used up first)");
+    add_settings_options(cmd, o->settings, false);
+    return {cmd, [o](Context& ctx) { return run(ctx, *o); }};
+}
+
+}  // namespace tbucket::cli

@@ -1,0 +1,149 @@
+#include "output.h"
+
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "parse.h"
+
+namespace tbucket::cli {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+Json number(double value) {
+    if (std::floor(value) == value && std::fabs(value) <= static_cast<double>(max_count)) {
+        return static_cast<int64_t>(value);
+    }
+    return value;
+}
+
+Json optional_ms(std::optional<int64_t> ms) { return ms ? Json(*ms) : Json(nullptr); }
+
+Json state_json(const State& s) {
+    Json j;
+    j["name"] = s.name;
+    j["capacity"] = s.capacity;
+    j["tokens"] = number(s.tokens);
+    j["available"] = s.available();
+    j["rate"] = s.rate ? Json{{"amount", number(s.rate->amount)}, {"period_ms", s.rate->period_ms}} : Json(nullptr);
+    j["full_in_ms"] = optional_ms(s.full_in_ms());
+    j["expire_ms"] = optional_ms(s.expire_ms);
+    j["server_time_ms"] = s.server_time_us / 1000;
+    return j;
+}
+
+void write_line(std::FILE* stream, const std::string& text) {
+    std::fwrite(text.data(), 1, text.size(), stream);
+    std::fputc('\n', stream);
+}
+
+// One line, whatever a server or a parser put in the message.
+std::string one_line(std::string text) {
+    for (char& c : text) {
+        if (static_cast<unsigned char>(c) < 0x20) c = ' ';
+    }
+    return text;
+}
+
+std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+std::string plural(int64_t n, const char* word) {
+    return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
+}
+
+}  // namespace
+
+std::string state_text(const State& s) {
+    std::string text = s.name + "  " + format_tokens(s.tokens) + "/" + std::to_string(s.capacity) + " tokens";
+    if (s.rate) {
+        text += "  refill " + format_rate(*s.rate);
+        std::optional<int64_t> full = s.full_in_ms();
+        text += *full == 0 ? "  full" : "  full in " + format_duration_ms(*full);
+    } else {
+        text += "  no refill";
+    }
+    if (s.expire_ms) text += "  expires after " + format_duration_ms(*s.expire_ms) + " idle";
+    return text;
+}
+
+void Output::line(const std::string& text, bool always) {
+    if (quiet_ && !always) return;
+    write_line(stdout, text);
+}
+
+void Output::state(const State& state) {
+    line(json_ ? dump(state_json(state)) : state_text(state), true);
+}
+
+void Output::created(const CreateResult& r) {
+    if (json_) {
+        Json j = state_json(r.state);
+        j["created"] = r.outcome == CreateOutcome::created;
+        j["updated"] = r.outcome == CreateOutcome::updated;
+        j["replaced"] = r.outcome == CreateOutcome::replaced;
+        return line(dump(j));
+    }
+    static const char* const words[] = {"(exists)", "(created)", "(updated)", "(replaced)"};
+    line(state_text(r.state) + "  " + words[static_cast<int>(r.outcome)]);
+}
+
+void Output::took(const TakeResult& r, int64_t waited_ms) {
+    if (json_) {
+        Json j = state_json(r.state);
+        j["ok"] = r.ok();
+        j["requested"] = r.requested;
+        j["taken"] = r.taken;
+        j["retry_after_ms"] = optional_ms(r.retry_after_ms);
+        j["waited_ms"] = waited_ms;
+        return line(dump(j));
+    }
+    line(state_text(r.state));
+    if (r.ok() || quiet_) return;
+    std::string why = "denied: " + plural(r.requested, "token") + " asked, " +
+                      plural(r.state.available(), "token") + " available in '" + r.state.name + "'";
+    if (r.retry_after_ms) {
+        why += "; enough in " + format_duration_ms(*r.retry_after_ms);
+    } else {
+        why += "; no refill, so only a put can bring more";
+    }
+    write_line(stderr, "tbucket: " + why);
+}
+
+void Output::put(const PutResult& r) {
+    if (json_) {
+        Json j = state_json(r.state);
+        j["added"] = number(r.added);
+        j["overflow"] = number(r.overflow);
+        return line(dump(j));
+    }
+    std::string text = state_text(r.state);
+    if (r.overflow > 0) text += "  overflow " + format_amount(r.overflow);
+    line(text);
+}
+
+void Output::deleted(const State& state) {
+    if (json_) {
+        Json j = state_json(state);
+        j["deleted"] = true;
+        return line(dump(j));
+    }
+    line("deleted " + state.name);
+}
+
+void Output::name(const std::string& name) { line(name, true); }
+
+void Output::warning(std::string_view message) {
+    if (quiet_) return;
+    write_line(stderr, "tbucket: warning: " + std::string(message));
+}
+
+void Output::error(const Error& error, int exit) {
+    if (json_) {
+        Json j{{"error", std::string(kind_name(error.kind()))}, {"message", one_line(error.what())}, {"exit", exit}};
+        return write_line(stderr, dump(j));
+    }
+    write_line(stderr, "tbucket: error: " + one_line(error.what()));
+}
+
+}  // namespace tbucket::cli

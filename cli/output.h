@@ -1,0 +1,42 @@
+#pragma once
+
+// Renders results and errors: text for people, JSON Lines with --json.
+// The only place that writes to stdout and stderr (besides --help).
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "bucket.h"
+#include "error.h"
+
+namespace tbucket::cli {
+
+class Output {
+public:
+    Output(bool json, bool quiet) : json_(json), quiet_(quiet) {}
+
+    bool json() const { return json_; }
+    bool quiet() const { return quiet_; }
+
+    void state(const State& state);  // info, reset, list --json: shown even with -q
+    void created(const CreateResult& result);
+    void took(const TakeResult& result, int64_t waited_ms);
+    void put(const PutResult& result);
+    void deleted(const State& state);
+    void name(const std::string& name);
+
+    void warning(std::string_view message);
+    void error(const Error& error, int exit);
+
+private:
+    void line(const std::string& text, bool always = false);
+
+    bool json_;
+    bool quiet_;
+};
+
+// "api  7.25/10 tokens  refill 10/min  full in 16.5s"
+std::string state_text(const State& state);
+
+}  // namespace tbucket::cli

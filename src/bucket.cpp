@@ -1,0 +1,196 @@
+#include "bucket.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+
+#include "script.h"
+
+namespace tbucket {
+namespace {
+
+[[noreturn]] void bad_reply(const std::string& what) {
+    throw Error(ErrorKind::internal, "unexpected reply from Redis: " + what);
+}
+
+const redisReply& element(const redisReply& reply, std::size_t i) {
+    if (reply.type != REDIS_REPLY_ARRAY || i >= reply.elements) bad_reply("missing element " + std::to_string(i));
+    return *reply.element[i];
+}
+
+int64_t integer_at(const redisReply& reply, std::size_t i) {
+    const redisReply& e = element(reply, i);
+    if (e.type != REDIS_REPLY_INTEGER) bad_reply("element " + std::to_string(i) + " is not an integer");
+    return static_cast<int64_t>(e.integer);
+}
+
+std::string string_at(const redisReply& reply, std::size_t i) {
+    const redisReply& e = element(reply, i);
+    if (e.type != REDIS_REPLY_STRING && e.type != REDIS_REPLY_STATUS) {
+        bad_reply("element " + std::to_string(i) + " is not a string");
+    }
+    return std::string(e.str, e.len);
+}
+
+double number_at(const redisReply& reply, std::size_t i) {
+    std::string text = string_at(reply, i);
+    double value = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size()) bad_reply("'" + text + "' is not a number");
+    return value;
+}
+
+// A script's reply, or the Error its error reply stands for. `asked`: the
+// settings the caller wanted, named when the bucket has others.
+const redisReply& checked(const Reply& reply, const std::string& name, const Settings* asked = nullptr) {
+    if (reply->type != REDIS_REPLY_ERROR) return *reply;
+    Error error = script_error(*reply, name);
+    if (error.kind() != ErrorKind::exists || !asked) throw error;
+    throw Error(ErrorKind::exists, std::string(error.what()) + "; asked for " + describe_settings(*asked) +
+                                       " (create --update or --replace changes it)");
+}
+
+std::vector<std::string> settings_args(const std::optional<Settings>& settings) {
+    if (!settings) return {"", "", "", ""};
+    const Settings& s = *settings;
+    return {std::to_string(s.capacity), s.rate ? format_amount(s.rate->amount) : "",
+            s.rate ? std::to_string(s.rate->period_ms) : "", s.expire_ms ? std::to_string(*s.expire_ms) : ""};
+}
+
+std::string escape_glob(const std::string& text) {
+    std::string out;
+    for (char c : text) {
+        if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') out += '\\';
+        out += c;
+    }
+    return out;
+}
+
+}  // namespace
+
+int64_t State::available() const { return static_cast<int64_t>(std::floor(tokens)); }
+
+std::optional<int64_t> State::ms_until(double n) const {
+    if (tokens >= n) return 0;
+    if (!rate || n > static_cast<double>(capacity)) return std::nullopt;
+    // Mirror the script's refill, t + elapsed_us * r / (p * 1000), so that
+    // waiting the returned time really brings n tokens despite rounding.
+    const double per = static_cast<double>(rate->period_ms) * 1000;
+    double us = std::ceil((n - tokens) * per / rate->amount);
+    for (int i = 0; i < 8 && tokens + us * rate->amount / per < n; ++i) us += 1;
+    double ms = std::ceil(us / 1000);
+    if (!(ms <= static_cast<double>(max_count))) return std::nullopt;
+    return static_cast<int64_t>(ms);
+}
+
+std::optional<int64_t> State::full_in_ms() const {
+    if (tokens >= static_cast<double>(capacity)) return 0;
+    return ms_until(static_cast<double>(capacity));
+}
+
+State parse_state(const redisReply& reply, const std::string& name) {
+    State s;
+    s.name = name;
+    s.tokens = number_at(reply, 0);
+    s.capacity = integer_at(reply, 1);
+    std::string amount = string_at(reply, 2);
+    if (!amount.empty()) s.rate = Rate{number_at(reply, 2), integer_at(reply, 3)};
+    if (int64_t expire = integer_at(reply, 4); expire > 0) s.expire_ms = expire;
+    s.server_time_us = integer_at(reply, 5);
+    return s;
+}
+
+Client::Client(ConnectionOptions options, std::string prefix)
+    : connection_(std::move(options)), prefix_(std::move(prefix)) {}
+
+CreateResult Client::create(const std::string& name, const Settings& settings, std::optional<int64_t> tokens,
+                            CreateMode mode) {
+    std::vector<std::string> args = settings_args(settings);
+    args.push_back(tokens ? std::to_string(*tokens) : "");
+    args.emplace_back(mode == CreateMode::update ? "update" : mode == CreateMode::replace ? "replace" : "");
+    std::vector<Reply> replies = run_scripts(connection_, {{&scripts::create_script, key(name), std::move(args)}});
+    const redisReply& reply = checked(replies[0], name, &settings);
+    CreateResult result{parse_state(reply, name)};
+    std::string outcome = string_at(reply, 6);
+    if (outcome == "created") result.outcome = CreateOutcome::created;
+    if (outcome == "updated") result.outcome = CreateOutcome::updated;
+    if (outcome == "replaced") result.outcome = CreateOutcome::replaced;
+    return result;
+}
+
+TakeResult Client::take(const std::string& name, int64_t n, bool partial,
+                        const std::optional<Settings>& create_with) {
+    std::vector<std::string> args{std::to_string(n), partial ? "1" : "0"};
+    for (std::string& a : settings_args(create_with)) args.push_back(std::move(a));
+    std::vector<Reply> replies = run_scripts(connection_, {{&scripts::take_script, key(name), std::move(args)}});
+    const redisReply& reply = checked(replies[0], name, create_with ? &*create_with : nullptr);
+    TakeResult result{parse_state(reply, name), n, integer_at(reply, 6), std::nullopt};
+    result.retry_after_ms = result.ok() ? 0 : result.state.ms_until(partial ? 1.0 : static_cast<double>(n));
+    return result;
+}
+
+PutResult Client::put(const std::string& name, int64_t n, bool force, const std::optional<Settings>& create_with) {
+    std::vector<std::string> args{std::to_string(n), force ? "1" : "0"};
+    for (std::string& a : settings_args(create_with)) args.push_back(std::move(a));
+    std::vector<Reply> replies = run_scripts(connection_, {{&scripts::put_script, key(name), std::move(args)}});
+    const redisReply& reply = checked(replies[0], name, create_with ? &*create_with : nullptr);
+    return PutResult{parse_state(reply, name), number_at(reply, 6), number_at(reply, 7)};
+}
+
+State Client::reset(const std::string& name, std::optional<int64_t> tokens) {
+    std::vector<std::string> args{tokens ? std::to_string(*tokens) : ""};
+    std::vector<Reply> replies = run_scripts(connection_, {{&scripts::reset_script, key(name), std::move(args)}});
+    return parse_state(checked(replies[0], name), name);
+}
+
+std::vector<StateOrError> Client::each(const Script& script, const std::vector<std::string>& names) {
+    std::vector<ScriptCall> calls;
+    calls.reserve(names.size());
+    for (const std::string& name : names) calls.push_back({&script, key(name), {}});
+    std::vector<Reply> replies = run_scripts(connection_, calls);
+    std::vector<StateOrError> results;
+    results.reserve(names.size());
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        if (replies[i]->type == REDIS_REPLY_ERROR) {
+            results.emplace_back(script_error(*replies[i], names[i]));
+        } else {
+            results.emplace_back(parse_state(*replies[i], names[i]));
+        }
+    }
+    return results;
+}
+
+std::vector<StateOrError> Client::info(const std::vector<std::string>& names) {
+    return each(scripts::info_script, names);
+}
+
+std::vector<StateOrError> Client::remove(const std::vector<std::string>& names) {
+    return each(scripts::delete_script, names);
+}
+
+std::vector<std::string> Client::list(const std::string& pattern) {
+    const std::string head = prefix_ + "{";
+    const std::string match = escape_glob(head) + pattern + "}";
+    std::vector<std::string> names;
+    std::string cursor = "0";
+    do {
+        Reply reply = connection_.call({"SCAN", cursor, "MATCH", match, "COUNT", "1000", "TYPE", "hash"});
+        if (reply->type == REDIS_REPLY_ERROR) {
+            std::string text = reply_error_text(*reply);
+            throw Error(classify_reply_error(text), "SCAN failed: " + text);
+        }
+        cursor = string_at(*reply, 0);
+        const redisReply& keys = element(*reply, 1);
+        for (std::size_t i = 0; i < keys.elements; ++i) {
+            std::string k(keys.element[i]->str, keys.element[i]->len);
+            if (k.size() <= head.size() + 1 || k.compare(0, head.size(), head) != 0 || k.back() != '}') continue;
+            std::string name = k.substr(head.size(), k.size() - head.size() - 1);
+            if (name.find_first_of("{}") == std::string::npos) names.push_back(std::move(name));
+        }
+    } while (cursor != "0");
+    std::sort(names.begin(), names.end());
+    names.erase(std::unique(names.begin(), names.end()), names.end());
+    return names;
+}
+
+}  // namespace tbucket

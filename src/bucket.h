@@ -1,0 +1,97 @@
+#pragma once
+
+// Bucket operations over one connection. Each is one atomic Lua script and,
+// once the script is cached, one round trip. Results are plain structs; the
+// caller decides how to show them.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "connection.h"
+#include "error.h"
+#include "parse.h"
+
+namespace tbucket {
+
+struct Script;
+
+struct Settings {
+    int64_t capacity = 0;
+    std::optional<Rate> rate;
+    std::optional<int64_t> expire_ms;
+};
+
+// A bucket as read at server_time_us (refill applied).
+struct State {
+    std::string name;
+    int64_t capacity = 0;
+    double tokens = 0;
+    std::optional<Rate> rate;
+    std::optional<int64_t> expire_ms;
+    int64_t server_time_us = 0;
+
+    int64_t available() const;
+    // Until the level reaches capacity: 0 when full, nullopt when it never will.
+    std::optional<int64_t> full_in_ms() const;
+    // Until at least `n` tokens are there, rounded up so that waiting exactly
+    // that long is enough: 0 when they are, nullopt when refill never brings them.
+    std::optional<int64_t> ms_until(double n) const;
+};
+
+struct TakeResult {
+    State state;
+    int64_t requested = 0;
+    int64_t taken = 0;
+    bool ok() const { return taken > 0; }
+    std::optional<int64_t> retry_after_ms;  // 0 when ok
+};
+
+struct PutResult {
+    State state;
+    double added = 0;
+    double overflow = 0;
+};
+
+enum class CreateMode { ensure, update, replace };
+enum class CreateOutcome { existed, created, updated, replaced };
+
+struct CreateResult {
+    State state;
+    CreateOutcome outcome = CreateOutcome::existed;
+};
+
+// One name's answer in a multi-name command: its state, or why not.
+using StateOrError = std::variant<State, Error>;
+
+class Client {
+public:
+    Client(ConnectionOptions options, std::string prefix);
+
+    CreateResult create(const std::string& name, const Settings& settings, std::optional<int64_t> tokens,
+                        CreateMode mode);
+    // `create_with`: settings to create a missing bucket with (inline create).
+    TakeResult take(const std::string& name, int64_t n, bool partial, const std::optional<Settings>& create_with);
+    PutResult put(const std::string& name, int64_t n, bool force, const std::optional<Settings>& create_with);
+    State reset(const std::string& name, std::optional<int64_t> tokens);
+    std::vector<StateOrError> info(const std::vector<std::string>& names);
+    std::vector<StateOrError> remove(const std::vector<std::string>& names);
+    // Names (without prefix) of buckets matching a glob, sorted, found with SCAN.
+    std::vector<std::string> list(const std::string& pattern);
+
+    std::string key(const std::string& name) const { return prefix_ + "{" + name + "}"; }
+    Connection& connection() { return connection_; }
+
+private:
+    std::vector<StateOrError> each(const Script& script, const std::vector<std::string>& names);
+
+    Connection connection_;
+    std::string prefix_;
+};
+
+// Parses the state part of a script reply (elements 0..5).
+State parse_state(const redisReply& reply, const std::string& name);
+
+}  // namespace tbucket

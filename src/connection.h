@@ -1,0 +1,63 @@
+#pragma once
+
+// The one place that talks to a Redis server. Everything above it sends
+// argv vectors and reads redisReply trees; whatever carries the bytes (TCP,
+// a unix socket, later TLS or cluster redirects) stays behind this class.
+
+#include <hiredis/hiredis.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "error.h"
+#include "url.h"
+
+namespace tbucket {
+
+struct ReplyDeleter {
+    void operator()(redisReply* reply) const { freeReplyObject(reply); }
+};
+using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
+
+using Command = std::vector<std::string>;
+
+class Connection {
+public:
+    explicit Connection(ConnectionOptions options);
+    ~Connection();
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+
+    // Sends every command in one write and reads every reply: one round
+    // trip. Connects first when needed, pipelining AUTH and SELECT ahead of
+    // the commands. Error replies are returned, not thrown; transport
+    // failures throw Error(unavailable) and leave the connection closed.
+    std::vector<Reply> pipeline(const std::vector<Command>& commands);
+    Reply call(const Command& command);
+
+    const ConnectionOptions& options() const { return options_; }
+    std::string endpoint() const { return describe_endpoint(options_); }
+    void close();
+
+private:
+    void open();
+    void append(const Command& command);
+    Reply read();
+    [[noreturn]] void fail_transport(std::string_view doing);
+
+    ConnectionOptions options_;
+    redisContext* context_ = nullptr;
+    bool handshake_pending_ = false;
+};
+
+// Redis's word for an error reply ("NOAUTH ...", "WRONGTYPE ...") as the
+// kind a caller acts on. The single translation of server errors.
+ErrorKind classify_reply_error(std::string_view message);
+
+// Text of an error reply, without the " script: <sha>, on @user_script:N."
+// that Redis 7 appends to errors raised inside scripts.
+std::string reply_error_text(const redisReply& reply);
+
+}  // namespace tbucket

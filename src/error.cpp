@@ -1,0 +1,22 @@
+#include "error.h"
+
+namespace tbucket {
+
+std::string_view kind_name(ErrorKind kind) {
+    switch (kind) {
+        case ErrorKind::usage: return "usage";
+        case ErrorKind::not_found: return "not_found";
+        case ErrorKind::exists: return "exists";
+        case ErrorKind::impossible: return "impossible";
+        case ErrorKind::data: return "data";
+        case ErrorKind::unavailable: return "unavailable";
+        case ErrorKind::refused: return "refused";
+        case ErrorKind::timeout: return "timeout";
+        case ErrorKind::interrupted: return "interrupted";
+        case ErrorKind::terminated: return "terminated";
+        case ErrorKind::internal: return "internal";
+    }
+    return "internal";
+}
+
+}  // namespace tbucket

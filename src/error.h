@@ -1,0 +1,37 @@
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace tbucket {
+
+// What went wrong, in the terms a caller acts on. The CLI maps each kind to
+// one exit code (cli/exit_codes.cpp); the library never exits.
+enum class ErrorKind {
+    usage,        // bad name, number, rate, duration, URL or option
+    not_found,    // no such bucket
+    exists,       // bucket exists with different settings
+    impossible,   // the request can never be satisfied
+    data,         // the key holds something that is not a bucket
+    unavailable,  // cannot connect, connection lost, I/O timeout
+    refused,      // authentication or ACL permission
+    timeout,      // waited the full timeout
+    interrupted,  // SIGINT while waiting
+    terminated,   // SIGTERM while waiting
+    internal,     // a bug
+};
+
+// Stable short name of a kind, used as the "error" field of JSON errors.
+std::string_view kind_name(ErrorKind kind);
+
+class Error : public std::runtime_error {
+public:
+    Error(ErrorKind kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
+    ErrorKind kind() const { return kind_; }
+
+private:
+    ErrorKind kind_;
+};
+
+}  // namespace tbucket

@@ -1,0 +1,259 @@
+#include "parse.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+
+#include "error.h"
+
+namespace tbucket {
+namespace {
+
+[[noreturn]] void bad(const std::string& message) { throw Error(ErrorKind::usage, message); }
+
+std::string quoted(std::string_view text) {
+    std::string out = "'";
+    for (unsigned char c : text) {
+        if (c >= 0x20 && c < 0x7f) {
+            out += static_cast<char>(c);
+        } else {
+            char hex[5];
+            std::snprintf(hex, sizeof hex, "\\x%02x", c);
+            out += hex;
+        }
+    }
+    return out + "'";
+}
+
+std::string describe_byte(unsigned char c) {
+    char buf[32];
+    if (c > 0x20 && c < 0x7f) {
+        std::snprintf(buf, sizeof buf, "'%c'", c);
+    } else if (c == ' ') {
+        std::snprintf(buf, sizeof buf, "a space");
+    } else {
+        std::snprintf(buf, sizeof buf, "byte 0x%02x", c);
+    }
+    return buf;
+}
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+bool is_name_char(unsigned char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || is_digit(static_cast<char>(c)) ||
+           c == '.' || c == '_' || c == '-' || c == ':' || c == '/' || c == '@' || c == '+';
+}
+
+bool is_glob_char(unsigned char c) {
+    return c == '*' || c == '?' || c == '[' || c == ']' || c == '^' || c == '\\';
+}
+
+// digits ['.' digits] at text[pos]; advances pos. No sign, exponent, inf or nan.
+bool scan_decimal(std::string_view text, std::size_t& pos, double& value) {
+    std::size_t start = pos;
+    while (pos < text.size() && is_digit(text[pos])) ++pos;
+    if (pos == start) return false;
+    if (pos < text.size() && text[pos] == '.') {
+        std::size_t frac = ++pos;
+        while (pos < text.size() && is_digit(text[pos])) ++pos;
+        if (pos == frac) return false;
+    }
+    auto [end, ec] = std::from_chars(text.data() + start, text.data() + pos, value);
+    return ec == std::errc() && end == text.data() + pos && std::isfinite(value);
+}
+
+// Milliseconds per unit, or 0 when `unit` is not one.
+double unit_ms(std::string_view unit) {
+    if (unit == "ms") return 1;
+    if (unit == "s") return 1e3;
+    if (unit == "m" || unit == "min") return 60e3;
+    if (unit == "h") return 3600e3;
+    if (unit == "d") return 86400e3;
+    return 0;
+}
+
+}  // namespace
+
+std::string parse_name(std::string_view text) {
+    if (text.empty()) bad("bucket name is empty");
+    if (text.size() > max_name_bytes) {
+        bad("bucket name is " + std::to_string(text.size()) + " bytes; at most " +
+            std::to_string(max_name_bytes) + " are allowed");
+    }
+    for (unsigned char c : text) {
+        if (!is_name_char(c)) {
+            bad("bucket name " + quoted(text) + " contains " + describe_byte(c) +
+                "; allowed are A-Z a-z 0-9 . _ - : / @ +");
+        }
+    }
+    return std::string(text);
+}
+
+std::string parse_pattern(std::string_view text) {
+    if (text.empty()) bad("pattern is empty");
+    if (text.size() > max_name_bytes) bad("pattern is longer than " + std::to_string(max_name_bytes) + " bytes");
+    for (unsigned char c : text) {
+        if (!is_name_char(c) && !is_glob_char(c)) {
+            bad("pattern " + quoted(text) + " contains " + describe_byte(c) +
+                "; allowed are name characters and * ? [ ] ^ \\");
+        }
+    }
+    return std::string(text);
+}
+
+int64_t parse_count(std::string_view what, std::string_view text, bool allow_zero) {
+    std::string lowest = allow_zero ? "0" : "1";
+    std::string range = lowest + ".." + std::to_string(max_count);
+    if (text.empty()) bad(std::string(what) + " is empty; expected a whole number " + range);
+    int64_t value = 0;
+    for (char c : text) {
+        if (!is_digit(c)) {
+            bad(std::string(what) + " " + quoted(text) + " is not a whole number " + range);
+        }
+        value = value * 10 + (c - '0');
+        if (value > max_count) bad(std::string(what) + " " + quoted(text) + " is above " + std::to_string(max_count));
+    }
+    if (value == 0 && !allow_zero) bad(std::string(what) + " must be at least 1");
+    return value;
+}
+
+int64_t parse_duration_ms(std::string_view what, std::string_view text) {
+    std::string where = std::string(what) + " " + quoted(text);
+    if (text.empty()) bad(std::string(what) + " is empty; expected a duration such as 250ms, 30s, 1m30s");
+    if (text[0] == '-') bad(where + " is negative");
+    std::size_t pos = 0;
+    double total = 0;
+    while (pos < text.size()) {
+        double number = 0;
+        if (!scan_decimal(text, pos, number)) {
+            bad(where + " is not a duration; expected e.g. 250ms, 30s, 5m, 2h, 1d, 1m30s or 1.5");
+        }
+        std::size_t unit_start = pos;
+        while (pos < text.size() && text[pos] >= 'a' && text[pos] <= 'z') ++pos;
+        std::string_view unit = text.substr(unit_start, pos - unit_start);
+        if (unit.empty()) {
+            if (pos != text.size() || unit_start != 0 || total != 0) {
+                bad(where + " has a number without a unit (ms, s, m, h, d)");
+            }
+            total = number * 1e3;  // a bare number is seconds
+            break;
+        }
+        double scale = unit_ms(unit);
+        if (scale == 0) bad(where + " has an unknown unit '" + std::string(unit) + "'; use ms, s, m, h or d");
+        total += number * scale;
+        if (total > static_cast<double>(max_duration_ms)) bad(where + " is longer than 100 years");
+    }
+    if (total > static_cast<double>(max_duration_ms)) bad(where + " is longer than 100 years");
+    if (total == 0) return 0;
+    return std::max<int64_t>(1, std::llround(total));
+}
+
+Rate parse_rate(std::string_view text) {
+    std::string where = "rate " + quoted(text);
+    std::size_t slash = text.find('/');
+    if (slash == std::string_view::npos) bad(where + " has no '/'; expected AMOUNT/PERIOD such as 10/s or 100/min");
+    std::string_view amount_text = text.substr(0, slash);
+    std::string_view period_text = text.substr(slash + 1);
+    Rate rate;
+    std::size_t pos = 0;
+    if (!scan_decimal(amount_text, pos, rate.amount) || pos != amount_text.size()) {
+        bad(where + ": amount " + quoted(amount_text) + " is not a positive decimal number");
+    }
+    if (rate.amount <= 0) bad(where + ": amount must be above 0");
+    if (rate.amount > max_rate_amount) bad(where + ": amount is above 1e15");
+    if (period_text.empty()) bad(where + ": period is empty; expected e.g. s, min, 30s");
+    // "10/s" means 10 per 1s
+    std::string period = period_text[0] >= 'a' && period_text[0] <= 'z' ? "1" : "";
+    period += period_text;
+    rate.period_ms = parse_duration_ms("period of " + where, period);
+    if (rate.period_ms == 0) bad(where + ": period is zero");
+    return rate;
+}
+
+std::string format_amount(double value) {
+    char buf[40];
+    for (int precision = 1; precision <= 17; ++precision) {
+        std::snprintf(buf, sizeof buf, "%.*g", precision, value);
+        double back = 0;
+        std::from_chars(buf, buf + std::char_traits<char>::length(buf), back);
+        if (back == value) break;
+    }
+    std::string shortest = buf;
+    std::size_t e = shortest.find('e');
+    if (e == std::string::npos) return shortest;
+    // Rewrite d.ddde±XX in plain notation, so the result parses back as a rate.
+    std::string digits = shortest.substr(0, e);
+    int exponent = std::stoi(shortest.substr(e + 1));
+    std::size_t dot = digits.find('.');
+    int int_digits = static_cast<int>(dot == std::string::npos ? digits.size() : dot);
+    if (dot != std::string::npos) digits.erase(dot, 1);
+    int point = int_digits + exponent;  // position of the decimal point in `digits`
+    if (point <= 0) return "0." + std::string(static_cast<std::size_t>(-point), '0') + digits;
+    if (point >= static_cast<int>(digits.size())) {
+        return digits + std::string(static_cast<std::size_t>(point) - digits.size(), '0');
+    }
+    return digits.substr(0, static_cast<std::size_t>(point)) + "." + digits.substr(static_cast<std::size_t>(point));
+}
+
+std::string format_tokens(double value) {
+    double floored = std::floor(value * 100) / 100;
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "%.2f", floored);
+    std::string out = buf;
+    while (out.back() == '0') out.pop_back();
+    if (out.back() == '.') out.pop_back();
+    return out;
+}
+
+std::string format_exact_ms(int64_t ms) {
+    static constexpr struct {
+        int64_t ms;
+        const char* unit;
+    } units[] = {{86'400'000, "d"}, {3'600'000, "h"}, {60'000, "m"}, {1000, "s"}, {1, "ms"}};
+    std::string out;
+    for (const auto& u : units) {
+        if (ms >= u.ms) {
+            out += std::to_string(ms / u.ms) + u.unit;
+            ms %= u.ms;
+        }
+    }
+    return out.empty() ? "0s" : out;
+}
+
+std::string format_period_ms(int64_t ms) {
+    if (ms == 1000) return "s";
+    if (ms == 60'000) return "min";
+    if (ms == 3'600'000) return "h";
+    if (ms == 86'400'000) return "d";
+    return format_exact_ms(ms);
+}
+
+std::string format_rate(const Rate& rate) {
+    return format_amount(rate.amount) + "/" + format_period_ms(rate.period_ms);
+}
+
+std::string format_duration_ms(int64_t ms) {
+    char buf[64];
+    if (ms < 1000) {
+        std::snprintf(buf, sizeof buf, "%lldms", static_cast<long long>(ms));
+    } else if (ms < 60'000) {
+        long long tenths = (ms + 99) / 100;  // round up: "ready in" must not promise early
+        std::snprintf(buf, sizeof buf, tenths % 10 ? "%lld.%llds" : "%llds", tenths / 10, tenths % 10);
+    } else if (ms < 3'600'000) {
+        long long s = (ms + 999) / 1000;
+        std::snprintf(buf, sizeof buf, "%lldm%llds", s / 60, s % 60);
+    } else if (ms < 86'400'000) {
+        long long m = (ms + 59'999) / 60'000;
+        std::snprintf(buf, sizeof buf, "%lldh%lldm", m / 60, m % 60);
+    } else {
+        long long h = (ms + 3'599'999) / 3'600'000;
+        std::snprintf(buf, sizeof buf, "%lldd%lldh", h / 24, h % 24);
+    }
+    std::string out = buf;
+    for (const char* zero : {"m0s", "h0m", "d0h"}) {  // "2m0s" reads better as "2m"
+        if (out.ends_with(zero)) out.resize(out.size() - 2);
+    }
+    return out;
+}
+
+}  // namespace tbucket

@@ -1,0 +1,50 @@
+#pragma once
+
+// Parsers and formatters for what a user types: bucket names, counts, rates
+// and durations. Pure functions: no I/O, no globals. Parsers throw
+// tbucket::Error with ErrorKind::usage and a message naming the problem.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace tbucket {
+
+inline constexpr int64_t max_count = (int64_t{1} << 53) - 1;  // exact in a double and in Lua
+inline constexpr std::size_t max_name_bytes = 200;
+inline constexpr double max_rate_amount = 1e15;
+inline constexpr int64_t max_duration_ms = int64_t{36500} * 86'400'000;  // 100 years
+
+// AMOUNT tokens every period_ms milliseconds.
+struct Rate {
+    double amount = 0;
+    int64_t period_ms = 0;
+    bool operator==(const Rate&) const = default;
+};
+
+// 1-200 bytes of A-Z a-z 0-9 . _ - : / @ +
+std::string parse_name(std::string_view text);
+
+// A glob for `list`: name characters plus * ? [ ] ^ and backslash.
+std::string parse_pattern(std::string_view text);
+
+// A whole number 1..2^53-1 (0..2^53-1 when allow_zero). `what` names the
+// value in the error message ("count", "--capacity").
+int64_t parse_count(std::string_view what, std::string_view text, bool allow_zero = false);
+
+// AMOUNT/PERIOD: 10/s, 100/min, 1/30s, 0.5/h, 5000/1d, 3/1m30s.
+Rate parse_rate(std::string_view text);
+
+// 250ms, 30s, 5m, 2h, 1d, 1m30s, or bare seconds (1.5). Millisecond
+// resolution: a positive duration below 1ms counts as 1ms.
+int64_t parse_duration_ms(std::string_view what, std::string_view text);
+
+// Human forms, each accepted back by the parsers above.
+std::string format_duration_ms(int64_t ms);  // 250ms, 16.5s, 2m30s, 1h5m, 3d2h
+std::string format_exact_ms(int64_t ms);     // exact: 1h, 1m30s, 250ms
+std::string format_period_ms(int64_t ms);    // as format_exact_ms, but s, min, h, d alone
+std::string format_rate(const Rate& rate);   // 10/min
+std::string format_amount(double value);     // shortest exact decimal: 0.5, 10
+std::string format_tokens(double value);     // rounded down to 2 decimals: 7.25
+
+}  // namespace tbucket

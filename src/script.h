@@ -1,0 +1,43 @@
+#pragma once
+
+// Lua scripts, embedded at build time from src/scripts/*.lua (each with
+// common.lua in front), and how to run them: EVALSHA, with one EVAL retry
+// when the server's script cache lacks them (after a restart or SCRIPT FLUSH).
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bucket.h"
+#include "connection.h"
+
+namespace tbucket {
+
+struct Script {
+    std::string_view name;
+    std::string_view source;
+    std::string_view sha1;  // of source, computed by CMake
+};
+
+namespace scripts {
+extern const Script create_script, take_script, put_script, info_script, reset_script, delete_script;
+}
+
+struct ScriptCall {
+    const Script* script;
+    std::string key;  // every tbucket script touches exactly one key
+    std::vector<std::string> args;
+};
+
+// Runs the calls in one round trip; calls answered NOSCRIPT are sent again
+// with EVAL in a second one. Error replies are returned as they are.
+std::vector<Reply> run_scripts(Connection& connection, const std::vector<ScriptCall>& calls);
+
+// "capacity 5, rate 1/s, expire 1h", for messages.
+std::string describe_settings(const Settings& settings);
+
+// The Error a script's error reply stands for (TBNOTFOUND → not_found, ...).
+// `name` is the bucket the call was about, for the message.
+Error script_error(const redisReply& reply, std::string_view name);
+
+}  // namespace tbucket

@@ -1,0 +1,143 @@
+-- tbucket common prelude: prepended to every script at build time.
+--
+-- A bucket is one hash. Fields (short, so the hash stays a small listpack):
+--   c   capacity, whole number 1..2^53-1
+--   t   level, may be fractional, >= 0 (above c only after `put --force`)
+--   ts  server time of the last write, microseconds since the epoch
+--   r   refill amount per period (absent: no refill)
+--   p   refill period in milliseconds (present exactly when r is)
+--   x   idle expiry in milliseconds (absent: never expires)
+-- Every number is written with %.17g so it reads back as the same double:
+-- Lua's own tostring keeps only 14 digits.
+--
+-- Errors are replies whose first word says what happened:
+--   TBNOTFOUND, TBEXISTS <c> <r> <p> <x>, TBIMPOSSIBLE <c>, TBDATA <why>, TBUSAGE <why>.
+
+local MAX = 9007199254740991
+
+local function fail(kind, message)
+    error(redis.error_reply(kind .. ' ' .. message))
+end
+
+local function num(v)
+    return string.format('%.17g', v)
+end
+
+local function now_us()
+    local t = redis.call('TIME')
+    return tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+
+-- A whole number lo..MAX given as decimal digits.
+local function whole(text, what, lo)
+    local v = string.match(text, '^%d+$') and tonumber(text)
+    if not v or v < lo or v > MAX then fail('TBUSAGE', what .. ' must be a whole number ' .. lo .. '..' .. num(MAX)) end
+    return v
+end
+
+-- Settings from ARGV[i..i+3]: capacity, rate amount, period ms, expiry ms ('' = none).
+local function settings(i)
+    local s = {c = whole(ARGV[i], 'capacity', 1)}
+    if ARGV[i + 1] ~= '' then
+        local r = string.match(ARGV[i + 1], '^%d+%.?%d*$') and tonumber(ARGV[i + 1])
+        if not r or r <= 0 or r > 1e15 then fail('TBUSAGE', 'rate amount must be a decimal in (0, 1e15]') end
+        s.r = r
+        s.p = whole(ARGV[i + 2], 'rate period', 1)
+    end
+    if ARGV[i + 3] ~= '' then s.x = whole(ARGV[i + 3], 'expiry', 1) end
+    return s
+end
+
+local function bad_key(key, why)
+    fail('TBDATA', key .. ' ' .. why .. '; not a tbucket bucket, left untouched')
+end
+
+-- The bucket at key, or nil when there is no key. Anything else is TBDATA.
+local function load(key)
+    local v = redis.pcall('HMGET', key, 'c', 't', 'ts', 'r', 'p', 'x')
+    if v.err then bad_key(key, 'holds a ' .. redis.call('TYPE', key).ok) end
+    if not (v[1] or v[2] or v[3] or v[4] or v[5] or v[6]) then
+        if redis.call('EXISTS', key) == 1 then bad_key(key, 'is a hash without bucket fields') end
+        return nil
+    end
+    local b = {c = tonumber(v[1]), t = tonumber(v[2]), ts = tonumber(v[3])}
+    if not b.c or b.c < 1 or b.c > MAX or b.c % 1 ~= 0 then bad_key(key, 'has a bad capacity') end
+    if not b.t or b.t ~= b.t or b.t < 0 or b.t > MAX then bad_key(key, 'has a bad level') end
+    if not b.ts or b.ts ~= b.ts or b.ts < 0 or b.ts > MAX then bad_key(key, 'has a bad timestamp') end
+    if v[4] or v[5] then
+        b.r, b.p = tonumber(v[4]), tonumber(v[5])
+        if not b.r or b.r ~= b.r or b.r <= 0 or b.r > 1e15 then bad_key(key, 'has a bad rate') end
+        if not b.p or b.p < 1 or b.p > MAX or b.p % 1 ~= 0 then bad_key(key, 'has a bad rate period') end
+    end
+    if v[6] then
+        b.x = tonumber(v[6])
+        if not b.x or b.x < 1 or b.x > MAX or b.x % 1 ~= 0 then bad_key(key, 'has a bad expiry') end
+    end
+    return b
+end
+
+-- Continuous refill up to `now`, never above capacity. A level above
+-- capacity (a --force credit) neither refills nor shrinks.
+local function refill(b, now)
+    if b.r and b.t < b.c and now > b.ts then
+        b.t = math.min(b.c, b.t + (now - b.ts) * b.r / (b.p * 1000))
+    end
+end
+
+local function same(b, s)
+    return b.c == s.c and b.r == s.r and b.p == s.p and b.x == s.x
+end
+
+local function disagree(b)
+    fail('TBEXISTS', num(b.c) .. ' ' .. (b.r and num(b.r) or '-') .. ' ' .. (b.p or 0) .. ' ' .. (b.x or 0))
+end
+
+-- A fresh bucket with settings s and level t (nil: full).
+local function create(key, s, t, now)
+    local b = {c = s.c, t = t or s.c, ts = now, r = s.r, p = s.p, x = s.x}
+    redis.call('DEL', key)
+    if b.r then
+        redis.call('HSET', key, 'c', num(b.c), 't', num(b.t), 'ts', num(now), 'r', num(b.r), 'p', num(b.p))
+    else
+        redis.call('HSET', key, 'c', num(b.c), 't', num(b.t), 'ts', num(now))
+    end
+    if b.x then redis.call('HSET', key, 'x', num(b.x)) end
+    return b
+end
+
+-- The bucket at key; created from ARGV[i..] when missing and settings are
+-- given; TBEXISTS when it exists with other settings than those given.
+local function load_or_create(key, i, now)
+    local b = load(key)
+    local given = ARGV[i] ~= ''
+    local s = given and settings(i)
+    if not b then
+        if not given then fail('TBNOTFOUND', key) end
+        return create(key, s, nil, now), true
+    end
+    if given and not same(b, s) then disagree(b) end
+    return b, false
+end
+
+local function save_level(key, b, now)
+    redis.call('HSET', key, 't', num(b.t), 'ts', num(math.max(b.ts, now)))
+end
+
+local function state_text(b, now)
+    return num(b.t) .. ' ' .. num(b.c) .. ' ' .. (b.r and num(b.r) or '-') .. ' ' .. (b.p or 0) .. ' ' ..
+        (b.x or 0) .. ' ' .. num(now)
+end
+
+-- Idle expiry restarts on every use; then waiters hear the new state.
+local function touch(key, b, now, changed)
+    if b.x then redis.call('PEXPIRE', key, b.x) end
+    if changed then redis.call('PUBLISH', key .. ':events', state_text(b, now)) end
+end
+
+-- The reply every script starts with: level, capacity, rate amount ('' none),
+-- period ms, expiry ms (0 none), server time in microseconds.
+local function state(b, now)
+    return {num(b.t), b.c, b.r and num(b.r) or '', b.p or 0, b.x or 0, now}
+end
+
+local key = KEYS[1]

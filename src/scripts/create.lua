@@ -1,0 +1,36 @@
+-- create: ensure the bucket exists with these settings.
+-- KEYS[1] bucket
+-- ARGV[1..4] capacity, rate amount ('' none), period ms, expiry ms ('' none)
+-- ARGV[5] starting level 0..capacity ('' = full), used when created or replaced
+-- ARGV[6] '' (same settings or nothing), 'update' (keep level, clamped) or 'replace'
+-- Reply: state .. outcome ('existed', 'created', 'updated', 'replaced')
+-- Errors: TBEXISTS <c> <r> <p> <x> (other settings), TBDATA, TBUSAGE
+local s = settings(1)
+local level = nil
+if ARGV[5] ~= '' then
+    level = whole(ARGV[5], '--tokens', 0)
+    if level > s.c then fail('TBUSAGE', '--tokens ' .. num(level) .. ' is above --capacity ' .. num(s.c)) end
+end
+local mode = ARGV[6]
+local now = now_us()
+local b = load(key)
+local outcome = 'existed'
+if not b then
+    b = create(key, s, level, now)
+    outcome = 'created'
+elseif same(b, s) then
+    refill(b, now)
+elseif mode == 'replace' then
+    b = create(key, s, level, now)
+    outcome = 'replaced'
+elseif mode == 'update' then
+    refill(b, now)
+    b = create(key, s, math.min(b.t, s.c), math.max(b.ts, now))
+    outcome = 'updated'
+else
+    disagree(b)
+end
+touch(key, b, now, outcome ~= 'existed')
+local reply = state(b, now)
+reply[7] = outcome
+return reply

@@ -1,0 +1,11 @@
+-- delete: remove the bucket; waiters hear 'deleted' and give up.
+-- KEYS[1] bucket
+-- Reply: state just before deletion
+-- Errors: TBNOTFOUND, TBDATA (a key that is not a bucket is not deleted)
+local now = now_us()
+local b = load(key)
+if not b then fail('TBNOTFOUND', key) end
+refill(b, now)
+redis.call('DEL', key)
+redis.call('PUBLISH', key .. ':events', 'deleted')
+return state(b, now)

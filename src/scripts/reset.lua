@@ -1,0 +1,16 @@
+-- reset: set the level.
+-- KEYS[1] bucket
+-- ARGV[1] level 0..capacity ('' = full)
+-- Reply: state
+-- Errors: TBNOTFOUND, TBDATA, TBUSAGE (level above capacity)
+local now = now_us()
+local b = load(key)
+if not b then fail('TBNOTFOUND', key) end
+local t = b.c
+if ARGV[1] ~= '' then t = whole(ARGV[1], '--tokens', 0) end
+if t > b.c then fail('TBUSAGE', '--tokens ' .. num(t) .. ' is above the capacity ' .. num(b.c)) end
+b.t = t
+b.ts = now
+save_level(key, b, now)
+touch(key, b, now, true)
+return state(b, now)

@@ -1,0 +1,149 @@
+#include "url.h"
+
+#include "error.h"
+
+namespace tbucket {
+namespace {
+
+[[noreturn]] void bad(const std::string& message) { throw Error(ErrorKind::usage, "URL: " + message); }
+
+bool all_digits(std::string_view s) {
+    if (s.empty()) return false;
+    for (char c : s) {
+        if (c < '0' || c > '9') return false;
+    }
+    return true;
+}
+
+int64_t parse_bounded(std::string_view what, std::string_view text, int64_t low, int64_t high) {
+    if (!all_digits(text) || text.size() > 10) {
+        bad(std::string(what) + " '" + std::string(text) + "' is not a number");
+    }
+    int64_t value = std::stoll(std::string(text));
+    if (value < low || value > high) {
+        bad(std::string(what) + " " + std::to_string(value) + " is not in " + std::to_string(low) + ".." +
+            std::to_string(high));
+    }
+    return value;
+}
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+std::string percent_decode(std::string_view what, std::string_view text) {
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] != '%') {
+            out += text[i];
+            continue;
+        }
+        int hi = i + 2 < text.size() ? hex_value(text[i + 1]) : -1;
+        int lo = hi >= 0 ? hex_value(text[i + 2]) : -1;
+        if (lo < 0) bad(std::string(what) + " has a '%' not followed by two hex digits");
+        out += static_cast<char>(hi * 16 + lo);
+        i += 2;
+    }
+    return out;
+}
+
+// USER[:PASSWORD] before the '@'.
+void parse_userinfo(std::string_view info, ConnectionOptions& options) {
+    std::size_t colon = info.find(':');
+    options.user = percent_decode("user", info.substr(0, colon));
+    if (colon != std::string_view::npos) {
+        options.password = percent_decode("password", info.substr(colon + 1));
+        options.has_password = true;
+    }
+}
+
+void parse_host_port(std::string_view hostport, ConnectionOptions& options) {
+    std::string_view port_text;
+    if (!hostport.empty() && hostport[0] == '[') {  // [::1]:6379
+        std::size_t close = hostport.find(']');
+        if (close == std::string_view::npos) bad("'[' without ']' around an IPv6 address");
+        options.host = std::string(hostport.substr(1, close - 1));
+        std::string_view rest = hostport.substr(close + 1);
+        if (!rest.empty()) {
+            if (rest[0] != ':') bad("unexpected text after the IPv6 address");
+            port_text = rest.substr(1);
+            if (port_text.empty()) bad("port is empty");
+        }
+    } else {
+        std::size_t colon = hostport.rfind(':');
+        options.host = std::string(hostport.substr(0, colon));
+        if (colon != std::string_view::npos) {
+            port_text = hostport.substr(colon + 1);
+            if (port_text.empty()) bad("port is empty");
+        }
+    }
+    if (options.host.empty()) bad("host is missing");
+    if (!port_text.empty()) options.port = static_cast<int>(parse_bounded("port", port_text, 1, 65535));
+}
+
+void parse_redis(std::string_view rest, ConnectionOptions& options) {
+    std::size_t slash = rest.find('/');
+    std::string_view authority = rest.substr(0, slash);
+    std::size_t at = authority.rfind('@');
+    if (at != std::string_view::npos) {
+        parse_userinfo(authority.substr(0, at), options);
+        authority = authority.substr(at + 1);
+    }
+    if (authority.find(',') != std::string_view::npos) bad("several seed nodes are not supported yet");
+    parse_host_port(authority, options);
+    if (slash != std::string_view::npos) {
+        std::string_view db = rest.substr(slash + 1);
+        if (!db.empty()) options.db = parse_bounded("database", db, 0, 2147483647);
+    }
+}
+
+void parse_unix(std::string_view rest, ConnectionOptions& options) {
+    options.transport = ConnectionOptions::Transport::unix_socket;
+    if (!rest.empty() && rest[0] != '/') {
+        std::size_t at = rest.find("@/");
+        if (at == std::string_view::npos) bad("unix:// needs an absolute socket path, e.g. unix:///run/redis.sock");
+        parse_userinfo(rest.substr(0, at), options);
+        rest = rest.substr(at + 1);
+    }
+    std::size_t query = rest.find('?');
+    options.path = std::string(rest.substr(0, query));
+    if (options.path.size() < 2) bad("unix:// socket path is missing");
+    if (query != std::string_view::npos) {
+        std::string_view q = rest.substr(query + 1);
+        if (q.substr(0, 3) != "db=") bad("unknown query '" + std::string(q) + "'; only db=N is understood");
+        options.db = parse_bounded("database", q.substr(3), 0, 2147483647);
+    }
+}
+
+}  // namespace
+
+ConnectionOptions parse_url(std::string_view url) {
+    ConnectionOptions options;
+    std::size_t sep = url.find("://");
+    if (sep == std::string_view::npos) bad("expected redis://HOST[:PORT][/DB] or unix:///PATH");
+    std::string_view scheme = url.substr(0, sep);
+    std::string_view rest = url.substr(sep + 3);
+    if (scheme == "redis") {
+        parse_redis(rest, options);
+    } else if (scheme == "unix") {
+        parse_unix(rest, options);
+    } else if (scheme == "rediss") {
+        bad("TLS (rediss://) is not supported yet");
+    } else {
+        bad("unknown scheme '" + std::string(scheme) + "'; use redis:// or unix://");
+    }
+    return options;
+}
+
+std::string describe_endpoint(const ConnectionOptions& options) {
+    if (options.transport == ConnectionOptions::Transport::unix_socket) return options.path;
+    if (options.host.find(':') != std::string::npos) {
+        return "[" + options.host + "]:" + std::to_string(options.port);
+    }
+    return options.host + ":" + std::to_string(options.port);
+}
+
+}  // namespace tbucket

@@ -1,0 +1,37 @@
+#pragma once
+
+// Where and how to reach Redis: one plain struct, filled by parse_url and
+// by the CLI's options, read by Connection.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace tbucket {
+
+struct ConnectionOptions {
+    enum class Transport { tcp, unix_socket };
+    Transport transport = Transport::tcp;
+    std::string host = "127.0.0.1";
+    int port = 6379;
+    std::string path;  // unix socket
+    std::string user;  // ACL user; empty means "default"
+    std::string password;
+    bool has_password = false;
+    int64_t db = 0;
+    int64_t connect_timeout_ms = 2000;
+    int64_t io_timeout_ms = 5000;
+};
+
+inline constexpr std::string_view default_url = "redis://127.0.0.1:6379";
+
+// redis://[[USER][:PASSWORD]@]HOST[:PORT][/DB]
+// unix://[[USER][:PASSWORD]@]/PATH[?db=N]
+// USER and PASSWORD may be percent-encoded. Throws Error(usage); messages
+// never contain the password.
+ConnectionOptions parse_url(std::string_view url);
+
+// "127.0.0.1:6379" or "/run/redis.sock", for messages: never the password.
+std::string describe_endpoint(const ConnectionOptions& options);
+
+}  // namespace tbucket
