@@ -79,7 +79,9 @@ std::optional<int64_t> State::ms_until(double n) const {
     double us = std::ceil((n - tokens) * per / rate->amount);
     for (int i = 0; i < 8 && tokens + us * rate->amount / per < n; ++i) us += 1;
     double ms = std::ceil(us / 1000);
-    if (!(ms <= static_cast<double>(max_count))) return std::nullopt;
+    // Beyond 100 years the server clock itself runs out of exact
+    // microseconds (2^53 µs is the year 2255): call that never.
+    if (!(ms <= static_cast<double>(max_duration_ms))) return std::nullopt;
     return static_cast<int64_t>(ms);
 }
 

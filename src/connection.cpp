@@ -1,5 +1,6 @@
 #include "connection.h"
 
+#include <poll.h>
 #include <sys/time.h>
 
 #include <cerrno>
@@ -153,6 +154,33 @@ std::vector<Reply> Connection::pipeline(const std::vector<Command>& commands) {
     replies.reserve(commands.size());
     for (std::size_t i = 0; i < commands.size(); ++i) replies.push_back(read());
     return replies;
+}
+
+void Connection::send(const Command& command) {
+    if (!context_) open();
+    if (handshake_pending_) {
+        pipeline({});  // AUTH and SELECT first, and their replies read
+    }
+    append(command);
+    int done = 0;
+    while (!done) {
+        if (redisBufferWrite(context_, &done) != REDIS_OK) fail_transport("sending");
+    }
+}
+
+std::optional<Reply> Connection::receive(int timeout_ms) {
+    if (!context_) throw Error(ErrorKind::internal, "receive() before send()");
+    for (;;) {
+        void* raw = nullptr;
+        if (redisGetReplyFromReader(context_, &raw) != REDIS_OK) fail_transport("reading a reply");
+        if (raw) return Reply(static_cast<redisReply*>(raw));
+        pollfd pfd{context_->fd, POLLIN, 0};
+        int ready = poll(&pfd, 1, timeout_ms);
+        if (ready == 0 || (ready < 0 && errno == EINTR)) return std::nullopt;
+        if (ready < 0) fail_transport("waiting for a reply");
+        if (redisBufferRead(context_) != REDIS_OK) fail_transport("reading a reply");
+        timeout_ms = 0;  // what came is read; the loop returns it or nothing
+    }
 }
 
 Reply Connection::call(const Command& command) {

@@ -7,6 +7,7 @@
 #include <hiredis/hiredis.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +37,13 @@ public:
     // failures throw Error(unavailable) and leave the connection closed.
     std::vector<Reply> pipeline(const std::vector<Command>& commands);
     Reply call(const Command& command);
+
+    // For subscriptions, whose messages arrive unasked: sends without
+    // reading, and waits up to timeout_ms for one reply (nullopt: none came,
+    // or a signal interrupted the wait).
+    void send(const Command& command);
+    std::optional<Reply> receive(int timeout_ms);
+    bool is_open() const { return context_ != nullptr; }
 
     const ConnectionOptions& options() const { return options_; }
     std::string endpoint() const { return describe_endpoint(options_); }

@@ -125,6 +125,7 @@ int64_t parse_duration_ms(std::string_view what, std::string_view text) {
     double total = 0;
     while (pos < text.size()) {
         double number = 0;
+        std::size_t number_start = pos;
         if (!scan_decimal(text, pos, number)) {
             bad(where + " is not a duration; expected e.g. 250ms, 30s, 5m, 2h, 1d, 1m30s or 1.5");
         }
@@ -132,7 +133,7 @@ int64_t parse_duration_ms(std::string_view what, std::string_view text) {
         while (pos < text.size() && text[pos] >= 'a' && text[pos] <= 'z') ++pos;
         std::string_view unit = text.substr(unit_start, pos - unit_start);
         if (unit.empty()) {
-            if (pos != text.size() || unit_start != 0 || total != 0) {
+            if (pos != text.size() || number_start != 0) {
                 bad(where + " has a number without a unit (ms, s, m, h, d)");
             }
             total = number * 1e3;  // a bare number is seconds
@@ -196,13 +197,17 @@ std::string format_amount(double value) {
 }
 
 std::string format_tokens(double value) {
-    double floored = std::floor(value * 100) / 100;
-    char buf[48];
-    std::snprintf(buf, sizeof buf, "%.2f", floored);
-    std::string out = buf;
-    while (out.back() == '0') out.pop_back();
-    if (out.back() == '.') out.pop_back();
-    return out;
+    // Cut the shortest exact decimal after two places: 8.2 stays 8.2 (the
+    // double just below it is not shown as 8.19), 4.9999 is 4.99, never 5.
+    std::string text = format_amount(value);
+    std::size_t dot = text.find('.');
+    if (dot != std::string::npos && text.size() > dot + 3) text.resize(dot + 3);
+    while (dot != std::string::npos && (text.back() == '0' || text.back() == '.')) {
+        bool was_dot = text.back() == '.';
+        text.pop_back();
+        if (was_dot) break;
+    }
+    return text;
 }
 
 std::string format_exact_ms(int64_t ms) {
@@ -233,20 +238,20 @@ std::string format_rate(const Rate& rate) {
 }
 
 std::string format_duration_ms(int64_t ms) {
+    // Rounded up ("ready in" must not promise early), in the largest unit
+    // the rounded value still fits: 59950ms is "1m", not "60s".
     char buf[64];
+    long long tenths = (ms + 99) / 100, s = (ms + 999) / 1000;
+    long long m = (ms + 59'999) / 60'000, h = (ms + 3'599'999) / 3'600'000;
     if (ms < 1000) {
         std::snprintf(buf, sizeof buf, "%lldms", static_cast<long long>(ms));
-    } else if (ms < 60'000) {
-        long long tenths = (ms + 99) / 100;  // round up: "ready in" must not promise early
+    } else if (tenths < 600) {
         std::snprintf(buf, sizeof buf, tenths % 10 ? "%lld.%llds" : "%llds", tenths / 10, tenths % 10);
-    } else if (ms < 3'600'000) {
-        long long s = (ms + 999) / 1000;
+    } else if (s < 3600) {
         std::snprintf(buf, sizeof buf, "%lldm%llds", s / 60, s % 60);
-    } else if (ms < 86'400'000) {
-        long long m = (ms + 59'999) / 60'000;
+    } else if (m < 1440) {
         std::snprintf(buf, sizeof buf, "%lldh%lldm", m / 60, m % 60);
     } else {
-        long long h = (ms + 3'599'999) / 3'600'000;
         std::snprintf(buf, sizeof buf, "%lldd%lldh", h / 24, h % 24);
     }
     std::string out = buf;

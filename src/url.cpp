@@ -85,13 +85,15 @@ void parse_host_port(std::string_view hostport, ConnectionOptions& options) {
 }
 
 void parse_redis(std::string_view rest, ConnectionOptions& options) {
+    // The last '@' ends the user info even when the password holds a '/':
+    // cutting at the first '/' would quote part of a password in errors.
+    std::size_t at = rest.rfind('@');
+    if (at != std::string_view::npos) {
+        parse_userinfo(rest.substr(0, at), options);
+        rest = rest.substr(at + 1);
+    }
     std::size_t slash = rest.find('/');
     std::string_view authority = rest.substr(0, slash);
-    std::size_t at = authority.rfind('@');
-    if (at != std::string_view::npos) {
-        parse_userinfo(authority.substr(0, at), options);
-        authority = authority.substr(at + 1);
-    }
     if (authority.find(',') != std::string_view::npos) bad("several seed nodes are not supported yet");
     parse_host_port(authority, options);
     if (slash != std::string_view::npos) {

@@ -1,0 +1,58 @@
+#pragma once
+
+// A private redis-server for tests: started on a free loopback port in a
+// temporary directory (no persistence), stopped by pid. Never 6379, never
+// by name.
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "connection.h"
+
+namespace tbucket::test {
+
+class RedisServer {
+public:
+    explicit RedisServer(std::vector<std::string> extra_args = {});
+    ~RedisServer();
+    RedisServer(const RedisServer&) = delete;
+    RedisServer& operator=(const RedisServer&) = delete;
+
+    int port() const { return port_; }
+    pid_t pid() const { return pid_; }
+    const std::string& dir() const { return dir_; }
+    std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+    ConnectionOptions options() const;
+
+    // One command on the test's own connection (not tbucket's).
+    Reply command(const std::vector<std::string>& args);
+    std::string string(const std::vector<std::string>& args);  // a bulk or status reply
+    long long integer(const std::vector<std::string>& args);
+    // HGETALL as "field=value ..." sorted: compares a hash byte for byte.
+    std::string dump_hash(const std::string& key);
+    // A field of INFO, e.g. info_field("stats", "total_commands_processed").
+    std::string info_field(const std::string& section, const std::string& field);
+    // calls of one command in INFO commandstats ("evalsha"), 0 if none.
+    long long command_calls(const std::string& name);
+
+    void stop();   // SIGKILL by pid (nothing to persist), waits; restart with start()
+    void start();  // on the same port
+    void flush();  // FLUSHALL and CONFIG RESETSTAT
+
+private:
+    void launch();
+    std::vector<std::string> extra_args_;
+    std::string dir_;
+    int port_ = 0;
+    pid_t pid_ = -1;
+    std::unique_ptr<Connection> connection_;
+};
+
+// The server shared by the test cases of one process, flushed when a new
+// test case first asks for it. Under ctest each test case is a process of
+// its own, so it has a server of its own.
+RedisServer& redis();
+
+}  // namespace tbucket::test

@@ -1,0 +1,415 @@
+// End to end: the built tbucket binary against a real redis-server,
+// checking stdout, stderr and the exit status.
+
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "support/process.h"
+#include "support/redis_server.h"
+
+using nlohmann::json;
+using tbucket::test::redis;
+using tbucket::test::RunOptions;
+using tbucket::test::RunResult;
+using tbucket::test::with_env;
+
+namespace {
+
+// tbucket against the test's private server.
+RunResult tb(std::vector<std::string> args, RunOptions options = {}) {
+    args.insert(args.begin(), {"-u", redis().url()});
+    return tbucket::test::tbucket(args, options);
+}
+
+json only_json_line(const std::string& out) {
+    REQUIRE(!out.empty());
+    REQUIRE(out.back() == '\n');
+    REQUIRE(out.find('\n') == out.size() - 1);
+    return json::parse(out);
+}
+
+std::vector<json> json_lines(const std::string& out) {
+    std::vector<json> lines;
+    std::size_t start = 0;
+    while (start < out.size()) {
+        std::size_t end = out.find('\n', start);
+        lines.push_back(json::parse(out.substr(start, end - start)));
+        start = end + 1;
+    }
+    return lines;
+}
+
+bool one_error_line(const std::string& err) {
+    return err.rfind("tbucket: error: ", 0) == 0 && err.find('\n') == err.size() - 1;
+}
+
+}  // namespace
+
+TEST_CASE("help lists every command", "[e2e][help]") {
+    RunResult r = tbucket::test::tbucket({"--help"});
+    CHECK(r.code == 0);
+    for (const char* command : {"create", "take", "put", "info", "list", "delete", "reset"}) {
+        CHECK_THAT(r.out, Catch::Contains(command));
+    }
+}
+
+TEST_CASE("the version flag prints the version", "[e2e][help]") {
+    RunResult r = tbucket::test::tbucket({"--version"});
+    CHECK(r.code == 0);
+    CHECK_THAT(r.out, Catch::StartsWith("tbucket 0."));
+}
+
+TEST_CASE("create is idempotent and refuses other settings with exit 4", "[e2e][create]") {
+    RunResult r = tb({"create", "api", "--capacity", "5", "--rate", "1/s"});
+    CHECK(r.code == 0);
+    CHECK(r.out == "api  5/5 tokens  refill 1/s  full  (created)\n");
+    CHECK(tb({"create", "api", "--capacity", "5", "--rate", "1/s"}).code == 0);
+    r = tb({"create", "api", "--capacity", "6", "--rate", "1/s"});
+    CHECK(r.code == 4);
+    CHECK(one_error_line(r.err));
+    CHECK_THAT(r.err, Catch::Contains("capacity 5"));
+}
+
+TEST_CASE("create --json reports created, updated and replaced", "[e2e][create][json]") {
+    json j = only_json_line(tb({"--json", "create", "api", "--capacity", "5", "--tokens", "2"}).out);
+    CHECK(j["created"] == true);
+    CHECK(j["updated"] == false);
+    CHECK(j["replaced"] == false);
+    CHECK(j["tokens"] == 2);
+    j = only_json_line(tb({"--json", "create", "api", "--capacity", "7", "--update"}).out);
+    CHECK(j["updated"] == true);
+    CHECK(j["tokens"] == 2);
+    j = only_json_line(tb({"--json", "create", "api", "--capacity", "7", "--rate", "1/h", "--replace"}).out);
+    CHECK(j["replaced"] == true);
+    CHECK(j["tokens"] == 7);
+    CHECK(j["rate"] == json{{"amount", 1}, {"period_ms", 3600000}});
+}
+
+TEST_CASE("take succeeds with exit 0 and prints the state", "[e2e][take]") {
+    tb({"create", "api", "--capacity", "5", "--rate", "1/s"});
+    RunResult r = tb({"take", "api", "5"});
+    CHECK(r.code == 0);
+    CHECK_THAT(r.out, Catch::StartsWith("api  0"));
+    CHECK(r.err.empty());
+}
+
+TEST_CASE("a denied take exits 1 and says when to retry", "[e2e][take]") {
+    tb({"create", "api", "--capacity", "5", "--rate", "1/s", "--tokens", "0"});
+    RunResult r = tb({"--json", "take", "api", "3"});
+    CHECK(r.code == 1);
+    json j = only_json_line(r.out);
+    CHECK(j["ok"] == false);
+    CHECK(j["requested"] == 3);
+    CHECK(j["taken"] == 0);
+    CHECK(j["retry_after_ms"].get<int64_t>() > 2900);
+    CHECK(j["retry_after_ms"].get<int64_t>() <= 3000);
+    CHECK(j["waited_ms"] == 0);
+    r = tb({"take", "api", "3"});
+    CHECK(r.code == 1);
+    CHECK_THAT(r.err, Catch::StartsWith("tbucket: denied: 3 tokens asked"));
+    CHECK_THAT(r.err, Catch::Contains("enough in"));
+}
+
+TEST_CASE("the -E option sets the exit status of a denial", "[e2e][take]") {
+    tb({"create", "api", "--capacity", "1", "--tokens", "0"});
+    CHECK(tb({"-E", "9", "take", "api"}).code == 9);
+    CHECK(tb({"-E", "300", "take", "api"}).code == 2);
+}
+
+TEST_CASE("taking more than the capacity exits 5", "[e2e][take]") {
+    tb({"create", "api", "--capacity", "5"});
+    RunResult r = tb({"take", "api", "6"});
+    CHECK(r.code == 5);
+    CHECK(one_error_line(r.err));
+}
+
+TEST_CASE("put is capped and reports the overflow", "[e2e][put]") {
+    tb({"create", "api", "--capacity", "5", "--tokens", "0"});
+    json j = only_json_line(tb({"--json", "put", "api", "100"}).out);
+    CHECK(j["tokens"] == 5);
+    CHECK(j["added"] == 5);
+    CHECK(j["overflow"] == 95);
+    RunResult r = tb({"put", "api", "1"});
+    CHECK(r.code == 0);
+    CHECK_THAT(r.out, Catch::Contains("overflow 1"));
+}
+
+TEST_CASE("put --force lets the level pass capacity", "[e2e][put]") {
+    tb({"create", "api", "--capacity", "5"});
+    json j = only_json_line(tb({"--json", "put", "api", "3", "--force"}).out);
+    CHECK(j["tokens"] == 8);
+    CHECK(j["overflow"] == 0);
+    CHECK(j["full_in_ms"] == 0);
+}
+
+TEST_CASE("take --partial takes what there is", "[e2e][take]") {
+    tb({"create", "api", "--capacity", "5", "--tokens", "2"});
+    json j = only_json_line(tb({"--json", "take", "api", "4", "--partial"}).out);
+    CHECK(j["ok"] == true);
+    CHECK(j["taken"] == 2);
+    CHECK(tb({"take", "api", "4", "--partial"}).code == 1);
+}
+
+TEST_CASE("inline --capacity creates a missing bucket and refuses disagreement", "[e2e][inline]") {
+    RunResult r = tb({"--json", "take", "cron", "--capacity", "2", "--rate", "1/h"});
+    CHECK(r.code == 0);
+    CHECK(only_json_line(r.out)["tokens"] == 1);
+    CHECK(tb({"take", "cron", "--capacity", "2", "--rate", "1/h"}).code == 0);
+    CHECK(tb({"take", "cron", "--capacity", "3", "--rate", "1/h"}).code == 4);
+    CHECK(tb({"put", "cron", "--capacity", "2"}).code == 4);
+    CHECK(tb({"take", "cron", "--rate", "1/h"}).code == 2);  // --rate needs --capacity
+}
+
+TEST_CASE("every JSON state has the SPEC fields", "[e2e][json]") {
+    tb({"create", "api", "--capacity", "10", "--rate", "10/min", "--expire", "1h", "--tokens", "7"});
+    json j = only_json_line(tb({"--json", "info", "api"}).out);
+    for (const char* field : {"name", "capacity", "tokens", "available", "rate", "full_in_ms", "expire_ms",
+                              "server_time_ms"}) {
+        CHECK(j.contains(field));
+    }
+    CHECK(j["name"] == "api");
+    CHECK(j["capacity"] == 10);
+    CHECK(j["available"] == 7);
+    CHECK(j["rate"] == json{{"amount", 10}, {"period_ms", 60000}});
+    CHECK(j["expire_ms"] == 3600000);
+    CHECK(j["full_in_ms"].get<int64_t>() > 17000);
+    CHECK(j["full_in_ms"].get<int64_t>() <= 18000);
+    CHECK(j["server_time_ms"].get<int64_t>() > 1700000000000);
+}
+
+TEST_CASE("a bucket without refill has null rate and full_in_ms", "[e2e][json]") {
+    tb({"create", "sem", "--capacity", "3", "--tokens", "1"});
+    json j = only_json_line(tb({"--json", "info", "sem"}).out);
+    CHECK(j["rate"].is_null());
+    CHECK(j["full_in_ms"].is_null());
+    CHECK(j["expire_ms"].is_null());
+}
+
+TEST_CASE("info of a missing bucket exits 3 and still shows the others", "[e2e][info]") {
+    tb({"create", "api", "--capacity", "5"});
+    RunResult r = tb({"info", "api", "nosuch"});
+    CHECK(r.code == 3);
+    CHECK_THAT(r.out, Catch::StartsWith("api  5/5 tokens"));
+    CHECK(r.err == "tbucket: error: no such bucket: nosuch\n");
+}
+
+TEST_CASE("errors with --json are one JSON object on stderr", "[e2e][json]") {
+    RunResult r = tb({"--json", "info", "nosuch"});
+    CHECK(r.code == 3);
+    CHECK(r.out.empty());
+    json j = only_json_line(r.err);
+    CHECK(j["error"] == "not_found");
+    CHECK(j["exit"] == 3);
+    CHECK(j["message"].is_string());
+}
+
+TEST_CASE("a usage error with --json is a JSON object too", "[e2e][json]") {
+    RunResult r = tb({"--json", "take", "bad name"});
+    CHECK(r.code == 2);
+    CHECK(only_json_line(r.err)["error"] == "usage");
+    r = tb({"--json", "frobnicate"});
+    CHECK(r.code == 2);
+    CHECK(only_json_line(r.err)["exit"] == 2);
+}
+
+TEST_CASE("TBUCKET_JSON=1 turns on JSON output", "[e2e][json][env]") {
+    tb({"create", "api", "--capacity", "5"});
+    RunResult r = tb({"info", "api"}, with_env({{"TBUCKET_JSON", "1"}}));
+    CHECK(only_json_line(r.out)["name"] == "api");
+}
+
+TEST_CASE("bad names are refused with exit 2 before Redis is touched", "[e2e][usage]") {
+    for (const std::string& name : std::vector<std::string>{"bad name!", "", "a{b}", "a*", std::string(201, 'a'), "x\x01y"}) {
+        RunResult r = tb({"take", name});
+        INFO("name: " << name);
+        CHECK(r.code == 2);
+        CHECK(one_error_line(r.err));
+    }
+    CHECK(redis().command_calls("evalsha") + redis().command_calls("eval") == 0);
+    CHECK(redis().integer({"DBSIZE"}) == 0);
+}
+
+TEST_CASE("bad numbers, rates and durations are refused with exit 2", "[e2e][usage]") {
+    const std::vector<std::vector<std::string>> cases = {
+        {"take", "api", "0"},
+        {"take", "api", "1.5"},
+        {"take", "api", "9007199254740992"},
+        {"take", "api", "abc"},
+        {"create", "api", "--capacity", "0"},
+        {"create", "api", "--capacity", "5", "--rate", "0/s"},
+        {"create", "api", "--capacity", "5", "--rate", "1/0s"},
+        {"create", "api", "--capacity", "5", "--rate", "1/s/s"},
+        {"create", "api", "--capacity", "5", "--rate", "1/fortnight"},
+        {"create", "api", "--capacity", "5", "--expire", "-1s"},
+        {"create", "api", "--capacity", "5", "--expire", "0"},
+        {"create", "api", "--capacity", "5", "--tokens", "6"},
+        {"create", "api", "--capacity", "5", "--update", "--replace"},
+        {"take", "api", "--bogus"},
+        {"--connect-timeout", "nan", "info", "api"},
+        {"frobnicate"},
+        {},
+    };
+    for (const auto& args : cases) {
+        RunResult r = tb(args);
+        INFO("args: " << Catch::StringMaker<std::vector<std::string>>::convert(args) << " err: " << r.err);
+        CHECK(r.code == 2);
+        CHECK(one_error_line(r.err));
+    }
+    CHECK(redis().integer({"DBSIZE"}) == 0);
+    CHECK(redis().command_calls("evalsha") + redis().command_calls("eval") == 0);
+}
+
+TEST_CASE("reset above capacity is exit 2 and leaves the bucket as it was", "[e2e][reset]") {
+    tb({"create", "api", "--capacity", "5", "--tokens", "1"});
+    std::string before = redis().dump_hash("tbucket:{api}");
+    CHECK(tb({"reset", "api", "--tokens", "6"}).code == 2);
+    CHECK(redis().dump_hash("tbucket:{api}") == before);
+    RunResult r = tb({"reset", "api"});
+    CHECK(r.code == 0);
+    CHECK_THAT(r.out, Catch::StartsWith("api  5/5 tokens"));
+}
+
+TEST_CASE("a key that is not a bucket exits 65 and is left untouched", "[e2e][data]") {
+    redis().command({"SET", "tbucket:{str}", "hello"});
+    RunResult r = tb({"take", "str"});
+    CHECK(r.code == 65);
+    CHECK(one_error_line(r.err));
+    CHECK(tb({"put", "str", "--capacity", "3"}).code == 65);
+    CHECK(tb({"delete", "str"}).code == 65);
+    CHECK(redis().string({"GET", "tbucket:{str}"}) == "hello");
+}
+
+TEST_CASE("an unreachable server exits 69", "[e2e][faults]") {
+    int port = 0;
+    {
+        tbucket::test::RedisServer gone;
+        port = gone.port();
+    }
+    RunResult r = tbucket::test::tbucket({"-u", "redis://127.0.0.1:" + std::to_string(port), "info", "api"});
+    CHECK(r.code == 69);
+    CHECK(one_error_line(r.err));
+    CHECK_THAT(r.err, Catch::Contains("127.0.0.1:" + std::to_string(port)));
+}
+
+TEST_CASE("a wrong password exits 77 and is never printed", "[e2e][auth]") {
+    tbucket::test::RedisServer server({"--requirepass", "s3cret"});
+    std::string url = "redis://:wrongpw@127.0.0.1:" + std::to_string(server.port());
+    RunResult r = tbucket::test::tbucket({"-u", url, "info", "api"});
+    CHECK(r.code == 77);
+    CHECK(r.out.find("wrongpw") == std::string::npos);
+    CHECK(r.err.find("wrongpw") == std::string::npos);
+    r = tbucket::test::tbucket({"--json", "-u", url, "info", "api"});
+    CHECK(r.code == 77);
+    CHECK(r.err.find("wrongpw") == std::string::npos);
+    r = tbucket::test::tbucket({"-u", "redis://127.0.0.1:" + std::to_string(server.port()), "info", "api"});
+    CHECK(r.code == 77);
+}
+
+TEST_CASE("a password in the URL works and draws a warning", "[e2e][auth]") {
+    tbucket::test::RedisServer server({"--requirepass", "s3cret"});
+    std::string url = "redis://:s3cret@127.0.0.1:" + std::to_string(server.port()) + "/2";
+    RunResult r = tbucket::test::tbucket({"-u", url, "create", "api", "--capacity", "1"});
+    CHECK(r.code == 0);
+    CHECK_THAT(r.err, Catch::Contains("warning"));
+    CHECK(r.err.find("s3cret") == std::string::npos);
+    CHECK(r.out.find("s3cret") == std::string::npos);
+}
+
+TEST_CASE("passwords come from the environment and --password-file", "[e2e][auth][env]") {
+    tbucket::test::RedisServer server({"--requirepass", "s3cret"});
+    std::string url = "redis://127.0.0.1:" + std::to_string(server.port());
+    CHECK(tbucket::test::tbucket({"-u", url, "create", "a", "--capacity", "1"},
+                                 with_env({{"TBUCKET_PASSWORD", "s3cret"}}))
+              .code == 0);
+    CHECK(tbucket::test::tbucket({"-u", url, "info", "a"}, with_env({{"REDISCLI_AUTH", "s3cret"}})).code == 0);
+    std::string file = server.dir() + "/pw";
+    std::ofstream(file) << "s3cret\n";
+    RunResult r = tbucket::test::tbucket({"-u", url, "--password-file", file, "info", "a"});
+    CHECK(r.code == 0);
+    CHECK(r.err.empty());
+    CHECK(tbucket::test::tbucket({"-u", url, "--password-file", "/nonexistent", "info", "a"}).code == 2);
+}
+
+TEST_CASE("the URL comes from TBUCKET_URL, then REDIS_URL", "[e2e][env]") {
+    tbucket::test::tbucket({"-u", redis().url(), "create", "api", "--capacity", "1"});
+    CHECK(tbucket::test::tbucket({"info", "api"}, with_env({{"TBUCKET_URL", redis().url()}})).code == 0);
+    CHECK(tbucket::test::tbucket({"info", "api"}, with_env({{"REDIS_URL", redis().url()}})).code == 0);
+    CHECK(tbucket::test::tbucket({"info", "api"}, with_env({{"TBUCKET_URL", redis().url()},
+                                                              {"REDIS_URL", "redis://127.0.0.1:1"}}))
+              .code == 0);
+}
+
+TEST_CASE("bad URLs exit 2 and TLS says it is not supported yet", "[e2e][usage][url]") {
+    for (const char* url : {"http://x", "redis://127.0.0.1:0", "redis://127.0.0.1:99999", "redis://h/x",
+                            "redis://", "rediss://127.0.0.1:6379"}) {
+        RunResult r = tbucket::test::tbucket({"-u", url, "info", "api"});
+        INFO(url);
+        CHECK(r.code == 2);
+        CHECK(one_error_line(r.err));
+    }
+    CHECK_THAT(tbucket::test::tbucket({"-u", "rediss://h", "info", "a"}).err, Catch::Contains("TLS"));
+}
+
+TEST_CASE("the prefix option and TBUCKET_PREFIX choose the key prefix", "[e2e][env]") {
+    CHECK(tb({"--prefix", "rl:", "create", "api", "--capacity", "1"}).code == 0);
+    CHECK(redis().integer({"EXISTS", "rl:{api}"}) == 1);
+    CHECK(tb({"info", "api"}, with_env({{"TBUCKET_PREFIX", "rl:"}})).code == 0);
+    CHECK(tb({"info", "api"}).code == 3);
+    CHECK(tb({"--prefix", "a{b", "info", "api"}).code == 2);
+}
+
+TEST_CASE("list names buckets, and with --json their states", "[e2e][list]") {
+    tb({"create", "b", "--capacity", "1"});
+    tb({"create", "a", "--capacity", "2"});
+    tb({"create", "c:1", "--capacity", "3"});
+    RunResult r = tb({"list"});
+    CHECK(r.code == 0);
+    CHECK(r.out == "a\nb\nc:1\n");
+    CHECK(tb({"list", "c:*"}).out == "c:1\n");
+    std::vector<json> lines = json_lines(tb({"--json", "list"}).out);
+    REQUIRE(lines.size() == 3);
+    CHECK(lines[1]["name"] == "b");
+    CHECK(lines[2]["capacity"] == 3);
+    CHECK(redis().command_calls("keys") == 0);
+}
+
+TEST_CASE("delete removes buckets and exits 3 for a missing one", "[e2e][delete]") {
+    tb({"create", "a", "--capacity", "1"});
+    tb({"create", "b", "--capacity", "1"});
+    RunResult r = tb({"delete", "a", "b"});
+    CHECK(r.code == 0);
+    CHECK(r.out == "deleted a\ndeleted b\n");
+    CHECK(redis().integer({"DBSIZE"}) == 0);
+    CHECK(tb({"delete", "a"}).code == 3);
+}
+
+TEST_CASE("quiet mode prints nothing on success", "[e2e][quiet]") {
+    RunResult r = tb({"-q", "create", "api", "--capacity", "1"});
+    CHECK(r.code == 0);
+    CHECK(r.out.empty());
+    r = tb({"-q", "take", "api"});
+    CHECK(r.out.empty());
+    r = tb({"-q", "take", "api"});
+    CHECK(r.code == 1);
+    CHECK(r.out.empty());
+    CHECK(r.err.empty());
+}
+
+TEST_CASE("global options work after the command too", "[e2e][help]") {
+    tb({"create", "api", "--capacity", "1"});
+    RunResult r = tbucket::test::tbucket({"info", "api", "--json", "-u", redis().url()});
+    CHECK(r.code == 0);
+    CHECK(only_json_line(r.out)["name"] == "api");
+}
+
+TEST_CASE("a non-waiting command costs one command in Redis", "[e2e][roundtrip]") {
+    tb({"create", "api", "--capacity", "5"});
+    redis().command({"CONFIG", "RESETSTAT"});
+    CHECK(tb({"take", "api"}).code == 0);
+    CHECK(redis().command_calls("evalsha") == 1);
+    CHECK(redis().command_calls("eval") == 0);
+    CHECK(redis().command_calls("ping") == 0);
+    CHECK(redis().command_calls("hello") == 0);
+    CHECK(redis().command_calls("script|exists") == 0);
+}

@@ -1,0 +1,114 @@
+// Unit tests for cli/exit_codes: every ErrorKind's exit status (SPEC §5)
+// and kind_name, the "error" field of JSON errors.
+
+#include <catch2/catch.hpp>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "error.h"
+#include "exit_codes.h"
+
+namespace tbucket {
+namespace {
+
+const std::vector<std::pair<ErrorKind, int>> spec_codes{
+    {ErrorKind::usage, 2},         {ErrorKind::not_found, 3},    {ErrorKind::exists, 4},
+    {ErrorKind::impossible, 5},    {ErrorKind::data, 65},        {ErrorKind::unavailable, 69},
+    {ErrorKind::refused, 77},      {ErrorKind::internal, 70},    {ErrorKind::timeout, 124},
+    {ErrorKind::interrupted, 130}, {ErrorKind::terminated, 143},
+};
+
+TEST_CASE("usage errors exit 2", "[exit]") {
+    CHECK(cli::exit_code(ErrorKind::usage) == 2);
+    CHECK(cli::exit_usage == 2);
+}
+
+TEST_CASE("a missing bucket exits 3", "[exit]") {
+    CHECK(cli::exit_code(ErrorKind::not_found) == 3);
+}
+
+TEST_CASE("a bucket with other settings exits 4", "[exit]") {
+    CHECK(cli::exit_code(ErrorKind::exists) == 4);
+}
+
+TEST_CASE("an impossible request exits 5", "[exit]") {
+    CHECK(cli::exit_code(ErrorKind::impossible) == 5);
+}
+
+TEST_CASE("a key that is not a bucket exits 65", "[exit]") {
+    CHECK(cli::exit_code(ErrorKind::data) == 65);
+}
+
+TEST_CASE("Redis unavailable exits 69", "[exit]") {
+    CHECK(cli::exit_code(ErrorKind::unavailable) == 69);
+}
+
+TEST_CASE("Redis refusing exits 77", "[exit]") {
+    CHECK(cli::exit_code(ErrorKind::refused) == 77);
+}
+
+TEST_CASE("an internal error exits 70", "[exit]") {
+    CHECK(cli::exit_code(ErrorKind::internal) == 70);
+}
+
+TEST_CASE("waiting the full timeout exits 124", "[exit]") {
+    CHECK(cli::exit_code(ErrorKind::timeout) == 124);
+}
+
+TEST_CASE("SIGINT exits 130 and SIGTERM 143", "[exit]") {
+    CHECK(cli::exit_code(ErrorKind::interrupted) == 130);
+    CHECK(cli::exit_code(ErrorKind::terminated) == 143);
+}
+
+TEST_CASE("denied exits 1 for take and 75 for run", "[exit]") {
+    CHECK(cli::exit_denied == 1);
+    CHECK(cli::exit_run_denied == 75);
+    CHECK(cli::exit_ok == 0);
+}
+
+TEST_CASE("every error kind has a nonzero exit code that is not a denial", "[exit]") {
+    for (const auto& [kind, code] : spec_codes) {
+        INFO("kind " << kind_name(kind));
+        CHECK(cli::exit_code(kind) == code);
+        CHECK(cli::exit_code(kind) != cli::exit_ok);
+        CHECK(cli::exit_code(kind) != cli::exit_denied);
+        CHECK(cli::exit_code(kind) != cli::exit_run_denied);
+    }
+}
+
+TEST_CASE("error kinds have distinct exit codes", "[exit]") {
+    std::set<int> codes;
+    for (const auto& [kind, code] : spec_codes) codes.insert(cli::exit_code(kind));
+    CHECK(codes.size() == spec_codes.size());
+}
+
+TEST_CASE("kind_name gives a distinct, non-empty name for every kind", "[exit]") {
+    std::set<std::string> names;
+    for (const auto& [kind, code] : spec_codes) {
+        std::string name(kind_name(kind));
+        INFO("exit code " << code << " name " << name);
+        CHECK_FALSE(name.empty());
+        CHECK(name.find(' ') == std::string::npos);
+        names.insert(name);
+    }
+    CHECK(names.size() == spec_codes.size());
+}
+
+TEST_CASE("kind_name gives the stable JSON names", "[exit]") {
+    CHECK(kind_name(ErrorKind::usage) == "usage");
+    CHECK(kind_name(ErrorKind::not_found) == "not_found");
+    CHECK(kind_name(ErrorKind::exists) == "exists");
+    CHECK(kind_name(ErrorKind::impossible) == "impossible");
+    CHECK(kind_name(ErrorKind::data) == "data");
+    CHECK(kind_name(ErrorKind::unavailable) == "unavailable");
+    CHECK(kind_name(ErrorKind::refused) == "refused");
+    CHECK(kind_name(ErrorKind::timeout) == "timeout");
+    CHECK(kind_name(ErrorKind::interrupted) == "interrupted");
+    CHECK(kind_name(ErrorKind::terminated) == "terminated");
+    CHECK(kind_name(ErrorKind::internal) == "internal");
+}
+
+}  // namespace
+}  // namespace tbucket

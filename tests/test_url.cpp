@@ -1,0 +1,278 @@
+// Unit tests for src/url.h: redis:// and unix:// URLs (SPEC §3). A password
+// must never appear in an error message or in describe_endpoint.
+
+#include <catch2/catch.hpp>
+#include <string>
+#include <string_view>
+
+#include "error.h"
+#include "url.h"
+
+namespace tbucket {
+namespace {
+
+using Transport = ConnectionOptions::Transport;
+
+// The message of the tbucket::Error that parse_url(url) throws; fails unless
+// it throws one of kind `usage`, or when the message holds `secret`.
+std::string url_error(std::string_view url, std::string_view secret = "s3cret") {
+    INFO("URL: " << url);
+    try {
+        parse_url(url);
+    } catch (const Error& e) {
+        std::string message = e.what();
+        INFO("message: " << message);
+        CHECK(kind_name(e.kind()) == kind_name(ErrorKind::usage));
+        CHECK(message.find(secret) == std::string::npos);
+        return message;
+    }
+    FAIL("no tbucket::Error was thrown");
+    return {};
+}
+
+bool contains(const std::string& text, std::string_view part) {
+    return text.find(part) != std::string::npos;
+}
+
+// ---------------------------------------------------------------- accepted
+
+TEST_CASE("the default URL is TCP to 127.0.0.1:6379, db 0, no password", "[url]") {
+    ConnectionOptions o = parse_url(default_url);
+    CHECK(o.transport == Transport::tcp);
+    CHECK(o.host == "127.0.0.1");
+    CHECK(o.port == 6379);
+    CHECK(o.db == 0);
+    CHECK(o.user.empty());
+    CHECK(o.password.empty());
+    CHECK_FALSE(o.has_password);
+    CHECK(describe_endpoint(o) == "127.0.0.1:6379");
+}
+
+TEST_CASE("a URL without a port uses port 6379", "[url]") {
+    ConnectionOptions o = parse_url("redis://host");
+    CHECK(o.transport == Transport::tcp);
+    CHECK(o.host == "host");
+    CHECK(o.port == 6379);
+    CHECK(o.db == 0);
+    CHECK_FALSE(o.has_password);
+}
+
+TEST_CASE("a URL with only a password, a port and a db", "[url]") {
+    ConnectionOptions o = parse_url("redis://:pw@host:7000/3");
+    CHECK(o.host == "host");
+    CHECK(o.port == 7000);
+    CHECK(o.db == 3);
+    CHECK(o.user.empty());
+    CHECK(o.password == "pw");
+    CHECK(o.has_password);
+}
+
+TEST_CASE("a URL with a user and a password", "[url]") {
+    ConnectionOptions o = parse_url("redis://user:pw@host");
+    CHECK(o.host == "host");
+    CHECK(o.port == 6379);
+    CHECK(o.user == "user");
+    CHECK(o.password == "pw");
+    CHECK(o.has_password);
+}
+
+TEST_CASE("a URL with a user and no password", "[url]") {
+    ConnectionOptions o = parse_url("redis://user@host");
+    CHECK(o.user == "user");
+    CHECK_FALSE(o.has_password);
+    CHECK(o.password.empty());
+}
+
+TEST_CASE("a URL with an empty password has one", "[url]") {
+    ConnectionOptions o = parse_url("redis://user:@host");
+    CHECK(o.user == "user");
+    CHECK(o.has_password);
+    CHECK(o.password.empty());
+}
+
+TEST_CASE("user and password are percent-decoded", "[url]") {
+    ConnectionOptions o = parse_url("redis://us%65r:p%40ss@host");
+    CHECK(o.user == "user");
+    CHECK(o.password == "p@ss");
+    CHECK(o.host == "host");
+    CHECK(parse_url("redis://u:a%2Fb%3a%25@h").password == "a/b:%");
+}
+
+TEST_CASE("a password may hold '@' and ':' as they are", "[url]") {
+    ConnectionOptions o = parse_url("redis://u:a@b:c@host:7001");
+    CHECK(o.user == "u");
+    CHECK(o.password == "a@b:c");
+    CHECK(o.host == "host");
+    CHECK(o.port == 7001);
+}
+
+TEST_CASE("an IPv6 address in brackets with a port", "[url]") {
+    ConnectionOptions o = parse_url("redis://[::1]:6380");
+    CHECK(o.transport == Transport::tcp);
+    CHECK(o.host == "::1");
+    CHECK(o.port == 6380);
+    CHECK(describe_endpoint(o) == "[::1]:6380");
+}
+
+TEST_CASE("an IPv6 address in brackets without a port uses 6379", "[url]") {
+    ConnectionOptions o = parse_url("redis://[::1]");
+    CHECK(o.host == "::1");
+    CHECK(o.port == 6379);
+}
+
+TEST_CASE("a port of 1 and of 65535 are accepted", "[url]") {
+    CHECK(parse_url("redis://h:1").port == 1);
+    CHECK(parse_url("redis://h:65535").port == 65535);
+}
+
+TEST_CASE("a URL with a trailing slash and no db uses db 0", "[url]") {
+    ConnectionOptions o = parse_url("redis://h:6379/");
+    CHECK(o.db == 0);
+    CHECK(o.port == 6379);
+}
+
+TEST_CASE("a unix socket URL", "[url]") {
+    ConnectionOptions o = parse_url("unix:///run/redis.sock");
+    CHECK(o.transport == Transport::unix_socket);
+    CHECK(o.path == "/run/redis.sock");
+    CHECK(o.db == 0);
+    CHECK_FALSE(o.has_password);
+    CHECK(describe_endpoint(o) == "/run/redis.sock");
+}
+
+TEST_CASE("a unix socket URL with user, password and db", "[url]") {
+    ConnectionOptions o = parse_url("unix://user:pw@/tmp/r.sock?db=2");
+    CHECK(o.transport == Transport::unix_socket);
+    CHECK(o.path == "/tmp/r.sock");
+    CHECK(o.user == "user");
+    CHECK(o.password == "pw");
+    CHECK(o.has_password);
+    CHECK(o.db == 2);
+}
+
+TEST_CASE("describe_endpoint never contains the password", "[url]") {
+    for (std::string_view url :
+         {"redis://:s3cret@host:7000/3", "redis://user:s3cret@host", "redis://u:s3cret@[::1]:6380",
+          "unix://u:s3cret@/tmp/r.sock?db=2", "redis://s3cret:s3cret@h"}) {
+        INFO("URL: " << url);
+        ConnectionOptions o = parse_url(url);
+        CHECK(o.password == "s3cret");
+        std::string endpoint = describe_endpoint(o);
+        CHECK_FALSE(contains(endpoint, "s3cret"));
+    }
+}
+
+// ---------------------------------------------------------------- refused
+
+TEST_CASE("a rediss:// URL is refused and the message mentions TLS", "[url]") {
+    CHECK(contains(url_error("rediss://host"), "TLS"));
+    CHECK(contains(url_error("rediss://u:s3cret@host:6380"), "TLS"));
+}
+
+TEST_CASE("an unknown scheme is refused", "[url]") {
+    CHECK(contains(url_error("http://x"), "http"));
+    url_error("http://u:s3cret@x");
+    url_error("REDIS://host");
+}
+
+TEST_CASE("a URL without a scheme is refused", "[url]") {
+    url_error("127.0.0.1:6379");
+    url_error("localhost");
+    url_error("");
+    url_error("u:s3cret@host:6379");
+    url_error("redis:/host");
+}
+
+TEST_CASE("port 0 is refused", "[url]") {
+    CHECK(contains(url_error("redis://h:0"), "port"));
+    url_error("redis://u:s3cret@h:0");
+}
+
+TEST_CASE("port 99999 is refused", "[url]") {
+    CHECK(contains(url_error("redis://h:99999"), "port"));
+    url_error("redis://u:s3cret@h:99999");
+    url_error("redis://u:s3cret@h:65536");
+    url_error("redis://u:s3cret@h:99999999999999999999");
+}
+
+TEST_CASE("a port that is not a number is refused", "[url]") {
+    CHECK(contains(url_error("redis://h:abc"), "port"));
+    url_error("redis://u:s3cret@h:abc");
+    url_error("redis://u:s3cret@h:-1");
+    url_error("redis://u:s3cret@h:+80");
+    url_error("redis://u:s3cret@h: 80");
+}
+
+TEST_CASE("an empty port is refused", "[url]") {
+    CHECK(contains(url_error("redis://h:"), "port"));
+    url_error("redis://u:s3cret@h:");
+    url_error("redis://u:s3cret@h:/1");
+    url_error("redis://u:s3cret@[::1]:");
+}
+
+TEST_CASE("a db that is not a number is refused", "[url]") {
+    CHECK(contains(url_error("redis://h/x"), "database"));
+    url_error("redis://u:s3cret@h:6379/x");
+    url_error("redis://u:s3cret@h/-1");
+    url_error("redis://u:s3cret@h/1/2");
+    url_error("redis://u:s3cret@h/99999999999");
+}
+
+TEST_CASE("a URL without a host is refused", "[url]") {
+    CHECK(contains(url_error("redis://:6379"), "host"));
+    CHECK(contains(url_error("redis://"), "host"));
+    url_error("redis://u:s3cret@:6379");
+    url_error("redis://u:s3cret@");
+    url_error("redis://u:s3cret@/3");
+    url_error("redis://[]:6379");
+}
+
+TEST_CASE("a bad percent escape is refused", "[url]") {
+    CHECK(contains(url_error("redis://u:p%zz@h", "p%zz"), "%"));
+    url_error("redis://u:s3cret%4@h");
+    url_error("redis://u:s3cret%@h");
+    url_error("redis://u:%g0s3cret@h");
+    url_error("redis://us%Xr:s3cret@h");
+    url_error("unix://u:s3cret%@/tmp/r.sock");
+}
+
+TEST_CASE("a malformed IPv6 address is refused", "[url]") {
+    url_error("redis://u:s3cret@[::1");
+    url_error("redis://u:s3cret@[::1]6379");
+}
+
+TEST_CASE("a unix:// URL without a path is refused", "[url]") {
+    url_error("unix://");
+    url_error("unix:///");
+    url_error("unix://u:s3cret@");
+    url_error("unix://u:s3cret@/");
+    url_error("unix://relative/path.sock");
+    url_error("unix://u:s3cret@/?db=1");
+}
+
+TEST_CASE("a unix:// URL with a bad query is refused", "[url]") {
+    url_error("unix://u:s3cret@/tmp/r.sock?db=x");
+    url_error("unix://u:s3cret@/tmp/r.sock?db=");
+    url_error("unix://u:s3cret@/tmp/r.sock?foo=1");
+}
+
+TEST_CASE("comma-separated seed nodes are refused", "[url]") {
+    url_error("redis://h1:7000,h2:7001");
+    url_error("redis://u:s3cret@h1:7000,h2:7001");
+}
+
+TEST_CASE("a password with a raw '/' is read as a password", "[url]") {
+    // The last '@' ends the user info, so the '/' stays in the password and
+    // is never mistaken for the start of a database (and quoted in an error).
+    ConnectionOptions o = parse_url("redis://u:s3cret/x@h");
+    CHECK(o.password == "s3cret/x");
+    CHECK(o.host == "h");
+    o = parse_url("redis://u:6379/s3cret@h/2");
+    CHECK(o.password == "6379/s3cret");
+    CHECK(o.db == 2);
+    url_error("redis://u:s3cret/x@h:99999");
+    url_error("unix://u:s3cret/x@/tmp/r.sock?db=x");
+}
+
+}  // namespace
+}  // namespace tbucket
