@@ -34,6 +34,7 @@ class Context {
 public:
     Context(const GlobalOptions& global, Output& out);
     Client& client();
+    void close() { client_.reset(); }
     Output& out;
     const GlobalOptions& global;
     // The exit status of a denial: -E if given, else the command's default.
@@ -74,5 +75,8 @@ Subcommand setup_info(CLI::App& app);
 Subcommand setup_list(CLI::App& app);
 Subcommand setup_delete(CLI::App& app);
 Subcommand setup_reset(CLI::App& app);
+Subcommand setup_watch(CLI::App& app);
+// `command`: what followed "--" on the command line.
+Subcommand setup_run(CLI::App& app, const std::vector<std::string>& command);
 
 }  // namespace tbucket::cli

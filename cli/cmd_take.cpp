@@ -1,6 +1,7 @@
 #include "app.h"
 #include "exit_codes.h"
 #include "parse.h"
+#include "waiting.h"
 
 namespace tbucket::cli {
 namespace {
@@ -10,15 +11,23 @@ struct TakeOptions {
     std::string count = "1";
     bool partial = false;
     SettingsText settings;
+    CLI::Option* wait_option = nullptr;
+    std::string wait;
 };
 
 int run(Context& ctx, const TakeOptions& o) {
     std::string name = parse_name(o.name);
     int64_t n = parse_count("count", o.count);
     std::optional<Settings> settings = parse_settings(o.settings);
-    TakeResult result = ctx.client().take(name, n, o.partial, settings);
-    ctx.out.took(result, 0);
-    return result.ok() ? exit_ok : ctx.denied_exit(exit_denied);
+    WaitSpec wait = parse_wait(o.wait_option->count() > 0, o.wait, "--wait");
+    if (!wait.wait) {
+        TakeResult result = ctx.client().take(name, n, o.partial ? TakeMode::partial : TakeMode::all, settings);
+        ctx.out.took(result, 0);
+        return result.ok() ? exit_ok : ctx.denied_exit(exit_denied);
+    }
+    WaitResult waited = wait_with_terminal(ctx, WaitRequest{name, n, true, settings, wait.timeout_ms});
+    ctx.out.took(waited.result, waited.waited_ms);
+    return exit_ok;
 }
 
 }  // namespace
@@ -28,7 +37,12 @@ Subcommand setup_take(CLI::App& app) {
     CLI::App* cmd = app.add_subcommand("take", "Take N tokens at once, or none (exit 1)");
     cmd->add_option("name", o->name, "bucket name")->required();
     cmd->add_option("count", o->count, "tokens to take")->capture_default_str();
-    cmd->add_flag("--partial", o->partial, "take as many whole tokens as there are, up to N");
+    CLI::Option* partial = cmd->add_flag("--partial", o->partial, "take as many whole tokens as there are, up to N");
+    o->wait_option = cmd->add_option("--wait", o->wait,
+                                     "wait until the tokens can be taken: forever, or up to DURATION (exit 124)")
+                         ->expected(0, 1)
+                         ->type_name("[DURATION]")
+                         ->excludes(partial);
     add_settings_options(cmd, o->settings, false);
     return {cmd, [o](Context& ctx) { return run(ctx, *o); }};
 }

@@ -3,6 +3,7 @@
 // where errors become messages and exit statuses.
 
 #include <csignal>
+#include <algorithm>
 #include <cstring>
 
 #include "app.h"
@@ -53,10 +54,21 @@ int run(int argc, char** argv) {
     app.fallthrough();
     GlobalOptions global;
     setup_global(app, global);
-    std::vector<Subcommand> commands = {setup_create(app), setup_take(app), setup_put(app),   setup_info(app),
-                                        setup_list(app),   setup_delete(app), setup_reset(app)};
+    // Everything after the first "--" is run's command, kept from CLI11 so
+    // that its words are never taken for run's own arguments.
+    int own = argc;
+    for (int i = 1; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--") == 0) {
+            own = i;
+            break;
+        }
+    }
+    std::vector<std::string> command(argv + std::min(own + 1, argc), argv + argc);
+    std::vector<Subcommand> commands = {setup_create(app), setup_take(app),   setup_put(app),
+                                        setup_info(app),   setup_list(app),   setup_delete(app),
+                                        setup_reset(app),  setup_watch(app),  setup_run(app, command)};
     try {
-        app.parse(argc, argv);
+        app.parse(own, argv);
     } catch (const CLI::ParseError& e) {
         return parse_failed(app, e, wants_json(argc, argv));
     }

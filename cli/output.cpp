@@ -131,6 +131,18 @@ void Output::deleted(const State& state) {
     line("deleted " + state.name);
 }
 
+void Output::watched(const State& state, int64_t waited_ms) {
+    if (!json_) return line(state_text(state));
+    Json j = state_json(state);
+    j["waited_ms"] = waited_ms;
+    line(dump(j));
+}
+
+void Output::followed(const State& state) {
+    line(json_ ? dump(state_json(state)) : state_text(state), true);
+    std::fflush(stdout);
+}
+
 void Output::name(const std::string& name) { line(name, true); }
 
 void Output::warning(std::string_view message) {

@@ -24,6 +24,8 @@ public:
     void took(const TakeResult& result, int64_t waited_ms);
     void put(const PutResult& result);
     void deleted(const State& state);
+    void watched(const State& state, int64_t waited_ms);  // watch without --take
+    void followed(const State& state);                    // watch --follow: flushed at once
     void name(const std::string& name);
 
     void warning(std::string_view message);

@@ -120,14 +120,16 @@ CreateResult Client::create(const std::string& name, const Settings& settings, s
     return result;
 }
 
-TakeResult Client::take(const std::string& name, int64_t n, bool partial,
+TakeResult Client::take(const std::string& name, int64_t n, TakeMode mode,
                         const std::optional<Settings>& create_with) {
-    std::vector<std::string> args{std::to_string(n), partial ? "1" : "0"};
+    static const char* const mode_arg[] = {"0", "1", "2"};
+    std::vector<std::string> args{std::to_string(n), mode_arg[static_cast<int>(mode)]};
     for (std::string& a : settings_args(create_with)) args.push_back(std::move(a));
     std::vector<Reply> replies = run_scripts(connection_, {{&scripts::take_script, key(name), std::move(args)}});
     const redisReply& reply = checked(replies[0], name, create_with ? &*create_with : nullptr);
     TakeResult result{parse_state(reply, name), n, integer_at(reply, 6), std::nullopt};
-    result.retry_after_ms = result.ok() ? 0 : result.state.ms_until(partial ? 1.0 : static_cast<double>(n));
+    double wanted = mode == TakeMode::partial ? 1.0 : static_cast<double>(n);
+    result.retry_after_ms = result.ok() ? 0 : result.state.ms_until(wanted);
     return result;
 }
 

@@ -55,6 +55,10 @@ struct PutResult {
     double overflow = 0;
 };
 
+// all: N tokens or none; partial: whole tokens up to N; check: take nothing,
+// only read the state (creating a missing bucket when settings are given).
+enum class TakeMode { all, partial, check };
+
 enum class CreateMode { ensure, update, replace };
 enum class CreateOutcome { existed, created, updated, replaced };
 
@@ -73,7 +77,7 @@ public:
     CreateResult create(const std::string& name, const Settings& settings, std::optional<int64_t> tokens,
                         CreateMode mode);
     // `create_with`: settings to create a missing bucket with (inline create).
-    TakeResult take(const std::string& name, int64_t n, bool partial, const std::optional<Settings>& create_with);
+    TakeResult take(const std::string& name, int64_t n, TakeMode mode, const std::optional<Settings>& create_with);
     PutResult put(const std::string& name, int64_t n, bool force, const std::optional<Settings>& create_with);
     State reset(const std::string& name, std::optional<int64_t> tokens);
     std::vector<StateOrError> info(const std::vector<std::string>& names);

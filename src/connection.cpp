@@ -168,16 +168,17 @@ void Connection::send(const Command& command) {
     }
 }
 
-std::optional<Reply> Connection::receive(int timeout_ms) {
+std::optional<Reply> Connection::receive(int timeout_ms, int wake_fd) {
     if (!context_) throw Error(ErrorKind::internal, "receive() before send()");
     for (;;) {
         void* raw = nullptr;
         if (redisGetReplyFromReader(context_, &raw) != REDIS_OK) fail_transport("reading a reply");
         if (raw) return Reply(static_cast<redisReply*>(raw));
-        pollfd pfd{context_->fd, POLLIN, 0};
-        int ready = poll(&pfd, 1, timeout_ms);
+        pollfd fds[2] = {{context_->fd, POLLIN, 0}, {wake_fd, POLLIN, 0}};
+        int ready = poll(fds, wake_fd >= 0 ? 2 : 1, timeout_ms);
         if (ready == 0 || (ready < 0 && errno == EINTR)) return std::nullopt;
         if (ready < 0) fail_transport("waiting for a reply");
+        if (fds[0].revents == 0) return std::nullopt;  // woken by wake_fd
         if (redisBufferRead(context_) != REDIS_OK) fail_transport("reading a reply");
         timeout_ms = 0;  // what came is read; the loop returns it or nothing
     }

@@ -39,10 +39,11 @@ public:
     Reply call(const Command& command);
 
     // For subscriptions, whose messages arrive unasked: sends without
-    // reading, and waits up to timeout_ms for one reply (nullopt: none came,
-    // or a signal interrupted the wait).
+    // reading, and waits up to timeout_ms (-1: forever) for one reply.
+    // nullopt: none came in time, a signal interrupted the wait, or
+    // `wake_fd` became readable.
     void send(const Command& command);
-    std::optional<Reply> receive(int timeout_ms);
+    std::optional<Reply> receive(int timeout_ms, int wake_fd = -1);
     bool is_open() const { return context_ != nullptr; }
 
     const ConnectionOptions& options() const { return options_; }

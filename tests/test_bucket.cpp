@@ -89,7 +89,7 @@ TEST_CASE("create --replace starts a fresh bucket", "[redis][create]") {
 TEST_CASE("take removes tokens while there are enough", "[redis][take]") {
     Client c = client();
     c.create("api", settings(5), std::nullopt, CreateMode::ensure);
-    TakeResult r = c.take("api", 3, false, std::nullopt);
+    TakeResult r = c.take("api", 3, TakeMode::all, std::nullopt);
     CHECK(r.ok());
     CHECK(r.taken == 3);
     CHECK(r.state.tokens == 2);
@@ -99,7 +99,7 @@ TEST_CASE("take removes tokens while there are enough", "[redis][take]") {
 TEST_CASE("take on a bucket with too few tokens is denied with retry_after", "[redis][take]") {
     Client c = client();
     c.create("api", settings(5, Rate{1, 1000}), 0, CreateMode::ensure);
-    TakeResult r = c.take("api", 3, false, std::nullopt);
+    TakeResult r = c.take("api", 3, TakeMode::all, std::nullopt);
     CHECK_FALSE(r.ok());
     CHECK(r.taken == 0);
     REQUIRE(r.retry_after_ms);
@@ -110,7 +110,7 @@ TEST_CASE("take on a bucket with too few tokens is denied with retry_after", "[r
 TEST_CASE("a denied take without refill has no retry_after", "[redis][take]") {
     Client c = client();
     c.create("sem", settings(2), 1, CreateMode::ensure);
-    TakeResult r = c.take("sem", 2, false, std::nullopt);
+    TakeResult r = c.take("sem", 2, TakeMode::all, std::nullopt);
     CHECK_FALSE(r.ok());
     CHECK_FALSE(r.retry_after_ms.has_value());
 }
@@ -119,18 +119,18 @@ TEST_CASE("taking more than the capacity is impossible", "[redis][take]") {
     Client c = client();
     c.create("api", settings(5), std::nullopt, CreateMode::ensure);
     std::string before = redis().dump_hash("tbucket:{api}");
-    CHECK(kind_of([&] { c.take("api", 6, false, std::nullopt); }) == ErrorKind::impossible);
+    CHECK(kind_of([&] { c.take("api", 6, TakeMode::all, std::nullopt); }) == ErrorKind::impossible);
     CHECK(redis().dump_hash("tbucket:{api}") == before);
 }
 
 TEST_CASE("waiting retry_after_ms is enough for the take to succeed", "[redis][take][refill]") {
     Client c = client();
     c.create("fast", settings(10, Rate{50, 1000}), 0, CreateMode::ensure);
-    TakeResult r = c.take("fast", 3, false, std::nullopt);
+    TakeResult r = c.take("fast", 3, TakeMode::all, std::nullopt);
     REQUIRE_FALSE(r.ok());
     REQUIRE(r.retry_after_ms);
     sleep_ms(static_cast<int>(*r.retry_after_ms));
-    CHECK(c.take("fast", 3, false, std::nullopt).ok());
+    CHECK(c.take("fast", 3, TakeMode::all, std::nullopt).ok());
 }
 
 TEST_CASE("refill is continuous and follows the server clock", "[redis][refill]") {
@@ -182,24 +182,24 @@ TEST_CASE("put --force gives a credit above capacity that is used first", "[redi
     CHECK(r.overflow == 0);
     sleep_ms(10);
     CHECK(std::get<State>(c.info({"api"})[0]).tokens == 8);  // no refill above capacity
-    CHECK(c.take("api", 6, true, std::nullopt).taken == 6);
+    CHECK(c.take("api", 6, TakeMode::partial, std::nullopt).taken == 6);
 }
 
 TEST_CASE("take --partial takes what whole tokens there are, up to N", "[redis][take]") {
     Client c = client();
     c.create("api", settings(10), 4, CreateMode::ensure);
-    TakeResult r = c.take("api", 6, true, std::nullopt);
+    TakeResult r = c.take("api", 6, TakeMode::partial, std::nullopt);
     CHECK(r.ok());
     CHECK(r.taken == 4);
     CHECK(r.state.tokens == 0);
-    r = c.take("api", 6, true, std::nullopt);
+    r = c.take("api", 6, TakeMode::partial, std::nullopt);
     CHECK_FALSE(r.ok());
     CHECK(r.taken == 0);
 }
 
 TEST_CASE("inline settings create a missing bucket in the same script", "[redis][inline]") {
     Client c = client();
-    TakeResult r = c.take("cron", 1, false, settings(3, Rate{1, 3600000}));
+    TakeResult r = c.take("cron", 1, TakeMode::all, settings(3, Rate{1, 3600000}));
     CHECK(r.ok());
     CHECK(r.state.tokens == 2);
     CHECK(r.state.capacity == 3);
@@ -210,15 +210,15 @@ TEST_CASE("inline settings that disagree with the bucket are refused", "[redis][
     Client c = client();
     c.create("cron", settings(3), std::nullopt, CreateMode::ensure);
     std::string before = redis().dump_hash("tbucket:{cron}");
-    CHECK(kind_of([&] { c.take("cron", 1, false, settings(4)); }) == ErrorKind::exists);
+    CHECK(kind_of([&] { c.take("cron", 1, TakeMode::all, settings(4)); }) == ErrorKind::exists);
     CHECK(kind_of([&] { c.put("cron", 1, false, settings(3, Rate{1, 1000})); }) == ErrorKind::exists);
     CHECK(redis().dump_hash("tbucket:{cron}") == before);
-    CHECK(c.take("cron", 1, false, settings(3)).ok());
+    CHECK(c.take("cron", 1, TakeMode::all, settings(3)).ok());
 }
 
 TEST_CASE("operations on a missing bucket report not_found", "[redis]") {
     Client c = client();
-    CHECK(kind_of([&] { c.take("nosuch", 1, false, std::nullopt); }) == ErrorKind::not_found);
+    CHECK(kind_of([&] { c.take("nosuch", 1, TakeMode::all, std::nullopt); }) == ErrorKind::not_found);
     CHECK(kind_of([&] { c.put("nosuch", 1, false, std::nullopt); }) == ErrorKind::not_found);
     CHECK(kind_of([&] { c.reset("nosuch", std::nullopt); }) == ErrorKind::not_found);
     CHECK(std::get<Error>(c.info({"nosuch"})[0]).kind() == ErrorKind::not_found);
@@ -231,9 +231,9 @@ TEST_CASE("the script cache being flushed is recovered with EVAL", "[redis][nosc
     c.create("api", settings(5), std::nullopt, CreateMode::ensure);
     redis().command({"SCRIPT", "FLUSH"});
     redis().command({"CONFIG", "RESETSTAT"});
-    CHECK(c.take("api", 1, false, std::nullopt).ok());
+    CHECK(c.take("api", 1, TakeMode::all, std::nullopt).ok());
     CHECK(redis().command_calls("eval") == 1);  // the retry after NOSCRIPT
-    CHECK(c.take("api", 1, false, std::nullopt).ok());
+    CHECK(c.take("api", 1, TakeMode::all, std::nullopt).ok());
     CHECK(redis().command_calls("eval") == 1);  // cached again: EVALSHA alone
     CHECK(std::get<State>(c.info({"api"})[0]).tokens == 3);
 }
@@ -242,7 +242,7 @@ TEST_CASE("a key that is not a hash is a data error and is left untouched", "[re
     Client c = client();
     redis().command({"SET", "tbucket:{str}", "hello"});
     redis().command({"RPUSH", "tbucket:{list}", "a"});
-    CHECK(kind_of([&] { c.take("str", 1, false, settings(5)); }) == ErrorKind::data);
+    CHECK(kind_of([&] { c.take("str", 1, TakeMode::all, settings(5)); }) == ErrorKind::data);
     CHECK(kind_of([&] { c.put("str", 1, true, std::nullopt); }) == ErrorKind::data);
     CHECK(kind_of([&] { c.create("str", settings(5), std::nullopt, CreateMode::replace); }) == ErrorKind::data);
     CHECK(std::get<Error>(c.remove({"list"})[0]).kind() == ErrorKind::data);
@@ -275,7 +275,7 @@ TEST_CASE("half-written and corrupt hashes are data errors and are left untouche
         redis().command(cmd);
         std::string before = redis().dump_hash("tbucket:{bad}");
         INFO("hash: " << before);
-        CHECK(kind_of([&] { c.take("bad", 1, false, std::nullopt); }) == ErrorKind::data);
+        CHECK(kind_of([&] { c.take("bad", 1, TakeMode::all, std::nullopt); }) == ErrorKind::data);
         CHECK(kind_of([&] { c.put("bad", 1, false, std::nullopt); }) == ErrorKind::data);
         CHECK(kind_of([&] { c.reset("bad", std::nullopt); }) == ErrorKind::data);
         CHECK(std::get<Error>(c.info({"bad"})[0]).kind() == ErrorKind::data);
@@ -291,7 +291,7 @@ TEST_CASE("idle expiry deletes an unused bucket and every use restarts it", "[re
     CHECK(ttl > 0);
     CHECK(ttl <= 300);
     sleep_ms(200);
-    c.take("tmp", 1, false, std::nullopt);
+    c.take("tmp", 1, TakeMode::all, std::nullopt);
     CHECK(redis().integer({"PTTL", "tbucket:{tmp}"}) > 200);
     sleep_ms(450);
     CHECK(redis().integer({"EXISTS", "tbucket:{tmp}"}) == 0);
@@ -340,16 +340,22 @@ TEST_CASE("a prefix keeps buckets apart", "[redis][list]") {
     Client b(redis().options(), "b:");
     a.create("api", settings(1), std::nullopt, CreateMode::ensure);
     CHECK(b.list("*").empty());
-    CHECK(kind_of([&] { b.take("api", 1, false, std::nullopt); }) == ErrorKind::not_found);
+    CHECK(kind_of([&] { b.take("api", 1, TakeMode::all, std::nullopt); }) == ErrorKind::not_found);
 }
 
 TEST_CASE("bucket changes reach Redis only as scripts, one command each", "[redis][roundtrip]") {
     Client c = client();
-    c.create("warm", settings(1), std::nullopt, CreateMode::ensure);  // connected, scripts cached
+    // Connected, and every script cached (a fresh server answers NOSCRIPT once each).
+    c.create("warm", settings(1), std::nullopt, CreateMode::ensure);
+    c.take("warm", 1, TakeMode::all, std::nullopt);
+    c.put("warm", 1, false, std::nullopt);
+    c.reset("warm", 1);
+    c.info({"warm"});
+    c.remove({"warm"});
     Connection monitor(redis().options());
     monitor.call({"MONITOR"});
     c.create("api", settings(5, Rate{1, 1000}), std::nullopt, CreateMode::ensure);
-    c.take("api", 1, false, std::nullopt);
+    c.take("api", 1, TakeMode::all, std::nullopt);
     c.put("api", 1, false, std::nullopt);
     c.reset("api", 3);
     c.info({"api"});
@@ -376,14 +382,14 @@ TEST_CASE("AUTH and SELECT are pipelined with the script", "[redis][auth]") {
     o.db = 3;
     Client c(o, "tbucket:");
     c.create("api", settings(2), std::nullopt, CreateMode::ensure);
-    CHECK(c.take("api", 1, false, std::nullopt).ok());
+    CHECK(c.take("api", 1, TakeMode::all, std::nullopt).ok());
     ConnectionOptions wrong = o;
     wrong.password = "nope";
     Client w(wrong, "tbucket:");
-    CHECK(kind_of([&] { w.take("api", 1, false, std::nullopt); }) == ErrorKind::refused);
+    CHECK(kind_of([&] { w.take("api", 1, TakeMode::all, std::nullopt); }) == ErrorKind::refused);
     ConnectionOptions none = server.options();
     Client n(none, "tbucket:");
-    CHECK(kind_of([&] { n.take("api", 1, false, std::nullopt); }) == ErrorKind::refused);
+    CHECK(kind_of([&] { n.take("api", 1, TakeMode::all, std::nullopt); }) == ErrorKind::refused);
 }
 
 TEST_CASE("an unreachable server is unavailable", "[redis][faults]") {
@@ -395,5 +401,5 @@ TEST_CASE("an unreachable server is unavailable", "[redis][faults]") {
     ConnectionOptions o;
     o.port = port;
     Client c(o, "tbucket:");
-    CHECK(kind_of([&] { c.take("api", 1, false, std::nullopt); }) == ErrorKind::unavailable);
+    CHECK(kind_of([&] { c.take("api", 1, TakeMode::all, std::nullopt); }) == ErrorKind::unavailable);
 }

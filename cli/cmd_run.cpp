@@ -1,0 +1,115 @@
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "app.h"
+#include "exit_codes.h"
+#include "parse.h"
+#include "waiting.h"
+
+namespace tbucket::cli {
+namespace {
+
+struct RunOptions {
+    std::string name;
+    std::string count = "1";
+    SettingsText settings;
+    CLI::Option* wait_option = nullptr;
+    std::string wait;
+    const std::vector<std::string>* command = nullptr;
+};
+
+bool executable_file(const std::string& path) {
+    struct stat st {};
+    return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && access(path.c_str(), X_OK) == 0;
+}
+
+// The command's path, found before any token is taken, so that a typo
+// costs nothing: exit 127 (not found) or 126 (not executable), as sh.
+std::string resolve(const std::string& command) {
+    if (command.find('/') != std::string::npos) {
+        if (executable_file(command)) return command;
+        bool exists = access(command.c_str(), F_OK) == 0;
+        throw exists ? 126 : 127;
+    }
+    const char* path_env = std::getenv("PATH");
+    std::string path = path_env ? path_env : "/usr/local/bin:/usr/bin:/bin";
+    std::size_t start = 0;
+    for (;;) {
+        std::size_t end = path.find(':', start);
+        std::string dir = path.substr(start, end == std::string::npos ? std::string::npos : end - start);
+        std::string candidate = (dir.empty() ? "." : dir) + "/" + command;
+        if (executable_file(candidate)) return candidate;
+        if (end == std::string::npos) break;
+        start = end + 1;
+    }
+    throw 127;
+}
+
+int cannot_run(Context& ctx, const std::string& command, int code) {
+    std::string why = code == exit_not_found ? "command not found" : "permission denied or not a program";
+    ctx.out.error(Error(ErrorKind::usage, "cannot run '" + command + "': " + why), code);
+    return code;
+}
+
+[[noreturn]] void exec(const std::string& path, const std::vector<std::string>& command) {
+    std::vector<char*> argv;
+    for (const std::string& arg : command) argv.push_back(const_cast<char*>(arg.c_str()));
+    argv.push_back(nullptr);
+    SignalPipe::restore_defaults();  // the command gets signals as if started by the shell
+    execv(path.c_str(), argv.data());
+    std::_Exit(errno == ENOENT ? exit_not_found : exit_not_runnable);
+}
+
+TakeResult take(Context& ctx, const std::string& name, int64_t n, const std::optional<Settings>& settings,
+                const WaitSpec& wait, int64_t& waited_ms) {
+    if (!wait.wait) return ctx.client().take(name, n, TakeMode::all, settings);
+    WaitResult waited = wait_with_terminal(ctx, WaitRequest{name, n, true, settings, wait.timeout_ms});
+    waited_ms = waited.waited_ms;
+    return waited.result;
+}
+
+int run(Context& ctx, const RunOptions& o) {
+    std::string name = parse_name(o.name);
+    int64_t n = parse_count("count", o.count);
+    std::optional<Settings> settings = parse_settings(o.settings);
+    WaitSpec wait = parse_wait(o.wait_option->count() > 0, o.wait, "--wait");
+    if (o.command->empty()) throw Error(ErrorKind::usage, "run needs a command after --");
+    std::string path;
+    try {
+        path = resolve(o.command->front());
+    } catch (int code) {
+        return cannot_run(ctx, o.command->front(), code);
+    }
+    int64_t waited_ms = 0;
+    TakeResult result = take(ctx, name, n, settings, wait, waited_ms);
+    if (!result.ok()) {
+        ctx.out.took(result, waited_ms);  // a denial: stdout is not the command's yet
+        return ctx.denied_exit(exit_run_denied);
+    }
+    ctx.close();  // no Redis socket leaks into the command
+    std::fflush(nullptr);
+    exec(path, *o.command);
+}
+
+}  // namespace
+
+Subcommand setup_run(CLI::App& app, const std::vector<std::string>& command) {
+    auto o = std::make_shared<RunOptions>();
+    o->command = &command;
+    CLI::App* cmd = app.add_subcommand("run", "Take N tokens, then run a command (-- CMD ARGS...); denied: exit 75");
+    cmd->add_option("name", o->name, "bucket name")->required();
+    cmd->add_option("count", o->count, "tokens to take")->capture_default_str();
+    o->wait_option = cmd->add_option("--wait", o->wait,
+                                     "wait until the tokens can be taken: forever, or up to DURATION (exit 124)")
+                         ->expected(0, 1)
+                         ->type_name("[DURATION]");
+    add_settings_options(cmd, o->settings, false);
+    cmd->footer("The command follows --; its exit status becomes tbucket's. Not found: 127.");
+    return {cmd, [o](Context& ctx) { return run(ctx, *o); }};
+}
+
+}  // namespace tbucket::cli

@@ -1,0 +1,59 @@
+#include "app.h"
+#include "exit_codes.h"
+#include "parse.h"
+#include "waiting.h"
+
+namespace tbucket::cli {
+namespace {
+
+struct WatchOptions {
+    std::string name;
+    std::string count = "1";
+    std::string timeout;
+    bool take = false;
+    bool follow = false;
+    SettingsText settings;
+};
+
+int follow(Context& ctx, const std::string& name, std::optional<int64_t> timeout_ms) {
+    SignalPipe signals;
+    Countdown quiet_countdown(ctx.out, name);  // no progress while following; reconnect warnings only
+    tbucket::follow(ctx.client(), name, timeout_ms, signals.fd(), [&ctx](const State& s) { ctx.out.followed(s); },
+                    quiet_countdown);
+    return exit_ok;
+}
+
+int run(Context& ctx, const WatchOptions& o) {
+    std::string name = parse_name(o.name);
+    int64_t n = parse_count("count", o.count);
+    std::optional<Settings> settings = parse_settings(o.settings);
+    std::optional<int64_t> timeout_ms;
+    if (!o.timeout.empty()) timeout_ms = parse_duration_ms("--timeout", o.timeout);
+    if (o.follow) return follow(ctx, name, timeout_ms);
+    WaitResult waited = wait_with_terminal(ctx, WaitRequest{name, n, o.take, settings, timeout_ms});
+    if (o.take) {
+        ctx.out.took(waited.result, waited.waited_ms);
+    } else {
+        ctx.out.watched(waited.result.state, waited.waited_ms);
+    }
+    return exit_ok;
+}
+
+}  // namespace
+
+Subcommand setup_watch(CLI::App& app) {
+    auto o = std::make_shared<WatchOptions>();
+    CLI::App* cmd = app.add_subcommand("watch", "Block until N tokens are there (--take: and take them)");
+    cmd->add_option("name", o->name, "bucket name")->required();
+    cmd->add_option("count", o->count, "tokens to wait for")->capture_default_str();
+    cmd->add_option("--timeout", o->timeout, "give up after this long (exit 124); 0: look once")
+        ->type_name("DURATION");
+    CLI::Option* take = cmd->add_flag("--take", o->take, "take the tokens in the same atomic step");
+    CLI::Option* follow = cmd->add_flag("--follow", o->follow,
+                                        "print the state now and after every change, until ^C, the timeout or deletion");
+    follow->excludes(take);
+    add_settings_options(cmd, o->settings, false);
+    return {cmd, [o](Context& ctx) { return run(ctx, *o); }};
+}
+
+}  // namespace tbucket::cli

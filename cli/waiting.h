@@ -1,0 +1,61 @@
+#pragma once
+
+// What the terminal sees of a wait: signals turned into a readable fd for
+// the library, and a one-line countdown on stderr.
+
+#include <string>
+
+#include "output.h"
+#include "wait.h"
+
+namespace tbucket::cli {
+
+// Installs SIGINT and SIGTERM handlers that write the signal number to a
+// pipe; its read end goes into WaitRequest::interrupt_fd. Restores the
+// default dispositions when destroyed (and before exec).
+class SignalPipe {
+public:
+    SignalPipe();
+    ~SignalPipe();
+    SignalPipe(const SignalPipe&) = delete;
+    SignalPipe& operator=(const SignalPipe&) = delete;
+    int fd() const { return read_fd_; }
+    static void restore_defaults();
+
+private:
+    int read_fd_ = -1;
+};
+
+// "waiting for 3 tokens on api: 2.4s", redrawn in place on a terminal after
+// about a second of waiting, cleared at the end; nothing with -q or when
+// stderr is not a terminal. Also the one warning of a reconnect.
+class Countdown : public WaitObserver {
+public:
+    Countdown(Output& out, std::string what);
+    int progress_interval_ms() const override { return active_ ? 100 : 0; }
+    void progress(const WaitProgress& p) override;
+    void reconnecting(const Error& lost) override;
+    void finished() override;
+
+private:
+    void clear();
+    Output& out_;
+    std::string what_;
+    bool active_;
+    std::size_t drawn_ = 0;
+};
+
+// --wait[=D] / --timeout D as typed: not given; given with no value
+// (forever); given with a duration (0: do not wait).
+struct WaitSpec {
+    bool wait = false;
+    std::optional<int64_t> timeout_ms;  // nullopt: forever
+};
+WaitSpec parse_wait(bool given, const std::string& text, const char* option);
+
+class Context;
+
+// Runs a wait with ^C handling and the countdown. Fills interrupt_fd.
+WaitResult wait_with_terminal(Context& ctx, WaitRequest request);
+
+}  // namespace tbucket::cli

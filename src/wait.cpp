@@ -1,0 +1,322 @@
+#include "wait.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+
+#include "parse.h"
+
+namespace tbucket {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Deadline = std::optional<Clock::time_point>;
+
+constexpr int64_t forever_ms = -1;
+
+Clock::time_point after_ms(int64_t ms) { return Clock::now() + std::chrono::milliseconds(ms); }
+
+int64_t ms_until(Clock::time_point t) {
+    auto left = std::chrono::duration_cast<std::chrono::microseconds>(t - Clock::now()).count();
+    return left <= 0 ? 0 : (left + 999) / 1000;  // round up: never wake early
+}
+
+int64_t ms_since(Clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
+}
+
+bool passed(const Deadline& d) { return d && Clock::now() >= *d; }
+
+// The signal the caller's handler wrote to interrupt_fd, or 0.
+int pending_signal(int fd) {
+    if (fd < 0) return 0;
+    pollfd pfd{fd, POLLIN, 0};
+    if (poll(&pfd, 1, 0) != 1) return 0;
+    unsigned char sig = 0;
+    return read(fd, &sig, 1) == 1 ? sig : 0;
+}
+
+[[noreturn]] void throw_signal(int sig, const std::string& what) {
+    ErrorKind kind = sig == SIGTERM ? ErrorKind::terminated : ErrorKind::interrupted;
+    throw Error(kind, std::string(sig == SIGTERM ? "terminated" : "interrupted") + " " + what);
+}
+
+// The events channel of one bucket, on a connection of its own (a
+// subscribed RESP2 connection can run nothing else).
+class Subscription {
+public:
+    Subscription(const ConnectionOptions& options, std::string channel)
+        : connection_(options), channel_(std::move(channel)) {}
+
+    void open() {
+        connection_.close();
+        connection_.send({"SUBSCRIBE", channel_});
+        auto until = after_ms(connection_.options().io_timeout_ms);
+        while (Clock::now() < until) {
+            std::optional<Reply> reply = connection_.receive(static_cast<int>(ms_until(until)));
+            if (!reply) continue;
+            const redisReply& r = **reply;
+            if (r.type == REDIS_REPLY_ERROR) {
+                std::string text = reply_error_text(r);
+                ErrorKind kind = classify_reply_error(text);
+                throw Error(kind == ErrorKind::internal ? ErrorKind::unavailable : kind,
+                            "cannot subscribe to " + channel_ + ": " + text);
+            }
+            if (r.type == REDIS_REPLY_ARRAY && r.elements == 3) return;  // ["subscribe", channel, 1]
+        }
+        connection_.close();
+        throw Error(ErrorKind::unavailable, "Redis at " + connection_.endpoint() + " did not confirm SUBSCRIBE");
+    }
+
+    // The next message's payload; nullopt when the time is up or wake_fd woke us.
+    std::optional<std::string> next(int64_t timeout_ms, int wake_fd) {
+        int ms = timeout_ms < 0 ? -1 : static_cast<int>(std::min<int64_t>(timeout_ms, 1 << 30));
+        std::optional<Reply> reply = connection_.receive(ms, wake_fd);
+        if (!reply) return std::nullopt;
+        const redisReply& r = **reply;
+        if (r.type != REDIS_REPLY_ARRAY || r.elements != 3 || r.element[2]->type != REDIS_REPLY_STRING) {
+            return std::nullopt;
+        }
+        return std::string(r.element[2]->str, r.element[2]->len);
+    }
+
+private:
+    Connection connection_;
+    std::string channel_;
+};
+
+// What a wait or a follow shares: the deadline, signals, progress, and
+// getting back on its feet after the connection drops.
+class Session {
+public:
+    Session(Client& client, const std::string& name, std::optional<int64_t> timeout_ms, int interrupt_fd,
+            WaitObserver& observer)
+        : client_(client),
+          subscription_(client.connection().options(), client.key(name) + ":events"),
+          interrupt_fd_(interrupt_fd),
+          observer_(observer) {
+        if (timeout_ms) deadline_ = after_ms(*timeout_ms);
+    }
+
+    Subscription& subscription() { return subscription_; }
+    const Deadline& deadline() const { return deadline_; }
+    int64_t waited_ms() const { return ms_since(start_); }
+    int signal() const { return pending_signal(interrupt_fd_); }
+    int interrupt_fd() const { return interrupt_fd_; }
+
+    // How long the next sleep may be: up to `wake_at`, the deadline and the
+    // next progress report.
+    int64_t sleep_ms(const Deadline& wake_at) const {
+        int64_t ms = forever_ms;
+        auto limit = [&ms](int64_t candidate) { ms = ms < 0 ? candidate : std::min(ms, candidate); };
+        if (wake_at) limit(ms_until(*wake_at));
+        if (deadline_) limit(ms_until(*deadline_));
+        if (int every = observer_.progress_interval_ms(); every > 0) limit(every);
+        return ms;
+    }
+
+    void report(const std::optional<int64_t>& ready_in_ms) {
+        if (observer_.progress_interval_ms() > 0) observer_.progress({waited_ms(), ready_in_ms});
+    }
+
+    // After a lost connection: warn once, then re-open with backoff until it
+    // works (true) or the deadline passes (rethrows the loss).
+    void recover(const Error& lost) {
+        if (lost.kind() != ErrorKind::unavailable) throw lost;
+        if (!warned_) observer_.reconnecting(lost);
+        warned_ = true;
+        client_.connection().close();
+        for (int64_t backoff = 50;; backoff = std::min<int64_t>(backoff * 2, 1000)) {
+            if (passed(deadline_)) throw lost;
+            int64_t pause = deadline_ ? std::min(backoff, ms_until(*deadline_)) : backoff;
+            pollfd pfd{interrupt_fd_, POLLIN, 0};
+            poll(&pfd, interrupt_fd_ >= 0 ? 1 : 0, static_cast<int>(pause));
+            if (pfd.revents) return;  // a signal: the caller's next look at signal() ends it
+            try {
+                subscription_.open();
+                return;
+            } catch (const Error& again) {
+                if (again.kind() != ErrorKind::unavailable) throw;
+            }
+        }
+    }
+
+private:
+    Client& client_;
+    Subscription subscription_;
+    int interrupt_fd_;
+    WaitObserver& observer_;
+    Clock::time_point start_ = Clock::now();
+    Deadline deadline_;
+    bool warned_ = false;
+};
+
+class Waiter {
+public:
+    Waiter(Client& client, const WaitRequest& request, WaitObserver& observer)
+        : client_(client),
+          request_(request),
+          session_(client, request.name, request.timeout_ms, request.interrupt_fd, observer) {}
+
+    WaitResult run() {
+        session_.subscription().open();  // first, so no change after the check is missed
+        TakeResult result = check_again();  // connected once: from here on, losses are survived
+        while (!satisfied(result)) {
+            if (request_.timeout_ms == 0) timed_out();
+            sleep_until_worth_checking(result.state);
+            result = check_again();
+        }
+        return finish(result);
+    }
+
+private:
+    bool satisfied(const TakeResult& r) const {
+        return request_.take ? r.ok() : r.state.tokens >= static_cast<double>(request_.n);
+    }
+
+    TakeResult check() {
+        TakeMode mode = request_.take ? TakeMode::all : TakeMode::check;
+        return client_.take(request_.name, request_.n, mode, request_.create_with);
+    }
+
+    TakeResult check_again() {
+        for (;;) {
+            stop_if_signalled();
+            try {
+                return check();
+            } catch (const Error& e) {
+                session_.recover(e);
+            }
+        }
+    }
+
+    [[noreturn]] void timed_out() {
+        int64_t waited = request_.timeout_ms.value_or(session_.waited_ms());
+        throw Error(ErrorKind::timeout, "timed out after " + format_exact_ms(waited) + " waiting for " + what());
+    }
+
+    std::string what() const {
+        std::string n = std::to_string(request_.n);
+        return n + (request_.n == 1 ? " token" : " tokens") + " on '" + request_.name + "'";
+    }
+
+    void stop_if_signalled() {
+        if (int sig = session_.signal()) throw_signal(sig, "while waiting for " + what() + "; nothing taken");
+    }
+
+    // Sleeps until a notification says the tokens may be there, the refill
+    // rate says they will be, or the deadline (Error timeout).
+    void sleep_until_worth_checking(const State& known) {
+        std::optional<int64_t> ready_in = known.ms_until(static_cast<double>(request_.n));
+        Deadline wake_at;
+        if (ready_in) wake_at = after_ms(*ready_in);
+        for (;;) {
+            stop_if_signalled();
+            if (passed(wake_at)) return;
+            if (passed(session_.deadline())) timed_out();
+            session_.report(wake_at ? std::optional<int64_t>(ms_until(*wake_at)) : std::nullopt);
+            std::optional<std::string> message;
+            try {
+                message = session_.subscription().next(session_.sleep_ms(wake_at), session_.interrupt_fd());
+            } catch (const Error& e) {
+                session_.recover(e);
+                return;  // resubscribed: check again, something may have changed meanwhile
+            }
+            if (!message) continue;
+            std::optional<State> now = parse_event(request_.name, *message);
+            if (!now) throw Error(ErrorKind::not_found, "bucket '" + request_.name + "' was deleted while waiting");
+            if (now->tokens >= static_cast<double>(request_.n)) return;
+            ready_in = now->ms_until(static_cast<double>(request_.n));
+            wake_at = ready_in ? Deadline(after_ms(*ready_in)) : std::nullopt;
+        }
+    }
+
+    // A signal that came while the tokens were being taken still wins:
+    // give them back, so ^C never leaves tokens taken by nobody.
+    WaitResult finish(const TakeResult& result) {
+        if (int sig = session_.signal()) {
+            if (result.taken > 0) {
+                try {
+                    client_.put(request_.name, result.taken, false, std::nullopt);
+                } catch (const Error&) {
+                }
+            }
+            throw_signal(sig, "while waiting for " + what() + "; nothing taken");
+        }
+        return WaitResult{result, session_.waited_ms()};
+    }
+
+    Client& client_;
+    const WaitRequest& request_;
+    Session session_;
+};
+
+State current_state(Client& client, const std::string& name) {
+    StateOrError result = client.info({name}).front();
+    if (const Error* e = std::get_if<Error>(&result)) throw *e;
+    return std::get<State>(result);
+}
+
+}  // namespace
+
+std::optional<State> parse_event(const std::string& name, const std::string& payload) {
+    if (payload == "deleted") return std::nullopt;
+    char amount[64] = {0};
+    double tokens = 0, capacity = 0, period = 0, expire = 0, now = 0;
+    if (std::sscanf(payload.c_str(), "%lf %lf %63s %lf %lf %lf", &tokens, &capacity, amount, &period, &expire,
+                    &now) != 6) {
+        throw Error(ErrorKind::internal, "unexpected event on the bucket's channel: " + payload);
+    }
+    State s;
+    s.name = name;
+    s.tokens = tokens;
+    s.capacity = static_cast<int64_t>(capacity);
+    if (std::string_view(amount) != "-") s.rate = Rate{std::strtod(amount, nullptr), static_cast<int64_t>(period)};
+    if (expire > 0) s.expire_ms = static_cast<int64_t>(expire);
+    s.server_time_us = static_cast<int64_t>(now);
+    return s;
+}
+
+WaitResult wait_for(Client& client, const WaitRequest& request, WaitObserver& observer) {
+    struct Finished {
+        WaitObserver& observer;
+        ~Finished() { observer.finished(); }
+    } finished{observer};
+    Waiter waiter(client, request, observer);
+    return waiter.run();
+}
+
+void follow(Client& client, const std::string& name, std::optional<int64_t> timeout_ms, int interrupt_fd,
+            const std::function<void(const State&)>& on_state, WaitObserver& observer) {
+    Session session(client, name, timeout_ms, interrupt_fd, observer);
+    session.subscription().open();
+    on_state(current_state(client, name));
+    for (;;) {
+        if (session.signal() || passed(session.deadline())) return;
+        std::optional<std::string> message;
+        try {
+            message = session.subscription().next(session.sleep_ms(std::nullopt), interrupt_fd);
+        } catch (const Error& e) {
+            session.recover(e);
+            if (session.signal()) return;
+            try {
+                on_state(current_state(client, name));  // what changed while we were away
+            } catch (const Error& again) {
+                if (again.kind() != ErrorKind::unavailable) throw;
+                session.recover(again);
+            }
+            continue;
+        }
+        if (!message) continue;
+        std::optional<State> state = parse_event(name, *message);
+        if (!state) throw Error(ErrorKind::not_found, "bucket '" + name + "' was deleted");
+        on_state(*state);
+    }
+}
+
+}  // namespace tbucket
