@@ -33,7 +33,7 @@ int run(Context& ctx, const CreateOptions& o) {
 Subcommand setup_create(CLI::App& app) {
     auto o = std::make_shared<CreateOptions>();
     CLI::App* cmd = app.add_subcommand("create", "Ensure a bucket exists with these settings");
-    cmd->add_option("name", o->name, "bucket name")->required();
+    cmd->add_option("NAME", o->name, "bucket name")->required()->type_name("");
     add_settings_options(cmd, o->settings, true);
     cmd->add_option("--tokens", o->tokens, "starting level, 0..capacity (default: full)")->type_name("N");
     CLI::Option* update = cmd->add_flag("--update", o->update, "change the settings of an existing bucket, keeping its level");

@@ -21,7 +21,7 @@ int run(Context& ctx, const DeleteOptions& o) {
 Subcommand setup_delete(CLI::App& app) {
     auto o = std::make_shared<DeleteOptions>();
     CLI::App* cmd = app.add_subcommand("delete", "Remove buckets; their waiters exit 3");
-    cmd->add_option("names", o->names, "bucket names")->required()->type_name("NAME...");
+    cmd->add_option("NAME", o->names, "bucket names")->required()->type_name("");
     return {cmd, [o](Context& ctx) { return run(ctx, *o); }};
 }
 

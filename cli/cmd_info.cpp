@@ -40,7 +40,7 @@ int show_states(Context& ctx, const std::vector<StateOrError>& results, bool del
 Subcommand setup_info(CLI::App& app) {
     auto o = std::make_shared<InfoOptions>();
     CLI::App* cmd = app.add_subcommand("info", "Show buckets' state (refill applied, nothing written)");
-    cmd->add_option("names", o->names, "bucket names")->required()->type_name("NAME...");
+    cmd->add_option("NAME", o->names, "bucket names")->required()->type_name("");
     return {cmd, [o](Context& ctx) { return run(ctx, *o); }};
 }
 

@@ -41,7 +41,7 @@ int run(Context& ctx, const ListOptions& o) {
 Subcommand setup_list(CLI::App& app) {
     auto o = std::make_shared<ListOptions>();
     CLI::App* cmd = app.add_subcommand("list", "Names of buckets matching a glob (SCAN, never KEYS)");
-    cmd->add_option("pattern", o->pattern, "glob over bucket names")->capture_default_str();
+    cmd->add_option("PATTERN", o->pattern, "glob over bucket names")->type_name("")->capture_default_str();
     return {cmd, [o](Context& ctx) { return run(ctx, *o); }};
 }
 

@@ -25,8 +25,8 @@ int run(Context& ctx, const PutOptions& o) {
 Subcommand setup_put(CLI::App& app) {
     auto o = std::make_shared<PutOptions>();
     CLI::App* cmd = app.add_subcommand("put", "Give N tokens back; what does not fit is overflow");
-    cmd->add_option("name", o->name, "bucket name")->required();
-    cmd->add_option("count", o->count, "tokens to give back")->capture_default_str();
+    cmd->add_option("NAME", o->name, "bucket name")->required()->type_name("");
+    cmd->add_option("N", o->count, "tokens to give back")->type_name("")->capture_default_str();
     cmd->add_flag("--force", o->force, "let the level exceed capacity (a credit, used up first)");
     add_settings_options(cmd, o->settings, false);
     return {cmd, [o](Context& ctx) { return run(ctx, *o); }};

@@ -23,7 +23,7 @@ int run(Context& ctx, const ResetOptions& o) {
 Subcommand setup_reset(CLI::App& app) {
     auto o = std::make_shared<ResetOptions>();
     CLI::App* cmd = app.add_subcommand("reset", "Set a bucket's level (default: full)");
-    cmd->add_option("name", o->name, "bucket name")->required();
+    cmd->add_option("NAME", o->name, "bucket name")->required()->type_name("");
     cmd->add_option("--tokens", o->tokens, "the new level, 0..capacity")->type_name("N");
     return {cmd, [o](Context& ctx) { return run(ctx, *o); }};
 }

@@ -101,8 +101,8 @@ Subcommand setup_run(CLI::App& app, const std::vector<std::string>& command) {
     auto o = std::make_shared<RunOptions>();
     o->command = &command;
     CLI::App* cmd = app.add_subcommand("run", "Take N tokens, then run a command (-- CMD ARGS...); denied: exit 75");
-    cmd->add_option("name", o->name, "bucket name")->required();
-    cmd->add_option("count", o->count, "tokens to take")->capture_default_str();
+    cmd->add_option("NAME", o->name, "bucket name")->required()->type_name("");
+    cmd->add_option("N", o->count, "tokens to take")->type_name("")->capture_default_str();
     o->wait_option = cmd->add_option("--wait", o->wait,
                                      "wait until the tokens can be taken: forever, or up to DURATION (exit 124)")
                          ->expected(0, 1)

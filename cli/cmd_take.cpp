@@ -35,8 +35,8 @@ int run(Context& ctx, const TakeOptions& o) {
 Subcommand setup_take(CLI::App& app) {
     auto o = std::make_shared<TakeOptions>();
     CLI::App* cmd = app.add_subcommand("take", "Take N tokens at once, or none (exit 1)");
-    cmd->add_option("name", o->name, "bucket name")->required();
-    cmd->add_option("count", o->count, "tokens to take")->capture_default_str();
+    cmd->add_option("NAME", o->name, "bucket name")->required()->type_name("");
+    cmd->add_option("N", o->count, "tokens to take")->type_name("")->capture_default_str();
     CLI::Option* partial = cmd->add_flag("--partial", o->partial, "take as many whole tokens as there are, up to N");
     o->wait_option = cmd->add_option("--wait", o->wait,
                                      "wait until the tokens can be taken: forever, or up to DURATION (exit 124)")

@@ -44,8 +44,8 @@ int run(Context& ctx, const WatchOptions& o) {
 Subcommand setup_watch(CLI::App& app) {
     auto o = std::make_shared<WatchOptions>();
     CLI::App* cmd = app.add_subcommand("watch", "Block until N tokens are there (--take: and take them)");
-    cmd->add_option("name", o->name, "bucket name")->required();
-    cmd->add_option("count", o->count, "tokens to wait for")->capture_default_str();
+    cmd->add_option("NAME", o->name, "bucket name")->required()->type_name("");
+    cmd->add_option("N", o->count, "tokens to wait for")->type_name("")->capture_default_str();
     cmd->add_option("--timeout", o->timeout, "give up after this long (exit 124); 0: look once")
         ->type_name("DURATION");
     CLI::Option* take = cmd->add_flag("--take", o->take, "take the tokens in the same atomic step");

@@ -76,8 +76,12 @@ int run(int argc, char** argv) {
     Output out(global.json, global.quiet);
     try {
         Context context(global, out);
-        for (const Subcommand& command : commands) {
-            if (command.app->parsed()) return command.run(context);
+        for (const Subcommand& chosen : commands) {
+            if (!chosen.app->parsed()) continue;
+            if (own < argc && chosen.app->get_name() != "run") {
+                throw Error(ErrorKind::usage, "only run takes a command after --");
+            }
+            return chosen.run(context);
         }
         throw Error(ErrorKind::internal, "no command was chosen");
     } catch (const Error& e) {
