@@ -5,6 +5,7 @@
 #include <csignal>
 #include <algorithm>
 #include <cstring>
+#include <string_view>
 
 #include "app.h"
 #include "exit_codes.h"
@@ -39,10 +40,83 @@ bool wants_json(int argc, char** argv) {
     return false;
 }
 
-int parse_failed(CLI::App& app, const CLI::ParseError& e, bool json) {
+
+// The subcommands, in the order --help lists them: one row each.
+using Setup = Subcommand (*)(CLI::App&, const std::vector<std::string>&);
+constexpr struct {
+    const char* name;
+    Setup setup;
+} command_table[] = {
+    {"create", [](CLI::App& a, const std::vector<std::string>&) { return setup_create(a); }},
+    {"take", [](CLI::App& a, const std::vector<std::string>&) { return setup_take(a); }},
+    {"put", [](CLI::App& a, const std::vector<std::string>&) { return setup_put(a); }},
+    {"watch", [](CLI::App& a, const std::vector<std::string>&) { return setup_watch(a); }},
+    {"run", [](CLI::App& a, const std::vector<std::string>& command) { return setup_run(a, command); }},
+    {"info", [](CLI::App& a, const std::vector<std::string>&) { return setup_info(a); }},
+    {"list", [](CLI::App& a, const std::vector<std::string>&) { return setup_list(a); }},
+    {"reset", [](CLI::App& a, const std::vector<std::string>&) { return setup_reset(a); }},
+    {"delete", [](CLI::App& a, const std::vector<std::string>&) { return setup_delete(a); }},
+};
+
+bool takes_value(std::string_view option) {
+    for (const char* o : {"-u", "--url", "--prefix", "--connect-timeout", "--timeout-io", "--password-file", "-E",
+                          "--denied-exit"}) {
+        if (option == o) return true;
+    }
+    return false;
+}
+
+// The subcommand named on the command line, or "" when help is asked
+// before it or none is named. Setting up CLI11 for one subcommand instead of
+// all of them is most of a one-shot command's start-up work.
+std::string_view chosen_command(int argc, char** argv) {
+    for (int i = 1; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        if (arg == "-h" || arg == "--help") return "";
+        if (takes_value(arg)) {
+            ++i;
+            continue;
+        }
+        if (!arg.empty() && arg[0] == '-') continue;
+        for (const auto& row : command_table) {
+            if (arg == row.name) return arg;
+        }
+        return "";
+    }
+    return "";
+}
+
+std::vector<Subcommand> setup_commands(CLI::App& app, std::string_view chosen,
+                                       const std::vector<std::string>& command) {
+    std::vector<Subcommand> commands;
+    for (const auto& row : command_table) {
+        if (chosen.empty() || chosen == row.name) commands.push_back(row.setup(app, command));
+    }
+    return commands;
+}
+
+// The first word that is neither an option nor an option's value.
+std::string_view first_word(int argc, char** argv) {
+    for (int i = 1; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        if (takes_value(arg)) {
+            ++i;
+        } else if (arg.empty() || arg[0] != '-') {
+            return arg;
+        }
+    }
+    return "";
+}
+
+int parse_failed(CLI::App& app, const CLI::ParseError& e, bool json, int argc, char** argv) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    std::string message = std::string(e.what()) + " (see tbucket --help)";
+    std::string_view word = first_word(argc, argv);
+    if (chosen_command(argc, argv).empty() && !word.empty()) {
+        message = "unknown command '" + std::string(word) + "' (see tbucket --help)";
+    }
     Output out(json, false);
-    out.error(Error(ErrorKind::usage, std::string(e.what()) + " (see tbucket --help)"), exit_usage);
+    out.error(Error(ErrorKind::usage, message), exit_usage);
     return exit_usage;
 }
 
@@ -64,13 +138,11 @@ int run(int argc, char** argv) {
         }
     }
     std::vector<std::string> command(argv + std::min(own + 1, argc), argv + argc);
-    std::vector<Subcommand> commands = {setup_create(app), setup_take(app),   setup_put(app),
-                                        setup_info(app),   setup_list(app),   setup_delete(app),
-                                        setup_reset(app),  setup_watch(app),  setup_run(app, command)};
+    std::vector<Subcommand> commands = setup_commands(app, chosen_command(own, argv), command);
     try {
         app.parse(own, argv);
     } catch (const CLI::ParseError& e) {
-        return parse_failed(app, e, wants_json(argc, argv));
+        return parse_failed(app, e, wants_json(argc, argv), own, argv);
     }
     scrub_passwords(argc, argv);
     Output out(global.json, global.quiet);

@@ -23,9 +23,10 @@ local function num(v)
     return string.format('%.17g', v)
 end
 
-local function now_us()
+-- Server time as a number of microseconds and as exact decimal text.
+local function clock()
     local t = redis.call('TIME')
-    return tonumber(t[1]) * 1000000 + tonumber(t[2])
+    return tonumber(t[1]) * 1000000 + tonumber(t[2]), t[1] .. string.sub('00000' .. t[2], -6)
 end
 
 -- A whole number lo..MAX given as decimal digits.
@@ -38,13 +39,18 @@ end
 -- Settings from ARGV[i..i+3]: capacity, rate amount, period ms, expiry ms ('' = none).
 local function settings(i)
     local s = {c = whole(ARGV[i], 'capacity', 1)}
+    s.cs = num(s.c)
     if ARGV[i + 1] ~= '' then
         local r = string.match(ARGV[i + 1], '^%d+%.?%d*$') and tonumber(ARGV[i + 1])
         if not r or r <= 0 or r > 1e15 then fail('TBUSAGE', 'rate amount must be a decimal in (0, 1e15]') end
-        s.r = r
+        s.r, s.rs = r, num(r)
         s.p = whole(ARGV[i + 2], 'rate period', 1)
+        s.ps = num(s.p)
     end
-    if ARGV[i + 3] ~= '' then s.x = whole(ARGV[i + 3], 'expiry', 1) end
+    if ARGV[i + 3] ~= '' then
+        s.x = whole(ARGV[i + 3], 'expiry', 1)
+        s.xs = num(s.x)
+    end
     return s
 end
 
@@ -60,17 +66,19 @@ local function load(key)
         if redis.call('EXISTS', key) == 1 then bad_key(key, 'is a hash without bucket fields') end
         return nil
     end
-    local b = {c = tonumber(v[1]), t = tonumber(v[2]), ts = tonumber(v[3])}
+    -- The numbers, and the stored text of the settings, which the reply
+    -- and the event repeat without formatting them again.
+    local b = {c = tonumber(v[1]), t = tonumber(v[2]), ts = tonumber(v[3]), cs = v[1]}
     if not b.c or b.c < 1 or b.c > MAX or b.c % 1 ~= 0 then bad_key(key, 'has a bad capacity') end
     if not b.t or b.t ~= b.t or b.t < 0 or b.t > MAX then bad_key(key, 'has a bad level') end
     if not b.ts or b.ts ~= b.ts or b.ts < 0 or b.ts > MAX then bad_key(key, 'has a bad timestamp') end
     if v[4] or v[5] then
-        b.r, b.p = tonumber(v[4]), tonumber(v[5])
+        b.r, b.p, b.rs, b.ps = tonumber(v[4]), tonumber(v[5]), v[4], v[5]
         if not b.r or b.r ~= b.r or b.r <= 0 or b.r > 1e15 then bad_key(key, 'has a bad rate') end
         if not b.p or b.p < 1 or b.p > MAX or b.p % 1 ~= 0 then bad_key(key, 'has a bad rate period') end
     end
     if v[6] then
-        b.x = tonumber(v[6])
+        b.x, b.xs = tonumber(v[6]), v[6]
         if not b.x or b.x < 1 or b.x > MAX or b.x % 1 ~= 0 then bad_key(key, 'has a bad expiry') end
     end
     return b
@@ -93,51 +101,51 @@ local function disagree(b)
 end
 
 -- A fresh bucket with settings s and level t (nil: full).
-local function create(key, s, t, now)
-    local b = {c = s.c, t = t or s.c, ts = now, r = s.r, p = s.p, x = s.x}
+local function create(key, s, t, now, now_text)
+    local b = {c = s.c, t = t or s.c, ts = now, r = s.r, p = s.p, x = s.x, cs = s.cs, rs = s.rs, ps = s.ps, xs = s.xs}
     redis.call('DEL', key)
     if b.r then
-        redis.call('HSET', key, 'c', num(b.c), 't', num(b.t), 'ts', num(now), 'r', num(b.r), 'p', num(b.p))
+        redis.call('HSET', key, 'c', b.cs, 't', num(b.t), 'ts', now_text, 'r', b.rs, 'p', b.ps)
     else
-        redis.call('HSET', key, 'c', num(b.c), 't', num(b.t), 'ts', num(now))
+        redis.call('HSET', key, 'c', b.cs, 't', num(b.t), 'ts', now_text)
     end
-    if b.x then redis.call('HSET', key, 'x', num(b.x)) end
+    if b.x then redis.call('HSET', key, 'x', b.xs) end
     return b
 end
 
 -- The bucket at key; created from ARGV[i..] when missing and settings are
 -- given; TBEXISTS when it exists with other settings than those given.
-local function load_or_create(key, i, now)
+local function load_or_create(key, i, now, now_text)
     local b = load(key)
     local given = ARGV[i] ~= ''
     local s = given and settings(i)
     if not b then
         if not given then fail('TBNOTFOUND', key) end
-        return create(key, s, nil, now), true
+        return create(key, s, nil, now, now_text), true
     end
     if given and not same(b, s) then disagree(b) end
     return b, false
 end
 
-local function save_level(key, b, now)
-    redis.call('HSET', key, 't', num(b.t), 'ts', num(math.max(b.ts, now)))
+-- Writes the level (already formatted as t_text) and the time.
+local function save_level(key, b, t_text, now, now_text)
+    redis.call('HSET', key, 't', t_text, 'ts', now >= b.ts and now_text or num(b.ts))
 end
 
-local function state_text(b, now)
-    return num(b.t) .. ' ' .. num(b.c) .. ' ' .. (b.r and num(b.r) or '-') .. ' ' .. (b.p or 0) .. ' ' ..
-        (b.x or 0) .. ' ' .. num(now)
-end
-
--- Idle expiry restarts on every use; then waiters hear the new state.
-local function touch(key, b, now, changed)
+-- Idle expiry restarts on every use; then waiters hear the new state:
+-- "<level> <capacity> <rate amount|-> <period ms> <expiry ms> <time us>".
+local function touch(key, b, t_text, now_text, changed)
     if b.x then redis.call('PEXPIRE', key, b.x) end
-    if changed then redis.call('PUBLISH', key .. ':events', state_text(b, now)) end
+    if changed then
+        redis.call('PUBLISH', key .. ':events', t_text .. ' ' .. b.cs .. ' ' .. (b.rs or '-') .. ' ' ..
+            (b.ps or '0') .. ' ' .. (b.xs or '0') .. ' ' .. now_text)
+    end
 end
 
 -- The reply every script starts with: level, capacity, rate amount ('' none),
 -- period ms, expiry ms (0 none), server time in microseconds.
-local function state(b, now)
-    return {num(b.t), b.c, b.r and num(b.r) or '', b.p or 0, b.x or 0, now}
+local function state(b, t_text, now)
+    return {t_text, b.c, b.rs or '', b.p or 0, b.x or 0, now}
 end
 
 local key = KEYS[1]

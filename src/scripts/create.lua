@@ -12,25 +12,27 @@ if ARGV[5] ~= '' then
     if level > s.c then fail('TBUSAGE', '--tokens ' .. num(level) .. ' is above --capacity ' .. num(s.c)) end
 end
 local mode = ARGV[6]
-local now = now_us()
+local now, now_text = clock()
 local b = load(key)
 local outcome = 'existed'
 if not b then
-    b = create(key, s, level, now)
+    b = create(key, s, level, now, now_text)
     outcome = 'created'
 elseif same(b, s) then
     refill(b, now)
 elseif mode == 'replace' then
-    b = create(key, s, level, now)
+    b = create(key, s, level, now, now_text)
     outcome = 'replaced'
 elseif mode == 'update' then
     refill(b, now)
-    b = create(key, s, math.min(b.t, s.c), math.max(b.ts, now))
+    local ts = math.max(b.ts, now)
+    b = create(key, s, math.min(b.t, s.c), ts, num(ts))
     outcome = 'updated'
 else
     disagree(b)
 end
-touch(key, b, now, outcome ~= 'existed')
-local reply = state(b, now)
+local t_text = num(b.t)
+touch(key, b, t_text, now_text, outcome ~= 'existed')
+local reply = state(b, t_text, now)
 reply[7] = outcome
 return reply

@@ -2,10 +2,10 @@
 -- KEYS[1] bucket
 -- Reply: state just before deletion
 -- Errors: TBNOTFOUND, TBDATA (a key that is not a bucket is not deleted)
-local now = now_us()
+local now = clock()
 local b = load(key)
 if not b then fail('TBNOTFOUND', key) end
 refill(b, now)
 redis.call('DEL', key)
 redis.call('PUBLISH', key .. ':events', 'deleted')
-return state(b, now)
+return state(b, num(b.t), now)

@@ -2,8 +2,8 @@
 -- KEYS[1] bucket
 -- Reply: state
 -- Errors: TBNOTFOUND, TBDATA
-local now = now_us()
+local now = clock()
 local b = load(key)
 if not b then fail('TBNOTFOUND', key) end
 refill(b, now)
-return state(b, now)
+return state(b, num(b.t), now)

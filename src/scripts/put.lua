@@ -8,8 +8,8 @@
 -- Errors: TBNOTFOUND, TBEXISTS, TBDATA, TBUSAGE (also: level would pass 2^53-1)
 local n = whole(ARGV[1], 'count', 1)
 local force = ARGV[2] == '1'
-local now = now_us()
-local b, created = load_or_create(key, 3, now)
+local now, now_text = clock()
+local b, created = load_or_create(key, 3, now, now_text)
 refill(b, now)
 local added = n
 if force then
@@ -18,9 +18,10 @@ else
     added = math.min(n, math.max(0, b.c - b.t))
 end
 b.t = b.t + added
-if added > 0 then save_level(key, b, now) end
-touch(key, b, now, created or added > 0)
-local reply = state(b, now)
+local t_text = num(b.t)
+if added > 0 then save_level(key, b, t_text, now, now_text) end
+touch(key, b, t_text, now_text, created or added > 0)
+local reply = state(b, t_text, now)
 reply[7] = num(added)
 reply[8] = num(n - added)
 return reply

@@ -3,14 +3,15 @@
 -- ARGV[1] level 0..capacity ('' = full)
 -- Reply: state
 -- Errors: TBNOTFOUND, TBDATA, TBUSAGE (level above capacity)
-local now = now_us()
+local now, now_text = clock()
 local b = load(key)
 if not b then fail('TBNOTFOUND', key) end
 local t = b.c
 if ARGV[1] ~= '' then t = whole(ARGV[1], '--tokens', 0) end
-if t > b.c then fail('TBUSAGE', '--tokens ' .. num(t) .. ' is above the capacity ' .. num(b.c)) end
+if t > b.c then fail('TBUSAGE', '--tokens ' .. num(t) .. ' is above the capacity ' .. b.cs) end
 b.t = t
 b.ts = now
-save_level(key, b, now)
-touch(key, b, now, true)
-return state(b, now)
+local t_text = num(b.t)
+save_level(key, b, t_text, now, now_text)
+touch(key, b, t_text, now_text, true)
+return state(b, t_text, now)

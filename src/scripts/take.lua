@@ -8,21 +8,21 @@
 -- Reply: state (see common) .. taken
 -- Errors: TBNOTFOUND, TBEXISTS, TBIMPOSSIBLE (N above capacity), TBDATA, TBUSAGE
 local n = whole(ARGV[1], 'count', 1)
-local partial = ARGV[2] == '1'
-local check = ARGV[2] == '2'
-local now = now_us()
-local b, created = load_or_create(key, 3, now)
-if n > b.c and not partial then fail('TBIMPOSSIBLE', num(b.c)) end
+local mode = ARGV[2]
+local now, now_text = clock()
+local b, created = load_or_create(key, 3, now, now_text)
+if n > b.c and mode ~= '1' then fail('TBIMPOSSIBLE', b.cs) end
 refill(b, now)
 local want = n
-if partial then want = math.min(n, math.floor(b.t)) end
+if mode == '1' then want = math.min(n, math.floor(b.t)) end
 local taken = 0
-if want >= 1 and b.t >= want and not check then
+if want >= 1 and b.t >= want and mode ~= '2' then
     b.t = b.t - want
     taken = want
-    save_level(key, b, now)
 end
-touch(key, b, now, created or taken > 0)
-local reply = state(b, now)
+local t_text = num(b.t)
+if taken > 0 then save_level(key, b, t_text, now, now_text) end
+touch(key, b, t_text, now_text, created or taken > 0)
+local reply = state(b, t_text, now)
 reply[7] = taken
 return reply

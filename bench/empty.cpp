@@ -1,0 +1,2 @@
+// The spawn floor: a statically linked program that does nothing.
+int main() { return 0; }

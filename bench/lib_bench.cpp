@@ -1,0 +1,281 @@
+// lib_bench PORT WHAT: measurements of the core library against the
+// redis-server on 127.0.0.1:PORT, one figure set per WHAT:
+//   port     (PORT 0) a free loopback port, for bench/run's redis-server
+//   sha      the take script's SHA1 (for redis-benchmark's baseline)
+//   seq      sequential takes on one connection, ops/s
+//   conc     takes from 50 threads, one connection each, ops/s
+//   wake     put-to-waiter-return latency in process, 200 trials
+//   poll     the same for a 500 ms polling waiter (the original library's Watch)
+//   idle     Redis commands/s caused by 200 idle waiting tbucket processes
+//   pollidle the same for 200 polling waiters
+//   memory   used_memory per bucket over 100k buckets, and per plain 4-field hash
+// Output: "name value unit" lines, for bench/run to print beside baselines.
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bucket.h"
+#include "script.h"
+#include "wait.h"
+
+using namespace tbucket;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+int port = 0;
+
+ConnectionOptions options() {
+    ConnectionOptions o;
+    o.port = port;
+    return o;
+}
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+long long info_number(Connection& c, const char* section, const char* field) {
+    Reply r = c.call({"INFO", section});
+    std::string text(r->str, r->len);
+    std::size_t at = text.find(std::string(field) + ":");
+    return at == std::string::npos ? -1 : std::atoll(text.c_str() + at + std::strlen(field) + 1);
+}
+
+void subscribed(Connection& admin, const std::string& channel, long long n) {
+    for (;;) {
+        Reply r = admin.call({"PUBSUB", "NUMSUB", channel});
+        if (r->elements == 2 && r->element[1]->integer >= n) return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+}
+
+void percentiles(const char* name, std::vector<double> ms) {
+    std::sort(ms.begin(), ms.end());
+    double sum = 0;
+    for (double v : ms) sum += v;
+    std::printf("%s_p50 %.3f ms\n%s_p99 %.3f ms\n%s_mean %.3f ms\n%s_trials %zu\n", name, ms[ms.size() / 2], name,
+                ms[std::min(ms.size() - 1, ms.size() * 99 / 100)], name, sum / static_cast<double>(ms.size()), name,
+                ms.size());
+}
+
+void seq() {
+    Client c(options(), "bench:");
+    c.create("seq", Settings{max_count, std::nullopt, std::nullopt}, std::nullopt, CreateMode::replace);
+    long long n = 0;
+    auto start = Clock::now();
+    while (seconds_since(start) < 3) {
+        c.take("seq", 1, TakeMode::all, std::nullopt);
+        ++n;
+    }
+    std::printf("seq_ops %.0f ops/s\n", static_cast<double>(n) / seconds_since(start));
+}
+
+void conc() {
+    Client(options(), "bench:").create("conc", Settings{max_count, std::nullopt, std::nullopt}, std::nullopt,
+                                       CreateMode::replace);
+    std::atomic<long long> total{0};
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 50; ++i) {
+        threads.emplace_back([&] {
+            Client c(options(), "bench:");
+            long long n = 0;
+            while (!stop) {
+                c.take("conc", 1, TakeMode::all, std::nullopt);
+                ++n;
+            }
+            total += n;
+        });
+    }
+    auto start = Clock::now();
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+    stop = true;
+    for (auto& t : threads) t.join();
+    std::printf("conc_ops %.0f ops/s\n", static_cast<double>(total) / seconds_since(start));
+}
+
+void wake() {
+    Client admin_client(options(), "bench:");
+    Connection admin(options());
+    std::vector<double> ms;
+    for (int i = 0; i < 200; ++i) {
+        admin_client.create("wake", Settings{10, std::nullopt, std::nullopt}, 0, CreateMode::replace);
+        std::atomic<long long> woke_ns{0};
+        std::thread waiter([&] {
+            Client c(options(), "bench:");
+            WaitObserver quiet;
+            wait_for(c, WaitRequest{"wake", 1, true, std::nullopt, 10000}, quiet);
+            woke_ns = Clock::now().time_since_epoch().count();
+        });
+        subscribed(admin, "bench:{wake}:events", 1);
+        std::this_thread::sleep_for(std::chrono::milliseconds(3));  // past its first check, asleep
+        auto put_at = Clock::now();
+        admin_client.put("wake", 1, false, std::nullopt);
+        waiter.join();
+        ms.push_back(static_cast<double>(woke_ns - put_at.time_since_epoch().count()) / 1e6);
+    }
+    percentiles("wake", ms);
+}
+
+// The original library's Watch: read the counter every 500 ms.
+void poll_until(Connection& c, const std::string& key, long long n) {
+    for (;;) {
+        Reply r = c.call({"GET", key});
+        if (r->type == REDIS_REPLY_STRING && std::atoll(r->str) >= n) return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+}
+
+void poll() {
+    Connection admin(options());
+    std::vector<double> ms;
+    for (int i = 0; i < 20; ++i) {
+        admin.call({"SET", "bench:poll", "0"});
+        std::atomic<long long> woke_ns{0};
+        std::thread waiter([&] {
+            Connection c(options());
+            poll_until(c, "bench:poll", 1);
+            woke_ns = Clock::now().time_since_epoch().count();
+        });
+        // Tokens arrive at a random moment of the poller's cycle.
+        std::this_thread::sleep_for(std::chrono::milliseconds(50 + std::rand() % 500));
+        auto put_at = Clock::now();
+        admin.call({"INCR", "bench:poll"});
+        waiter.join();
+        ms.push_back(static_cast<double>(woke_ns - put_at.time_since_epoch().count()) / 1e6);
+    }
+    percentiles("poll", ms);
+}
+
+void idle(const char* tbucket) {
+    Client admin_client(options(), "bench:");
+    Connection admin(options());
+    admin_client.create("idle", Settings{10, std::nullopt, std::nullopt}, 0, CreateMode::replace);
+    std::string url = "redis://127.0.0.1:" + std::to_string(port);
+    std::vector<pid_t> pids;
+    for (int i = 0; i < 200; ++i) {
+        const char* argv[] = {tbucket, "-q", "-u", url.c_str(), "--prefix", "bench:", "watch", "idle", "--timeout",
+                              "60s", nullptr};
+        pid_t pid = 0;
+        posix_spawn(&pid, tbucket, nullptr, nullptr, const_cast<char**>(argv), environ);
+        pids.push_back(pid);
+    }
+    subscribed(admin, "bench:{idle}:events", 200);
+    std::this_thread::sleep_for(std::chrono::seconds(1));  // the last first checks land
+    long long before = info_number(admin, "stats", "total_commands_processed");
+    auto start = Clock::now();
+    std::this_thread::sleep_for(std::chrono::seconds(5));
+    long long after = info_number(admin, "stats", "total_commands_processed");
+    // One INFO of ours is counted in the window.
+    std::printf("idle_waiters 200 processes\nidle_commands_per_s %.1f commands/s\n",
+                static_cast<double>(after - before - 1) / seconds_since(start));
+    admin_client.put("idle", 1, false, std::nullopt);  // every watcher wakes and exits 0
+    for (pid_t pid : pids) waitpid(pid, nullptr, 0);
+}
+
+void pollidle() {
+    Connection admin(options());
+    admin.call({"SET", "bench:pollidle", "0"});
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> pollers;
+    for (int i = 0; i < 200; ++i) {
+        pollers.emplace_back([&] {
+            Connection c(options());
+            while (!stop) {
+                c.call({"GET", "bench:pollidle"});
+                std::this_thread::sleep_for(std::chrono::milliseconds(500));
+            }
+        });
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    long long before = info_number(admin, "stats", "total_commands_processed");
+    auto start = Clock::now();
+    std::this_thread::sleep_for(std::chrono::seconds(5));
+    long long after = info_number(admin, "stats", "total_commands_processed");
+    stop = true;
+    for (auto& t : pollers) t.join();
+    std::printf("pollidle_commands_per_s %.1f commands/s\n",
+                static_cast<double>(after - before - 1) / seconds_since(start));
+}
+
+void memory() {
+    Connection c(options());
+    c.call({"FLUSHALL"});
+    constexpr int count = 100000;
+    long long base = info_number(c, "memory", "used_memory");
+    for (int start = 0; start < count; start += 1000) {
+        std::vector<ScriptCall> calls;
+        for (int i = start; i < start + 1000; ++i) {
+            calls.push_back({&scripts::create_script, "tbucket:{bucket" + std::to_string(i) + "}",
+                             {"10", "1", "60000", "", "", ""}});
+        }
+        run_scripts(c, calls);
+    }
+    long long with_buckets = info_number(c, "memory", "used_memory");
+    c.call({"FLUSHALL"});
+    long long base2 = info_number(c, "memory", "used_memory");
+    for (int start = 0; start < count; start += 1000) {
+        std::vector<Command> commands;
+        for (int i = start; i < start + 1000; ++i) {
+            commands.push_back({"HSET", "tbucket:{bucket" + std::to_string(i) + "}", "c", "10", "t", "7.5", "ts",
+                                "1795806135217441", "r", "1"});
+        }
+        c.pipeline(commands);
+    }
+    long long with_hashes = info_number(c, "memory", "used_memory");
+    c.call({"FLUSHALL"});
+    std::printf("memory_per_bucket %.1f bytes\nmemory_per_plain_hash %.1f bytes\n",
+                static_cast<double>(with_buckets - base) / count, static_cast<double>(with_hashes - base2) / count);
+}
+
+int free_port() {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    close(fd);
+    return ntohs(addr.sin_port);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 3) {
+        std::fprintf(stderr, "usage: lib_bench PORT sha|seq|conc|wake|poll|idle TBUCKET|pollidle|memory\n");
+        return 2;
+    }
+    port = std::atoi(argv[1]);
+    std::string what = argv[2];
+    try {
+        if (what == "port") std::printf("%d\n", free_port());
+        if (what == "sha") std::printf("%.*s\n", static_cast<int>(scripts::take_script.sha1.size()),
+                                       scripts::take_script.sha1.data());
+        if (what == "seq") seq();
+        if (what == "conc") conc();
+        if (what == "wake") wake();
+        if (what == "poll") poll();
+        if (what == "idle" && argc > 3) idle(argv[3]);
+        if (what == "pollidle") pollidle();
+        if (what == "memory") memory();
+    } catch (const Error& e) {
+        std::fprintf(stderr, "lib_bench: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,174 @@
+# fish completion for tbucket(1)
+#
+# Install as ~/.config/fish/completions/tbucket.fish, or into the vendor
+# completions directory (pkg-config --variable completionsdir fish).
+#
+# Bucket names come from `tbucket list` against the server the command line
+# names (-u/--url, --prefix, --password-file, else the environment), with
+# short timeouts; when that fails, nothing is offered.
+
+# Prints three lines about the words before the cursor: the command (or
+# "-"), how many of its positional arguments were given, and "--" when the
+# cursor is in the command that `run NAME --` runs (else "-").
+function __tbucket_state
+    set -l words (commandline -opc)
+    set -e words[1]
+    set -l sub -
+    set -l npos 0
+    set -l skip 0
+    set -l after_wait 0
+    for w in $words
+        if test $skip -eq 1
+            set skip 0
+            continue
+        end
+        if test $after_wait -eq 1
+            set after_wait 0
+            # a word after --wait that is not an option is its duration
+            if not string match -q -- '-*' $w
+                continue
+            end
+        end
+        if test "$sub" = run -a "$w" = --
+            printf '%s\n' run $npos --
+            return
+        end
+        switch $w
+            case -u --url --prefix --password-file --connect-timeout --timeout-io -E --denied-exit \
+                --capacity --rate --expire --tokens --timeout
+                set skip 1
+            case --wait
+                set after_wait 1
+            case '-*'
+            case '*'
+                if test "$sub" = -
+                    set sub $w
+                else
+                    set npos (math $npos + 1)
+                end
+        end
+    end
+    printf '%s\n' $sub $npos -
+end
+
+function __tbucket_needs_command
+    set -l state (__tbucket_state)
+    test "$state[1]" = -
+end
+
+# True when the command is one of the arguments (and the cursor is not in
+# run's own command).
+function __tbucket_using
+    set -l state (__tbucket_state)
+    test "$state[3]" = -; and contains -- $state[1] $argv
+end
+
+# True at the NAME argument of one of the commands given.
+function __tbucket_at_name
+    set -l state (__tbucket_state)
+    test "$state[3]" = -; and test "$state[2]" -eq 0; and contains -- $state[1] $argv
+end
+
+# True right after a --wait of take or run: the next word, if it is not an
+# option, is the duration.
+function __tbucket_after_wait
+    set -l words (commandline -opc)
+    test "$words[-1]" = --wait; and __tbucket_using take run
+end
+
+function __tbucket_in_run_command
+    set -l state (__tbucket_state)
+    test "$state[3]" = --
+end
+
+function __tbucket_buckets
+    set -l words (commandline -opc)
+    set -l cmd $words[1]
+    if not command -sq -- $cmd
+        set cmd tbucket
+    end
+    set -l args -q --connect-timeout 300ms --timeout-io 500ms
+    set -l i 2
+    while test $i -le (count $words)
+        set -l w $words[$i]
+        switch $w
+            case --
+                break
+            case -u --url --prefix --password-file
+                set i (math $i + 1)
+                set -a args $w $words[$i]
+            case '--url=*' '--prefix=*' '--password-file=*'
+                set -a args $w
+            case '-u?*'
+                set -a args --url (string sub -s 3 -- $w)
+        end
+        set i (math $i + 1)
+    end
+    # Text output whatever TBUCKET_JSON says.
+    env TBUCKET_JSON= $cmd $args list 2>/dev/null </dev/null
+end
+
+# The command after `run NAME [N] --` and its arguments, completed as if
+# typed alone.
+function __tbucket_run_command
+    set -l words (commandline -opc)
+    set -l i (contains -i -- -- $words)
+    set -l line (string escape -- $words[(math $i + 1)..-1])
+    set -a line (commandline -ct)
+    complete -C (string join ' ' -- $line)
+end
+
+set -l durations '250ms 500ms 1s 5s 30s 1m 5m 1h 1d'
+set -l rates '1/s 10/s 100/min 1/h 10/h 1000/d'
+
+complete -c tbucket -f
+
+# Commands
+complete -c tbucket -n __tbucket_needs_command -a create -d 'Ensure a bucket exists with these settings'
+complete -c tbucket -n __tbucket_needs_command -a take -d 'Take N tokens at once, or none'
+complete -c tbucket -n __tbucket_needs_command -a put -d 'Give N tokens back'
+complete -c tbucket -n __tbucket_needs_command -a info -d "Show buckets' state"
+complete -c tbucket -n __tbucket_needs_command -a list -d 'Names of buckets matching a glob'
+complete -c tbucket -n __tbucket_needs_command -a delete -d 'Remove buckets'
+complete -c tbucket -n __tbucket_needs_command -a reset -d "Set a bucket's level"
+complete -c tbucket -n __tbucket_needs_command -a watch -d 'Block until N tokens are there'
+complete -c tbucket -n __tbucket_needs_command -a run -d 'Take N tokens, then run a command'
+
+# Global options: before the command or after it
+set -l not_in_run_command 'not __tbucket_in_run_command'
+complete -c tbucket -n $not_in_run_command -s u -l url -x -a 'redis://127.0.0.1:6379 unix:///' -d 'Redis URL'
+complete -c tbucket -n $not_in_run_command -l prefix -x -a 'tbucket:' -d 'Key prefix'
+complete -c tbucket -n $not_in_run_command -l json -d 'Print JSON Lines'
+complete -c tbucket -n $not_in_run_command -s q -l quiet -d 'Print nothing but errors'
+complete -c tbucket -n $not_in_run_command -l connect-timeout -x -a $durations -d 'Time to connect'
+complete -c tbucket -n $not_in_run_command -l timeout-io -x -a $durations -d "Time for one command's reply"
+complete -c tbucket -n $not_in_run_command -l password-file -r -F -d 'Read the password from this file'
+complete -c tbucket -n $not_in_run_command -s E -l denied-exit -x -a '0 1 75' -d 'Exit status of a denial'
+complete -c tbucket -n $not_in_run_command -s h -l help -d 'Show help'
+complete -c tbucket -n __tbucket_needs_command -s V -l version -d 'Show the version'
+
+# Options of the commands
+complete -c tbucket -n '__tbucket_using create' -l capacity -x -d 'Most tokens the bucket holds'
+complete -c tbucket -n '__tbucket_using create' -l tokens -x -d 'Starting level (default: full)'
+complete -c tbucket -n '__tbucket_using create' -l update -d 'Change the settings, keeping the level'
+complete -c tbucket -n '__tbucket_using create' -l replace -d 'Replace the bucket with a fresh one'
+complete -c tbucket -n '__tbucket_using create' -l rate -x -a $rates -d 'Refill rate AMOUNT/PERIOD'
+complete -c tbucket -n '__tbucket_using create' -l expire -x -a $durations -d 'Delete after this long unused'
+complete -c tbucket -n '__tbucket_using take put watch run' -l capacity -x -d 'Create a missing bucket with this capacity'
+complete -c tbucket -n '__tbucket_using take put watch run' -l rate -x -a $rates -d 'Refill rate of a created bucket'
+complete -c tbucket -n '__tbucket_using take put watch run' -l expire -x -a $durations -d 'Delete after this long unused'
+complete -c tbucket -n '__tbucket_using take' -l partial -d 'Take as many whole tokens as are there, up to N'
+complete -c tbucket -n '__tbucket_using take run' -l wait -a $durations -d 'Wait for the tokens, forever or up to a duration'
+complete -c tbucket -n __tbucket_after_wait -a $durations -d 'Longest wait'
+complete -c tbucket -n '__tbucket_using put' -l force -d 'Let the level exceed the capacity'
+complete -c tbucket -n '__tbucket_using watch' -l timeout -x -a $durations -d 'Give up after this long'
+complete -c tbucket -n '__tbucket_using watch' -l take -d 'Take the tokens in the same step'
+complete -c tbucket -n '__tbucket_using watch' -l follow -d 'Print the state now and after every change'
+complete -c tbucket -n '__tbucket_using reset' -l tokens -x -d 'The new level (default: full)'
+
+# Bucket names
+complete -c tbucket -n '__tbucket_at_name create take put watch run reset list' -a '(__tbucket_buckets)' -d Bucket
+complete -c tbucket -n '__tbucket_using info delete' -a '(__tbucket_buckets)' -d Bucket
+
+# The command that run runs
+complete -c tbucket -n __tbucket_in_run_command -x -a '(__tbucket_run_command)'

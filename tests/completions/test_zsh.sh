@@ -1,0 +1,203 @@
+#!/bin/sh
+# Tests completions/_tbucket (zsh) against a private redis-server.
+#
+#   sh tests/completions/test_zsh.sh TBUCKET_BINARY [COMPLETIONS_DIR]
+#
+# Starts redis-server on a free port of 127.0.0.1 and creates buckets there.
+# Then a zsh script starts an interactive `zsh -f` on a pseudo-terminal
+# (the zsh/zpty module), runs compinit with the completions directory first
+# in $fpath, types command lines followed by TAB, and records every match
+# the completion system adds (a compadd wrapper writes them to a file).
+# Exits 0 when every check passes.
+
+name=test_zsh
+bin=${1:?usage: test_zsh.sh TBUCKET_BINARY [COMPLETIONS_DIR]}
+compdir=${2:-$(cd "$(dirname "$0")/../../completions" && pwd)}
+case $bin in /*) ;; *) bin=$PWD/$bin ;; esac
+case $compdir in /*) ;; *) compdir=$PWD/$compdir ;; esac
+[ -x "$bin" ] || { echo "$name: FAIL: $bin is not an executable" >&2; exit 1; }
+[ -f "$compdir/_tbucket" ] || { echo "$name: FAIL: no $compdir/_tbucket" >&2; exit 1; }
+for tool in zsh redis-server redis-cli; do
+    command -v "$tool" >/dev/null 2>&1 || { echo "$name: FAIL: $tool is not installed" >&2; exit 1; }
+done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/tbucket-completion.XXXXXX") || exit 1
+redis_pid=
+cleanup() {
+    if [ -n "$redis_pid" ]; then
+        kill "$redis_pid" 2>/dev/null
+        wait "$redis_pid" 2>/dev/null
+    fi
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+free_port() {
+    if command -v python3 >/dev/null 2>&1 &&
+        python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null; then
+        return
+    fi
+    echo $(($(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 20000 + 30000))
+}
+
+# Starts redis-server on a free port of 127.0.0.1; retries if the port was
+# taken meanwhile. The server that answers must be ours (its process id).
+start_redis() {
+    for attempt in 1 2 3 4 5; do
+        port=$(free_port)
+        redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$tmp" \
+            --daemonize no >"$tmp/redis.log" 2>&1 &
+        redis_pid=$!
+        n=0
+        while [ $n -lt 50 ]; do
+            if [ "$(redis-cli -h 127.0.0.1 -p "$port" info server 2>/dev/null | tr -d '\r' |
+                sed -n 's/^process_id://p')" = "$redis_pid" ]; then
+                return 0
+            fi
+            kill -0 "$redis_pid" 2>/dev/null || break
+            sleep 0.1
+            n=$((n + 1))
+        done
+        kill "$redis_pid" 2>/dev/null
+        wait "$redis_pid" 2>/dev/null
+        redis_pid=
+    done
+    echo "$name: FAIL: cannot start redis-server on 127.0.0.1" >&2
+    cat "$tmp/redis.log" >&2
+    exit 1
+}
+
+start_redis
+url=redis://127.0.0.1:$port
+for bucket in alpha beta team:api; do
+    "$bin" -q -u "$url" create "$bucket" --capacity 1 || { echo "$name: FAIL: cannot create $bucket" >&2; exit 1; }
+done
+"$bin" -q -u "$url" --prefix other: create gamma --capacity 1 || exit 1
+
+mkdir "$tmp/bin" && ln -s "$bin" "$tmp/bin/tbucket" || exit 1
+PATH="$tmp/bin:$PATH" TBUCKET_URL=$url HOME=$tmp
+export PATH TBUCKET_URL HOME
+unset REDIS_URL TBUCKET_PREFIX TBUCKET_JSON TBUCKET_PASSWORD REDISCLI_AUTH ZDOTDIR
+
+# What the interactive zsh runs first: compinit, and a TAB that records.
+cat >"$tmp/init.zsh" <<'EOF'
+PS1='' RPS1='' PS2=''
+bindkey -e
+LISTMAX=100000
+stty columns 200 rows 100 2>/dev/null
+fpath=("$TB_COMPDIR" $fpath)
+autoload -Uz compinit
+compinit -u -D
+# Every match that a completion function adds, after matching against what
+# was typed, goes to $TB_OUT. Calls that only collect matches in an array
+# (-O, -A, -D) are passed through untouched.
+compadd() {
+  local arg
+  for arg in "$@"; do
+    [[ $arg == (-|--) ]] && break
+    [[ $arg == -[OAD]* ]] && { builtin compadd "$@"; return }
+  done
+  local -a tb_matches
+  builtin compadd -A tb_matches "$@"
+  (( $#tb_matches )) && print -rl -- "${tb_matches[@]}" >>"$TB_OUT"
+  builtin compadd "$@"
+}
+tb-complete() {
+  zle complete-word
+  print -r -- __TB_DONE__ >>"$TB_OUT"
+}
+zle -N tb-complete
+bindkey '^I' tb-complete
+print -r -- __TB_READY__ >>"$TB_OUT"
+EOF
+
+# The zsh that types into the interactive one and checks what it offers.
+cat >"$tmp/drive.zsh" <<'EOF'
+zmodload zsh/zpty || { print -u2 "test_zsh: FAIL: no zsh/zpty module"; exit 1 }
+zmodload zsh/datetime
+out=$TB_OUT
+failures=0
+
+# Waits until $out holds the line $1; keeps the terminal drained.
+await() {
+  local deadline=$(( EPOCHREALTIME + 10 )) junk
+  until grep -qx -- "$1" "$out" 2>/dev/null; do
+    while zpty -r -t tb junk; do :; done
+    if (( EPOCHREALTIME > deadline )); then
+      print -u2 "test_zsh: FAIL: no answer from the interactive zsh (waiting for $1)"
+      return 1
+    fi
+    sleep 0.05
+  done
+}
+
+# complete LINE: the matches offered for LINE, in $matches.
+complete() {
+  : >| $out
+  zpty -w -n tb $'\C-u'"$1"$'\t'
+  await __TB_DONE__ || exit 1
+  matches=(${(f)"$(<$out)"})
+  matches=(${matches:#__TB_DONE__})
+}
+
+# expect LINE WORD...: completing LINE offers every WORD.
+expect() {
+  local line=$1 want
+  shift
+  complete $line
+  for want; do
+    if (( ! ${matches[(Ie)$want]} )); then
+      print -u2 "test_zsh: FAIL: completing '$line' does not offer '$want'; got: ${matches:-(nothing)}"
+      (( failures++ ))
+    fi
+  done
+}
+
+# expect_none LINE WORD...: completing LINE offers none of the WORDs.
+expect_none() {
+  local line=$1 bad
+  shift
+  complete $line
+  for bad; do
+    if (( ${matches[(Ie)$bad]} )); then
+      print -u2 "test_zsh: FAIL: completing '$line' offers '$bad'; got: $matches"
+      (( failures++ ))
+    fi
+  done
+}
+
+zpty tb zsh -f -i || { print -u2 "test_zsh: FAIL: cannot start zsh on a pty"; exit 1 }
+: >| $out
+zpty -w tb "source ${(q)TB_INIT}"
+await __TB_READY__ || exit 1
+
+expect 'tbucket t' take
+expect_none 'tbucket t' put create
+expect 'tbucket ' create take put info list delete reset watch run
+expect 'tbucket take ' alpha beta team:api
+expect 'tbucket take alpha --w' --wait
+expect 'tbucket take alpha --' --wait --partial --capacity --rate --expire --json
+expect 'tbucket --' --url --prefix --json --quiet --connect-timeout --timeout-io --password-file --denied-exit
+expect 'tbucket info alpha b' beta
+expect 'tbucket watch alpha --' --timeout --take --follow
+expect 'tbucket create gamma --capacity 5 --rate ' 10/s 100/min 1/h
+expect 'tbucket take alpha --wait=' 250ms 5s 1m 1h
+expect 'tbucket watch alpha --timeout ' 250ms 5s 1m 1h
+expect 'tbucket info team:' team:api
+expect 'tbucket run alpha -- ech' echo
+expect_none 'tbucket run alpha -- ech' alpha --wait
+expect "tbucket -u $TB_SERVER_URL --prefix other: take " gamma
+expect_none "tbucket -u $TB_SERVER_URL --prefix other: take " alpha beta
+
+zpty -d tb
+exit $(( failures > 0 ))
+EOF
+
+TB_COMPDIR=$compdir TB_OUT=$tmp/matches TB_INIT=$tmp/init.zsh TB_SERVER_URL=$url
+export TB_COMPDIR TB_OUT TB_INIT TB_SERVER_URL
+if timeout 60 zsh -f "$tmp/drive.zsh"; then
+    echo "$name: ok"
+else
+    exit 1
+fi
