@@ -74,13 +74,13 @@ std::optional<Settings> parse_settings(const SettingsText& text) {
 }
 
 void setup_global(CLI::App& app, GlobalOptions& g) {
-    app.add_option("-u,--url", g.urls, "Redis URL (env TBUCKET_URL, then REDIS_URL; default redis://127.0.0.1:6379)")
+    app.add_option("-u,--url", g.url, "Redis URL (env TBUCKET_URL, then REDIS_URL; default redis://127.0.0.1:6379)")
         ->type_name("URL");
     app.add_option("--prefix", g.prefix, "key prefix")
         ->envname("TBUCKET_PREFIX")
         ->capture_default_str();
     app.add_flag("--json", g.json, "JSON Lines output (TBUCKET_JSON=1)")->envname("TBUCKET_JSON");
-    app.add_flag("-q,--quiet", g.quiet, "print nothing but errors (info and list still print)");
+    app.add_flag("-q,--quiet", g.quiet, "print only errors, and what info, list and watch --follow are asked for");
     app.add_option("--connect-timeout", g.connect_timeout, "time to connect")->type_name("DURATION")->capture_default_str();
     app.add_option("--timeout-io", g.io_timeout, "time for one command's reply")->type_name("DURATION")->capture_default_str();
     app.add_option("--password-file", g.password_file,
@@ -92,15 +92,14 @@ void setup_global(CLI::App& app, GlobalOptions& g) {
 }
 
 ConnectionOptions resolve_connection(const GlobalOptions& g, Output& out) {
-    if (g.urls.size() > 1) throw Error(ErrorKind::usage, "URL: several seed nodes are not supported yet");
     std::string url = std::string(default_url);
-    if (!g.urls.empty()) {
-        url = g.urls.front();
+    if (!g.url.empty()) {
+        url = g.url;
     } else if (const char* from_env = env("TBUCKET_URL") ? env("TBUCKET_URL") : env("REDIS_URL")) {
         url = from_env;
     }
     ConnectionOptions options = parse_url(url);
-    if (options.has_password && !g.urls.empty()) {
+    if (options.has_password && !g.url.empty()) {
         out.warning("a password on the command line can be seen by other users; use TBUCKET_PASSWORD or --password-file");
     }
     if (!options.has_password) {

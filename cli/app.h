@@ -17,7 +17,7 @@
 namespace tbucket::cli {
 
 struct GlobalOptions {
-    std::vector<std::string> urls;
+    std::string url;  // empty: TBUCKET_URL, REDIS_URL, then the default
     std::string prefix = "tbucket:";
     bool json = false;
     bool quiet = false;

@@ -14,7 +14,8 @@ int run(Context& ctx, const ResetOptions& o) {
     std::string name = parse_name(o.name);
     std::optional<int64_t> tokens;
     if (!o.tokens.empty()) tokens = parse_count("--tokens", o.tokens, true);
-    ctx.out.state(ctx.client().reset(name, tokens));
+    State state = ctx.client().reset(name, tokens);
+    if (!ctx.out.quiet()) ctx.out.state(state);
     return exit_ok;
 }
 

@@ -87,7 +87,7 @@ int run(Context& ctx, const RunOptions& o) {
     int64_t waited_ms = 0;
     TakeResult result = take(ctx, name, n, settings, wait, waited_ms);
     if (!result.ok()) {
-        ctx.out.took(result, waited_ms);  // a denial: stdout is not the command's yet
+        ctx.out.run_denied(result, waited_ms);
         return ctx.denied_exit(exit_run_denied);
     }
     ctx.close();  // no Redis socket leaks into the command
@@ -108,7 +108,9 @@ Subcommand setup_run(CLI::App& app, const std::vector<std::string>& command) {
                          ->expected(0, 1)
                          ->type_name("[DURATION]");
     add_settings_options(cmd, o->settings, false);
-    cmd->footer("The command follows --; its exit status becomes tbucket's. Not found: 127.");
+    cmd->footer("Usage: tbucket run [OPTIONS] NAME [N] -- CMD [ARGS...]\n"
+                "The command is looked up before any token is taken (not found: 127, not executable: 126),\n"
+                "then replaces tbucket: its exit status and signals are its own.");
     return {cmd, [o](Context& ctx) { return run(ctx, *o); }};
 }
 

@@ -29,7 +29,10 @@ int run(Context& ctx, const WatchOptions& o) {
     std::optional<Settings> settings = parse_settings(o.settings);
     std::optional<int64_t> timeout_ms;
     if (!o.timeout.empty()) timeout_ms = parse_duration_ms("--timeout", o.timeout);
-    if (o.follow) return follow(ctx, name, timeout_ms);
+    if (o.follow) {
+        if (o.count != "1" || settings) throw Error(ErrorKind::usage, "--follow takes no N, --capacity, --rate or --expire");
+        return follow(ctx, name, timeout_ms);
+    }
     WaitResult waited = wait_with_terminal(ctx, WaitRequest{name, n, o.take, settings, timeout_ms});
     if (o.take) {
         ctx.out.took(waited.result, waited.waited_ms);

@@ -5,6 +5,7 @@
 #include <csignal>
 #include <algorithm>
 #include <cstring>
+#include <strings.h>
 #include <string_view>
 
 #include "app.h"
@@ -16,7 +17,8 @@ namespace {
 constexpr const char* footer =
     "Exit status: 0 done, 1 denied (take), 75 denied (run), 2 usage, 3 no such bucket,\n"
     "4 other settings, 5 impossible, 65 not a bucket, 69 Redis unavailable, 77 refused,\n"
-    "70 internal error, 124 timed out, 130/143 interrupted. See tbucket(1).";
+    "70 internal error, 124 timed out, 126/127 run: not executable/not found,\n"
+    "130/143 interrupted. See tbucket(1).";
 
 // Hide a password typed in a URL from ps(1) and /proc/PID/cmdline.
 void scrub_passwords(int argc, char** argv) {
@@ -32,8 +34,12 @@ void scrub_passwords(int argc, char** argv) {
 }
 
 bool wants_json(int argc, char** argv) {
-    const char* env = std::getenv("TBUCKET_JSON");
-    if (env && std::strcmp(env, "1") == 0) return true;
+    // As CLI11 reads TBUCKET_JSON for --json, so that errors agree with results.
+    if (const char* env = std::getenv("TBUCKET_JSON")) {
+        for (const char* yes : {"1", "true", "yes", "on", "y", "t", "+"}) {
+            if (strcasecmp(env, yes) == 0) return true;
+        }
+    }
     for (int i = 1; i < argc; ++i) {
         if (std::strcmp(argv[i], "--json") == 0) return true;
     }

@@ -99,7 +99,16 @@ void Output::took(const TakeResult& r, int64_t waited_ms) {
         return line(dump(j));
     }
     line(state_text(r.state));
-    if (r.ok() || quiet_) return;
+    if (!r.ok()) denial(r);
+}
+
+void Output::run_denied(const TakeResult& r, int64_t waited_ms) {
+    if (json_) return took(r, waited_ms);
+    denial(r);
+}
+
+void Output::denial(const TakeResult& r) {
+    if (quiet_) return;
     std::string why = "denied: " + plural(r.requested, "token") + " asked, " +
                       plural(r.state.available(), "token") + " available in '" + r.state.name + "'";
     if (r.retry_after_ms) {
@@ -118,7 +127,7 @@ void Output::put(const PutResult& r) {
         return line(dump(j));
     }
     std::string text = state_text(r.state);
-    if (r.overflow > 0) text += "  overflow " + format_amount(r.overflow);
+    if (r.overflow > 0) text += "  overflow " + format_tokens(r.overflow);
     line(text);
 }
 

@@ -22,6 +22,8 @@ public:
     void state(const State& state);  // info, reset, list --json: shown even with -q
     void created(const CreateResult& result);
     void took(const TakeResult& result, int64_t waited_ms);
+    // run's denial: text only on stderr, as stdout would be the command's.
+    void run_denied(const TakeResult& result, int64_t waited_ms);
     void put(const PutResult& result);
     void deleted(const State& state);
     void watched(const State& state, int64_t waited_ms);  // watch without --take
@@ -33,6 +35,7 @@ public:
 
 private:
     void line(const std::string& text, bool always = false);
+    void denial(const TakeResult& result);
 
     bool json_;
     bool quiet_;

@@ -29,7 +29,7 @@ function __tbucket_state
                 continue
             end
         end
-        if test "$sub" = run -a "$w" = --
+        if test "$sub" = run; and test "$w" = --
             printf '%s\n' run $npos --
             return
         end

@@ -107,6 +107,10 @@ if [ "${1:-}" = --inner ]; then
     expect 'tbucket ' create take put info list delete reset watch run
     expect 'tbucket take ' alpha beta team:api
     expect 'tbucket take alpha --w' --wait
+# global options before or after the command
+expect 'tbucket -q take ' alpha beta
+expect 'tbucket take --json ' alpha beta
+expect 'tbucket list ' alpha beta
     expect 'tbucket take alpha --' --wait --partial --capacity --rate --expire --json --url
     expect 'tbucket --' --url --prefix --json --quiet --connect-timeout --timeout-io --password-file --denied-exit --help --version
     expect 'tbucket info alpha b' beta
@@ -119,6 +123,11 @@ if [ "${1:-}" = --inner ]; then
     expect 'tbucket take alpha --wait=1' 1s 1m 1h 1d
     expect 'tbucket watch alpha --timeout 5' 5s 5m
     expect 'tbucket --connect-timeout ' 250ms 1s
+    expect 'tbucket -E ' 0 1 75
+    expect 'tbucket take alpha --wait -' --partial --json
+    expect_none 'tbucket take alpha --wait -' 1s
+    expect 'tbucket take alpha --wait 5m --' --partial
+    expect 'tbucket --url ' redis://127.0.0.1:6379
     # a name holding ':' (a word-break character)
     expect 'tbucket info team:' api
     # N is a number: no names there
@@ -158,19 +167,17 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
+# A random port below Linux's ephemeral range. If something already
+# listens there, redis-server cannot bind it and start_redis tries another.
 free_port() {
-    if command -v python3 >/dev/null 2>&1 &&
-        python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null; then
-        return
-    fi
-    echo $(($(od -An -N2 -tu2 /dev/urandom) % 20000 + 30000))
+    echo $(($(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 12000 + 20000))
 }
 
-# Starts redis-server on a free port of 127.0.0.1; retries if the port was
-# taken meanwhile. The server that answers must be ours (its process id).
+# Starts redis-server on a free port of 127.0.0.1. The server that answers
+# must be ours (its process id), never one that had the port already.
 start_redis() {
     local attempt n
-    for attempt in 1 2 3 4 5; do
+    for attempt in 1 2 3 4 5 6 7 8 9 10; do
         port=$(free_port)
         redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$tmp" \
             --daemonize no >"$tmp/redis.log" 2>&1 &

@@ -33,18 +33,16 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
+# A random port below Linux's ephemeral range. If something already
+# listens there, redis-server cannot bind it and start_redis tries another.
 free_port() {
-    if command -v python3 >/dev/null 2>&1 &&
-        python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null; then
-        return
-    fi
-    echo $(($(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 20000 + 30000))
+    echo $(($(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 12000 + 20000))
 }
 
-# Starts redis-server on a free port of 127.0.0.1; retries if the port was
-# taken meanwhile. The server that answers must be ours (its process id).
+# Starts redis-server on a free port of 127.0.0.1. The server that answers
+# must be ours (its process id), never one that had the port already.
 start_redis() {
-    for attempt in 1 2 3 4 5; do
+    for attempt in 1 2 3 4 5 6 7 8 9 10; do
         port=$(free_port)
         redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$tmp" \
             --daemonize no >"$tmp/redis.log" 2>&1 &
@@ -177,6 +175,11 @@ expect_none 'tbucket t' put create
 expect 'tbucket ' create take put info list delete reset watch run
 expect 'tbucket take ' alpha beta team:api
 expect 'tbucket take alpha --w' --wait
+# global options before or after the command
+expect 'tbucket -q take ' alpha beta
+expect 'tbucket take --json ' alpha beta
+expect 'tbucket take alpha --wait ' 250ms 5s 1m 1h
+expect 'tbucket list ' alpha beta
 expect 'tbucket take alpha --' --wait --partial --capacity --rate --expire --json
 expect 'tbucket --' --url --prefix --json --quiet --connect-timeout --timeout-io --password-file --denied-exit
 expect 'tbucket info alpha b' beta
@@ -189,6 +192,7 @@ expect 'tbucket run alpha -- ech' echo
 expect_none 'tbucket run alpha -- ech' alpha --wait
 expect "tbucket -u $TB_SERVER_URL --prefix other: take " gamma
 expect_none "tbucket -u $TB_SERVER_URL --prefix other: take " alpha beta
+expect "tbucket take --prefix=other: " gamma
 
 zpty -d tb
 exit $(( failures > 0 ))

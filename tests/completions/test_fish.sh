@@ -1,0 +1,159 @@
+#!/bin/sh
+# Tests completions/tbucket.fish against a private redis-server.
+#
+#   sh tests/completions/test_fish.sh TBUCKET_BINARY [COMPLETIONS_DIR]
+#
+# Starts redis-server on a free port of 127.0.0.1 and creates buckets there,
+# then asks fish what it would offer: fish -c 'source FILE; complete -C LINE'.
+# Exits 0 when every check passes.
+
+name=test_fish
+bin=${1:?usage: test_fish.sh TBUCKET_BINARY [COMPLETIONS_DIR]}
+compdir=${2:-$(cd "$(dirname "$0")/../../completions" && pwd)}
+case $bin in /*) ;; *) bin=$PWD/$bin ;; esac
+case $compdir in /*) ;; *) compdir=$PWD/$compdir ;; esac
+[ -x "$bin" ] || { echo "$name: FAIL: $bin is not an executable" >&2; exit 1; }
+[ -f "$compdir/tbucket.fish" ] || { echo "$name: FAIL: no $compdir/tbucket.fish" >&2; exit 1; }
+for tool in fish redis-server redis-cli; do
+    command -v "$tool" >/dev/null 2>&1 || { echo "$name: FAIL: $tool is not installed" >&2; exit 1; }
+done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/tbucket-completion.XXXXXX") || exit 1
+redis_pid=
+cleanup() {
+    if [ -n "$redis_pid" ]; then
+        kill "$redis_pid" 2>/dev/null
+        wait "$redis_pid" 2>/dev/null
+    fi
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+# A random port below Linux's ephemeral range. If something already
+# listens there, redis-server cannot bind it and start_redis tries another.
+free_port() {
+    echo $(($(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 12000 + 20000))
+}
+
+# Starts redis-server on a free port of 127.0.0.1. The server that answers
+# must be ours (its process id), never one that had the port already.
+start_redis() {
+    for attempt in 1 2 3 4 5 6 7 8 9 10; do
+        port=$(free_port)
+        redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$tmp" \
+            --daemonize no >"$tmp/redis.log" 2>&1 &
+        redis_pid=$!
+        n=0
+        while [ $n -lt 50 ]; do
+            if [ "$(redis-cli -h 127.0.0.1 -p "$port" info server 2>/dev/null | tr -d '\r' |
+                sed -n 's/^process_id://p')" = "$redis_pid" ]; then
+                return 0
+            fi
+            kill -0 "$redis_pid" 2>/dev/null || break
+            sleep 0.1
+            n=$((n + 1))
+        done
+        kill "$redis_pid" 2>/dev/null
+        wait "$redis_pid" 2>/dev/null
+        redis_pid=
+    done
+    echo "$name: FAIL: cannot start redis-server on 127.0.0.1" >&2
+    cat "$tmp/redis.log" >&2
+    exit 1
+}
+
+start_redis
+url=redis://127.0.0.1:$port
+for bucket in alpha beta team:api; do
+    "$bin" -q -u "$url" create "$bucket" --capacity 1 || { echo "$name: FAIL: cannot create $bucket" >&2; exit 1; }
+done
+"$bin" -q -u "$url" --prefix other: create gamma --capacity 1 || exit 1
+
+mkdir "$tmp/bin" && ln -s "$bin" "$tmp/bin/tbucket" || exit 1
+# fish keeps its history and variables under HOME and the XDG directories.
+PATH="$tmp/bin:$PATH" TBUCKET_URL=$url HOME=$tmp XDG_CONFIG_HOME=$tmp/config XDG_DATA_HOME=$tmp/data
+XDG_CACHE_HOME=$tmp/cache
+export PATH TBUCKET_URL HOME XDG_CONFIG_HOME XDG_DATA_HOME XDG_CACHE_HOME
+unset REDIS_URL TBUCKET_PREFIX TBUCKET_JSON TBUCKET_PASSWORD REDISCLI_AUTH
+
+failures=0
+
+# complete LINE: what fish offers for LINE, one candidate a line (without
+# descriptions), in $tmp/offered.
+complete() {
+    TB_FILE=$compdir/tbucket.fish TB_LINE=$1 timeout 20 fish --no-config -c \
+        'source $TB_FILE; or exit 1; complete -C $TB_LINE' >"$tmp/raw" 2>"$tmp/err"
+    rc=$?
+    if [ $rc -ne 0 ] || [ -s "$tmp/err" ]; then
+        echo "$name: FAIL: fish failed (status $rc) completing '$1':" >&2
+        head -n 20 "$tmp/err" >&2
+        failures=$((failures + 1))
+    fi
+    cut -f1 "$tmp/raw" >"$tmp/offered"
+}
+
+# expect LINE WORD...: completing LINE offers every WORD.
+expect() {
+    line=$1
+    shift
+    complete "$line"
+    for want in "$@"; do
+        if ! grep -qxF -- "$want" "$tmp/offered"; then
+            echo "$name: FAIL: completing '$line' does not offer '$want'; got:" $(cat "$tmp/offered") >&2
+            failures=$((failures + 1))
+        fi
+    done
+}
+
+# expect_none LINE WORD...: completing LINE offers none of the WORDs.
+expect_none() {
+    line=$1
+    shift
+    complete "$line"
+    for bad in "$@"; do
+        if grep -qxF -- "$bad" "$tmp/offered"; then
+            echo "$name: FAIL: completing '$line' offers '$bad'; got:" $(cat "$tmp/offered") >&2
+            failures=$((failures + 1))
+        fi
+    done
+}
+
+expect 'tbucket t' take
+expect_none 'tbucket t' put create
+expect 'tbucket ' create take put info list delete reset watch run
+expect 'tbucket take ' alpha beta team:api
+expect 'tbucket take alpha --w' --wait
+# global options before or after the command
+expect 'tbucket -q take ' alpha beta
+expect 'tbucket take --json ' alpha beta
+expect 'tbucket list ' alpha beta
+expect 'tbucket take alpha --' --wait --partial --capacity --rate --expire --json
+expect 'tbucket --' --url --prefix --json --quiet --connect-timeout --timeout-io --password-file --denied-exit
+expect 'tbucket info alpha b' beta
+expect 'tbucket watch alpha --' --timeout --take --follow
+expect 'tbucket create gamma --capacity 5 --rate ' 10/s 100/min 1/h
+expect 'tbucket take alpha --wait ' 250ms 5s 1m 1h
+expect 'tbucket take alpha --wait=' --wait=250ms --wait=1h
+expect 'tbucket watch alpha --timeout ' 250ms 5s 1m 1h
+expect 'tbucket info team:' team:api
+expect_none 'tbucket take alpha ' alpha beta
+expect 'tbucket run alpha -- ech' echo
+expect_none 'tbucket run alpha -- ech' alpha --wait
+expect "tbucket -u $url --prefix other: take " gamma
+expect_none "tbucket -u $url --prefix other: take " alpha beta
+# --url on the command line wins over TBUCKET_URL (here a closed port)
+TBUCKET_URL=redis://127.0.0.1:1
+expect "tbucket --url=$url take " alpha beta
+expect_none 'tbucket take ' alpha beta
+TBUCKET_URL=$url
+# names stay names whatever TBUCKET_JSON says
+TBUCKET_JSON=1
+export TBUCKET_JSON
+expect 'tbucket take ' alpha beta
+unset TBUCKET_JSON
+
+if [ $failures -gt 0 ]; then
+    exit 1
+fi
+echo "$name: ok"
