@@ -10,11 +10,14 @@ struct ListOptions {
     std::string pattern = "*";
 };
 
-// Buckets deleted between SCAN and the read are simply gone: not an error.
-std::vector<StateOrError> without_missing(std::vector<StateOrError> results) {
-    std::erase_if(results, [](const StateOrError& r) {
+// Buckets deleted between SCAN and the read are simply gone; a key under
+// the prefix that is not a bucket is named in a warning. Neither fails a
+// listing, as plain `list` (names only) cannot see either.
+std::vector<StateOrError> buckets_only(Context& ctx, std::vector<StateOrError> results) {
+    std::erase_if(results, [&ctx](const StateOrError& r) {
         const Error* e = std::get_if<Error>(&r);
-        return e && e->kind() == ErrorKind::not_found;
+        if (e && e->kind() == ErrorKind::data) ctx.out.warning(e->what());
+        return e && (e->kind() == ErrorKind::not_found || e->kind() == ErrorKind::data);
     });
     return results;
 }
@@ -30,7 +33,7 @@ int run(Context& ctx, const ListOptions& o) {
     int status = exit_ok;
     for (std::size_t i = 0; i < names.size(); i += batch) {
         std::vector<std::string> part(names.begin() + i, names.begin() + std::min(names.size(), i + batch));
-        int code = show_states(ctx, without_missing(ctx.client().info(part)), false);
+        int code = show_states(ctx, buckets_only(ctx, ctx.client().info(part)), false);
         if (status == exit_ok) status = code;
     }
     return status;

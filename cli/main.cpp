@@ -47,6 +47,21 @@ bool wants_json(int argc, char** argv) {
 }
 
 
+// An option given with an empty value (--tokens "") is a mistake, never
+// "not given": refused for every option of the app and its subcommands.
+// (--wait alone has no value at all, and is fine: to CLI11, --wait "" is
+// the same as --wait, so that one waits without limit.)
+void refuse_empty_values(const CLI::App& app) {
+    for (const CLI::Option* option : app.get_options()) {
+        // --wait[=D] may come without a value; CLI11 shows that as "" too.
+        if (option->get_positional() || option->count() == 0 || option->get_expected_min() == 0) continue;
+        for (const std::string& value : option->results()) {
+            if (value.empty()) throw Error(ErrorKind::usage, option->get_name() + " needs a value; it was given empty");
+        }
+    }
+    for (const CLI::App* sub : app.get_subcommands()) refuse_empty_values(*sub);
+}
+
 // The subcommands, in the order --help lists them: one row each.
 using Setup = Subcommand (*)(CLI::App&, const std::vector<std::string>&);
 constexpr struct {
@@ -151,6 +166,12 @@ int run(int argc, char** argv) {
         return parse_failed(app, e, wants_json(argc, argv), own, argv);
     }
     scrub_passwords(argc, argv);
+    try {
+        refuse_empty_values(app);
+    } catch (const Error& e) {
+        Output(global.json, false).error(e, exit_usage);
+        return exit_usage;
+    }
     Output out(global.json, global.quiet);
     try {
         Context context(global, out);

@@ -27,9 +27,12 @@ bool starts_with(std::string_view text, std::string_view prefix) {
 
 ErrorKind classify_reply_error(std::string_view message) {
     if (starts_with(message, "NOAUTH") || starts_with(message, "WRONGPASS") ||
-        starts_with(message, "NOPERM")) {
+        starts_with(message, "NOPERM") ||
+        // Redis 7.0's wording when an ACL refuses a command inside a script
+        message.find("The user executing the script can't") != std::string_view::npos) {
         return ErrorKind::refused;
     }
+    if (starts_with(message, "ERR max number of clients reached")) return ErrorKind::unavailable;
     if (starts_with(message, "WRONGTYPE")) return ErrorKind::data;
     if (starts_with(message, "LOADING") || starts_with(message, "BUSY") ||
         starts_with(message, "MASTERDOWN") || starts_with(message, "TRYAGAIN") ||

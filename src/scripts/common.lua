@@ -61,7 +61,11 @@ end
 -- The bucket at key, or nil when there is no key. Anything else is TBDATA.
 local function load(key)
     local v = redis.pcall('HMGET', key, 'c', 't', 'ts', 'r', 'p', 'x')
-    if v.err then bad_key(key, 'holds a ' .. redis.call('TYPE', key).ok) end
+    if v.err then
+        -- Only a key of another type is "not a bucket"; an ACL refusal is passed on.
+        if string.sub(v.err, 1, 9) ~= 'WRONGTYPE' then error(v) end
+        bad_key(key, 'holds a ' .. redis.call('TYPE', key).ok)
+    end
     if not (v[1] or v[2] or v[3] or v[4] or v[5] or v[6]) then
         if redis.call('EXISTS', key) == 1 then bad_key(key, 'is a hash without bucket fields') end
         return nil
@@ -100,46 +104,65 @@ local function disagree(b)
     fail('TBEXISTS', num(b.c) .. ' ' .. (b.r and num(b.r) or '-') .. ' ' .. (b.p or 0) .. ' ' .. (b.x or 0))
 end
 
--- A fresh bucket with settings s and level t (nil: full).
-local function create(key, s, t, now, now_text)
-    local b = {c = s.c, t = t or s.c, ts = now, r = s.r, p = s.p, x = s.x, cs = s.cs, rs = s.rs, ps = s.ps, xs = s.xs}
+-- A fresh bucket with settings s and level t (nil: full), not yet written.
+local function fresh(s, t, now)
+    return {c = s.c, t = t or s.c, ts = now, r = s.r, p = s.p, x = s.x, cs = s.cs, rs = s.rs, ps = s.ps, xs = s.xs}
+end
+
+-- Writes every field of b, replacing whatever the key held.
+local function write_all(key, b, t_text, ts_text)
     redis.call('DEL', key)
     if b.r then
-        redis.call('HSET', key, 'c', b.cs, 't', num(b.t), 'ts', now_text, 'r', b.rs, 'p', b.ps)
+        redis.call('HSET', key, 'c', b.cs, 't', t_text, 'ts', ts_text, 'r', b.rs, 'p', b.ps)
     else
-        redis.call('HSET', key, 'c', b.cs, 't', num(b.t), 'ts', now_text)
+        redis.call('HSET', key, 'c', b.cs, 't', t_text, 'ts', ts_text)
     end
     if b.x then redis.call('HSET', key, 'x', b.xs) end
-    return b
 end
 
 -- The bucket at key; created from ARGV[i..] when missing and settings are
 -- given; TBEXISTS when it exists with other settings than those given.
-local function load_or_create(key, i, now, now_text)
+-- The bucket at key, or a fresh one (created = true, not yet written) from
+-- the settings in ARGV[i..] when it is missing; TBEXISTS when it exists
+-- with other settings than those given.
+local function load_or_fresh(key, i, now)
     local b = load(key)
     local given = ARGV[i] ~= ''
     local s = given and settings(i)
     if not b then
         if not given then fail('TBNOTFOUND', key) end
-        return create(key, s, nil, now, now_text), true
+        return fresh(s, nil, now), true
     end
     if given and not same(b, s) then disagree(b) end
     return b, false
 end
 
--- Writes the level (already formatted as t_text) and the time.
-local function save_level(key, b, t_text, now, now_text)
-    redis.call('HSET', key, 't', t_text, 'ts', now >= b.ts and now_text or num(b.ts))
+-- One of the allowed words, or TBUSAGE.
+local function choice(text, what, allowed)
+    for _, a in ipairs(allowed) do
+        if text == a then return text end
+    end
+    fail('TBUSAGE', what .. ' must be one of: ' .. table.concat(allowed, ', '))
 end
 
--- Idle expiry restarts on every use; then waiters hear the new state:
+-- Tells waiters the new state. Called before any write of a script: Redis
+-- does not undo a script's writes when a later command fails (an ACL
+-- without the channel refuses PUBLISH), so nothing may be written first.
 -- "<level> <capacity> <rate amount|-> <period ms> <expiry ms> <time us>".
-local function touch(key, b, t_text, now_text, changed)
-    if b.x then redis.call('PEXPIRE', key, b.x) end
-    if changed then
-        redis.call('PUBLISH', key .. ':events', t_text .. ' ' .. b.cs .. ' ' .. (b.rs or '-') .. ' ' ..
-            (b.ps or '0') .. ' ' .. (b.xs or '0') .. ' ' .. now_text)
+local function announce(key, b, t_text, now_text)
+    redis.call('PUBLISH', key .. ':events', t_text .. ' ' .. b.cs .. ' ' .. (b.rs or '-') .. ' ' ..
+        (b.ps or '0') .. ' ' .. (b.xs or '0') .. ' ' .. now_text)
+end
+
+-- Writes level and time, or the whole bucket when it is new; then the idle
+-- expiry restarts, as on every use.
+local function save(key, b, t_text, now, now_text, created, changed)
+    if created then
+        write_all(key, b, t_text, now_text)
+    elseif changed then
+        redis.call('HSET', key, 't', t_text, 'ts', now >= b.ts and now_text or num(b.ts))
     end
+    if b.x then redis.call('PEXPIRE', key, b.x) end
 end
 
 -- The reply every script starts with: level, capacity, rate amount ('' none),

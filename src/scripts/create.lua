@@ -9,30 +9,28 @@ local s = settings(1)
 local level = nil
 if ARGV[5] ~= '' then
     level = whole(ARGV[5], '--tokens', 0)
-    if level > s.c then fail('TBUSAGE', '--tokens ' .. num(level) .. ' is above --capacity ' .. num(s.c)) end
+    if level > s.c then fail('TBUSAGE', '--tokens ' .. num(level) .. ' is above --capacity ' .. s.cs) end
 end
-local mode = ARGV[6]
+local mode = choice(ARGV[6], 'mode', {'', 'update', 'replace'})
 local now, now_text = clock()
 local b = load(key)
 local outcome = 'existed'
 if not b then
-    b = create(key, s, level, now, now_text)
-    outcome = 'created'
+    b, outcome = fresh(s, level, now), 'created'
 elseif same(b, s) then
     refill(b, now)
 elseif mode == 'replace' then
-    b = create(key, s, level, now, now_text)
-    outcome = 'replaced'
+    b, outcome = fresh(s, level, now), 'replaced'
 elseif mode == 'update' then
     refill(b, now)
-    local ts = math.max(b.ts, now)
-    b = create(key, s, math.min(b.t, s.c), ts, num(ts))
-    outcome = 'updated'
+    b, outcome = fresh(s, math.min(b.t, s.c), math.max(b.ts, now)), 'updated'
 else
     disagree(b)
 end
 local t_text = num(b.t)
-touch(key, b, t_text, now_text, outcome ~= 'existed')
+local written = outcome ~= 'existed'
+if written then announce(key, b, t_text, now_text) end
+save(key, b, t_text, now, b.ts == now and now_text or num(b.ts), written, false)
 local reply = state(b, t_text, now)
 reply[7] = outcome
 return reply

@@ -2,14 +2,14 @@
 -- fit is reported as overflow. With force the level may exceed capacity.
 -- KEYS[1] bucket
 -- ARGV[1] N (1..2^53-1)
--- ARGV[2] '1': force
+-- ARGV[2] '1': force; '0': not
 -- ARGV[3..6] capacity, rate amount, period ms, expiry ms: create when missing
 -- Reply: state .. added, overflow (decimal strings; added + overflow = N)
 -- Errors: TBNOTFOUND, TBEXISTS, TBDATA, TBUSAGE (also: level would pass 2^53-1)
 local n = whole(ARGV[1], 'count', 1)
-local force = ARGV[2] == '1'
+local force = choice(ARGV[2], 'force', {'0', '1'}) == '1'
 local now, now_text = clock()
-local b, created = load_or_create(key, 3, now, now_text)
+local b, created = load_or_fresh(key, 3, now)
 refill(b, now)
 local added = n
 if force then
@@ -19,8 +19,8 @@ else
 end
 b.t = b.t + added
 local t_text = num(b.t)
-if added > 0 then save_level(key, b, t_text, now, now_text) end
-touch(key, b, t_text, now_text, created or added > 0)
+if created or added > 0 then announce(key, b, t_text, now_text) end
+save(key, b, t_text, now, now_text, created, added > 0)
 local reply = state(b, t_text, now)
 reply[7] = num(added)
 reply[8] = num(n - added)

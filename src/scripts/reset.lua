@@ -10,8 +10,7 @@ local t = b.c
 if ARGV[1] ~= '' then t = whole(ARGV[1], '--tokens', 0) end
 if t > b.c then fail('TBUSAGE', '--tokens ' .. num(t) .. ' is above the capacity ' .. b.cs) end
 b.t = t
-b.ts = now
 local t_text = num(b.t)
-save_level(key, b, t_text, now, now_text)
-touch(key, b, t_text, now_text, true)
+announce(key, b, t_text, now_text)
+save(key, b, t_text, now, now_text, false, true)
 return state(b, t_text, now)

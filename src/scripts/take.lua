@@ -8,9 +8,9 @@
 -- Reply: state (see common) .. taken
 -- Errors: TBNOTFOUND, TBEXISTS, TBIMPOSSIBLE (N above capacity), TBDATA, TBUSAGE
 local n = whole(ARGV[1], 'count', 1)
-local mode = ARGV[2]
+local mode = choice(ARGV[2], 'mode', {'0', '1', '2'})
 local now, now_text = clock()
-local b, created = load_or_create(key, 3, now, now_text)
+local b, created = load_or_fresh(key, 3, now)
 if n > b.c and mode ~= '1' then fail('TBIMPOSSIBLE', b.cs) end
 refill(b, now)
 local want = n
@@ -21,8 +21,9 @@ if want >= 1 and b.t >= want and mode ~= '2' then
     taken = want
 end
 local t_text = num(b.t)
-if taken > 0 then save_level(key, b, t_text, now, now_text) end
-touch(key, b, t_text, now_text, created or taken > 0)
+local changed = created or taken > 0
+if changed then announce(key, b, t_text, now_text) end
+save(key, b, t_text, now, now_text, created, taken > 0)
 local reply = state(b, t_text, now)
 reply[7] = taken
 return reply
