@@ -1,0 +1,74 @@
+#pragma once
+
+// Small helpers shared by the end-to-end "trust" suites (concurrency, bad
+// input, security, faults, clock): argv building, JSON Lines, stderr shape,
+// waiting for subscribers. Header-only, like the tests that use it.
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/process.h"
+#include "support/redis_server.h"
+
+namespace tbucket::test {
+
+// argv for the built tbucket against `url`.
+inline std::vector<std::string> tb_argv(const std::string& url, std::vector<std::string> args) {
+    args.insert(args.begin(), {tbucket_path(), "-u", url});
+    return args;
+}
+
+// Every line of `out` parsed as JSON (JSON Lines).
+inline std::vector<nlohmann::json> json_lines(const std::string& out) {
+    std::vector<nlohmann::json> lines;
+    std::size_t start = 0;
+    while (start < out.size()) {
+        std::size_t end = out.find('\n', start);
+        if (end == std::string::npos) end = out.size();
+        if (end > start) lines.push_back(nlohmann::json::parse(out.substr(start, end - start)));
+        start = end + 1;
+    }
+    return lines;
+}
+
+// Exactly one line, "tbucket: error: ...".
+inline bool one_error_line(const std::string& err) {
+    return err.rfind("tbucket: error: ", 0) == 0 && err.find('\n') == err.size() - 1;
+}
+
+// Lines of text output, without the newlines.
+inline std::vector<std::string> text_lines(const std::string& out) {
+    std::vector<std::string> lines;
+    std::size_t start = 0;
+    while (start < out.size()) {
+        std::size_t end = out.find('\n', start);
+        if (end == std::string::npos) end = out.size();
+        lines.push_back(out.substr(start, end - start));
+        start = end + 1;
+    }
+    return lines;
+}
+
+// True once `n` clients are subscribed to the bucket's events channel (the
+// waiters are then past their first check, or about to make it).
+template <typename Server>
+bool wait_for_subscribers(Server& server, const std::string& channel, long long n,
+                          double seconds = 10) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (std::chrono::steady_clock::now() < deadline) {
+        Reply r = server.command({"PUBSUB", "NUMSUB", channel});
+        if (r->elements == 2 && r->element[1]->integer >= n) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return false;
+}
+
+inline double seconds_since(std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+}  // namespace tbucket::test

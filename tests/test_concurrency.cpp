@@ -1,0 +1,214 @@
+// Many processes of the built binary against one bucket at once: whatever
+// the interleaving, the atomic scripts must never grant a token twice,
+// lose a put, pass the capacity or outrun the refill rate.
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "support/e2e.h"
+
+using nlohmann::json;
+using tbucket::test::Child;
+using tbucket::test::redis;
+using tbucket::test::RunResult;
+using tbucket::test::with_env;
+
+namespace {
+
+// A sanitizer build's tbucket takes ~150ms to start instead of ~10ms: the
+// same properties are checked there with fewer processes and a slower
+// refill, so that they still finish in seconds.
+#ifdef TBUCKET_TEST_SANITIZED
+constexpr int scale = 10;
+#else
+constexpr int scale = 1;
+#endif
+
+RunResult tb(std::vector<std::string> args) {
+    return tbucket::test::run(tbucket::test::tb_argv(redis().url(), std::move(args)));
+}
+
+// A shell loop started now; $TB and $URL name the binary and the server.
+std::unique_ptr<Child> shell_loop(const std::string& script,
+                                  std::map<std::string, std::string> env = {}) {
+    env["TB"] = tbucket::test::tbucket_path();
+    env["URL"] = redis().url();
+    tbucket::test::RunOptions options = with_env(env);
+    options.timeout_s = 60;
+    return std::make_unique<Child>(std::vector<std::string>{"sh", "-c", script}, options);
+}
+
+// The exit statuses a loop echoed, one per line, counted.
+std::map<std::string, int> count_lines(const std::string& out) {
+    std::map<std::string, int> counts;
+    for (const std::string& line : tbucket::test::text_lines(out)) ++counts[line];
+    return counts;
+}
+
+double level(const std::string& name) {
+    json j = json::parse(tb({"--json", "info", name}).out);
+    return j["tokens"].get<double>();
+}
+
+}  // namespace
+
+TEST_CASE("8 processes taking twice the capacity: exactly the capacity is granted",
+          "[trust][concurrency]") {
+    const int loops_n = 8 / (scale > 1 ? 2 : 1), each = 50 / scale, capacity = loops_n * each / 2;
+    REQUIRE(tb({"create", "b", "--capacity", std::to_string(capacity)}).code == 0);
+    const std::string script = "for i in $(seq " + std::to_string(each) +
+                               "); do \"$TB\" -q -u \"$URL\" take b; echo $?; done";
+    std::vector<std::unique_ptr<Child>> loops;
+    for (int i = 0; i < loops_n; ++i) loops.push_back(shell_loop(script));
+    std::map<std::string, int> codes;
+    for (auto& loop : loops) {
+        RunResult r = loop->wait();
+        CHECK(r.code == 0);
+        CHECK(r.err.empty());
+        for (const auto& [code, n] : count_lines(r.out)) codes[code] += n;
+    }
+    INFO("exit statuses: 0 x" << codes["0"] << ", 1 x" << codes["1"] << ", " << codes.size()
+                              << " kinds");
+    CHECK(codes["0"] == capacity);
+    CHECK(codes["1"] == capacity);
+    CHECK(codes.size() == 2);
+    CHECK(redis().string({"HGET", "tbucket:{b}", "t"}) == "0");
+    CHECK(level("b") == 0);
+}
+
+TEST_CASE("concurrent takes and puts add up: level = start - taken + added, within capacity",
+          "[trust][concurrency]") {
+    // A small capacity, so that both denials and overflows happen.
+    REQUIRE(tb({"create", "m", "--capacity", "10", "--tokens", "5"}).code == 0);
+    const int each = 60 / scale;
+    const std::string seq = "for i in $(seq " + std::to_string(each) + "); do \"$TB\" -u \"$URL\" ";
+    const std::string taker = seq + "-q take m; echo $?; done";
+    const std::string putter = seq + "--json put m 1; done";
+    std::vector<std::unique_ptr<Child>> takers, putters;
+    for (int i = 0; i < 3; ++i) {
+        takers.push_back(shell_loop(taker));
+        putters.push_back(shell_loop(putter));
+    }
+    int taken = 0, denied = 0, puts = 0;
+    double added = 0;
+    for (auto& t : takers) {
+        RunResult r = t->wait();
+        CHECK(r.err.empty());
+        std::map<std::string, int> codes = count_lines(r.out);
+        taken += codes["0"];
+        denied += codes["1"];
+        CHECK(codes["0"] + codes["1"] == each);
+    }
+    for (auto& p : putters) {
+        RunResult r = p->wait();
+        CHECK(r.err.empty());
+        for (const json& j : tbucket::test::json_lines(r.out)) {
+            ++puts;
+            double a = j["added"].get<double>(), o = j["overflow"].get<double>();
+            CHECK(a + o == 1);
+            CHECK((a == 0 || a == 1));
+            CHECK(j["tokens"].get<double>() <= 10);
+            CHECK(j["tokens"].get<double>() >= 0);
+            added += a;
+        }
+    }
+    INFO("taken " << taken << ", denied " << denied << ", puts " << puts << ", added " << added);
+    CHECK(puts == 3 * each);
+    double final_level = level("m");
+    CHECK(final_level == 5 - taken + added);
+    CHECK(final_level <= 10);
+    CHECK(final_level >= 0);
+}
+
+TEST_CASE("hammering a refilling bucket never grants more than capacity + rate x elapsed",
+          "[trust][concurrency]") {
+    const int rate = 20 / scale;  // tokens per second
+    json created = json::parse(
+        tb({"--json", "create", "r", "--capacity", "5", "--rate", std::to_string(rate) + "/s"})
+            .out);
+    const int64_t created_ms = created["server_time_ms"].get<int64_t>();
+    char dir[] = "/tmp/tbucket-trust-XXXXXX";
+    REQUIRE(mkdtemp(dir));
+    const std::string stop = std::string(dir) + "/stop";
+    const std::string script =
+        "while [ ! -e \"$STOP\" ]; do \"$TB\" -u \"$URL\" --json take r; done";
+    std::vector<std::unique_ptr<Child>> loops;
+    for (int i = 0; i < 4; ++i) loops.push_back(shell_loop(script, {{"STOP", stop}}));
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+    std::ofstream(stop) << "stop\n";
+    std::vector<int64_t> grants;  // server times of the granted takes
+    int denied = 0;
+    for (auto& loop : loops) {
+        RunResult r = loop->wait();
+        for (const json& j : tbucket::test::json_lines(r.out)) {
+            if (j["ok"] == true) {
+                CHECK(j["taken"] == 1);
+                grants.push_back(j["server_time_ms"].get<int64_t>());
+            } else {
+                ++denied;
+                CHECK(j["retry_after_ms"].get<int64_t>() <= 1000 / rate);  // 1 token
+            }
+        }
+    }
+    unlink(stop.c_str());
+    rmdir(dir);
+    REQUIRE(!grants.empty());
+    std::sort(grants.begin(), grants.end());
+    // At every grant, all grants so far fit in what the bucket held plus what
+    // refilled since; +1 for the millisecond truncation of server_time_ms.
+    int bad_prefixes = 0;
+    for (std::size_t k = 0; k < grants.size(); ++k) {
+        double allowed = 5 + rate * static_cast<double>(grants[k] - created_ms) / 1000 + 1;
+        if (static_cast<double>(k + 1) > allowed) ++bad_prefixes;
+    }
+    const double elapsed_s = static_cast<double>(grants.back() - created_ms) / 1000;
+    const double ceiling = 5 + rate * elapsed_s + 1;
+    INFO(grants.size() << " granted, " << denied << " denied, in " << elapsed_s << " s; ceiling "
+                       << ceiling);
+    CHECK(bad_prefixes == 0);
+    CHECK(static_cast<double>(grants.size()) <= ceiling);
+    CHECK(elapsed_s >= 2.0);
+    CHECK(denied > 0);  // the loops did outrun the refill
+    // Four loops taking as fast as they can leave little of the refill
+    // unused; half of it is a floor that a busy machine still clears.
+    CHECK(static_cast<double>(grants.size()) >= 0.5 * (ceiling - 1));
+}
+
+TEST_CASE("10 watch --take waiters and 4 puts: exactly 4 win, the rest time out",
+          "[trust][concurrency][wait]") {
+    REQUIRE(tb({"create", "w", "--capacity", "5", "--tokens", "0"}).code == 0);
+    std::vector<std::unique_ptr<Child>> waiters;
+    for (int i = 0; i < 10; ++i) {
+        waiters.push_back(std::make_unique<Child>(tbucket::test::tb_argv(
+            redis().url(), {"--json", "watch", "w", "--take", "--timeout", "4s"})));
+    }
+    REQUIRE(tbucket::test::wait_for_subscribers(redis(), "tbucket:{w}:events", 10));
+    for (int i = 0; i < 4; ++i) REQUIRE(tb({"put", "w", "1"}).code == 0);
+    int won = 0, timed_out = 0, other = 0;
+    for (auto& w : waiters) {
+        RunResult r = w->wait();
+        if (r.code == 0) {
+            ++won;
+            json j = json::parse(r.out);
+            CHECK(j["ok"] == true);
+            CHECK(j["taken"] == 1);
+        } else if (r.code == 124) {
+            ++timed_out;
+            CHECK(r.out.empty());
+        } else {
+            ++other;
+            UNSCOPED_INFO("unexpected exit " << r.code << ": " << r.err);
+        }
+    }
+    CHECK(won == 4);
+    CHECK(timed_out == 6);
+    CHECK(other == 0);
+    CHECK(redis().string({"HGET", "tbucket:{w}", "t"}) == "0");
+}
