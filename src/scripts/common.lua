@@ -137,12 +137,12 @@ local function load_or_fresh(key, i, now)
     return b, false
 end
 
--- One of the allowed words, or TBUSAGE.
-local function choice(text, what, allowed)
-    for _, a in ipairs(allowed) do
-        if text == a then return text end
+-- text when it is a or b (or c), else TBUSAGE. No table: this runs on every call.
+local function choice(text, what, a, b, c)
+    if text ~= a and text ~= b and text ~= c then
+        fail('TBUSAGE', what .. ' must be one of: ' .. a .. ', ' .. b .. (c and ', ' .. c or ''))
     end
-    fail('TBUSAGE', what .. ' must be one of: ' .. table.concat(allowed, ', '))
+    return text
 end
 
 -- Tells waiters the new state. Called before any write of a script: Redis

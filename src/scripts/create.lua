@@ -11,7 +11,7 @@ if ARGV[5] ~= '' then
     level = whole(ARGV[5], '--tokens', 0)
     if level > s.c then fail('TBUSAGE', '--tokens ' .. num(level) .. ' is above --capacity ' .. s.cs) end
 end
-local mode = choice(ARGV[6], 'mode', {'', 'update', 'replace'})
+local mode = choice(ARGV[6], 'mode', '', 'update', 'replace')
 local now, now_text = clock()
 local b = load(key)
 local outcome = 'existed'

@@ -7,7 +7,7 @@
 -- Reply: state .. added, overflow (decimal strings; added + overflow = N)
 -- Errors: TBNOTFOUND, TBEXISTS, TBDATA, TBUSAGE (also: level would pass 2^53-1)
 local n = whole(ARGV[1], 'count', 1)
-local force = choice(ARGV[2], 'force', {'0', '1'}) == '1'
+local force = choice(ARGV[2], 'force', '0', '1') == '1'
 local now, now_text = clock()
 local b, created = load_or_fresh(key, 3, now)
 refill(b, now)

@@ -8,7 +8,7 @@
 -- Reply: state (see common) .. taken
 -- Errors: TBNOTFOUND, TBEXISTS, TBIMPOSSIBLE (N above capacity), TBDATA, TBUSAGE
 local n = whole(ARGV[1], 'count', 1)
-local mode = choice(ARGV[2], 'mode', {'0', '1', '2'})
+local mode = choice(ARGV[2], 'mode', '0', '1', '2')
 local now, now_text = clock()
 local b, created = load_or_fresh(key, 3, now)
 if n > b.c and mode ~= '1' then fail('TBIMPOSSIBLE', b.cs) end
