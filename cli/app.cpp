@@ -5,6 +5,7 @@
 
 #include "error.h"
 #include "parse.h"
+#include "tls_build.h"
 
 namespace tbucket::cli {
 namespace {
@@ -28,14 +29,68 @@ void check_prefix(const std::string& prefix) {
     if (prefix.size() > 200) throw Error(ErrorKind::usage, "--prefix is longer than 200 bytes");
     for (unsigned char c : prefix) {
         if (c <= 0x20 || c >= 0x7f || c == '{' || c == '}') {
-            throw Error(ErrorKind::usage, "--prefix may not contain braces, spaces or control characters");
+            throw Error(ErrorKind::usage,
+                        "--prefix may not contain braces, spaces or control characters");
         }
     }
 }
 
+void add_tls_options(CLI::App& app, GlobalOptions& g) {
+    const char* group = "TLS (also rediss:// URLs)";
+    app.add_flag("--tls", g.tls, "connect with TLS (as rediss:// does)")
+        ->envname("TBUCKET_TLS")
+        ->group(group);
+    app.add_option("--cacert", g.cacert, "trust the CAs in this PEM file (default: the system's)")
+        ->type_name("FILE")
+        ->envname("TBUCKET_CACERT")
+        ->group(group);
+    app.add_option("--cacertdir", g.cacertdir, "trust the CAs in this hashed directory")
+        ->type_name("DIR")
+        ->envname("TBUCKET_CACERTDIR")
+        ->group(group);
+    app.add_option("--cert", g.cert, "client certificate, PEM (mutual TLS)")
+        ->type_name("FILE")
+        ->envname("TBUCKET_CERT")
+        ->group(group);
+    app.add_option("--key", g.key, "private key of --cert, PEM")
+        ->type_name("FILE")
+        ->envname("TBUCKET_KEY")
+        ->group(group);
+    app.add_option("--sni", g.sni, "server name to send and to check the certificate against")
+        ->type_name("NAME")
+        ->envname("TBUCKET_SNI")
+        ->group(group);
+    app.add_flag("--insecure", g.insecure, "do not verify the server's certificate (warns)")
+        ->group(group);
+}
+
+TlsOptions resolve_tls(const GlobalOptions& g, bool from_url, Output& out) {
+    TlsOptions tls;
+    tls.enabled = from_url || g.tls;
+    bool any = !g.cacert.empty() || !g.cacertdir.empty() || !g.cert.empty() || !g.key.empty() ||
+               !g.sni.empty() || g.insecure;
+    if (!tls.enabled) {
+        if (any) throw Error(ErrorKind::usage, "TLS options need --tls or a rediss:// URL");
+        return tls;
+    }
+    if (g.cert.empty() != g.key.empty())
+        throw Error(ErrorKind::usage, "--cert and --key go together");
+    tls.ca_file = g.cacert;
+    tls.ca_dir = g.cacertdir;
+    tls.cert_file = g.cert;
+    tls.key_file = g.key;
+    tls.server_name = g.sni;
+    tls.verify = !g.insecure;
+    if (g.insecure)
+        out.warning(
+            "--insecure: the server's certificate is not checked; anyone in between can listen");
+    return tls;
+}
+
 }  // namespace
 
-Context::Context(const GlobalOptions& g, Output& o) : out(o), global(g), connection_(resolve_connection(g, o)) {
+Context::Context(const GlobalOptions& g, Output& o)
+    : out(o), global(g), connection_(resolve_connection(g, o)) {
     check_prefix(g.prefix);
 }
 
@@ -51,9 +106,11 @@ void add_settings_options(CLI::App* command, SettingsText& text, bool capacity_r
                           : "create the bucket with this capacity when it is missing");
     capacity->type_name("N");
     if (capacity_required) capacity->required();
-    CLI::Option* rate = command->add_option("--rate", text.rate, "refill AMOUNT/PERIOD: 10/s, 100/min, 1/30s, 0.5/h");
+    CLI::Option* rate = command->add_option("--rate", text.rate,
+                                            "refill AMOUNT/PERIOD: 10/s, 100/min, 1/30s, 0.5/h");
     rate->type_name("RATE");
-    CLI::Option* expire = command->add_option("--expire", text.expire, "delete the bucket after this long unused");
+    CLI::Option* expire =
+        command->add_option("--expire", text.expire, "delete the bucket after this long unused");
     expire->type_name("DURATION");
     if (!capacity_required) {
         rate->needs(capacity);
@@ -73,20 +130,44 @@ std::optional<Settings> parse_settings(const SettingsText& text) {
     return s;
 }
 
-void setup_global(CLI::App& app, GlobalOptions& g) {
-    app.add_option("-u,--url", g.url, "Redis URL (env TBUCKET_URL, then REDIS_URL; default redis://127.0.0.1:6379)")
+bool tls_options_named(int argc, char** argv) {
+    for (const char* name : {"TBUCKET_TLS", "TBUCKET_CACERT", "TBUCKET_CACERTDIR", "TBUCKET_CERT",
+                             "TBUCKET_KEY", "TBUCKET_SNI"}) {
+        if (std::getenv(name)) return true;
+    }
+    for (int i = 1; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        if (arg == "--") break;
+        for (std::string_view name :
+             {"--tls", "--cacert", "--cert", "--key", "--sni", "--insecure", "-h", "--help"}) {
+            if (arg.substr(0, name.size()) == name) return true;
+        }
+    }
+    return false;
+}
+
+void setup_global(CLI::App& app, GlobalOptions& g, bool with_tls) {
+    app.add_option("-u,--url", g.url,
+                   "Redis URL (env TBUCKET_URL, then REDIS_URL; default redis://127.0.0.1:6379)")
         ->type_name("URL");
     app.add_option("--prefix", g.prefix, "key prefix")
         ->envname("TBUCKET_PREFIX")
         ->capture_default_str();
     app.add_flag("--json", g.json, "JSON Lines output (TBUCKET_JSON=1)")->envname("TBUCKET_JSON");
-    app.add_flag("-q,--quiet", g.quiet, "print only errors, and what info, list and watch --follow are asked for");
-    app.add_option("--connect-timeout", g.connect_timeout, "time to connect")->type_name("DURATION")->capture_default_str();
-    app.add_option("--timeout-io", g.io_timeout, "time for one command's reply")->type_name("DURATION")->capture_default_str();
+    app.add_flag("-q,--quiet", g.quiet,
+                 "print only errors, and what info, list and watch --follow are asked for");
+    app.add_option("--connect-timeout", g.connect_timeout, "time to connect")
+        ->type_name("DURATION")
+        ->capture_default_str();
+    app.add_option("--timeout-io", g.io_timeout, "time for one command's reply")
+        ->type_name("DURATION")
+        ->capture_default_str();
     app.add_option("--password-file", g.password_file,
                    "read the password from this file (env TBUCKET_PASSWORD, REDISCLI_AUTH)")
         ->type_name("FILE");
-    app.add_option("-E,--denied-exit", g.denied_exit, "exit status of a denial (default 1 for take, 75 for run)")
+    if (with_tls) add_tls_options(app, g);
+    app.add_option("-E,--denied-exit", g.denied_exit,
+                   "exit status of a denial (default 1 for take, 75 for run)")
         ->type_name("N")
         ->check(CLI::Range(0, 255));
 }
@@ -99,11 +180,19 @@ ConnectionOptions resolve_connection(const GlobalOptions& g, Output& out) {
         url = from_env;
     }
     ConnectionOptions options = parse_url(url);
+    if (options.transport == ConnectionOptions::Transport::unix_socket && g.tls) {
+        throw Error(ErrorKind::usage, "--tls needs a redis:// URL, not a unix socket");
+    }
+    if (options.tls.enabled || g.tls) prepare_tls();  // may become tbucket-tls
+    options.tls = resolve_tls(g, options.tls.enabled, out);
     if (options.has_password && !g.url.empty()) {
-        out.warning("a password on the command line can be seen by other users; use TBUCKET_PASSWORD or --password-file");
+        out.warning(
+            "a password on the command line can be seen by other users; use TBUCKET_PASSWORD or "
+            "--password-file");
     }
     if (!options.has_password) {
-        const char* from_env = env("TBUCKET_PASSWORD") ? env("TBUCKET_PASSWORD") : env("REDISCLI_AUTH");
+        const char* from_env =
+            env("TBUCKET_PASSWORD") ? env("TBUCKET_PASSWORD") : env("REDISCLI_AUTH");
         if (!g.password_file.empty()) {
             options.password = read_password_file(g.password_file);
             options.has_password = true;
@@ -113,7 +202,8 @@ ConnectionOptions resolve_connection(const GlobalOptions& g, Output& out) {
         }
     }
     if (!options.user.empty() && !options.has_password) {
-        throw Error(ErrorKind::usage, "URL names user '" + options.user + "' but no password was given");
+        throw Error(ErrorKind::usage,
+                    "URL names user '" + options.user + "' but no password was given");
     }
     options.connect_timeout_ms = parse_duration_ms("--connect-timeout", g.connect_timeout);
     options.io_timeout_ms = parse_duration_ms("--timeout-io", g.io_timeout);

@@ -24,6 +24,9 @@ struct GlobalOptions {
     std::string connect_timeout = "2s";
     std::string io_timeout = "5s";
     std::string password_file;
+    bool tls = false;
+    bool insecure = false;
+    std::string cacert, cacertdir, cert, key, sni;
     int denied_exit = -1;  // -1: the command's own default
 };
 
@@ -31,16 +34,18 @@ struct GlobalOptions {
 // made on first use, so a command validates all its input before any
 // connection is opened.
 class Context {
-public:
+  public:
     Context(const GlobalOptions& global, Output& out);
     Client& client();
     void close() { client_.reset(); }
     Output& out;
     const GlobalOptions& global;
     // The exit status of a denial: -E if given, else the command's default.
-    int denied_exit(int fallback) const { return global.denied_exit >= 0 ? global.denied_exit : fallback; }
+    int denied_exit(int fallback) const {
+        return global.denied_exit >= 0 ? global.denied_exit : fallback;
+    }
 
-private:
+  private:
     ConnectionOptions connection_;
     std::unique_ptr<Client> client_;
 };
@@ -58,8 +63,13 @@ struct SettingsText {
 void add_settings_options(CLI::App* command, SettingsText& text, bool capacity_required);
 std::optional<Settings> parse_settings(const SettingsText& text);
 
-// Global options and environment variables (SPEC §3) into the app.
-void setup_global(CLI::App& app, GlobalOptions& global);
+// Global options and environment variables (SPEC §3) into the app. The
+// seven TLS options cost a one-shot command a sixth of its instructions to
+// set up, so they are added only when `with_tls` (see tls_options_named).
+void setup_global(CLI::App& app, GlobalOptions& global, bool with_tls);
+// Whether the command line or the environment names a TLS option, or asks
+// for help (which lists them).
+bool tls_options_named(int argc, char** argv);
 // URL, password and timeouts into connection options; throws Error(usage).
 // Warns through `out` when a password was typed on the command line.
 ConnectionOptions resolve_connection(const GlobalOptions& global, Output& out);

@@ -2,14 +2,16 @@
 // Builds the command line, runs the chosen command, and is the one place
 // where errors become messages and exit statuses.
 
-#include <csignal>
-#include <algorithm>
-#include <cstring>
 #include <strings.h>
+
+#include <algorithm>
+#include <csignal>
+#include <cstring>
 #include <string_view>
 
 #include "app.h"
 #include "exit_codes.h"
+#include "tls_build.h"
 
 namespace tbucket::cli {
 namespace {
@@ -28,7 +30,8 @@ void scrub_passwords(int argc, char** argv) {
         char* start = scheme + 3;
         char* at = std::strrchr(start, '@');
         if (!at) continue;
-        char* colon = static_cast<char*>(std::memchr(start, ':', static_cast<std::size_t>(at - start)));
+        char* colon =
+            static_cast<char*>(std::memchr(start, ':', static_cast<std::size_t>(at - start)));
         if (colon) std::memset(colon + 1, '*', static_cast<std::size_t>(at - colon - 1));
     }
 }
@@ -46,7 +49,6 @@ bool wants_json(int argc, char** argv) {
     return false;
 }
 
-
 // An option given with an empty value (--tokens "") is a mistake, never
 // "not given": refused for every option of the app and its subcommands.
 // (--wait alone has no value at all, and is fine: to CLI11, --wait "" is
@@ -54,9 +56,12 @@ bool wants_json(int argc, char** argv) {
 void refuse_empty_values(const CLI::App& app) {
     for (const CLI::Option* option : app.get_options()) {
         // --wait[=D] may come without a value; CLI11 shows that as "" too.
-        if (option->get_positional() || option->count() == 0 || option->get_expected_min() == 0) continue;
+        if (option->get_positional() || option->count() == 0 || option->get_expected_min() == 0)
+            continue;
         for (const std::string& value : option->results()) {
-            if (value.empty()) throw Error(ErrorKind::usage, option->get_name() + " needs a value; it was given empty");
+            if (value.empty())
+                throw Error(ErrorKind::usage,
+                            option->get_name() + " needs a value; it was given empty");
         }
     }
     for (const CLI::App* sub : app.get_subcommands()) refuse_empty_values(*sub);
@@ -72,29 +77,29 @@ constexpr struct {
     {"take", [](CLI::App& a, const std::vector<std::string>&) { return setup_take(a); }},
     {"put", [](CLI::App& a, const std::vector<std::string>&) { return setup_put(a); }},
     {"watch", [](CLI::App& a, const std::vector<std::string>&) { return setup_watch(a); }},
-    {"run", [](CLI::App& a, const std::vector<std::string>& command) { return setup_run(a, command); }},
+    {"run",
+     [](CLI::App& a, const std::vector<std::string>& command) { return setup_run(a, command); }},
     {"info", [](CLI::App& a, const std::vector<std::string>&) { return setup_info(a); }},
     {"list", [](CLI::App& a, const std::vector<std::string>&) { return setup_list(a); }},
     {"reset", [](CLI::App& a, const std::vector<std::string>&) { return setup_reset(a); }},
     {"delete", [](CLI::App& a, const std::vector<std::string>&) { return setup_delete(a); }},
 };
 
-bool takes_value(std::string_view option) {
-    for (const char* o : {"-u", "--url", "--prefix", "--connect-timeout", "--timeout-io", "--password-file", "-E",
-                          "--denied-exit"}) {
-        if (option == o) return true;
-    }
-    return false;
+// A global option that takes the next word as its value (--url URL).
+bool takes_value(const CLI::App& app, std::string_view arg) {
+    if (arg.size() < 2 || arg[0] != '-' || arg.find('=') != std::string_view::npos) return false;
+    const CLI::Option* option = app.get_option_no_throw(std::string(arg));
+    return option && option->get_expected_min() > 0;
 }
 
 // The subcommand named on the command line, or "" when help is asked
 // before it or none is named. Setting up CLI11 for one subcommand instead of
 // all of them is most of a one-shot command's start-up work.
-std::string_view chosen_command(int argc, char** argv) {
+std::string_view chosen_command(const CLI::App& app, int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         std::string_view arg = argv[i];
         if (arg == "-h" || arg == "--help") return "";
-        if (takes_value(arg)) {
+        if (takes_value(app, arg)) {
             ++i;
             continue;
         }
@@ -117,10 +122,10 @@ std::vector<Subcommand> setup_commands(CLI::App& app, std::string_view chosen,
 }
 
 // The first word that is neither an option nor an option's value.
-std::string_view first_word(int argc, char** argv) {
+std::string_view first_word(const CLI::App& app, int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         std::string_view arg = argv[i];
-        if (takes_value(arg)) {
+        if (takes_value(app, arg)) {
             ++i;
         } else if (arg.empty() || arg[0] != '-') {
             return arg;
@@ -132,8 +137,8 @@ std::string_view first_word(int argc, char** argv) {
 int parse_failed(CLI::App& app, const CLI::ParseError& e, bool json, int argc, char** argv) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
     std::string message = std::string(e.what()) + " (see tbucket --help)";
-    std::string_view word = first_word(argc, argv);
-    if (chosen_command(argc, argv).empty() && !word.empty()) {
+    std::string_view word = first_word(app, argc, argv);
+    if (chosen_command(app, argc, argv).empty() && !word.empty()) {
         message = "unknown command '" + std::string(word) + "' (see tbucket --help)";
     }
     Output out(json, false);
@@ -142,13 +147,14 @@ int parse_failed(CLI::App& app, const CLI::ParseError& e, bool json, int argc, c
 }
 
 int run(int argc, char** argv) {
+    keep_arguments(argc, argv);
     CLI::App app{"tbucket: distributed token buckets in Redis, from the shell", "tbucket"};
     app.set_version_flag("-V,--version", "tbucket " TBUCKET_VERSION);
     app.footer(footer);
     app.require_subcommand(1);
     app.fallthrough();
     GlobalOptions global;
-    setup_global(app, global);
+    setup_global(app, global, tls_options_named(argc, argv));
     // Everything after the first "--" is run's command, kept from CLI11 so
     // that its words are never taken for run's own arguments.
     int own = argc;
@@ -159,7 +165,7 @@ int run(int argc, char** argv) {
         }
     }
     std::vector<std::string> command(argv + std::min(own + 1, argc), argv + argc);
-    std::vector<Subcommand> commands = setup_commands(app, chosen_command(own, argv), command);
+    std::vector<Subcommand> commands = setup_commands(app, chosen_command(app, own, argv), command);
     try {
         app.parse(own, argv);
     } catch (const CLI::ParseError& e) {

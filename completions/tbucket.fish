@@ -4,7 +4,8 @@
 # completions directory (pkg-config --variable completionsdir fish).
 #
 # Bucket names come from `tbucket list` against the server the command line
-# names (-u/--url, --prefix, --password-file, else the environment), with
+# names (-u/--url, --prefix, --password-file, the TLS options, else the
+# environment), with
 # short timeouts; when that fails, nothing is offered.
 
 # Prints three lines about the words before the cursor: the command (or
@@ -35,7 +36,7 @@ function __tbucket_state
         end
         switch $w
             case -u --url --prefix --password-file --connect-timeout --timeout-io -E --denied-exit \
-                --capacity --rate --expire --tokens --timeout
+                --capacity --rate --expire --tokens --timeout --cacert --cacertdir --cert --key --sni
                 set skip 1
             case --wait
                 set after_wait 1
@@ -94,10 +95,11 @@ function __tbucket_buckets
         switch $w
             case --
                 break
-            case -u --url --prefix --password-file
+            case -u --url --prefix --password-file --cacert --cacertdir --cert --key --sni
                 set i (math $i + 1)
                 set -a args $w $words[$i]
-            case '--url=*' '--prefix=*' '--password-file=*'
+            case '--url=*' '--prefix=*' '--password-file=*' '--cacert=*' '--cacertdir=*' '--cert=*' '--key=*' \
+                '--sni=*' --tls --insecure
                 set -a args $w
             case '-u?*'
                 set -a args --url (string sub -s 3 -- $w)
@@ -143,6 +145,13 @@ complete -c tbucket -n $not_in_run_command -s q -l quiet -d 'Print nothing but e
 complete -c tbucket -n $not_in_run_command -l connect-timeout -x -a $durations -d 'Time to connect'
 complete -c tbucket -n $not_in_run_command -l timeout-io -x -a $durations -d "Time for one command's reply"
 complete -c tbucket -n $not_in_run_command -l password-file -r -F -d 'Read the password from this file'
+complete -c tbucket -n $not_in_run_command -l tls -d 'Connect with TLS'
+complete -c tbucket -n $not_in_run_command -l cacert -r -F -d 'Trust the CAs in this PEM file'
+complete -c tbucket -n $not_in_run_command -l cacertdir -x -a '(__fish_complete_directories)' -d 'Trust the CAs in this directory'
+complete -c tbucket -n $not_in_run_command -l cert -r -F -d 'Client certificate'
+complete -c tbucket -n $not_in_run_command -l key -r -F -d 'Private key of --cert'
+complete -c tbucket -n $not_in_run_command -l sni -x -d 'Server name to send and check'
+complete -c tbucket -n $not_in_run_command -l insecure -d 'Do not verify the server certificate'
 complete -c tbucket -n $not_in_run_command -s E -l denied-exit -x -a '0 1 75' -d 'Exit status of a denial'
 complete -c tbucket -n $not_in_run_command -s h -l help -d 'Show help'
 complete -c tbucket -n __tbucket_needs_command -s V -l version -d 'Show the version'

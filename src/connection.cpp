@@ -1,9 +1,5 @@
 #include "connection.h"
 
-#include <poll.h>
-#include <sys/time.h>
-
-#include <cerrno>
 #include <utility>
 
 #include "error.h"
@@ -12,11 +8,8 @@
 namespace tbucket {
 namespace {
 
-timeval to_timeval(int64_t ms) {
-    timeval tv{};
-    tv.tv_sec = static_cast<time_t>(ms / 1000);
-    tv.tv_usec = static_cast<suseconds_t>((ms % 1000) * 1000);
-    return tv;
+Deadline after(int64_t ms) {
+    return Clock::now() + std::chrono::milliseconds(ms);
 }
 
 bool starts_with(std::string_view text, std::string_view prefix) {
@@ -52,76 +45,108 @@ std::string reply_error_text(const redisReply& reply) {
 
 Connection::Connection(ConnectionOptions options) : options_(std::move(options)) {}
 
-Connection::~Connection() { close(); }
+Connection::~Connection() {
+    close();
+}
 
 void Connection::close() {
-    if (context_) redisFree(context_);
-    context_ = nullptr;
+    stream_.reset();
+    if (reader_) redisReaderFree(reader_);
+    reader_ = nullptr;
+    output_.clear();
+    input_.clear();
 }
 
 void Connection::open() {
-    timeval connect_timeout = to_timeval(options_.connect_timeout_ms);
-    if (options_.transport == ConnectionOptions::Transport::unix_socket) {
-        context_ = redisConnectUnixWithTimeout(options_.path.c_str(), connect_timeout);
-    } else {
-        context_ = redisConnectWithTimeout(options_.host.c_str(), options_.port, connect_timeout);
+    auto stream = std::make_unique<Stream>();
+    Stream::Io io = stream->open(options_, after(options_.connect_timeout_ms));
+    if (io != Stream::Io::ok) {
+        std::string why =
+            io == Stream::Io::timed_out && options_.tls.enabled ? stream->failure()
+            : io == Stream::Io::timed_out
+                ? "no answer within " + format_duration_ms(options_.connect_timeout_ms)
+            : io == Stream::Io::closed ? "the server closed the connection"
+                                       : stream->failure();
+        throw Error(ErrorKind::unavailable,
+                    "cannot connect to Redis at " + endpoint() + ": " + why);
     }
-    if (!context_) throw Error(ErrorKind::internal, "out of memory connecting to Redis");
-    if (context_->err) {
-        std::string why = context_->errstr;
-        close();
-        throw Error(ErrorKind::unavailable, "cannot connect to Redis at " + endpoint() + ": " + why);
-    }
-    if (redisSetTimeout(context_, to_timeval(options_.io_timeout_ms)) != REDIS_OK) fail_transport("set up");
+    reader_ = redisReaderCreate();
+    if (!reader_) throw Error(ErrorKind::internal, "out of memory connecting to Redis");
+    stream_ = std::move(stream);
+    fresh_ = true;
     handshake_pending_ = options_.has_password || options_.db != 0;
 }
 
-void Connection::fail_transport(std::string_view doing) {
-    int code = context_ ? context_->err : REDIS_ERR_OTHER;
-    std::string why = context_ ? context_->errstr : "no connection";
-    close();  // a failed hiredis context is dead: never reuse it
-    if (code == REDIS_ERR_IO && (why.find("temporarily unavailable") != std::string::npos ||
-                                 why.find("timed out") != std::string::npos)) {
+void Connection::fail_transport(Stream::Io io, std::string_view doing) {
+    std::string why = stream_ ? stream_->failure() : "no connection";
+    close();  // a connection that failed halfway is out of step: never reuse it
+    if (io == Stream::Io::timed_out) {
         throw Error(ErrorKind::unavailable, "Redis at " + endpoint() + " did not answer within " +
                                                 format_duration_ms(options_.io_timeout_ms) + " (" +
                                                 std::string(doing) + ")");
     }
-    if (code == REDIS_ERR_EOF) why = "the server closed the connection";
-    throw Error(ErrorKind::unavailable,
-                "lost connection to Redis at " + endpoint() + " (" + std::string(doing) + "): " + why);
+    if (io == Stream::Io::closed) {
+        why = "the server closed the connection";
+        // A TLS port drops a plain client without a word.
+        if (!options_.tls.enabled && fresh_) why += " (a TLS port? use rediss:// or --tls)";
+    }
+    throw Error(ErrorKind::unavailable, "lost connection to Redis at " + endpoint() + " (" +
+                                            std::string(doing) + "): " + why);
 }
 
+// RESP, written out: an array of bulk strings, each with its length, so
+// no byte of user data is ever interpreted.
 void Connection::append(const Command& command) {
-    const std::size_t count = command.size();
-    const char* argv_small[16];
-    std::size_t len_small[16];
-    std::vector<const char*> argv_big;
-    std::vector<std::size_t> len_big;
-    const char** argv = argv_small;
-    std::size_t* lens = len_small;
-    if (count > 16) {
-        argv_big.resize(count);
-        len_big.resize(count);
-        argv = argv_big.data();
-        lens = len_big.data();
-    }
-    for (std::size_t i = 0; i < count; ++i) {
-        argv[i] = command[i].data();
-        lens[i] = command[i].size();
-    }
-    if (redisAppendCommandArgv(context_, static_cast<int>(count), argv, lens) != REDIS_OK) {
-        fail_transport("sending");
+    output_ += '*';
+    output_ += std::to_string(command.size());
+    output_ += "\r\n";
+    for (const std::string& arg : command) {
+        output_ += '$';
+        output_ += std::to_string(arg.size());
+        output_ += "\r\n";
+        output_ += arg;
+        output_ += "\r\n";
     }
 }
 
-Reply Connection::read() {
-    void* raw = nullptr;
-    if (redisGetReply(context_, &raw) != REDIS_OK || !raw) fail_transport("reading a reply");
-    return Reply(static_cast<redisReply*>(raw));
+void Connection::flush(Deadline deadline) {
+    Stream::Io io = stream_->write_all(output_, deadline);
+    output_.clear();
+    if (io != Stream::Io::ok) fail_transport(io, "sending");
+}
+
+// The next reply, reading until the deadline; nullopt when woken (by a
+// signal or wake_fd) and `until_woken`, or when the deadline passes.
+std::optional<Reply> Connection::next_reply(Deadline deadline, int wake_fd, bool until_woken) {
+    for (;;) {
+        void* raw = nullptr;
+        if (redisReaderGetReply(reader_, &raw) != REDIS_OK) {
+            std::string why = reader_->errstr;
+            close();
+            throw Error(ErrorKind::unavailable,
+                        "Redis at " + endpoint() + " sent a malformed reply: " + why);
+        }
+        if (raw) {
+            fresh_ = false;
+            return Reply(static_cast<redisReply*>(raw));
+        }
+        Stream::Io io = stream_->read_some(input_, deadline, wake_fd);
+        if (!input_.empty()) redisReaderFeed(reader_, input_.data(), input_.size());
+        input_.clear();
+        if (io == Stream::Io::woken && !until_woken) continue;
+        if (io == Stream::Io::woken || (io == Stream::Io::timed_out && until_woken))
+            return std::nullopt;
+        if (io != Stream::Io::ok)
+            fail_transport(io, until_woken ? "waiting for a message" : "reading a reply");
+    }
+}
+
+Reply Connection::read(Deadline deadline) {
+    return std::move(*next_reply(deadline, -1, false));
 }
 
 std::vector<Reply> Connection::pipeline(const std::vector<Command>& commands) {
-    if (!context_) open();
+    if (!stream_) open();
     bool auth = false, select = false;
     if (handshake_pending_) {
         auth = options_.has_password;
@@ -132,19 +157,22 @@ std::vector<Reply> Connection::pipeline(const std::vector<Command>& commands) {
         handshake_pending_ = false;
     }
     for (const Command& command : commands) append(command);
+    Deadline deadline = after(options_.io_timeout_ms);
+    flush(deadline);
     if (auth) {
-        Reply reply = read();
+        Reply reply = read(deadline);
         std::string text = reply->type == REDIS_REPLY_ERROR ? reply_error_text(*reply) : "";
         // A password given to a server that has none is harmless (redis-cli goes on too).
         if (!text.empty() && text.find("without any password configured") == std::string::npos) {
             close();
             std::string who = options_.user.empty() ? "default" : options_.user;
-            throw Error(ErrorKind::refused,
-                        "Redis at " + endpoint() + " refused authentication for user '" + who + "': " + text);
+            throw Error(ErrorKind::refused, "Redis at " + endpoint() +
+                                                " refused authentication for user '" + who +
+                                                "': " + text);
         }
     }
     if (select) {
-        Reply reply = read();
+        Reply reply = read(deadline);
         if (reply->type == REDIS_REPLY_ERROR) {
             std::string text = reply_error_text(*reply);
             close();
@@ -155,36 +183,22 @@ std::vector<Reply> Connection::pipeline(const std::vector<Command>& commands) {
     }
     std::vector<Reply> replies;
     replies.reserve(commands.size());
-    for (std::size_t i = 0; i < commands.size(); ++i) replies.push_back(read());
+    for (std::size_t i = 0; i < commands.size(); ++i) replies.push_back(read(deadline));
     return replies;
 }
 
 void Connection::send(const Command& command) {
-    if (!context_) open();
+    if (!stream_) open();
     if (handshake_pending_) {
         pipeline({});  // AUTH and SELECT first, and their replies read
     }
     append(command);
-    int done = 0;
-    while (!done) {
-        if (redisBufferWrite(context_, &done) != REDIS_OK) fail_transport("sending");
-    }
+    flush(after(options_.io_timeout_ms));
 }
 
 std::optional<Reply> Connection::receive(int timeout_ms, int wake_fd) {
-    if (!context_) throw Error(ErrorKind::internal, "receive() before send()");
-    for (;;) {
-        void* raw = nullptr;
-        if (redisGetReplyFromReader(context_, &raw) != REDIS_OK) fail_transport("reading a reply");
-        if (raw) return Reply(static_cast<redisReply*>(raw));
-        pollfd fds[2] = {{context_->fd, POLLIN, 0}, {wake_fd, POLLIN, 0}};
-        int ready = poll(fds, wake_fd >= 0 ? 2 : 1, timeout_ms);
-        if (ready == 0 || (ready < 0 && errno == EINTR)) return std::nullopt;
-        if (ready < 0) fail_transport("waiting for a reply");
-        if (fds[0].revents == 0) return std::nullopt;  // woken by wake_fd
-        if (redisBufferRead(context_) != REDIS_OK) fail_transport("reading a reply");
-        timeout_ms = 0;  // what came is read; the loop returns it or nothing
-    }
+    if (!stream_) throw Error(ErrorKind::internal, "receive() before send()");
+    return next_reply(timeout_ms < 0 ? no_deadline : after(timeout_ms), wake_fd, true);
 }
 
 Reply Connection::call(const Command& command) {

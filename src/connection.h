@@ -1,8 +1,9 @@
 #pragma once
 
 // The one place that talks to a Redis server. Everything above it sends
-// argv vectors and reads redisReply trees; whatever carries the bytes (TCP,
-// a unix socket, later TLS or cluster redirects) stays behind this class.
+// argv vectors and reads redisReply trees. The bytes travel through a
+// Stream (TCP, a unix socket, TLS); hiredis only parses the replies, with
+// its reader, because Debian's hiredis 0.14 has no TLS.
 
 #include <hiredis/hiredis.h>
 
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "error.h"
+#include "stream.h"
 #include "url.h"
 
 namespace tbucket {
@@ -25,7 +27,7 @@ using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
 using Command = std::vector<std::string>;
 
 class Connection {
-public:
+  public:
     explicit Connection(ConnectionOptions options);
     ~Connection();
     Connection(const Connection&) = delete;
@@ -44,21 +46,27 @@ public:
     // `wake_fd` became readable.
     void send(const Command& command);
     std::optional<Reply> receive(int timeout_ms, int wake_fd = -1);
-    bool is_open() const { return context_ != nullptr; }
+    bool is_open() const { return stream_ != nullptr; }
 
     const ConnectionOptions& options() const { return options_; }
     std::string endpoint() const { return describe_endpoint(options_); }
     void close();
 
-private:
+  private:
     void open();
     void append(const Command& command);
-    Reply read();
-    [[noreturn]] void fail_transport(std::string_view doing);
+    void flush(Deadline deadline);
+    Reply read(Deadline deadline);
+    std::optional<Reply> next_reply(Deadline deadline, int wake_fd, bool until_woken);
+    [[noreturn]] void fail_transport(Stream::Io io, std::string_view doing);
 
     ConnectionOptions options_;
-    redisContext* context_ = nullptr;
+    std::unique_ptr<Stream> stream_;
+    redisReader* reader_ = nullptr;
+    std::string output_;  // commands formatted, not sent yet
+    std::string input_;   // bytes read, not given to the reader yet
     bool handshake_pending_ = false;
+    bool fresh_ = false;  // no reply has come on this connection yet
 };
 
 // Redis's word for an error reply ("NOAUTH ...", "WRONGTYPE ...") as the

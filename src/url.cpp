@@ -125,17 +125,16 @@ void parse_unix(std::string_view rest, ConnectionOptions& options) {
 ConnectionOptions parse_url(std::string_view url) {
     ConnectionOptions options;
     std::size_t sep = url.find("://");
-    if (sep == std::string_view::npos) bad("expected redis://HOST[:PORT][/DB] or unix:///PATH");
+    if (sep == std::string_view::npos) bad("expected redis://HOST[:PORT][/DB], rediss://… or unix:///PATH");
     std::string_view scheme = url.substr(0, sep);
     std::string_view rest = url.substr(sep + 3);
-    if (scheme == "redis") {
+    if (scheme == "redis" || scheme == "rediss") {
+        options.tls.enabled = scheme == "rediss";
         parse_redis(rest, options);
     } else if (scheme == "unix") {
         parse_unix(rest, options);
-    } else if (scheme == "rediss") {
-        bad("TLS (rediss://) is not supported yet");
     } else {
-        bad("unknown scheme '" + std::string(scheme) + "'; use redis:// or unix://");
+        bad("unknown scheme '" + std::string(scheme) + "'; use redis://, rediss:// or unix://");
     }
     return options;
 }

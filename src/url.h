@@ -9,6 +9,20 @@
 
 namespace tbucket {
 
+// How to check and present certificates when TLS is on (redis-cli's
+// --cacert, --cacertdir, --cert, --key, --sni, --insecure).
+struct TlsOptions {
+    bool enabled = false;
+    std::string ca_file;   // empty: the system's CA store
+    std::string ca_dir;
+    std::string cert_file;  // client certificate, for servers that ask for one
+    std::string key_file;
+    std::string server_name;  // SNI and the name checked; empty: the host
+    bool verify = true;
+
+    bool operator==(const TlsOptions&) const = default;
+};
+
 struct ConnectionOptions {
     enum class Transport { tcp, unix_socket };
     Transport transport = Transport::tcp;
@@ -21,11 +35,13 @@ struct ConnectionOptions {
     int64_t db = 0;
     int64_t connect_timeout_ms = 2000;
     int64_t io_timeout_ms = 5000;
+    TlsOptions tls;
 };
 
 inline constexpr std::string_view default_url = "redis://127.0.0.1:6379";
 
 // redis://[[USER][:PASSWORD]@]HOST[:PORT][/DB]
+// rediss://… the same, over TLS
 // unix://[[USER][:PASSWORD]@]/PATH[?db=N]
 // USER and PASSWORD may be percent-encoded. Throws Error(usage); messages
 // never contain the password.

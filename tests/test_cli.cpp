@@ -343,15 +343,14 @@ TEST_CASE("the URL comes from TBUCKET_URL, then REDIS_URL", "[e2e][env]") {
               .code == 0);
 }
 
-TEST_CASE("bad URLs exit 2 and TLS says it is not supported yet", "[e2e][usage][url]") {
+TEST_CASE("bad URLs exit 2 with one line", "[e2e][usage][url]") {
     for (const char* url : {"http://x", "redis://127.0.0.1:0", "redis://127.0.0.1:99999", "redis://h/x",
-                            "redis://", "rediss://127.0.0.1:6379"}) {
+                            "redis://", "rediss://127.0.0.1:99999", "rediss://"}) {
         RunResult r = tbucket::test::tbucket({"-u", url, "info", "api"});
         INFO(url);
         CHECK(r.code == 2);
         CHECK(one_error_line(r.err));
     }
-    CHECK_THAT(tbucket::test::tbucket({"-u", "rediss://h", "info", "a"}).err, Catch::Contains("TLS"));
 }
 
 TEST_CASE("the prefix option and TBUCKET_PREFIX choose the key prefix", "[e2e][env]") {

@@ -164,9 +164,17 @@ TEST_CASE("describe_endpoint never contains the password", "[url]") {
 
 // ---------------------------------------------------------------- refused
 
-TEST_CASE("a rediss:// URL is refused and the message mentions TLS", "[url]") {
-    CHECK(contains(url_error("rediss://host"), "TLS"));
-    CHECK(contains(url_error("rediss://u:s3cret@host:6380"), "TLS"));
+TEST_CASE("a rediss:// URL is a redis:// URL with TLS on", "[url]") {
+    ConnectionOptions o = parse_url("rediss://u:s3cret@host:6380/2");
+    CHECK(o.tls.enabled);
+    CHECK(o.tls.verify);
+    CHECK(o.host == "host");
+    CHECK(o.port == 6380);
+    CHECK(o.db == 2);
+    CHECK(o.password == "s3cret");
+    CHECK_FALSE(parse_url("redis://host").tls.enabled);
+    CHECK_FALSE(parse_url("unix:///run/redis.sock").tls.enabled);
+    CHECK(contains(url_error("rediss://"), "host"));
 }
 
 TEST_CASE("an unknown scheme is refused", "[url]") {

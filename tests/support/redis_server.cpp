@@ -17,7 +17,6 @@
 #include <thread>
 
 namespace tbucket::test {
-namespace {
 
 int free_port() {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -34,8 +33,6 @@ int free_port() {
     close(fd);
     return ntohs(addr.sin_port);
 }
-
-}  // namespace
 
 RedisServer::RedisServer(std::vector<std::string> extra_args) : extra_args_(std::move(extra_args)) {
     char pattern[] = "/tmp/tbucket-test-XXXXXX";

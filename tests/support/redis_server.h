@@ -50,6 +50,9 @@ private:
     std::unique_ptr<Connection> connection_;
 };
 
+// A loopback TCP port nobody listens on right now.
+int free_port();
+
 // The server shared by the test cases of one process, flushed when a new
 // test case first asks for it. Under ctest each test case is a process of
 // its own, so it has a server of its own.

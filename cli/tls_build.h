@@ -1,0 +1,17 @@
+#pragma once
+
+// What a program does when a connection asks for TLS. tbucket-tls switches
+// its OpenSSL on; tbucket, which carries no OpenSSL, becomes tbucket-tls
+// with the same arguments (see CMakeLists.txt for why there are two).
+
+namespace tbucket::cli {
+
+// Keeps the arguments as given, before anything rewrites them (passwords
+// are scrubbed from argv).
+void keep_arguments(int argc, char** argv);
+
+// Makes TLS available in this process, or replaces the process with one
+// that has it. Throws Error(internal) when that program is missing.
+void prepare_tls();
+
+}  // namespace tbucket::cli

@@ -1,0 +1,56 @@
+// tbucket: for TLS, becomes tbucket-tls, found beside this program (the
+// build tree) or in its libexec directory (an installed copy).
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "error.h"
+#include "tls_build.h"
+
+namespace tbucket::cli {
+namespace {
+
+std::vector<std::string>& kept() {
+    static std::vector<std::string> arguments;
+    return arguments;
+}
+
+std::string own_directory() {
+    char path[4096];
+    ssize_t size = readlink("/proc/self/exe", path, sizeof path - 1);
+    if (size <= 0) return ".";
+    std::string self(path, static_cast<std::size_t>(size));
+    return self.substr(0, self.rfind('/'));
+}
+
+}  // namespace
+
+void keep_arguments(int argc, char** argv) {
+    kept().assign(argv, argv + argc);
+}
+
+void prepare_tls() {
+    std::string dir = own_directory();
+    std::string libexec = TBUCKET_LIBEXECDIR;
+    std::vector<std::string> candidates{
+        dir + "/tbucket-tls",
+        (libexec.front() == '/' ? libexec : dir + "/../" + libexec) + "/tbucket/tbucket-tls"};
+    std::vector<char*> argv;
+    for (std::string& argument : kept()) argv.push_back(argument.data());
+    argv.push_back(nullptr);
+    for (const std::string& candidate : candidates) {
+        if (access(candidate.c_str(), X_OK) == 0) {
+            execv(candidate.c_str(), argv.data());
+            throw Error(ErrorKind::internal,
+                        "cannot run " + candidate + " for TLS: " + std::strerror(errno));
+        }
+    }
+    throw Error(ErrorKind::internal, "TLS needs tbucket-tls, which is neither at " + candidates[0] +
+                                         " nor at " + candidates[1] + "; reinstall tbucket");
+}
+
+}  // namespace tbucket::cli
