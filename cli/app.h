@@ -78,6 +78,13 @@ ConnectionOptions resolve_connection(const GlobalOptions& global, Output& out);
 // error; the exit status is the first error's, else 0.
 int show_states(Context& ctx, const std::vector<StateOrError>& results, bool deleted);
 
+// A take without waiting and a put, once their input is parsed: what the
+// subcommands run, and what the CLI11-free short forms run (main.cpp).
+int take_now(Context& ctx, const std::string& name, int64_t n, TakeMode mode,
+             const std::optional<Settings>& settings);
+int put_now(Context& ctx, const std::string& name, int64_t n, bool force,
+            const std::optional<Settings>& settings);
+
 Subcommand setup_create(CLI::App& app);
 Subcommand setup_take(CLI::App& app);
 Subcommand setup_put(CLI::App& app);

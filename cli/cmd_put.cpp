@@ -15,12 +15,16 @@ struct PutOptions {
 int run(Context& ctx, const PutOptions& o) {
     std::string name = parse_name(o.name);
     int64_t n = parse_count("count", o.count);
-    std::optional<Settings> settings = parse_settings(o.settings);
-    ctx.out.put(ctx.client().put(name, n, o.force, settings));
-    return exit_ok;
+    return put_now(ctx, name, n, o.force, parse_settings(o.settings));
 }
 
 }  // namespace
+
+int put_now(Context& ctx, const std::string& name, int64_t n, bool force,
+            const std::optional<Settings>& settings) {
+    ctx.out.put(ctx.client().put(name, n, force, settings));
+    return exit_ok;
+}
 
 Subcommand setup_put(CLI::App& app) {
     auto o = std::make_shared<PutOptions>();

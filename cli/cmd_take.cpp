@@ -20,29 +20,36 @@ int run(Context& ctx, const TakeOptions& o) {
     int64_t n = parse_count("count", o.count);
     std::optional<Settings> settings = parse_settings(o.settings);
     WaitSpec wait = parse_wait(o.wait_option->count() > 0, o.wait, "--wait");
-    if (!wait.wait) {
-        TakeResult result = ctx.client().take(name, n, o.partial ? TakeMode::partial : TakeMode::all, settings);
-        ctx.out.took(result, 0);
-        return result.ok() ? exit_ok : ctx.denied_exit(exit_denied);
-    }
-    WaitResult waited = wait_with_terminal(ctx, WaitRequest{name, n, true, settings, wait.timeout_ms});
+    if (!wait.wait)
+        return take_now(ctx, name, n, o.partial ? TakeMode::partial : TakeMode::all, settings);
+    WaitResult waited =
+        wait_with_terminal(ctx, WaitRequest{name, n, true, settings, wait.timeout_ms});
     ctx.out.took(waited.result, waited.waited_ms);
     return exit_ok;
 }
 
 }  // namespace
 
+int take_now(Context& ctx, const std::string& name, int64_t n, TakeMode mode,
+             const std::optional<Settings>& settings) {
+    TakeResult result = ctx.client().take(name, n, mode, settings);
+    ctx.out.took(result, 0);
+    return result.ok() ? exit_ok : ctx.denied_exit(exit_denied);
+}
+
 Subcommand setup_take(CLI::App& app) {
     auto o = std::make_shared<TakeOptions>();
     CLI::App* cmd = app.add_subcommand("take", "Take N tokens at once, or none (exit 1)");
     cmd->add_option("NAME", o->name, "bucket name")->required()->type_name("");
     cmd->add_option("N", o->count, "tokens to take")->type_name("")->capture_default_str();
-    CLI::Option* partial = cmd->add_flag("--partial", o->partial, "take as many whole tokens as there are, up to N");
-    o->wait_option = cmd->add_option("--wait", o->wait,
-                                     "wait until the tokens can be taken: forever, or up to DURATION (exit 124)")
-                         ->expected(0, 1)
-                         ->type_name("[DURATION]")
-                         ->excludes(partial);
+    CLI::Option* partial =
+        cmd->add_flag("--partial", o->partial, "take as many whole tokens as there are, up to N");
+    o->wait_option =
+        cmd->add_option("--wait", o->wait,
+                        "wait until the tokens can be taken: forever, or up to DURATION (exit 124)")
+            ->expected(0, 1)
+            ->type_name("[DURATION]")
+            ->excludes(partial);
     add_settings_options(cmd, o->settings, false);
     return {cmd, [o](Context& ctx) { return run(ctx, *o); }};
 }

@@ -6,11 +6,14 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string_view>
 
 #include "app.h"
 #include "exit_codes.h"
+#include "parse.h"
 #include "tls_build.h"
 
 namespace tbucket::cli {
@@ -146,8 +149,70 @@ int parse_failed(CLI::App& app, const CLI::ParseError& e, bool json, int argc, c
     return exit_usage;
 }
 
+// Runs a command in its context: the one place where errors become
+// messages and exit statuses.
+template <typename Body>
+int run_in_context(const GlobalOptions& global, Output& out, const Body& body) {
+    try {
+        Context context(global, out);
+        return body(context);
+    } catch (const Error& e) {
+        int code = exit_code(e.kind());
+        out.error(e, code);
+        return code;
+    } catch (const std::exception& e) {
+        Error internal(ErrorKind::internal, std::string("internal error: ") + e.what());
+        out.error(internal, exit_code(ErrorKind::internal));
+        return exit_code(ErrorKind::internal);
+    }
+}
+
+bool is_digits(std::string_view text) {
+    return !text.empty() &&
+           std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// `[-u URL] take|put NAME [N]`, the form of most one-shot commands, when no
+// environment variable sets an option: run without CLI11, whose setup is
+// most of what such a command costs (bench/README.md). Anything else, or
+// anything unusual (a name that looks like an option, a count that is not
+// digits), goes to CLI11: nullopt.
+std::optional<int> run_short_form(int argc, char** argv) {
+    for (const char* name : {"TBUCKET_JSON", "TBUCKET_PREFIX", "TBUCKET_TLS", "TBUCKET_CACERT",
+                             "TBUCKET_CACERTDIR", "TBUCKET_CERT", "TBUCKET_KEY", "TBUCKET_SNI"}) {
+        if (std::getenv(name)) return std::nullopt;
+    }
+    GlobalOptions global;
+    int i = 1;
+    if (i + 1 < argc && (std::strcmp(argv[i], "-u") == 0 || std::strcmp(argv[i], "--url") == 0)) {
+        global.url = argv[i + 1];
+        i += 2;
+    } else if (i < argc && std::strncmp(argv[i], "--url=", 6) == 0) {
+        global.url = argv[i] + 6;
+        i += 1;
+    }
+    if (i > 1 && (global.url.empty() || global.url[0] == '-')) return std::nullopt;
+    if (argc - i < 2 || argc - i > 3) return std::nullopt;
+    std::string_view verb = argv[i];
+    std::string name_text = argv[i + 1];
+    std::string count_text = i + 2 < argc ? argv[i + 2] : "1";
+    if ((verb != "take" && verb != "put") || name_text.empty() || name_text[0] == '-' ||
+        !is_digits(count_text)) {
+        return std::nullopt;
+    }
+    scrub_passwords(argc, argv);
+    Output out(false, false);
+    return run_in_context(global, out, [&](Context& ctx) {
+        std::string name = parse_name(name_text);
+        int64_t n = parse_count("count", count_text);
+        return verb == "take" ? take_now(ctx, name, n, TakeMode::all, std::nullopt)
+                              : put_now(ctx, name, n, false, std::nullopt);
+    });
+}
+
 int run(int argc, char** argv) {
     keep_arguments(argc, argv);
+    if (std::optional<int> done = run_short_form(argc, argv)) return *done;
     CLI::App app{"tbucket: distributed token buckets in Redis, from the shell", "tbucket"};
     app.set_version_flag("-V,--version", "tbucket " TBUCKET_VERSION);
     app.footer(footer);
@@ -179,8 +244,7 @@ int run(int argc, char** argv) {
         return exit_usage;
     }
     Output out(global.json, global.quiet);
-    try {
-        Context context(global, out);
+    return run_in_context(global, out, [&](Context& context) {
         for (const Subcommand& chosen : commands) {
             if (!chosen.app->parsed()) continue;
             if (own < argc && chosen.app->get_name() != "run") {
@@ -189,15 +253,7 @@ int run(int argc, char** argv) {
             return chosen.run(context);
         }
         throw Error(ErrorKind::internal, "no command was chosen");
-    } catch (const Error& e) {
-        int code = exit_code(e.kind());
-        out.error(e, code);
-        return code;
-    } catch (const std::exception& e) {
-        Error internal(ErrorKind::internal, std::string("internal error: ") + e.what());
-        out.error(internal, exit_code(ErrorKind::internal));
-        return exit_code(ErrorKind::internal);
-    }
+    });
 }
 
 }  // namespace

@@ -72,7 +72,8 @@ TEST_CASE("create is idempotent and refuses other settings with exit 4", "[e2e][
 }
 
 TEST_CASE("create --json reports created, updated and replaced", "[e2e][create][json]") {
-    json j = only_json_line(tb({"--json", "create", "api", "--capacity", "5", "--tokens", "2"}).out);
+    json j =
+        only_json_line(tb({"--json", "create", "api", "--capacity", "5", "--tokens", "2"}).out);
     CHECK(j["created"] == true);
     CHECK(j["updated"] == false);
     CHECK(j["replaced"] == false);
@@ -80,7 +81,8 @@ TEST_CASE("create --json reports created, updated and replaced", "[e2e][create][
     j = only_json_line(tb({"--json", "create", "api", "--capacity", "7", "--update"}).out);
     CHECK(j["updated"] == true);
     CHECK(j["tokens"] == 2);
-    j = only_json_line(tb({"--json", "create", "api", "--capacity", "7", "--rate", "1/h", "--replace"}).out);
+    j = only_json_line(
+        tb({"--json", "create", "api", "--capacity", "7", "--rate", "1/h", "--replace"}).out);
     CHECK(j["replaced"] == true);
     CHECK(j["tokens"] == 7);
     CHECK(j["rate"] == json{{"amount", 1}, {"period_ms", 3600000}});
@@ -165,10 +167,11 @@ TEST_CASE("inline --capacity creates a missing bucket and refuses disagreement",
 }
 
 TEST_CASE("every JSON state has the SPEC fields", "[e2e][json]") {
-    tb({"create", "api", "--capacity", "10", "--rate", "10/min", "--expire", "1h", "--tokens", "7"});
+    tb({"create", "api", "--capacity", "10", "--rate", "10/min", "--expire", "1h", "--tokens",
+        "7"});
     json j = only_json_line(tb({"--json", "info", "api"}).out);
-    for (const char* field : {"name", "capacity", "tokens", "available", "rate", "full_in_ms", "expire_ms",
-                              "server_time_ms"}) {
+    for (const char* field : {"name", "capacity", "tokens", "available", "rate", "full_in_ms",
+                              "expire_ms", "server_time_ms"}) {
         CHECK(j.contains(field));
     }
     CHECK(j["name"] == "api");
@@ -223,7 +226,8 @@ TEST_CASE("TBUCKET_JSON=1 turns on JSON output", "[e2e][json][env]") {
 }
 
 TEST_CASE("bad names are refused with exit 2 before Redis is touched", "[e2e][usage]") {
-    for (const std::string& name : std::vector<std::string>{"bad name!", "", "a{b}", "a*", std::string(201, 'a'), "x\x01y"}) {
+    for (const std::string& name :
+         std::vector<std::string>{"bad name!", "", "a{b}", "a*", std::string(201, 'a'), "x\x01y"}) {
         RunResult r = tb({"take", name});
         INFO("name: " << name);
         CHECK(r.code == 2);
@@ -255,7 +259,8 @@ TEST_CASE("bad numbers, rates and durations are refused with exit 2", "[e2e][usa
     };
     for (const auto& args : cases) {
         RunResult r = tb(args);
-        INFO("args: " << Catch::StringMaker<std::vector<std::string>>::convert(args) << " err: " << r.err);
+        INFO("args: " << Catch::StringMaker<std::vector<std::string>>::convert(args)
+                      << " err: " << r.err);
         CHECK(r.code == 2);
         CHECK(one_error_line(r.err));
     }
@@ -289,7 +294,8 @@ TEST_CASE("an unreachable server exits 69", "[e2e][faults]") {
         tbucket::test::RedisServer gone;
         port = gone.port();
     }
-    RunResult r = tbucket::test::tbucket({"-u", "redis://127.0.0.1:" + std::to_string(port), "info", "api"});
+    RunResult r =
+        tbucket::test::tbucket({"-u", "redis://127.0.0.1:" + std::to_string(port), "info", "api"});
     CHECK(r.code == 69);
     CHECK(one_error_line(r.err));
     CHECK_THAT(r.err, Catch::Contains("127.0.0.1:" + std::to_string(port)));
@@ -305,7 +311,8 @@ TEST_CASE("a wrong password exits 77 and is never printed", "[e2e][auth]") {
     r = tbucket::test::tbucket({"--json", "-u", url, "info", "api"});
     CHECK(r.code == 77);
     CHECK(r.err.find("wrongpw") == std::string::npos);
-    r = tbucket::test::tbucket({"-u", "redis://127.0.0.1:" + std::to_string(server.port()), "info", "api"});
+    r = tbucket::test::tbucket(
+        {"-u", "redis://127.0.0.1:" + std::to_string(server.port()), "info", "api"});
     CHECK(r.code == 77);
 }
 
@@ -325,27 +332,33 @@ TEST_CASE("passwords come from the environment and --password-file", "[e2e][auth
     CHECK(tbucket::test::tbucket({"-u", url, "create", "a", "--capacity", "1"},
                                  with_env({{"TBUCKET_PASSWORD", "s3cret"}}))
               .code == 0);
-    CHECK(tbucket::test::tbucket({"-u", url, "info", "a"}, with_env({{"REDISCLI_AUTH", "s3cret"}})).code == 0);
+    CHECK(tbucket::test::tbucket({"-u", url, "info", "a"}, with_env({{"REDISCLI_AUTH", "s3cret"}}))
+              .code == 0);
     std::string file = server.dir() + "/pw";
     std::ofstream(file) << "s3cret\n";
     RunResult r = tbucket::test::tbucket({"-u", url, "--password-file", file, "info", "a"});
     CHECK(r.code == 0);
     CHECK(r.err.empty());
-    CHECK(tbucket::test::tbucket({"-u", url, "--password-file", "/nonexistent", "info", "a"}).code == 2);
+    CHECK(
+        tbucket::test::tbucket({"-u", url, "--password-file", "/nonexistent", "info", "a"}).code ==
+        2);
 }
 
 TEST_CASE("the URL comes from TBUCKET_URL, then REDIS_URL", "[e2e][env]") {
     tbucket::test::tbucket({"-u", redis().url(), "create", "api", "--capacity", "1"});
-    CHECK(tbucket::test::tbucket({"info", "api"}, with_env({{"TBUCKET_URL", redis().url()}})).code == 0);
-    CHECK(tbucket::test::tbucket({"info", "api"}, with_env({{"REDIS_URL", redis().url()}})).code == 0);
+    CHECK(
+        tbucket::test::tbucket({"info", "api"}, with_env({{"TBUCKET_URL", redis().url()}})).code ==
+        0);
+    CHECK(tbucket::test::tbucket({"info", "api"}, with_env({{"REDIS_URL", redis().url()}})).code ==
+          0);
     CHECK(tbucket::test::tbucket({"info", "api"}, with_env({{"TBUCKET_URL", redis().url()},
-                                                              {"REDIS_URL", "redis://127.0.0.1:1"}}))
+                                                            {"REDIS_URL", "redis://127.0.0.1:1"}}))
               .code == 0);
 }
 
 TEST_CASE("bad URLs exit 2 with one line", "[e2e][usage][url]") {
-    for (const char* url : {"http://x", "redis://127.0.0.1:0", "redis://127.0.0.1:99999", "redis://h/x",
-                            "redis://", "rediss://127.0.0.1:99999", "rediss://"}) {
+    for (const char* url : {"http://x", "redis://127.0.0.1:0", "redis://127.0.0.1:99999",
+                            "redis://h/x", "redis://", "rediss://127.0.0.1:99999", "rediss://"}) {
         RunResult r = tbucket::test::tbucket({"-u", url, "info", "api"});
         INFO(url);
         CHECK(r.code == 2);
@@ -415,4 +428,46 @@ TEST_CASE("a non-waiting command costs one command in Redis", "[e2e][roundtrip]"
     CHECK(redis().command_calls("ping") == 0);
     CHECK(redis().command_calls("hello") == 0);
     CHECK(redis().command_calls("script|exists") == 0);
+}
+
+// `[-u URL] take|put NAME [N]` skips CLI11 (main.cpp, run_short_form); a
+// global option sends the same words through CLI11. Both must answer the
+// same, from the same state, byte for byte.
+TEST_CASE("the short form of take and put answers exactly as the full parser does",
+          "[e2e][short]") {
+    const std::vector<std::vector<std::string>> cases{
+        {"take", "sf"},
+        {"take", "sf", "3"},
+        {"take", "sf", "7"},
+        {"take", "sf", "0"},
+        {"take", "sf", "11"},
+        {"put", "sf"},
+        {"put", "sf", "9"},
+        {"take", "nosuch"},
+        {"take", "bad name"},
+        {"put", "sf", "0"},
+        {"take", "sf", "007"},
+        {"put", "nosuch", "1"},
+        {"take", "sf", "99999999999999999999"},
+        {"take", "{sf}"},
+        {"take", "sf", "1", "2"},
+    };
+    for (const auto& words : cases) {
+        std::vector<RunResult> answers;
+        for (bool full : {false, true}) {
+            REQUIRE(tb({"create", "sf", "--capacity", "10"}).code == 0);
+            REQUIRE(tb({"reset", "sf", "--tokens", "5"}).code == 0);
+            std::vector<std::string> args{"-u", redis().url()};
+            if (full)
+                args.insert(args.end(),
+                            {"--timeout-io", "5s"});  // any option turns the short form off
+            args.insert(args.end(), words.begin(), words.end());
+            answers.push_back(tbucket::test::tbucket(args));
+            answers.back().out += "| level " + redis().string({"HGET", "tbucket:{sf}", "t"});
+        }
+        INFO("tbucket " << words[0] << " " << words[1] << (words.size() > 2 ? " " + words[2] : ""));
+        CHECK(answers[0].code == answers[1].code);
+        CHECK(answers[0].out == answers[1].out);
+        CHECK(answers[0].err == answers[1].err);
+    }
 }
