@@ -44,7 +44,7 @@ TEST_CASE("MOVED and ASK replies are parsed, anything else is not a redirect", "
     CHECK_FALSE(parse_redirect(""));
 }
 
-TEST_CASE("a refused connection is a connect failure; seeds rely on the wording", "[cluster]") {
+TEST_CASE("a refused connection is a connect failure, by the wording seeds rely on", "[cluster]") {
     ConnectionOptions closed;
     closed.port = 1;  // nothing listens on port 1 of the loopback
     closed.connect_timeout_ms = 1000;

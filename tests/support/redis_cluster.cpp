@@ -105,7 +105,9 @@ void RedisCluster::move_slot(int slot, RedisServer& to, int pause_ms) {
         Reply keys = from.command({"CLUSTER", "GETKEYSINSLOT", s, "100"});
         if (keys->elements == 0) break;
         std::vector<std::string> migrate{"MIGRATE", "127.0.0.1", std::to_string(to.port()), "", "0", "5000", "KEYS"};
-        for (std::size_t i = 0; i < keys->elements; ++i) migrate.emplace_back(keys->element[i]->str, keys->element[i]->len);
+        for (std::size_t i = 0; i < keys->elements; ++i) {
+            migrate.emplace_back(keys->element[i]->str, keys->element[i]->len);
+        }
         Reply r = from.command(migrate);
         if (r->type == REDIS_REPLY_ERROR) throw std::runtime_error("MIGRATE failed: " + std::string(r->str));
     }
