@@ -17,11 +17,12 @@ void pause(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms));
 
 RedisCluster::RedisCluster(int primaries, int replicas_per_primary) {
     int count = primaries * (1 + replicas_per_primary);
+    replicas_ = primaries * replicas_per_primary;
     std::vector<std::string> create{"redis-cli", "--cluster", "create"};
     for (int i = 0; i < count; ++i) {
         nodes_.push_back(std::make_unique<RedisServer>(std::vector<std::string>{
             "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000",
-            "--repl-diskless-sync-delay", "0"}));
+            "--repl-diskless-sync-delay", "0"}, true));
         create.push_back("127.0.0.1:" + std::to_string(nodes_.back()->port()));
     }
     create.insert(create.end(), {"--cluster-replicas", std::to_string(replicas_per_primary), "--cluster-yes"});
@@ -68,6 +69,12 @@ void RedisCluster::wait_ok(int slot) {
                     n->string({"CLUSTER", "INFO"}).find("cluster_state:ok") == std::string::npos) {
                     ok = false;
                 }
+                std::string nodes = n->string({"CLUSTER", "NODES"});
+                int replicas = 0;
+                for (std::size_t at = nodes.find("slave "); at != std::string::npos; at = nodes.find("slave ", at + 1)) {
+                    ++replicas;
+                }
+                if (replicas != replicas_) ok = false;
                 // A replica can take over only once it has synchronised.
                 if (n->info_field("replication", "role") == "slave" &&
                     n->info_field("replication", "master_link_status") != "up") {

@@ -27,8 +27,10 @@ public:
     // The primary that serves a slot now, as seen by node 0.
     RedisServer& owner(int slot);
     std::string id(RedisServer& node);
-    // Waits until every node reports cluster_state:ok, every replica is in
-    // sync, and all agree on the owner of `slot` (-1: no particular slot).
+    // Waits until every node reports cluster_state:ok, knows every replica
+    // as one (a primary that does not would refuse its failover a vote),
+    // every replica is in sync, and all agree on the owner of `slot` (-1:
+    // no particular slot).
     void wait_ok(int slot = -1);
 
     // Moves a slot and its keys from its owner to `to` the way redis-cli
@@ -40,6 +42,7 @@ public:
 
 private:
     std::vector<std::unique_ptr<RedisServer>> nodes_;
+    int replicas_ = 0;  // in all
 };
 
 }  // namespace tbucket::test

@@ -15,7 +15,9 @@ namespace tbucket::test {
 
 class RedisServer {
 public:
-    explicit RedisServer(std::vector<std::string> extra_args = {});
+    // `cluster_bus`: the port also leaves room for Redis Cluster's bus port,
+    // port + 10000 (so at most 55535, and that one free too).
+    explicit RedisServer(std::vector<std::string> extra_args = {}, bool cluster_bus = false);
     ~RedisServer();
     RedisServer(const RedisServer&) = delete;
     RedisServer& operator=(const RedisServer&) = delete;
