@@ -160,6 +160,7 @@ TEST_CASE("seed nodes work in front of a standalone server at no extra command",
     for (int i = 0; i < 5; ++i) CHECK(tb(url, {"take", "s"}).code == 0);
     CHECK(server.command_calls("evalsha") == 5);
     CHECK(server.command_calls("cluster") == 0);  // nothing asked at start-up
+    CHECK(json::parse(tb(url, {"--json", "info", "s"}).out)["node"] == address(server));
     CHECK(tb(url, {"list"}).out == "s\n");
 }
 
