@@ -56,7 +56,7 @@ long long info_number(Connection& c, const char* section, const char* field) {
 
 void subscribed(Connection& admin, const std::string& channel, long long n) {
     for (;;) {
-        Reply r = admin.call({"PUBSUB", "NUMSUB", channel});
+        Reply r = admin.call({"PUBSUB", "SHARDNUMSUB", channel});
         if (r->elements == 2 && r->element[1]->integer >= n) return;
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
@@ -213,6 +213,7 @@ void pollidle() {
 
 void memory() {
     Connection c(options());
+    Nodes nodes({options()});
     c.call({"FLUSHALL"});
     constexpr int count = 100000;
     long long base = info_number(c, "memory", "used_memory");
@@ -222,7 +223,7 @@ void memory() {
             calls.push_back({&scripts::create_script, "tbucket:{bucket" + std::to_string(i) + "}",
                              {"10", "1", "60000", "", "", ""}});
         }
-        run_scripts(c, calls);
+        run_scripts(nodes, calls);
     }
     long long with_buckets = info_number(c, "memory", "used_memory");
     c.call({"FLUSHALL"});

@@ -87,15 +87,28 @@ TlsOptions resolve_tls(const GlobalOptions& g, bool from_url, Output& out) {
     return tls;
 }
 
+// The seeds as typed (no password or timeouts from elsewhere yet).
+std::vector<ConnectionOptions> seed_urls(const GlobalOptions& g) {
+    std::vector<std::string> urls = g.url;
+    if (urls.empty()) {
+        const char* from_env = env("TBUCKET_URL") ? env("TBUCKET_URL") : env("REDIS_URL");
+        urls.emplace_back(from_env ? from_env : default_url);
+    }
+    std::vector<ConnectionOptions> seeds;
+    for (const std::string& url : urls) {
+        for (ConnectionOptions& seed : parse_seeds(url)) seeds.push_back(std::move(seed));
+    }
+    return seeds;
+}
+
 }  // namespace
 
-Context::Context(const GlobalOptions& g, Output& o)
-    : out(o), global(g), connection_(resolve_connection(g, o)) {
+Context::Context(const GlobalOptions& g, Output& o) : out(o), global(g), seeds_(resolve_seeds(g, o)) {
     check_prefix(g.prefix);
 }
 
 Client& Context::client() {
-    if (!client_) client_ = std::make_unique<Client>(connection_, global.prefix);
+    if (!client_) client_ = std::make_unique<Client>(seeds_, global.prefix);
     return *client_;
 }
 
@@ -148,8 +161,11 @@ bool tls_options_named(int argc, char** argv) {
 
 void setup_global(CLI::App& app, GlobalOptions& g, bool with_tls) {
     app.add_option("-u,--url", g.url,
-                   "Redis URL (env TBUCKET_URL, then REDIS_URL; default redis://127.0.0.1:6379)")
-        ->type_name("URL");
+                   "Redis URL; several seed nodes as redis://H1:P1,H2:P2 or -u repeated, tried in order "
+                   "(env TBUCKET_URL, then REDIS_URL; default redis://127.0.0.1:6379)")
+        ->type_name("URL")
+        ->allow_extra_args(false);
+    app.add_flag("-c,--cluster", g.cluster, "accepted for redis-cli habits: cluster redirects are always followed");
     app.add_option("--prefix", g.prefix, "key prefix")
         ->envname("TBUCKET_PREFIX")
         ->capture_default_str();
@@ -173,15 +189,12 @@ void setup_global(CLI::App& app, GlobalOptions& g, bool with_tls) {
 }
 
 ConnectionOptions resolve_connection(const GlobalOptions& g, Output& out) {
-    std::string url = std::string(default_url);
-    if (!g.url.empty()) {
-        url = g.url;
-    } else if (const char* from_env = env("TBUCKET_URL") ? env("TBUCKET_URL") : env("REDIS_URL")) {
-        url = from_env;
-    }
-    ConnectionOptions options = parse_url(url);
-    if (options.transport == ConnectionOptions::Transport::unix_socket && g.tls) {
-        throw Error(ErrorKind::usage, "--tls needs a redis:// URL, not a unix socket");
+    std::vector<ConnectionOptions> typed = seed_urls(g);
+    ConnectionOptions options = typed.front();
+    for (const ConnectionOptions& seed : typed) {
+        if (seed.transport == ConnectionOptions::Transport::unix_socket && g.tls) {
+            throw Error(ErrorKind::usage, "--tls needs a redis:// URL, not a unix socket");
+        }
     }
     if (options.tls.enabled || g.tls) prepare_tls();  // may become tbucket-tls
     options.tls = resolve_tls(g, options.tls.enabled, out);
@@ -211,6 +224,20 @@ ConnectionOptions resolve_connection(const GlobalOptions& g, Output& out) {
         throw Error(ErrorKind::usage, "--connect-timeout and --timeout-io must be above 0");
     }
     return options;
+}
+
+std::vector<ConnectionOptions> resolve_seeds(const GlobalOptions& g, Output& out) {
+    const ConnectionOptions first = resolve_connection(g, out);
+    std::vector<ConnectionOptions> seeds;
+    for (const ConnectionOptions& typed : seed_urls(g)) {
+        ConnectionOptions seed = first;
+        seed.transport = typed.transport;
+        seed.host = typed.host;
+        seed.port = typed.port;
+        seed.path = typed.path;
+        seeds.push_back(std::move(seed));
+    }
+    return seeds;
 }
 
 }  // namespace tbucket::cli

@@ -17,7 +17,8 @@
 namespace tbucket::cli {
 
 struct GlobalOptions {
-    std::string url;  // empty: TBUCKET_URL, REDIS_URL, then the default
+    std::vector<std::string> url;  // seed URLs; none: TBUCKET_URL, REDIS_URL, then the default
+    bool cluster = false;          // -c: accepted for redis-cli habits; redirects are always followed
     std::string prefix = "tbucket:";
     bool json = false;
     bool quiet = false;
@@ -46,7 +47,7 @@ class Context {
     }
 
   private:
-    ConnectionOptions connection_;
+    std::vector<ConnectionOptions> seeds_;
     std::unique_ptr<Client> client_;
 };
 
@@ -73,6 +74,9 @@ bool tls_options_named(int argc, char** argv);
 // URL, password and timeouts into connection options; throws Error(usage).
 // Warns through `out` when a password was typed on the command line.
 ConnectionOptions resolve_connection(const GlobalOptions& global, Output& out);
+// Every seed node, in order: --url repeated or comma-separated hosts (or the
+// environment), each with the first seed's password, timeouts and database.
+std::vector<ConnectionOptions> resolve_seeds(const GlobalOptions& global, Output& out);
 
 // Shows each state (or, with `deleted`, each deletion) and reports each
 // error; the exit status is the first error's, else 0.

@@ -185,13 +185,13 @@ std::optional<int> run_short_form(int argc, char** argv) {
     GlobalOptions global;
     int i = 1;
     if (i + 1 < argc && (std::strcmp(argv[i], "-u") == 0 || std::strcmp(argv[i], "--url") == 0)) {
-        global.url = argv[i + 1];
+        global.url.emplace_back(argv[i + 1]);
         i += 2;
     } else if (i < argc && std::strncmp(argv[i], "--url=", 6) == 0) {
-        global.url = argv[i] + 6;
+        global.url.emplace_back(argv[i] + 6);
         i += 1;
     }
-    if (i > 1 && (global.url.empty() || global.url[0] == '-')) return std::nullopt;
+    if (i > 1 && (global.url[0].empty() || global.url[0][0] == '-')) return std::nullopt;
     if (argc - i < 2 || argc - i > 3) return std::nullopt;
     std::string_view verb = argv[i];
     std::string name_text = argv[i + 1];

@@ -73,7 +73,10 @@ void Output::line(const std::string& text, bool always) {
 }
 
 void Output::state(const State& state) {
-    line(json_ ? dump(state_json(state)) : state_text(state), true);
+    if (!json_) return line(state_text(state), true);
+    Json j = state_json(state);
+    if (!state.node.empty()) j["node"] = state.node;  // which server answered
+    line(dump(j), true);
 }
 
 void Output::created(const CreateResult& r) {

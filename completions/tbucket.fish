@@ -139,6 +139,7 @@ complete -c tbucket -n __tbucket_needs_command -a run -d 'Take N tokens, then ru
 # Global options: before the command or after it
 set -l not_in_run_command 'not __tbucket_in_run_command'
 complete -c tbucket -n $not_in_run_command -s u -l url -x -a 'redis://127.0.0.1:6379 unix:///' -d 'Redis URL'
+complete -c tbucket -n $not_in_run_command -s c -l cluster -d 'Accepted for redis-cli habits'
 complete -c tbucket -n $not_in_run_command -l prefix -x -a 'tbucket:' -d 'Key prefix'
 complete -c tbucket -n $not_in_run_command -l json -d 'Print JSON Lines'
 complete -c tbucket -n $not_in_run_command -s q -l quiet -d 'Print nothing but errors'

@@ -103,16 +103,29 @@ State parse_state(const redisReply& reply, const std::string& name) {
 }
 
 Client::Client(ConnectionOptions options, std::string prefix)
-    : connection_(std::move(options)), prefix_(std::move(prefix)) {}
+    : nodes_({std::move(options)}), prefix_(std::move(prefix)) {}
+
+Client::Client(std::vector<ConnectionOptions> seeds, std::string prefix)
+    : nodes_(std::move(seeds)), prefix_(std::move(prefix)) {}
+
+Reply Client::run_one(const Script& script, const std::string& name, std::vector<std::string> args,
+                      std::string& node) {
+    std::vector<std::string> by;
+    std::vector<Reply> replies = run_scripts(nodes_, {{&script, key(name), std::move(args)}}, &by);
+    node = std::move(by.front());
+    return std::move(replies.front());
+}
 
 CreateResult Client::create(const std::string& name, const Settings& settings, std::optional<int64_t> tokens,
                             CreateMode mode) {
     std::vector<std::string> args = settings_args(settings);
     args.push_back(tokens ? std::to_string(*tokens) : "");
     args.emplace_back(mode == CreateMode::update ? "update" : mode == CreateMode::replace ? "replace" : "");
-    std::vector<Reply> replies = run_scripts(connection_, {{&scripts::create_script, key(name), std::move(args)}});
-    const redisReply& reply = checked(replies[0], name, &settings);
+    std::string node;
+    Reply answer = run_one(scripts::create_script, name, std::move(args), node);
+    const redisReply& reply = checked(answer, name, &settings);
     CreateResult result{parse_state(reply, name)};
+    result.state.node = std::move(node);
     std::string outcome = string_at(reply, 6);
     if (outcome == "created") result.outcome = CreateOutcome::created;
     if (outcome == "updated") result.outcome = CreateOutcome::updated;
@@ -125,9 +138,11 @@ TakeResult Client::take(const std::string& name, int64_t n, TakeMode mode,
     static const char* const mode_arg[] = {"0", "1", "2"};
     std::vector<std::string> args{std::to_string(n), mode_arg[static_cast<int>(mode)]};
     for (std::string& a : settings_args(create_with)) args.push_back(std::move(a));
-    std::vector<Reply> replies = run_scripts(connection_, {{&scripts::take_script, key(name), std::move(args)}});
-    const redisReply& reply = checked(replies[0], name, create_with ? &*create_with : nullptr);
+    std::string node;
+    Reply answer = run_one(scripts::take_script, name, std::move(args), node);
+    const redisReply& reply = checked(answer, name, create_with ? &*create_with : nullptr);
     TakeResult result{parse_state(reply, name), n, integer_at(reply, 6), std::nullopt};
+    result.state.node = std::move(node);
     double wanted = mode == TakeMode::partial ? 1.0 : static_cast<double>(n);
     result.retry_after_ms = result.ok() ? 0 : result.state.ms_until(wanted);
     return result;
@@ -136,29 +151,38 @@ TakeResult Client::take(const std::string& name, int64_t n, TakeMode mode,
 PutResult Client::put(const std::string& name, int64_t n, bool force, const std::optional<Settings>& create_with) {
     std::vector<std::string> args{std::to_string(n), force ? "1" : "0"};
     for (std::string& a : settings_args(create_with)) args.push_back(std::move(a));
-    std::vector<Reply> replies = run_scripts(connection_, {{&scripts::put_script, key(name), std::move(args)}});
-    const redisReply& reply = checked(replies[0], name, create_with ? &*create_with : nullptr);
-    return PutResult{parse_state(reply, name), number_at(reply, 6), number_at(reply, 7)};
+    std::string node;
+    Reply answer = run_one(scripts::put_script, name, std::move(args), node);
+    const redisReply& reply = checked(answer, name, create_with ? &*create_with : nullptr);
+    PutResult result{parse_state(reply, name), number_at(reply, 6), number_at(reply, 7)};
+    result.state.node = std::move(node);
+    return result;
 }
 
 State Client::reset(const std::string& name, std::optional<int64_t> tokens) {
     std::vector<std::string> args{tokens ? std::to_string(*tokens) : ""};
-    std::vector<Reply> replies = run_scripts(connection_, {{&scripts::reset_script, key(name), std::move(args)}});
-    return parse_state(checked(replies[0], name), name);
+    std::string node;
+    Reply answer = run_one(scripts::reset_script, name, std::move(args), node);
+    State state = parse_state(checked(answer, name), name);
+    state.node = std::move(node);
+    return state;
 }
 
 std::vector<StateOrError> Client::each(const Script& script, const std::vector<std::string>& names) {
     std::vector<ScriptCall> calls;
     calls.reserve(names.size());
     for (const std::string& name : names) calls.push_back({&script, key(name), {}});
-    std::vector<Reply> replies = run_scripts(connection_, calls);
+    std::vector<std::string> by;
+    std::vector<Reply> replies = run_scripts(nodes_, calls, &by);
     std::vector<StateOrError> results;
     results.reserve(names.size());
     for (std::size_t i = 0; i < names.size(); ++i) {
         if (replies[i]->type == REDIS_REPLY_ERROR) {
             results.emplace_back(script_error(*replies[i], names[i]));
         } else {
-            results.emplace_back(parse_state(*replies[i], names[i]));
+            State state = parse_state(*replies[i], names[i]);
+            state.node = std::move(by[i]);
+            results.emplace_back(std::move(state));
         }
     }
     return results;
@@ -172,16 +196,14 @@ std::vector<StateOrError> Client::remove(const std::vector<std::string>& names) 
     return each(scripts::delete_script, names);
 }
 
-std::vector<std::string> Client::list(const std::string& pattern) {
+void Client::scan(Connection& connection, const std::string& match, std::vector<std::string>& names) {
     const std::string head = prefix_ + "{";
-    const std::string match = escape_glob(head) + pattern + "}";
-    std::vector<std::string> names;
     std::string cursor = "0";
     do {
-        Reply reply = connection_.call({"SCAN", cursor, "MATCH", match, "COUNT", "1000", "TYPE", "hash"});
+        Reply reply = connection.call({"SCAN", cursor, "MATCH", match, "COUNT", "1000", "TYPE", "hash"});
         if (reply->type == REDIS_REPLY_ERROR) {
             std::string text = reply_error_text(*reply);
-            throw Error(classify_reply_error(text), "SCAN failed: " + text);
+            throw Error(classify_reply_error(text), "SCAN failed on " + connection.endpoint() + ": " + text);
         }
         cursor = string_at(*reply, 0);
         const redisReply& keys = element(*reply, 1);
@@ -192,6 +214,12 @@ std::vector<std::string> Client::list(const std::string& pattern) {
             if (name.find_first_of("{}") == std::string::npos) names.push_back(std::move(name));
         }
     } while (cursor != "0");
+}
+
+std::vector<std::string> Client::list(const std::string& pattern) {
+    const std::string match = escape_glob(prefix_ + "{") + pattern + "}";
+    std::vector<std::string> names;
+    for (Connection* primary : nodes_.primaries()) scan(*primary, match, names);
     std::sort(names.begin(), names.end());
     names.erase(std::unique(names.begin(), names.end()), names.end());
     return names;

@@ -10,6 +10,7 @@
 #include <variant>
 #include <vector>
 
+#include "cluster.h"
 #include "connection.h"
 #include "error.h"
 #include "parse.h"
@@ -32,6 +33,7 @@ struct State {
     std::optional<Rate> rate;
     std::optional<int64_t> expire_ms;
     int64_t server_time_us = 0;
+    std::string node;  // "host:port" of the server that answered, when known
 
     int64_t available() const;
     // Until the level reaches capacity: 0 when full, nullopt when it never will.
@@ -73,6 +75,8 @@ using StateOrError = std::variant<State, Error>;
 class Client {
 public:
     Client(ConnectionOptions options, std::string prefix);
+    // Seed nodes tried in order; cluster redirects followed (see cluster.h).
+    Client(std::vector<ConnectionOptions> seeds, std::string prefix);
 
     CreateResult create(const std::string& name, const Settings& settings, std::optional<int64_t> tokens,
                         CreateMode mode);
@@ -82,16 +86,19 @@ public:
     State reset(const std::string& name, std::optional<int64_t> tokens);
     std::vector<StateOrError> info(const std::vector<std::string>& names);
     std::vector<StateOrError> remove(const std::vector<std::string>& names);
-    // Names (without prefix) of buckets matching a glob, sorted, found with SCAN.
+    // Names (without prefix) of buckets matching a glob, sorted, found with
+    // SCAN on every primary of a cluster.
     std::vector<std::string> list(const std::string& pattern);
 
     std::string key(const std::string& name) const { return prefix_ + "{" + name + "}"; }
-    Connection& connection() { return connection_; }
+    Nodes& nodes() { return nodes_; }
 
 private:
     std::vector<StateOrError> each(const Script& script, const std::vector<std::string>& names);
+    Reply run_one(const Script& script, const std::string& name, std::vector<std::string> args, std::string& node);
+    void scan(Connection& connection, const std::string& match, std::vector<std::string>& names);
 
-    Connection connection_;
+    Nodes nodes_;
     std::string prefix_;
 };
 

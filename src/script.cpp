@@ -49,21 +49,26 @@ std::string settings_text(std::string_view detail) {
 
 }  // namespace
 
-std::vector<Reply> run_scripts(Connection& connection, const std::vector<ScriptCall>& calls) {
-    std::vector<Command> commands;
+std::vector<Reply> run_scripts(Nodes& nodes, const std::vector<ScriptCall>& calls,
+                               std::vector<std::string>* answered_by) {
+    std::vector<Routed> commands;
     commands.reserve(calls.size());
-    for (const ScriptCall& call : calls) commands.push_back(script_command(call, true));
-    std::vector<Reply> replies = connection.pipeline(commands);
-    std::vector<Command> retry;
+    for (const ScriptCall& call : calls) commands.push_back({call.key, script_command(call, true)});
+    std::vector<Reply> replies = nodes.pipeline(commands, answered_by);
+    std::vector<Routed> retry;
     std::vector<std::size_t> retry_index;
     for (std::size_t i = 0; i < replies.size(); ++i) {
         if (!is_noscript(replies[i])) continue;
-        retry.push_back(script_command(calls[i], false));
+        retry.push_back({calls[i].key, script_command(calls[i], false)});
         retry_index.push_back(i);
     }
     if (retry.empty()) return replies;
-    std::vector<Reply> again = connection.pipeline(retry);
-    for (std::size_t i = 0; i < again.size(); ++i) replies[retry_index[i]] = std::move(again[i]);
+    std::vector<std::string> retry_by;
+    std::vector<Reply> again = nodes.pipeline(retry, answered_by ? &retry_by : nullptr);
+    for (std::size_t i = 0; i < again.size(); ++i) {
+        replies[retry_index[i]] = std::move(again[i]);
+        if (answered_by) (*answered_by)[retry_index[i]] = std::move(retry_by[i]);
+    }
     return replies;
 }
 

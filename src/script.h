@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "bucket.h"
+#include "cluster.h"
 #include "connection.h"
 
 namespace tbucket {
@@ -29,9 +30,12 @@ struct ScriptCall {
     std::vector<std::string> args;
 };
 
-// Runs the calls in one round trip; calls answered NOSCRIPT are sent again
-// with EVAL in a second one. Error replies are returned as they are.
-std::vector<Reply> run_scripts(Connection& connection, const std::vector<ScriptCall>& calls);
+// Runs the calls in one round trip per node; calls answered NOSCRIPT (a
+// restarted server, or a node first reached through a redirect) are sent
+// again with EVAL. Error replies are returned as they are. `answered_by`,
+// when given, gets the node each reply came from.
+std::vector<Reply> run_scripts(Nodes& nodes, const std::vector<ScriptCall>& calls,
+                               std::vector<std::string>* answered_by = nullptr);
 
 // "capacity 5, rate 1/s, expire 1h", for messages.
 std::string describe_settings(const Settings& settings);

@@ -94,7 +94,7 @@ void parse_redis(std::string_view rest, ConnectionOptions& options) {
     }
     std::size_t slash = rest.find('/');
     std::string_view authority = rest.substr(0, slash);
-    if (authority.find(',') != std::string_view::npos) bad("several seed nodes are not supported yet");
+    if (authority.find(',') != std::string_view::npos) bad("several seed nodes are a list of URLs, not one");
     parse_host_port(authority, options);
     if (slash != std::string_view::npos) {
         std::string_view db = rest.substr(slash + 1);
@@ -137,6 +137,32 @@ ConnectionOptions parse_url(std::string_view url) {
         bad("unknown scheme '" + std::string(scheme) + "'; use redis://, rediss:// or unix://");
     }
     return options;
+}
+
+std::vector<ConnectionOptions> parse_seeds(std::string_view url) {
+    std::size_t sep = url.find("://");
+    std::string_view scheme = sep == std::string_view::npos ? "" : url.substr(0, sep);
+    if (scheme == "unix" || url.find(',') == std::string_view::npos) return {parse_url(url)};
+    // Split the host list only: user info (whose password may hold a comma)
+    // and the database are every seed's, and parse_url checks each seed.
+    std::string_view rest = url.substr(sep + 3);
+    std::size_t at = rest.rfind('@');
+    std::string_view userinfo = at == std::string_view::npos ? "" : rest.substr(0, at + 1);
+    std::string_view hosts = at == std::string_view::npos ? rest : rest.substr(at + 1);
+    std::size_t slash = hosts.find('/');
+    std::string_view tail = slash == std::string_view::npos ? "" : hosts.substr(slash);
+    hosts = hosts.substr(0, slash);
+    std::vector<ConnectionOptions> seeds;
+    for (std::size_t start = 0;;) {
+        std::size_t comma = hosts.find(',', start);
+        std::string_view host = hosts.substr(start, comma == std::string_view::npos ? hosts.npos : comma - start);
+        if (host.empty()) bad("the list of seed nodes has an empty entry");
+        std::string one(scheme);
+        one.append("://").append(userinfo).append(host).append(tail);
+        seeds.push_back(parse_url(one));
+        if (comma == std::string_view::npos) return seeds;
+        start = comma + 1;
+    }
 }
 
 std::string describe_endpoint(const ConnectionOptions& options) {

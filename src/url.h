@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace tbucket {
 
@@ -46,6 +47,11 @@ inline constexpr std::string_view default_url = "redis://127.0.0.1:6379";
 // USER and PASSWORD may be percent-encoded. Throws Error(usage); messages
 // never contain the password.
 ConnectionOptions parse_url(std::string_view url);
+
+// One URL naming several seed nodes, redis://[USERINFO@]H1:P1,H2:P2[/DB]:
+// each host with the same user, password and database, in the order given.
+// A URL without a comma (and any unix:// URL) is one seed. Throws Error(usage).
+std::vector<ConnectionOptions> parse_seeds(std::string_view url);
 
 // "127.0.0.1:6379" or "/run/redis.sock", for messages: never the password.
 std::string describe_endpoint(const ConnectionOptions& options);

@@ -10,6 +10,7 @@
 #include <cstdlib>
 
 #include "parse.h"
+#include "subscription.h"
 
 namespace tbucket {
 namespace {
@@ -46,50 +47,6 @@ int pending_signal(int fd) {
     throw Error(kind, std::string(sig == SIGTERM ? "terminated" : "interrupted") + " " + what);
 }
 
-// The events channel of one bucket, on a connection of its own (a
-// subscribed RESP2 connection can run nothing else).
-class Subscription {
-public:
-    Subscription(const ConnectionOptions& options, std::string channel)
-        : connection_(options), channel_(std::move(channel)) {}
-
-    void open() {
-        connection_.close();
-        connection_.send({"SUBSCRIBE", channel_});
-        auto until = after_ms(connection_.options().io_timeout_ms);
-        while (Clock::now() < until) {
-            std::optional<Reply> reply = connection_.receive(static_cast<int>(ms_until(until)));
-            if (!reply) continue;
-            const redisReply& r = **reply;
-            if (r.type == REDIS_REPLY_ERROR) {
-                std::string text = reply_error_text(r);
-                ErrorKind kind = classify_reply_error(text);
-                throw Error(kind == ErrorKind::internal ? ErrorKind::unavailable : kind,
-                            "cannot subscribe to " + channel_ + ": " + text);
-            }
-            if (r.type == REDIS_REPLY_ARRAY && r.elements == 3) return;  // ["subscribe", channel, 1]
-        }
-        connection_.close();
-        throw Error(ErrorKind::unavailable, "Redis at " + connection_.endpoint() + " did not confirm SUBSCRIBE");
-    }
-
-    // The next message's payload; nullopt when the time is up or wake_fd woke us.
-    std::optional<std::string> next(int64_t timeout_ms, int wake_fd) {
-        int ms = timeout_ms < 0 ? -1 : static_cast<int>(std::min<int64_t>(timeout_ms, 1 << 30));
-        std::optional<Reply> reply = connection_.receive(ms, wake_fd);
-        if (!reply) return std::nullopt;
-        const redisReply& r = **reply;
-        if (r.type != REDIS_REPLY_ARRAY || r.elements != 3 || r.element[2]->type != REDIS_REPLY_STRING) {
-            return std::nullopt;
-        }
-        return std::string(r.element[2]->str, r.element[2]->len);
-    }
-
-private:
-    Connection connection_;
-    std::string channel_;
-};
-
 // What a wait or a follow shares: the deadline, signals, progress, and
 // getting back on its feet after the connection drops.
 class Session {
@@ -97,7 +54,7 @@ public:
     Session(Client& client, const std::string& name, std::optional<int64_t> timeout_ms, int interrupt_fd,
             WaitObserver& observer)
         : client_(client),
-          subscription_(client.connection().options(), client.key(name) + ":events"),
+          subscription_(client.nodes(), client.key(name)),
           interrupt_fd_(interrupt_fd),
           observer_(observer) {
         if (timeout_ms) deadline_ = after_ms(*timeout_ms);
@@ -130,7 +87,7 @@ public:
         if (lost.kind() != ErrorKind::unavailable) throw lost;
         if (!warned_) observer_.reconnecting(lost);
         warned_ = true;
-        client_.connection().close();
+        client_.nodes().reset();  // where the bucket lives is asked anew
         for (int64_t backoff = 50;; backoff = std::min<int64_t>(backoff * 2, 1000)) {
             if (passed(deadline_)) throw lost;
             int64_t pause = deadline_ ? std::min(backoff, ms_until(*deadline_)) : backoff;
@@ -220,15 +177,17 @@ private:
             if (passed(wake_at)) return;
             if (passed(session_.deadline())) timed_out();
             session_.report(wake_at ? std::optional<int64_t>(ms_until(*wake_at)) : std::nullopt);
-            std::optional<std::string> message;
+            Subscription::Event event;
             try {
-                message = session_.subscription().next(session_.sleep_ms(wake_at), session_.interrupt_fd());
+                event = session_.subscription().next(session_.sleep_ms(wake_at), session_.interrupt_fd());
+                if (event.kind == Subscription::Event::Kind::moved) session_.subscription().open();
             } catch (const Error& e) {
                 session_.recover(e);
                 return;  // resubscribed: check again, something may have changed meanwhile
             }
-            if (!message) continue;
-            std::optional<State> now = parse_event(request_.name, *message);
+            if (event.kind == Subscription::Event::Kind::moved) return;  // as after a reconnect
+            if (event.kind == Subscription::Event::Kind::none) continue;
+            std::optional<State> now = parse_event(request_.name, event.payload);
             if (!now) throw Error(ErrorKind::not_found, "bucket '" + request_.name + "' was deleted while waiting");
             if (now->tokens >= static_cast<double>(request_.n)) return;
             ready_in = now->ms_until(static_cast<double>(request_.n));
@@ -298,22 +257,30 @@ void follow(Client& client, const std::string& name, std::optional<int64_t> time
     on_state(current_state(client, name));
     for (;;) {
         if (session.signal() || passed(session.deadline())) return;
-        std::optional<std::string> message;
+        Subscription::Event event;
+        bool away = false;  // changes may have been missed: show the state now
         try {
-            message = session.subscription().next(session.sleep_ms(std::nullopt), interrupt_fd);
+            event = session.subscription().next(session.sleep_ms(std::nullopt), interrupt_fd);
+            if (event.kind == Subscription::Event::Kind::moved) {
+                session.subscription().open();
+                away = true;
+            }
         } catch (const Error& e) {
             session.recover(e);
             if (session.signal()) return;
+            away = true;
+        }
+        if (away) {
             try {
-                on_state(current_state(client, name));  // what changed while we were away
+                on_state(current_state(client, name));
             } catch (const Error& again) {
                 if (again.kind() != ErrorKind::unavailable) throw;
                 session.recover(again);
             }
             continue;
         }
-        if (!message) continue;
-        std::optional<State> state = parse_event(name, *message);
+        if (event.kind == Subscription::Event::Kind::none) continue;
+        std::optional<State> state = parse_event(name, event.payload);
         if (!state) throw Error(ErrorKind::not_found, "bucket '" + name + "' was deleted");
         on_state(*state);
     }

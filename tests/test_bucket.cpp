@@ -314,7 +314,7 @@ TEST_CASE("delete removes the bucket and tells its subscribers", "[redis][delete
     Client c = client();
     c.create("api", settings(5), std::nullopt, CreateMode::ensure);
     Connection listener(redis().options());
-    listener.call({"SUBSCRIBE", "tbucket:{api}:events"});
+    listener.call({"SSUBSCRIBE", "tbucket:{api}:events"});
     CHECK(std::holds_alternative<State>(c.remove({"api"})[0]));
     CHECK(redis().integer({"EXISTS", "tbucket:{api}"}) == 0);
     std::optional<Reply> message = listener.receive(2000);

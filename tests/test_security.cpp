@@ -23,13 +23,13 @@ const std::string admin_password = "adminpw";
 const std::string password = "limitedpw";
 
 // What tbucket sends: EVALSHA (EVAL after a SCRIPT FLUSH or restart), SCAN
-// for list, SUBSCRIBE for waiting; inside the scripts TIME, HMGET, HSET, DEL,
+// for list, SSUBSCRIBE for waiting; inside the scripts TIME, HMGET, HSET, DEL,
 // EXISTS (when HMGET finds no field: a missing key, or a hash that is no
-// bucket), TYPE (a key of another type), PEXPIRE (--expire) and PUBLISH
-// (change events). AUTH needs no rule; SELECT only with a /DB in the URL.
-const std::vector<std::string> minimal_rules = {"+evalsha", "+eval",  "+scan",    "+subscribe",
+// bucket), TYPE (a key of another type), PEXPIRE (--expire) and SPUBLISH
+// (change events, sharded pub/sub). AUTH needs no rule; SELECT only with a /DB in the URL.
+const std::vector<std::string> minimal_rules = {"+evalsha", "+eval",  "+scan",    "+ssubscribe",
                                                 "+time",    "+hmget", "+hset",    "+del",
-                                                "+exists",  "+type",  "+pexpire", "+publish"};
+                                                "+exists",  "+type",  "+pexpire", "+spublish"};
 
 // A server that wants a password, with a user "limited" whose rules the
 // test sets; the test's own connection is the default user's.
@@ -234,7 +234,7 @@ TEST_CASE("a permission missing inside a script is exit 77", "[trust][security][
     for (const Missing& m : std::vector<Missing>{{"+time", without("+time"), true},
                                                  {"+hmget", without("+hmget"), true},
                                                  {"+hset", without("+hset"), true},
-                                                 {"+publish", without("+publish"), true},
+                                                 {"+spublish", without("+spublish"), true},
                                                  {"&tbucket:* (channels)", minimal_rules, false}}) {
         server.set_user(m.rules, m.channels);
         RunResult r = run_as(auth, {"create", "denied", "--capacity", "5"});

@@ -264,9 +264,49 @@ TEST_CASE("a unix:// URL with a bad query is refused", "[url]") {
     url_error("unix://u:s3cret@/tmp/r.sock?foo=1");
 }
 
-TEST_CASE("comma-separated seed nodes are refused", "[url]") {
+TEST_CASE("one URL names one node: a list of seeds is not one URL", "[url]") {
     url_error("redis://h1:7000,h2:7001");
     url_error("redis://u:s3cret@h1:7000,h2:7001");
+}
+
+TEST_CASE("comma-separated seed nodes share user, password and database", "[url][seeds]") {
+    std::vector<ConnectionOptions> seeds = parse_seeds("redis://u:s3,cret@h1:7000,h2,[::1]:7002/3");
+    REQUIRE(seeds.size() == 3);
+    CHECK(seeds[0].host == "h1");
+    CHECK(seeds[0].port == 7000);
+    CHECK(seeds[1].host == "h2");
+    CHECK(seeds[1].port == 6379);
+    CHECK(seeds[2].host == "::1");
+    CHECK(seeds[2].port == 7002);
+    for (const ConnectionOptions& seed : seeds) {
+        CHECK(seed.user == "u");
+        CHECK(seed.password == "s3,cret");
+        CHECK(seed.db == 3);
+    }
+}
+
+TEST_CASE("a URL without a comma is one seed, as parse_url reads it", "[url][seeds]") {
+    std::vector<ConnectionOptions> seeds = parse_seeds("redis://h:7000/2");
+    REQUIRE(seeds.size() == 1);
+    CHECK(seeds[0].port == 7000);
+    CHECK(seeds[0].db == 2);
+    seeds = parse_seeds("unix:///tmp/a,b.sock");
+    REQUIRE(seeds.size() == 1);
+    CHECK(seeds[0].path == "/tmp/a,b.sock");
+}
+
+TEST_CASE("a bad seed in a list is refused without the password", "[url][seeds]") {
+    for (const char* url : {"redis://u:s3cret@h1:7000,", "redis://u:s3cret@h1:7000,,h2", "redis://u:s3cret@h1,h2:0",
+                            "redis://u:s3cret@h1,:7001", "redis://u:s3cret@h1,h2:x/1"}) {
+        INFO(url);
+        try {
+            parse_seeds(url);
+            FAIL("accepted");
+        } catch (const Error& e) {
+            CHECK(e.kind() == ErrorKind::usage);
+            CHECK(std::string(e.what()).find("s3cret") == std::string::npos);
+        }
+    }
 }
 
 TEST_CASE("a password with a raw '/' is read as a password", "[url]") {

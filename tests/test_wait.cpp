@@ -33,7 +33,7 @@ RunResult tb(std::vector<std::string> args) { return tbucket::test::run(tb_argv(
 bool subscribed(tbucket::test::RedisServer& server, const std::string& name, long long n = 1) {
     auto deadline = Clock::now() + std::chrono::seconds(10);
     while (Clock::now() < deadline) {
-        tbucket::Reply r = server.command({"PUBSUB", "NUMSUB", "tbucket:{" + name + "}:events"});
+        tbucket::Reply r = server.command({"PUBSUB", "SHARDNUMSUB", "tbucket:{" + name + "}:events"});
         if (r->elements == 2 && r->element[1]->integer >= n) return true;
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }

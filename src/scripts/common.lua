@@ -145,12 +145,23 @@ local function choice(text, what, a, b, c)
     return text
 end
 
+-- Publishes on the bucket's channel. Sharded pub/sub (SPUBLISH, Redis 7)
+-- keeps a cluster's events on the bucket's own shard; a server without it
+-- gets PUBLISH. Waiters subscribe the same way (src/subscription.cpp).
+local function publish(channel, message)
+    local r = redis.pcall('SPUBLISH', channel, message)
+    if type(r) == 'table' and r.err then
+        if not string.find(string.lower(r.err), 'unknown', 1, true) then error(r) end
+        redis.call('PUBLISH', channel, message)
+    end
+end
+
 -- Tells waiters the new state. Called before any write of a script: Redis
 -- does not undo a script's writes when a later command fails (an ACL
--- without the channel refuses PUBLISH), so nothing may be written first.
+-- without the channel refuses SPUBLISH), so nothing may be written first.
 -- "<level> <capacity> <rate amount|-> <period ms> <expiry ms> <time us>".
 local function announce(key, b, t_text, now_text)
-    redis.call('PUBLISH', key .. ':events', t_text .. ' ' .. b.cs .. ' ' .. (b.rs or '-') .. ' ' ..
+    publish(key .. ':events', t_text .. ' ' .. b.cs .. ' ' .. (b.rs or '-') .. ' ' ..
         (b.ps or '0') .. ' ' .. (b.xs or '0') .. ' ' .. now_text)
 end
 

@@ -6,6 +6,6 @@ local now = clock()
 local b = load(key)
 if not b then fail('TBNOTFOUND', key) end
 refill(b, now)
-redis.call('PUBLISH', key .. ':events', 'deleted')  -- first: see announce() in common
+publish(key .. ':events', 'deleted')  -- first: see announce() in common
 redis.call('DEL', key)
 return state(b, num(b.t), now)

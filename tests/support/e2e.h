@@ -60,7 +60,7 @@ bool wait_for_subscribers(Server& server, const std::string& channel, long long 
                           double seconds = 10) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
     while (std::chrono::steady_clock::now() < deadline) {
-        Reply r = server.command({"PUBSUB", "NUMSUB", channel});
+        Reply r = server.command({"PUBSUB", "SHARDNUMSUB", channel});
         if (r->elements == 2 && r->element[1]->integer >= n) return true;
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }

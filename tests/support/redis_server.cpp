@@ -18,12 +18,12 @@
 
 namespace tbucket::test {
 
-int free_port() {
+int free_port(int wanted) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
+    addr.sin_port = htons(static_cast<uint16_t>(wanted));
     socklen_t len = sizeof addr;
     if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
         getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
@@ -34,12 +34,30 @@ int free_port() {
     return ntohs(addr.sin_port);
 }
 
-RedisServer::RedisServer(std::vector<std::string> extra_args) : extra_args_(std::move(extra_args)) {
+namespace {
+
+// A free port whose cluster bus port (+10000) is free too.
+int free_cluster_port() {
+    for (;;) {
+        int port = free_port();
+        if (port > 55535) continue;
+        try {
+            free_port(port + 10000);
+            return port;
+        } catch (const std::exception&) {
+        }
+    }
+}
+
+}  // namespace
+
+RedisServer::RedisServer(std::vector<std::string> extra_args, bool cluster_bus)
+    : extra_args_(std::move(extra_args)) {
     char pattern[] = "/tmp/tbucket-test-XXXXXX";
     if (!mkdtemp(pattern)) throw std::runtime_error("mkdtemp failed");
     dir_ = pattern;
     for (int attempt = 0; attempt < 5 && pid_ < 0; ++attempt) {
-        port_ = free_port();
+        port_ = cluster_bus ? free_cluster_port() : free_port();
         try {
             launch();
         } catch (const std::exception&) {

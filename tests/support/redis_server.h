@@ -15,7 +15,9 @@ namespace tbucket::test {
 
 class RedisServer {
 public:
-    explicit RedisServer(std::vector<std::string> extra_args = {});
+    // `cluster_bus`: the port also leaves room for Redis Cluster's bus port,
+    // port + 10000 (so at most 55535, and that one free too).
+    explicit RedisServer(std::vector<std::string> extra_args = {}, bool cluster_bus = false);
     ~RedisServer();
     RedisServer(const RedisServer&) = delete;
     RedisServer& operator=(const RedisServer&) = delete;
@@ -50,8 +52,9 @@ private:
     std::unique_ptr<Connection> connection_;
 };
 
-// A loopback TCP port nobody listens on right now.
-int free_port();
+// A loopback TCP port nobody listens on right now (`wanted`, or any when 0;
+// throws when `wanted` is taken).
+int free_port(int wanted = 0);
 
 // The server shared by the test cases of one process, flushed when a new
 // test case first asks for it. Under ctest each test case is a process of
