@@ -272,3 +272,41 @@ TEST_CASE("a failover while takes run over-grants nothing, and later takes succe
     CHECK(granted <= removed);                         // nothing over-granted
     CHECK(removed - static_cast<double>(granted) <= static_cast<double>(failed));  // lost: only failed ones
 }
+
+TEST_CASE("over TLS a cluster follows redirects, lists every primary and wakes waiters", "[cluster][tls]") {
+    std::string certs = tbucket::test::make_certs();
+    struct Cleanup {
+        std::string dir;
+        ~Cleanup() { tbucket::test::run({"rm", "-rf", dir}); }
+    } cleanup{certs};
+    RedisCluster cluster(3, 0, certs);
+    auto tls = [&](std::vector<std::string> args) {
+        args.insert(args.begin(), {"--cacert", certs + "/ca.crt"});
+        return tb(cluster.tls_url(), std::move(args));  // one seed: the others come by MOVED
+    };
+    std::vector<std::string> names;
+    std::set<int> ports;
+    for (int i = 0; names.size() < 6 || ports.size() < 3; ++i) {
+        names.push_back(std::string("t").append(std::to_string(i)));  // GCC 12 -Wrestrict dislikes "t" + s
+        ports.insert(cluster.owner(cluster.slot("tbucket:{" + names.back() + "}")).port());
+    }
+    for (const std::string& name : names) REQUIRE(tls({"create", name, "--capacity", "2"}).code == 0);
+    std::vector<std::string> info_args{"--json", "info"};
+    info_args.insert(info_args.end(), names.begin(), names.end());
+    std::set<std::string> answered;
+    for (const json& line : json_lines(tls(info_args).out)) answered.insert(line["node"].get<std::string>());
+    CHECK(answered.size() == 3);
+    std::vector<std::string> sorted = names;
+    std::sort(sorted.begin(), sorted.end());
+    CHECK(tbucket::test::text_lines(tls({"list"}).out) == sorted);
+
+    const std::string name = names.back();
+    REQUIRE(tls({"take", name, "2"}).code == 0);
+    Child waiter(tb_argv(cluster.tls_url(), {"--cacert", certs + "/ca.crt", "watch", name, "1", "--take",
+                                             "--timeout", "30s"}));
+    until_subscribed(cluster.owner(cluster.slot("tbucket:{" + name + "}")), name);
+    REQUIRE(tls({"put", name}).code == 0);
+    RunResult woke = waiter.wait();
+    CHECK(woke.code == 0);
+    CHECK(json::parse(tls({"--json", "info", name}).out)["tokens"] == 0);
+}

@@ -19,18 +19,10 @@ using tbucket::test::RunResult;
 
 namespace {
 
-std::string make_certs() {
-    char pattern[] = "/tmp/tbucket-certs-XXXXXX";
-    if (!mkdtemp(pattern)) throw std::runtime_error("mkdtemp failed");
-    RunResult made = tbucket::test::run({"sh", TBUCKET_MAKE_CERTS, pattern});
-    if (made.code != 0) throw std::runtime_error("make_certs.sh failed: " + made.err);
-    return pattern;
-}
-
 // A redis-server with a plain port for the test and a TLS port for tbucket.
 struct TlsServer {
     explicit TlsServer(bool require_client_cert = false)
-        : certs(make_certs()),
+        : certs(tbucket::test::make_certs()),
           tls_port(tbucket::test::free_port()),
           server(std::make_unique<RedisServer>(std::vector<std::string>{
               "--tls-port", std::to_string(tls_port), "--tls-cert-file", certs + "/server.crt",

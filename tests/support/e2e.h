@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -66,6 +67,18 @@ bool wait_for_subscribers(Server& server, const std::string& channel, long long 
     }
     return false;
 }
+
+#ifdef TBUCKET_MAKE_CERTS
+// A throw-away CA with server and client certificates in a new temporary
+// directory (support/make_certs.sh); the caller removes it.
+inline std::string make_certs() {
+    char pattern[] = "/tmp/tbucket-certs-XXXXXX";
+    if (!mkdtemp(pattern)) throw std::runtime_error("mkdtemp failed");
+    RunResult made = run({"sh", TBUCKET_MAKE_CERTS, pattern});
+    if (made.code != 0) throw std::runtime_error("make_certs.sh failed: " + made.err);
+    return pattern;
+}
+#endif
 
 inline double seconds_since(std::chrono::steady_clock::time_point t) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();

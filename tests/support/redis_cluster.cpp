@@ -11,23 +11,40 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-void pause(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+void pause(int ms) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+}
 
 }  // namespace
 
-RedisCluster::RedisCluster(int primaries, int replicas_per_primary) {
+RedisCluster::RedisCluster(int primaries, int replicas_per_primary, const std::string& tls_dir) {
     int count = primaries * (1 + replicas_per_primary);
     replicas_ = primaries * replicas_per_primary;
     std::vector<std::string> create{"redis-cli", "--cluster", "create"};
+    if (!tls_dir.empty())
+        create.insert(create.begin() + 1, {"--tls", "--cacert", tls_dir + "/ca.crt"});
     for (int i = 0; i < count; ++i) {
-        nodes_.push_back(std::make_unique<RedisServer>(std::vector<std::string>{
-            "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000",
-            "--repl-diskless-sync-delay", "0"}, true));
-        create.push_back("127.0.0.1:" + std::to_string(nodes_.back()->port()));
+        std::vector<std::string> args{
+            "--cluster-enabled",      "yes",  "--cluster-config-file",      "nodes.conf",
+            "--cluster-node-timeout", "2000", "--repl-diskless-sync-delay", "0"};
+        if (!tls_dir.empty()) {
+            // The bus listens on the TLS port + 10000 then: both must be free.
+            tls_ports_.push_back(free_cluster_port());
+            args.insert(args.end(),
+                        {"--tls-port", std::to_string(tls_ports_.back()), "--tls-cluster", "yes",
+                         "--tls-replication", "yes", "--tls-cert-file", tls_dir + "/server.crt",
+                         "--tls-key-file", tls_dir + "/server.key", "--tls-ca-cert-file",
+                         tls_dir + "/ca.crt", "--tls-auth-clients", "no"});
+        }
+        nodes_.push_back(std::make_unique<RedisServer>(args, true));
+        int port = tls_dir.empty() ? nodes_.back()->port() : tls_ports_.back();
+        create.push_back("127.0.0.1:" + std::to_string(port));
     }
-    create.insert(create.end(), {"--cluster-replicas", std::to_string(replicas_per_primary), "--cluster-yes"});
+    create.insert(create.end(),
+                  {"--cluster-replicas", std::to_string(replicas_per_primary), "--cluster-yes"});
     RunResult r = run(create);
-    if (r.code != 0) throw std::runtime_error("redis-cli --cluster create failed: " + r.out + r.err);
+    if (r.code != 0)
+        throw std::runtime_error("redis-cli --cluster create failed: " + r.out + r.err);
     wait_ok();
 }
 
@@ -43,7 +60,9 @@ int RedisCluster::slot(const std::string& key) {
     return static_cast<int>(nodes_.front()->integer({"CLUSTER", "KEYSLOT", key}));
 }
 
-std::string RedisCluster::id(RedisServer& node) { return node.string({"CLUSTER", "MYID"}); }
+std::string RedisCluster::id(RedisServer& node) {
+    return node.string({"CLUSTER", "MYID"});
+}
 
 RedisServer& RedisCluster::owner(int slot) {
     Reply slots = nodes_.front()->command({"CLUSTER", "SLOTS"});
@@ -71,7 +90,8 @@ void RedisCluster::wait_ok(int slot) {
                 }
                 std::string nodes = n->string({"CLUSTER", "NODES"});
                 int replicas = 0;
-                for (std::size_t at = nodes.find("slave "); at != std::string::npos; at = nodes.find("slave ", at + 1)) {
+                for (std::size_t at = nodes.find("slave "); at != std::string::npos;
+                     at = nodes.find("slave ", at + 1)) {
                     ++replicas;
                 }
                 if (replicas != replicas_) ok = false;
@@ -111,19 +131,22 @@ void RedisCluster::move_slot(int slot, RedisServer& to, int pause_ms) {
     for (;;) {
         Reply keys = from.command({"CLUSTER", "GETKEYSINSLOT", s, "100"});
         if (keys->elements == 0) break;
-        std::vector<std::string> migrate{"MIGRATE", "127.0.0.1", std::to_string(to.port()), "", "0", "5000", "KEYS"};
+        std::vector<std::string> migrate{"MIGRATE", "127.0.0.1", std::to_string(to.port()), "", "0",
+                                         "5000",    "KEYS"};
         for (std::size_t i = 0; i < keys->elements; ++i) {
             migrate.emplace_back(keys->element[i]->str, keys->element[i]->len);
         }
         Reply r = from.command(migrate);
-        if (r->type == REDIS_REPLY_ERROR) throw std::runtime_error("MIGRATE failed: " + std::string(r->str));
+        if (r->type == REDIS_REPLY_ERROR)
+            throw std::runtime_error("MIGRATE failed: " + std::string(r->str));
     }
     pause(pause_ms);
     std::string target = id(to);
     to.command({"CLUSTER", "SETSLOT", s, "NODE", target});
     from.command({"CLUSTER", "SETSLOT", s, "NODE", target});
     for (auto& n : nodes_) {
-        if (n.get() != &to && n.get() != &from) n->command({"CLUSTER", "SETSLOT", s, "NODE", target});
+        if (n.get() != &to && n.get() != &from)
+            n->command({"CLUSTER", "SETSLOT", s, "NODE", target});
     }
     wait_ok(slot);
 }

@@ -13,8 +13,11 @@
 namespace tbucket::test {
 
 class RedisCluster {
-public:
-    RedisCluster(int primaries, int replicas_per_primary = 0);
+  public:
+    // With `tls_dir` (certificates from support/make_certs.sh), every node
+    // also has a TLS port, and the cluster bus and redirects use TLS.
+    explicit RedisCluster(int primaries, int replicas_per_primary = 0,
+                          const std::string& tls_dir = "");
 
     std::size_t size() const { return nodes_.size(); }
     RedisServer& node(std::size_t i) { return *nodes_.at(i); }
@@ -22,6 +25,8 @@ public:
     std::string url() const { return nodes_.front()->url(); }
     // redis://127.0.0.1:P1,127.0.0.1:P2,... (every node).
     std::string seeds_url() const;
+    // rediss://127.0.0.1:Q (the first node's TLS port), with tls_dir.
+    std::string tls_url() const { return "rediss://127.0.0.1:" + std::to_string(tls_ports_.at(0)); }
 
     int slot(const std::string& key);
     // The primary that serves a slot now, as seen by node 0.
@@ -40,8 +45,9 @@ public:
     // meanwhile meet each state (ASK, then MOVED).
     void move_slot(int slot, RedisServer& to, int pause_ms = 0);
 
-private:
+  private:
     std::vector<std::unique_ptr<RedisServer>> nodes_;
+    std::vector<int> tls_ports_;
     int replicas_ = 0;  // in all
 };
 

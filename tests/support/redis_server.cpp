@@ -34,8 +34,6 @@ int free_port(int wanted) {
     return ntohs(addr.sin_port);
 }
 
-namespace {
-
 // A free port whose cluster bus port (+10000) is free too.
 int free_cluster_port() {
     for (;;) {
@@ -49,7 +47,6 @@ int free_cluster_port() {
     }
 }
 
-}  // namespace
 
 RedisServer::RedisServer(std::vector<std::string> extra_args, bool cluster_bus)
     : extra_args_(std::move(extra_args)) {

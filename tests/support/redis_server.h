@@ -55,6 +55,8 @@ private:
 // A loopback TCP port nobody listens on right now (`wanted`, or any when 0;
 // throws when `wanted` is taken).
 int free_port(int wanted = 0);
+// A free port whose cluster bus port (+10000) is free too.
+int free_cluster_port();
 
 // The server shared by the test cases of one process, flushed when a new
 // test case first asks for it. Under ctest each test case is a process of
