@@ -40,26 +40,26 @@ void add_tls_options(CLI::App& app, GlobalOptions& g) {
     app.add_flag("--tls", g.tls, "connect with TLS (as rediss:// does)")
         ->envname("TBUCKET_TLS")
         ->group(group);
-    app.add_option("--cacert", g.cacert, "trust the CAs in this PEM file (default: the system's)")
-        ->type_name("FILE")
-        ->envname("TBUCKET_CACERT")
-        ->group(group);
-    app.add_option("--cacertdir", g.cacertdir, "trust the CAs in this hashed directory")
-        ->type_name("DIR")
-        ->envname("TBUCKET_CACERTDIR")
-        ->group(group);
-    app.add_option("--cert", g.cert, "client certificate, PEM (mutual TLS)")
-        ->type_name("FILE")
-        ->envname("TBUCKET_CERT")
-        ->group(group);
-    app.add_option("--key", g.key, "private key of --cert, PEM")
-        ->type_name("FILE")
-        ->envname("TBUCKET_KEY")
-        ->group(group);
-    app.add_option("--sni", g.sni, "server name to send and to check the certificate against")
-        ->type_name("NAME")
-        ->envname("TBUCKET_SNI")
-        ->group(group);
+    const struct {
+        const char* name;
+        std::string GlobalOptions::*value;
+        const char* type;
+        const char* env;
+        const char* help;
+    } files[] = {
+        {"--cacert", &GlobalOptions::cacert, "FILE", "TBUCKET_CACERT",
+         "trust the CAs in this PEM file (default: the system's)"},
+        {"--cacertdir", &GlobalOptions::cacertdir, "DIR", "TBUCKET_CACERTDIR",
+         "trust the CAs in this hashed directory"},
+        {"--cert", &GlobalOptions::cert, "FILE", "TBUCKET_CERT",
+         "client certificate, PEM (mutual TLS)"},
+        {"--key", &GlobalOptions::key, "FILE", "TBUCKET_KEY", "private key of --cert, PEM"},
+        {"--sni", &GlobalOptions::sni, "NAME", "TBUCKET_SNI",
+         "server name to send and to check the certificate against"},
+    };
+    for (const auto& f : files) {
+        app.add_option(f.name, g.*f.value, f.help)->type_name(f.type)->envname(f.env)->group(group);
+    }
     app.add_flag("--insecure", g.insecure, "do not verify the server's certificate (warns)")
         ->group(group);
 }
@@ -103,7 +103,8 @@ std::vector<ConnectionOptions> seed_urls(const GlobalOptions& g) {
 
 }  // namespace
 
-Context::Context(const GlobalOptions& g, Output& o) : out(o), global(g), seeds_(resolve_seeds(g, o)) {
+Context::Context(const GlobalOptions& g, Output& o)
+    : out(o), global(g), seeds_(resolve_seeds(g, o)) {
     check_prefix(g.prefix);
 }
 
@@ -160,12 +161,14 @@ bool tls_options_named(int argc, char** argv) {
 }
 
 void setup_global(CLI::App& app, GlobalOptions& g, bool with_tls) {
-    app.add_option("-u,--url", g.url,
-                   "Redis URL; several seed nodes as redis://H1:P1,H2:P2 or -u repeated, tried in order "
-                   "(env TBUCKET_URL, then REDIS_URL; default redis://127.0.0.1:6379)")
+    app.add_option(
+           "-u,--url", g.url,
+           "Redis URL; several seed nodes as redis://H1:P1,H2:P2 or -u repeated, tried in order "
+           "(env TBUCKET_URL, then REDIS_URL; default redis://127.0.0.1:6379)")
         ->type_name("URL")
         ->allow_extra_args(false);
-    app.add_flag("-c,--cluster", g.cluster, "accepted for redis-cli habits: cluster redirects are always followed");
+    app.add_flag("-c,--cluster", g.cluster,
+                 "accepted for redis-cli habits: cluster redirects are always followed");
     app.add_option("--prefix", g.prefix, "key prefix")
         ->envname("TBUCKET_PREFIX")
         ->capture_default_str();

@@ -22,6 +22,7 @@ using tbucket::test::json_lines;
 using tbucket::test::RedisCluster;
 using tbucket::test::RedisServer;
 using tbucket::test::RunResult;
+using tbucket::test::slowdown;
 using tbucket::test::tb_argv;
 
 namespace {
@@ -32,19 +33,14 @@ RunResult tb(const std::string& url, std::vector<std::string> args) {
     return tbucket::test::run(tb_argv(url, std::move(args)));
 }
 
-double slowdown() {
-#if defined(__SANITIZE_ADDRESS__)
-    return 4;
-#else
-    return 1;
-#endif
+std::string address(RedisServer& node) {
+    return "127.0.0.1:" + std::to_string(node.port());
 }
-
-std::string address(RedisServer& node) { return "127.0.0.1:" + std::to_string(node.port()); }
 
 // Until `n` clients listen to the bucket's shard channel on `node`.
 void until_subscribed(RedisServer& node, const std::string& name, long long n = 1) {
-    if (!tbucket::test::wait_for_subscribers(node, "tbucket:{" + name + "}:events", n, 10 * slowdown())) {
+    if (!tbucket::test::wait_for_subscribers(node, "tbucket:{" + name + "}:events", n,
+                                             10 * slowdown())) {
         FAIL("no subscriber to " << name << " on " << address(node));
     }
 }
@@ -61,7 +57,7 @@ RedisServer& other_primary(RedisCluster& cluster, RedisServer& not_this) {
 // Takes one token at a time on its own client until told to stop, counting
 // what was granted and what failed.
 class Taker {
-public:
+  public:
     Taker(const tbucket::ConnectionOptions& seed, std::string name)
         : thread_([this, seed, name = std::move(name)] { loop(seed, name); }) {}
     ~Taker() { stop(); }
@@ -73,7 +69,7 @@ public:
     long long failed() const { return failed_; }
     std::string last_error() const { return last_error_; }
 
-private:
+  private:
     void loop(const tbucket::ConnectionOptions& seed, const std::string& name) {
         tbucket::Client client(seed, "tbucket:");
         while (!stop_) {
@@ -109,7 +105,8 @@ TEST_CASE("every command works on buckets spread over all shards", "[cluster]") 
         ports.insert(cluster.owner(cluster.slot("tbucket:{" + name + "}")).port());
     }
     const std::string url = cluster.url();  // one seed: the others are found by MOVED
-    for (const std::string& name : names) REQUIRE(tb(url, {"create", name, "--capacity", "5"}).code == 0);
+    for (const std::string& name : names)
+        REQUIRE(tb(url, {"create", name, "--capacity", "5"}).code == 0);
     for (const std::string& name : names) {
         INFO(name);
         RedisServer& owner = cluster.owner(cluster.slot("tbucket:{" + name + "}"));
@@ -126,7 +123,8 @@ TEST_CASE("every command works on buckets spread over all shards", "[cluster]") 
     info_args.insert(info_args.end(), names.begin(), names.end());
     std::vector<json> lines = json_lines(tb(url, info_args).out);
     REQUIRE(lines.size() == names.size());
-    for (std::size_t i = 0; i < names.size(); ++i) CHECK(lines[i]["name"] == names[i]);  // in the order asked
+    for (std::size_t i = 0; i < names.size(); ++i)
+        CHECK(lines[i]["name"] == names[i]);  // in the order asked
     CHECK(lines[0]["tokens"] == 0);
     RunResult listed = tb(url, {"list"});
     CHECK(listed.code == 0);
@@ -140,11 +138,15 @@ TEST_CASE("every command works on buckets spread over all shards", "[cluster]") 
     CHECK(tb(url, {"list"}).out.empty());
 }
 
-TEST_CASE("seed nodes are tried in order until one answers, and -c is accepted", "[cluster][seeds]") {
+TEST_CASE("seed nodes are tried in order until one answers, and -c is accepted",
+          "[cluster][seeds]") {
     RedisCluster cluster(3);
     const std::string dead = "127.0.0.1:1";
-    CHECK(tb("redis://" + dead + "," + address(cluster.node(1)), {"-c", "create", "s", "--capacity", "2"}).code == 0);
-    CHECK(tbucket::test::tbucket({"-u", "redis://" + dead, "--url", cluster.url(), "take", "s"}).code == 0);
+    CHECK(tb("redis://" + dead + "," + address(cluster.node(1)),
+             {"-c", "create", "s", "--capacity", "2"})
+              .code == 0);
+    CHECK(tbucket::test::tbucket({"-u", "redis://" + dead, "--url", cluster.url(), "take", "s"})
+              .code == 0);
     auto from_env = tbucket::test::with_env({{"TBUCKET_URL", cluster.seeds_url()}});
     CHECK(tbucket::test::tbucket({"--cluster", "info", "s"}, from_env).code == 0);
     RunResult none = tb("redis://" + dead + ",127.0.0.1:2", {"info", "s"});
@@ -152,7 +154,8 @@ TEST_CASE("seed nodes are tried in order until one answers, and -c is accepted",
     CHECK_THAT(none.err, Catch::Contains("127.0.0.1:1") && Catch::Contains("2 tried"));
 }
 
-TEST_CASE("seed nodes work in front of a standalone server at no extra command", "[cluster][seeds]") {
+TEST_CASE("seed nodes work in front of a standalone server at no extra command",
+          "[cluster][seeds]") {
     RedisServer server;
     const std::string url = "redis://127.0.0.1:1," + address(server);
     REQUIRE(tb(url, {"create", "s", "--capacity", "20"}).code == 0);
@@ -164,8 +167,9 @@ TEST_CASE("seed nodes work in front of a standalone server at no extra command",
     CHECK(tb(url, {"list"}).out == "s\n");
 }
 
-TEST_CASE("takes keep working while the bucket's slot migrates, and no token is lost or granted twice",
-          "[cluster][migrate]") {
+TEST_CASE(
+    "takes keep working while the bucket's slot migrates, and no token is lost or granted twice",
+    "[cluster][migrate]") {
     RedisCluster cluster(3);
     const std::string name = "mig";
     const int slot = cluster.slot("tbucket:{" + name + "}");
@@ -191,14 +195,16 @@ TEST_CASE("takes keep working while the bucket's slot migrates, and no token is 
     CHECK(moved.code == 0);
 }
 
-TEST_CASE("a waiter on a bucket whose slot moves still wakes on the next put", "[cluster][migrate][wait]") {
+TEST_CASE("a waiter on a bucket whose slot moves still wakes on the next put",
+          "[cluster][migrate][wait]") {
     RedisCluster cluster(3);
     const std::string name = "w";
     const int slot = cluster.slot("tbucket:{" + name + "}");
     REQUIRE(tb(cluster.url(), {"create", name, "--capacity", "5", "--tokens", "0"}).code == 0);
     RedisServer& from = cluster.owner(slot);
     RedisServer& to = other_primary(cluster, from);
-    Child waiter(tb_argv(cluster.url(), {"--json", "watch", name, "2", "--take", "--timeout", "30s"}));
+    Child waiter(
+        tb_argv(cluster.url(), {"--json", "watch", name, "2", "--take", "--timeout", "30s"}));
     until_subscribed(from, name);
     cluster.move_slot(slot, to);
     until_subscribed(to, name);  // resubscribed where the slot now lives
@@ -223,11 +229,13 @@ TEST_CASE("a redirect loop ends with 69 naming the slot and the nodes", "[cluste
     RunResult r = tb("redis://" + address(a), {"take", name, "--capacity", "1"});
     CHECK(r.code == 69);
     CHECK(tbucket::test::one_error_line(r.err));
-    CHECK_THAT(r.err, Catch::Contains("slot " + std::to_string(slot)) && Catch::Contains("moved between") &&
-                          Catch::Contains(address(a)) && Catch::Contains(address(b)));
+    CHECK_THAT(r.err, Catch::Contains("slot " + std::to_string(slot)) &&
+                          Catch::Contains("moved between") && Catch::Contains(address(a)) &&
+                          Catch::Contains(address(b)));
 }
 
-TEST_CASE("a failover while takes run over-grants nothing, and later takes succeed", "[cluster][failover]") {
+TEST_CASE("a failover while takes run over-grants nothing, and later takes succeed",
+          "[cluster][failover]") {
     RedisCluster cluster(3, 1);
     const std::string name = "fo";
     const int slot = cluster.slot("tbucket:{" + name + "}");
@@ -238,7 +246,8 @@ TEST_CASE("a failover while takes run over-grants nothing, and later takes succe
     for (std::size_t i = 0; i < cluster.size(); ++i) {
         RedisServer& n = cluster.node(i);
         if (n.info_field("replication", "role") == "slave" &&
-            n.string({"CLUSTER", "NODES"}).find("myself,slave " + primary_id) != std::string::npos) {
+            n.string({"CLUSTER", "NODES"}).find("myself,slave " + primary_id) !=
+                std::string::npos) {
             replica = &n;
         }
     }
@@ -249,10 +258,12 @@ TEST_CASE("a failover while takes run over-grants nothing, and later takes succe
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
         // A manual failover gives up after 5 s when the election is slow (a
         // loaded machine): ask again, as an operator would.
-        for (int attempt = 0; attempt < 4 && replica->info_field("replication", "role") != "master"; ++attempt) {
+        for (int attempt = 0; attempt < 4 && replica->info_field("replication", "role") != "master";
+             ++attempt) {
             CHECK(replica->string({"CLUSTER", "FAILOVER"}) == "OK");
             auto deadline = Clock::now() + std::chrono::seconds(6);
-            while (replica->info_field("replication", "role") != "master" && Clock::now() < deadline) {
+            while (replica->info_field("replication", "role") != "master" &&
+                   Clock::now() < deadline) {
                 std::this_thread::sleep_for(std::chrono::milliseconds(20));
             }
         }
@@ -269,11 +280,13 @@ TEST_CASE("a failover while takes run over-grants nothing, and later takes succe
     for (int i = 0; i < 3; ++i) CHECK(tb(cluster.url(), {"take", name}).code == 0);
     granted += 3;
     double removed = 1000000 - level(cluster, name);
-    CHECK(granted <= removed);                         // nothing over-granted
-    CHECK(removed - static_cast<double>(granted) <= static_cast<double>(failed));  // lost: only failed ones
+    CHECK(granted <= removed);  // nothing over-granted
+    CHECK(removed - static_cast<double>(granted) <=
+          static_cast<double>(failed));  // lost: only failed ones
 }
 
-TEST_CASE("over TLS a cluster follows redirects, lists every primary and wakes waiters", "[cluster][tls]") {
+TEST_CASE("over TLS a cluster follows redirects, lists every primary and wakes waiters",
+          "[cluster][tls]") {
     std::string certs = tbucket::test::make_certs();
     struct Cleanup {
         std::string dir;
@@ -287,14 +300,17 @@ TEST_CASE("over TLS a cluster follows redirects, lists every primary and wakes w
     std::vector<std::string> names;
     std::set<int> ports;
     for (int i = 0; names.size() < 6 || ports.size() < 3; ++i) {
-        names.push_back(std::string("t").append(std::to_string(i)));  // GCC 12 -Wrestrict dislikes "t" + s
+        names.push_back(
+            std::string("t").append(std::to_string(i)));  // GCC 12 -Wrestrict dislikes "t" + s
         ports.insert(cluster.owner(cluster.slot("tbucket:{" + names.back() + "}")).port());
     }
-    for (const std::string& name : names) REQUIRE(tls({"create", name, "--capacity", "2"}).code == 0);
+    for (const std::string& name : names)
+        REQUIRE(tls({"create", name, "--capacity", "2"}).code == 0);
     std::vector<std::string> info_args{"--json", "info"};
     info_args.insert(info_args.end(), names.begin(), names.end());
     std::set<std::string> answered;
-    for (const json& line : json_lines(tls(info_args).out)) answered.insert(line["node"].get<std::string>());
+    for (const json& line : json_lines(tls(info_args).out))
+        answered.insert(line["node"].get<std::string>());
     CHECK(answered.size() == 3);
     std::vector<std::string> sorted = names;
     std::sort(sorted.begin(), sorted.end());
@@ -302,8 +318,8 @@ TEST_CASE("over TLS a cluster follows redirects, lists every primary and wakes w
 
     const std::string name = names.back();
     REQUIRE(tls({"take", name, "2"}).code == 0);
-    Child waiter(tb_argv(cluster.tls_url(), {"--cacert", certs + "/ca.crt", "watch", name, "1", "--take",
-                                             "--timeout", "30s"}));
+    Child waiter(tb_argv(cluster.tls_url(), {"--cacert", certs + "/ca.crt", "watch", name, "1",
+                                             "--take", "--timeout", "30s"}));
     until_subscribed(cluster.owner(cluster.slot("tbucket:{" + name + "}")), name);
     REQUIRE(tls({"put", name}).code == 0);
     RunResult woke = waiter.wait();

@@ -16,6 +16,7 @@ using tbucket::test::Child;
 using tbucket::test::one_error_line;
 using tbucket::test::RedisServer;
 using tbucket::test::RunResult;
+using tbucket::test::slowdown;
 
 namespace {
 
@@ -50,14 +51,6 @@ struct TlsServer {
     int tls_port;
     std::unique_ptr<RedisServer> server;
 };
-
-double slowdown() {
-#if defined(__SANITIZE_ADDRESS__)
-    return 4;
-#else
-    return 1;
-#endif
-}
 
 }  // namespace
 

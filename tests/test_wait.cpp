@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "support/e2e.h"
 #include "support/process.h"
 #include "support/redis_server.h"
 
@@ -16,6 +17,7 @@ using nlohmann::json;
 using tbucket::test::Child;
 using tbucket::test::redis;
 using tbucket::test::RunResult;
+using tbucket::test::slowdown;
 
 namespace {
 
@@ -26,34 +28,31 @@ std::vector<std::string> tb_argv(const std::string& url, std::vector<std::string
     return args;
 }
 
-RunResult tb(std::vector<std::string> args) { return tbucket::test::run(tb_argv(redis().url(), std::move(args))); }
+RunResult tb(std::vector<std::string> args) {
+    return tbucket::test::run(tb_argv(redis().url(), std::move(args)));
+}
 
 // Until `n` clients are subscribed to the bucket's channel: the waiter is
 // then past its first check and asleep.
 bool subscribed(tbucket::test::RedisServer& server, const std::string& name, long long n = 1) {
     auto deadline = Clock::now() + std::chrono::seconds(10);
     while (Clock::now() < deadline) {
-        tbucket::Reply r = server.command({"PUBSUB", "SHARDNUMSUB", "tbucket:{" + name + "}:events"});
+        tbucket::Reply r =
+            server.command({"PUBSUB", "SHARDNUMSUB", "tbucket:{" + name + "}:events"});
         if (r->elements == 2 && r->element[1]->integer >= n) return true;
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     return false;
 }
 
-void until_subscribed(tbucket::test::RedisServer& server, const std::string& name, long long n = 1) {
-    if (!subscribed(server, name, n)) FAIL("waiters did not subscribe to " << name << " on port " << server.port());
+void until_subscribed(tbucket::test::RedisServer& server, const std::string& name,
+                      long long n = 1) {
+    if (!subscribed(server, name, n))
+        FAIL("waiters did not subscribe to " << name << " on port " << server.port());
 }
 
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-// Under AddressSanitizer every process starts and exits several times
-// slower; time bounds stretch by this factor there.
-double slowdown() {
-#if defined(__SANITIZE_ADDRESS__)
-    return 4;
-#else
-    return 1;
-#endif
+double seconds_since(Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
 }  // namespace
@@ -71,7 +70,8 @@ TEST_CASE("watch wakes on a put", "[wait][watch]") {
     INFO("woke " << seconds_since(put_done) << " s after the put returned");
     CHECK(r.code == 0);
     CHECK_THAT(r.out, Catch::StartsWith("w  3/5 tokens"));
-    CHECK(tb({"--json", "info", "w"}).out.find("\"tokens\":3") != std::string::npos);  // watch took nothing
+    CHECK(tb({"--json", "info", "w"}).out.find("\"tokens\":3") !=
+          std::string::npos);  // watch took nothing
 }
 
 TEST_CASE("watch times out with 124 when the bucket cannot fill in time", "[wait][watch]") {
@@ -160,7 +160,8 @@ TEST_CASE("deleting the bucket ends its waiters with exit 3", "[wait][delete]") 
 
 TEST_CASE("watch --follow prints the state at start and after each change", "[wait][follow]") {
     tb({"create", "f", "--capacity", "5", "--tokens", "1"});
-    Child follower(tb_argv(redis().url(), {"--json", "watch", "f", "--follow", "--timeout", "10s"}));
+    Child follower(
+        tb_argv(redis().url(), {"--json", "watch", "f", "--follow", "--timeout", "10s"}));
     until_subscribed(redis(), "f");
     tb({"put", "f", "2"});
     tb({"take", "f", "1"});
@@ -185,10 +186,12 @@ TEST_CASE("watch --follow ends with 0 at its timeout", "[wait][follow]") {
 }
 
 TEST_CASE("run passes the command's exit status through and denies with 75", "[wait][run]") {
-    RunResult r = tb({"run", "job", "--capacity", "1", "--rate", "1/h", "--", "sh", "-c", "echo ran; exit 7"});
+    RunResult r = tb(
+        {"run", "job", "--capacity", "1", "--rate", "1/h", "--", "sh", "-c", "echo ran; exit 7"});
     CHECK(r.code == 7);
     CHECK(r.out == "ran\n");
-    r = tb({"run", "job", "--capacity", "1", "--rate", "1/h", "--", "sh", "-c", "echo ran; exit 7"});
+    r = tb(
+        {"run", "job", "--capacity", "1", "--rate", "1/h", "--", "sh", "-c", "echo ran; exit 7"});
     CHECK(r.code == 75);
     CHECK(r.out.find("ran") == std::string::npos);
     CHECK_THAT(r.err, Catch::Contains("denied"));
@@ -222,7 +225,8 @@ TEST_CASE("idle waiters send Redis (almost) no commands", "[wait][idle]") {
     tb({"create", "idle", "--capacity", "5", "--tokens", "0"});
     std::vector<std::unique_ptr<Child>> waiters;
     for (int i = 0; i < 20; ++i) {
-        waiters.push_back(std::make_unique<Child>(tb_argv(redis().url(), {"watch", "idle", "--timeout", "30s"})));
+        waiters.push_back(
+            std::make_unique<Child>(tb_argv(redis().url(), {"watch", "idle", "--timeout", "30s"})));
     }
     until_subscribed(redis(), "idle", 20);
     // Subscribed comes before the first check: let the last checks land.
@@ -268,9 +272,11 @@ TEST_CASE("a wait with the server gone for good ends at its deadline with 69", "
     CHECK(seconds_since(start) < 2.0 * slowdown());
 }
 
-TEST_CASE("on a terminal a long wait shows a countdown on stderr, cleared at the end", "[wait][tty]") {
+TEST_CASE("on a terminal a long wait shows a countdown on stderr, cleared at the end",
+          "[wait][tty]") {
     tb({"create", "c", "--capacity", "2", "--rate", "1/s", "--tokens", "0"});
-    std::string command = tbucket::test::tbucket_path() + " -u " + redis().url() + " take c 2 --wait=5s";
+    std::string command =
+        tbucket::test::tbucket_path() + " -u " + redis().url() + " take c 2 --wait=5s";
     // script(1) gives the command a pseudo-terminal; its output is the terminal's.
     RunResult r = tbucket::test::run({"script", "-qec", command, "/dev/null"});
     CHECK(r.code == 0);

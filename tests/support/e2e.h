@@ -80,6 +80,16 @@ inline std::string make_certs() {
 }
 #endif
 
+// Under AddressSanitizer every process starts and exits several times
+// slower; time bounds stretch by this factor there.
+inline double slowdown() {
+#if defined(__SANITIZE_ADDRESS__)
+    return 4;
+#else
+    return 1;
+#endif
+}
+
 inline double seconds_since(std::chrono::steady_clock::time_point t) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
