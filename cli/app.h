@@ -3,7 +3,6 @@
 // What every subcommand shares: the global options, the context a command
 // runs in, and the options that create a bucket inline.
 
-#include <CLI/CLI.hpp>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -11,6 +10,7 @@
 #include <vector>
 
 #include "bucket.h"
+#include "cli11.h"
 #include "output.h"
 #include "url.h"
 

@@ -213,6 +213,7 @@ std::optional<int> run_short_form(int argc, char** argv) {
 int run(int argc, char** argv) {
     keep_arguments(argc, argv);
     if (std::optional<int> done = run_short_form(argc, argv)) return *done;
+    static std::ios_base::Init streams;  // CLI11 prints through them (see cli11.h)
     CLI::App app{"tbucket: distributed token buckets in Redis, from the shell", "tbucket"};
     app.set_version_flag("-V,--version", "tbucket " TBUCKET_VERSION);
     app.footer(footer);
