@@ -191,7 +191,7 @@ void setup_global(CLI::App& app, GlobalOptions& g, bool with_tls) {
         ->check(CLI::Range(0, 255));
 }
 
-ConnectionOptions resolve_connection(const GlobalOptions& g, Output& out) {
+std::vector<ConnectionOptions> resolve_seeds(const GlobalOptions& g, Output& out) {
     std::vector<ConnectionOptions> typed = seed_urls(g);
     ConnectionOptions options = typed.front();
     for (const ConnectionOptions& seed : typed) {
@@ -226,18 +226,14 @@ ConnectionOptions resolve_connection(const GlobalOptions& g, Output& out) {
     if (options.connect_timeout_ms == 0 || options.io_timeout_ms == 0) {
         throw Error(ErrorKind::usage, "--connect-timeout and --timeout-io must be above 0");
     }
-    return options;
-}
-
-std::vector<ConnectionOptions> resolve_seeds(const GlobalOptions& g, Output& out) {
-    const ConnectionOptions first = resolve_connection(g, out);
+    // Every seed is reached the way the first is; only the address differs.
     std::vector<ConnectionOptions> seeds;
-    for (const ConnectionOptions& typed : seed_urls(g)) {
-        ConnectionOptions seed = first;
-        seed.transport = typed.transport;
-        seed.host = typed.host;
-        seed.port = typed.port;
-        seed.path = typed.path;
+    for (const ConnectionOptions& where : typed) {
+        ConnectionOptions seed = options;
+        seed.transport = where.transport;
+        seed.host = where.host;
+        seed.port = where.port;
+        seed.path = where.path;
         seeds.push_back(std::move(seed));
     }
     return seeds;

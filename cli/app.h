@@ -18,7 +18,7 @@ namespace tbucket::cli {
 
 struct GlobalOptions {
     std::vector<std::string> url;  // seed URLs; none: TBUCKET_URL, REDIS_URL, then the default
-    bool cluster = false;          // -c: accepted for redis-cli habits; redirects are always followed
+    bool cluster = false;  // -c: accepted for redis-cli habits; redirects are always followed
     std::string prefix = "tbucket:";
     bool json = false;
     bool quiet = false;
@@ -71,11 +71,10 @@ void setup_global(CLI::App& app, GlobalOptions& global, bool with_tls);
 // Whether the command line or the environment names a TLS option, or asks
 // for help (which lists them).
 bool tls_options_named(int argc, char** argv);
-// URL, password and timeouts into connection options; throws Error(usage).
-// Warns through `out` when a password was typed on the command line.
-ConnectionOptions resolve_connection(const GlobalOptions& global, Output& out);
 // Every seed node, in order: --url repeated or comma-separated hosts (or the
-// environment), each with the first seed's password, timeouts and database.
+// environment), each with the first seed's password, TLS, timeouts and
+// database. Throws Error(usage); warns through `out` when a password was
+// typed on the command line.
 std::vector<ConnectionOptions> resolve_seeds(const GlobalOptions& global, Output& out);
 
 // Shows each state (or, with `deleted`, each deletion) and reports each

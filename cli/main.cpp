@@ -178,9 +178,9 @@ bool is_digits(std::string_view text) {
 // anything unusual (a name that looks like an option, a count that is not
 // digits), goes to CLI11: nullopt.
 std::optional<int> run_short_form(int argc, char** argv) {
-    for (const char* name : {"TBUCKET_JSON", "TBUCKET_PREFIX", "TBUCKET_TLS", "TBUCKET_CACERT",
-                             "TBUCKET_CACERTDIR", "TBUCKET_CERT", "TBUCKET_KEY", "TBUCKET_SNI"}) {
-        if (std::getenv(name)) return std::nullopt;
+    if (std::getenv("TBUCKET_JSON") || std::getenv("TBUCKET_PREFIX") ||
+        tls_options_named(argc, argv)) {
+        return std::nullopt;
     }
     GlobalOptions global;
     int i = 1;

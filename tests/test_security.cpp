@@ -42,18 +42,8 @@ class AclServer {
     std::string address() const { return "127.0.0.1:" + std::to_string(server_.port()); }
     std::string dir() const { return server_.dir(); }
 
-    // HGETALL as sorted "field=value ", as RedisServer::dump_hash.
     std::string dump_hash(const std::string& key) {
-        tbucket::Reply reply = command({"HGETALL", key});
-        std::vector<std::string> pairs;
-        for (std::size_t i = 0; i + 1 < reply->elements; i += 2) {
-            pairs.push_back(std::string(reply->element[i]->str, reply->element[i]->len) + "=" +
-                            std::string(reply->element[i + 1]->str, reply->element[i + 1]->len));
-        }
-        std::sort(pairs.begin(), pairs.end());
-        std::string out;
-        for (const std::string& p : pairs) out += p + " ";
-        return out;
+        return tbucket::test::hash_text(*command({"HGETALL", key}));
     }
 
     // ACL SETUSER limited reset on >limitedpw ~tbucket:* &tbucket:* RULES...

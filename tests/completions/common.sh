@@ -4,6 +4,10 @@
 # Expects $name (the test's name) and $bin (the tbucket binary); sets $tmp,
 # $port and $url.
 
+# The cases every shell must pass (KIND|LINE|WORDS), for the drivers.
+TB_CASES=$(cd "$(dirname "$0")" && pwd)/cases.txt
+export TB_CASES
+
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tbucket-completion.XXXXXX") || exit 1
 redis_pid=
 cleanup() {

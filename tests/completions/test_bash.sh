@@ -102,22 +102,14 @@ if [ "${1:-}" = --inner ]; then
         done
     }
 
-    expect 'tbucket t' take
-    expect_none 'tbucket t' put create
-    expect 'tbucket ' create take put info list delete reset watch run
-    expect 'tbucket take ' alpha beta team:api
-    expect 'tbucket take alpha --w' --wait
-# global options before or after the command
-expect 'tbucket -q take ' alpha beta
-expect 'tbucket take --json ' alpha beta
-expect 'tbucket list ' alpha beta
-    expect 'tbucket take alpha --' --wait --partial --capacity --rate --expire --json --url
-    expect 'tbucket --' --url --prefix --json --quiet --connect-timeout --timeout-io --password-file --denied-exit --help --version
-    expect 'tbucket info alpha b' beta
+    while IFS='|' read -r kind line words; do
+        # shellcheck disable=SC2086
+        case $kind in expect | expect_none) $kind "$line" $words ;; esac
+    done <"$TB_CASES"
+    expect 'tbucket take alpha --' --url
+    expect 'tbucket --' --help --version
     expect_none 'tbucket info alpha b' alpha
     expect 'tbucket delete alpha ' beta
-    expect 'tbucket watch alpha --' --timeout --take --follow
-    expect 'tbucket create gamma --capacity 5 --rate ' 10/s 100/min 1/h
     expect 'tbucket take alpha --wait ' 250ms 5s 1m 1h
     # after '=' readline completes only the text behind it
     expect 'tbucket take alpha --wait=1' 1s 1m 1h 1d
@@ -132,8 +124,6 @@ expect 'tbucket list ' alpha beta
     expect 'tbucket info team:' api
     # N is a number: no names there
     expect_none 'tbucket take alpha ' alpha beta
-    expect 'tbucket run alpha -- ech' echo
-    expect_none 'tbucket run alpha -- ech' alpha --wait
     # --url and --prefix on the command line reach `tbucket list`
     TBUCKET_URL=redis://127.0.0.1:1 expect "tbucket -u $SERVER_URL take " alpha beta
     TBUCKET_URL=redis://127.0.0.1:1 expect "tbucket take --url=$SERVER_URL a" alpha

@@ -69,27 +69,14 @@ expect_none() {
     done
 }
 
-expect 'tbucket t' take
-expect_none 'tbucket t' put create
-expect 'tbucket ' create take put info list delete reset watch run
-expect 'tbucket take ' alpha beta team:api
-expect 'tbucket take alpha --w' --wait
-# global options before or after the command
-expect 'tbucket -q take ' alpha beta
-expect 'tbucket take --json ' alpha beta
-expect 'tbucket list ' alpha beta
-expect 'tbucket take alpha --' --wait --partial --capacity --rate --expire --json
-expect 'tbucket --' --url --prefix --json --quiet --connect-timeout --timeout-io --password-file --denied-exit
-expect 'tbucket info alpha b' beta
-expect 'tbucket watch alpha --' --timeout --take --follow
-expect 'tbucket create gamma --capacity 5 --rate ' 10/s 100/min 1/h
+while IFS='|' read -r kind line words; do
+    case $kind in expect | expect_none) $kind "$line" $words ;; esac
+done <"$TB_CASES"
 expect 'tbucket take alpha --wait ' 250ms 5s 1m 1h
 expect 'tbucket take alpha --wait=' --wait=250ms --wait=1h
 expect 'tbucket watch alpha --timeout ' 250ms 5s 1m 1h
 expect 'tbucket info team:' team:api
 expect_none 'tbucket take alpha ' alpha beta
-expect 'tbucket run alpha -- ech' echo
-expect_none 'tbucket run alpha -- ech' alpha --wait
 expect "tbucket -u $url --prefix other: take " gamma
 expect_none "tbucket -u $url --prefix other: take " alpha beta
 # --url on the command line wins over TBUCKET_URL (here a closed port)

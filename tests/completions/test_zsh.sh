@@ -120,26 +120,13 @@ zpty tb zsh -f -i || { print -u2 "test_zsh: FAIL: cannot start zsh on a pty"; ex
 zpty -w tb "source ${(q)TB_INIT}"
 await __TB_READY__ || exit 1
 
-expect 'tbucket t' take
-expect_none 'tbucket t' put create
-expect 'tbucket ' create take put info list delete reset watch run
-expect 'tbucket take ' alpha beta team:api
-expect 'tbucket take alpha --w' --wait
-# global options before or after the command
-expect 'tbucket -q take ' alpha beta
-expect 'tbucket take --json ' alpha beta
+while IFS='|' read -r kind line words; do
+  [[ $kind == expect || $kind == expect_none ]] && $kind "$line" ${=words}
+done <$TB_CASES
 expect 'tbucket take alpha --wait ' 250ms 5s 1m 1h
-expect 'tbucket list ' alpha beta
-expect 'tbucket take alpha --' --wait --partial --capacity --rate --expire --json
-expect 'tbucket --' --url --prefix --json --quiet --connect-timeout --timeout-io --password-file --denied-exit
-expect 'tbucket info alpha b' beta
-expect 'tbucket watch alpha --' --timeout --take --follow
-expect 'tbucket create gamma --capacity 5 --rate ' 10/s 100/min 1/h
 expect 'tbucket take alpha --wait=' 250ms 5s 1m 1h
 expect 'tbucket watch alpha --timeout ' 250ms 5s 1m 1h
 expect 'tbucket info team:' team:api
-expect 'tbucket run alpha -- ech' echo
-expect_none 'tbucket run alpha -- ech' alpha --wait
 expect "tbucket -u $TB_SERVER_URL --prefix other: take " gamma
 expect_none "tbucket -u $TB_SERVER_URL --prefix other: take " alpha beta
 expect "tbucket take --prefix=other: " gamma

@@ -47,7 +47,6 @@ int free_cluster_port() {
     }
 }
 
-
 RedisServer::RedisServer(std::vector<std::string> extra_args, bool cluster_bus)
     : extra_args_(std::move(extra_args)) {
     char pattern[] = "/tmp/tbucket-test-XXXXXX";
@@ -77,9 +76,10 @@ ConnectionOptions RedisServer::options() const {
 }
 
 void RedisServer::launch() {
-    std::vector<std::string> args{"redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1",
-                                  "--save", "", "--appendonly", "no", "--dir", dir_,
-                                  "--logfile", dir_ + "/redis.log", "--daemonize", "no"};
+    std::vector<std::string> args{
+        "redis-server", "--port",    std::to_string(port_), "--bind",      "127.0.0.1",
+        "--save",       "",          "--appendonly",        "no",          "--dir",
+        dir_,           "--logfile", dir_ + "/redis.log",   "--daemonize", "no"};
     args.insert(args.end(), extra_args_.begin(), extra_args_.end());
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
@@ -102,7 +102,8 @@ void RedisServer::launch() {
         try {
             connection_ = std::make_unique<Connection>(options());
             Reply reply = connection_->call({"PING"});
-            if (reply->type == REDIS_REPLY_STATUS || reply->type == REDIS_REPLY_ERROR) return;  // NOAUTH: up too
+            if (reply->type == REDIS_REPLY_STATUS || reply->type == REDIS_REPLY_ERROR)
+                return;  // NOAUTH: up too
         } catch (const std::exception&) {
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -146,17 +147,20 @@ long long RedisServer::integer(const std::vector<std::string>& args) {
     return reply->integer;
 }
 
-std::string RedisServer::dump_hash(const std::string& key) {
-    Reply reply = command({"HGETALL", key});
+std::string hash_text(const redisReply& hgetall) {
     std::vector<std::string> pairs;
-    for (std::size_t i = 0; i + 1 < reply->elements; i += 2) {
-        pairs.push_back(std::string(reply->element[i]->str, reply->element[i]->len) + "=" +
-                        std::string(reply->element[i + 1]->str, reply->element[i + 1]->len));
+    for (std::size_t i = 0; i + 1 < hgetall.elements; i += 2) {
+        pairs.push_back(std::string(hgetall.element[i]->str, hgetall.element[i]->len) + "=" +
+                        std::string(hgetall.element[i + 1]->str, hgetall.element[i + 1]->len));
     }
     std::sort(pairs.begin(), pairs.end());
     std::string out;
     for (const std::string& p : pairs) out += p + " ";
     return out;
+}
+
+std::string RedisServer::dump_hash(const std::string& key) {
+    return hash_text(*command({"HGETALL", key}));
 }
 
 std::string RedisServer::info_field(const std::string& section, const std::string& field) {

@@ -14,7 +14,7 @@
 namespace tbucket::test {
 
 class RedisServer {
-public:
+  public:
     // `cluster_bus`: the port also leaves room for Redis Cluster's bus port,
     // port + 10000 (so at most 55535, and that one free too).
     explicit RedisServer(std::vector<std::string> extra_args = {}, bool cluster_bus = false);
@@ -43,7 +43,7 @@ public:
     void start();  // on the same port
     void flush();  // FLUSHALL and CONFIG RESETSTAT
 
-private:
+  private:
     void launch();
     std::vector<std::string> extra_args_;
     std::string dir_;
@@ -51,6 +51,9 @@ private:
     pid_t pid_ = -1;
     std::unique_ptr<Connection> connection_;
 };
+
+// An HGETALL reply as "field=value ..." sorted: compares a hash byte for byte.
+std::string hash_text(const redisReply& hgetall);
 
 // A loopback TCP port nobody listens on right now (`wanted`, or any when 0;
 // throws when `wanted` is taken).
