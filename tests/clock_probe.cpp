@@ -1,5 +1,5 @@
 // A helper for test_clock.cpp, not a test: the library's take or wait as a
-// dynamically linked program (tbucket itself is static-pie, out of reach of
+// dynamically linked program (tbucket itself is static, out of reach of
 // LD_PRELOAD, so of faketime), printing the client clock next to the
 // results. Run under faketime it shows the clock was shifted and the
 // results were not.

@@ -2,7 +2,7 @@
 // so a client whose clock is 30 days off must see the same levels and
 // retry_after as one whose clock is right. The clock is shifted with
 // faketime(1) (Debian package faketime), which works by LD_PRELOAD: it
-// cannot reach a static binary, and tbucket is static-pie by default. So
+// cannot reach a static binary, and tbucket is static by default. So
 // the runs are made twice: with tbucket itself (which shows nothing breaks,
 // and is a real check when tbucket is built dynamic, e.g. with
 // -DTBUCKET_STATIC=OFF or TBUCKET_SANITIZE), and with clock_probe, a
