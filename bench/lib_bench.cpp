@@ -3,20 +3,25 @@
 //   port     (PORT 0) a free loopback port, for bench/run's redis-server
 //   sha      the take script's SHA1 (for redis-benchmark's baseline)
 //   seq      sequential takes on one connection, ops/s
-//   conc     takes from 50 threads, one connection each, ops/s
+//   conc     takes from 50 threads, one connection each, ops/s, and the
+//            client's CPU time and context switches per take
 //   wake     put-to-waiter-return latency in process, 200 trials
 //   poll     the same for a 500 ms polling waiter (the original library's Watch)
 //   idle     Redis commands/s caused by 200 idle waiting tbucket processes
 //   pollidle the same for 200 polling waiters
-//   memory   used_memory per bucket over 100k buckets, and per plain 4-field hash
+//   memory   used_memory per bucket over 100k buckets, per plain 4-field hash,
+//            and per 1-field hash (the least any hash at that key costs)
+//   usage CMD...  runs CMD and prints the CPU time and context switches it
+//            used (to set redis-benchmark's client cost beside conc's)
 // Output: "name value unit" lines, for bench/run to print beside baselines.
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
-#include <unistd.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -45,7 +50,28 @@ ConnectionOptions options() {
     return o;
 }
 
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+// CPU time (user + system) and context switches (voluntary + not).
+struct Usage {
+    double cpu_us = 0;
+    double switches = 0;
+    static Usage from(const rusage& ru) {
+        auto us = [](const timeval& t) {
+            return static_cast<double>(t.tv_sec) * 1e6 + static_cast<double>(t.tv_usec);
+        };
+        return {us(ru.ru_utime) + us(ru.ru_stime), static_cast<double>(ru.ru_nvcsw + ru.ru_nivcsw)};
+    }
+    Usage operator-(const Usage& o) const { return {cpu_us - o.cpu_us, switches - o.switches}; }
+};
+
+Usage usage(int who) {
+    rusage ru{};
+    getrusage(who, &ru);
+    return Usage::from(ru);
+}
+
+double seconds_since(Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 long long info_number(Connection& c, const char* section, const char* field) {
     Reply r = c.call({"INFO", section});
@@ -66,14 +92,15 @@ void percentiles(const char* name, std::vector<double> ms) {
     std::sort(ms.begin(), ms.end());
     double sum = 0;
     for (double v : ms) sum += v;
-    std::printf("%s_p50 %.3f ms\n%s_p99 %.3f ms\n%s_mean %.3f ms\n%s_trials %zu\n", name, ms[ms.size() / 2], name,
-                ms[std::min(ms.size() - 1, ms.size() * 99 / 100)], name, sum / static_cast<double>(ms.size()), name,
-                ms.size());
+    std::printf("%s_p50 %.3f ms\n%s_p99 %.3f ms\n%s_mean %.3f ms\n%s_trials %zu\n", name,
+                ms[ms.size() / 2], name, ms[std::min(ms.size() - 1, ms.size() * 99 / 100)], name,
+                sum / static_cast<double>(ms.size()), name, ms.size());
 }
 
 void seq() {
     Client c(options(), "bench:");
-    c.create("seq", Settings{max_count, std::nullopt, std::nullopt}, std::nullopt, CreateMode::replace);
+    c.create("seq", Settings{max_count, std::nullopt, std::nullopt}, std::nullopt,
+             CreateMode::replace);
     long long n = 0;
     auto start = Clock::now();
     while (seconds_since(start) < 3) {
@@ -84,8 +111,9 @@ void seq() {
 }
 
 void conc() {
-    Client(options(), "bench:").create("conc", Settings{max_count, std::nullopt, std::nullopt}, std::nullopt,
-                                       CreateMode::replace);
+    Client(options(), "bench:")
+        .create("conc", Settings{max_count, std::nullopt, std::nullopt}, std::nullopt,
+                CreateMode::replace);
     std::atomic<long long> total{0};
     std::atomic<bool> stop{false};
     std::vector<std::thread> threads;
@@ -101,10 +129,27 @@ void conc() {
         });
     }
     auto start = Clock::now();
+    Usage before = usage(RUSAGE_SELF);
     std::this_thread::sleep_for(std::chrono::seconds(3));
     stop = true;
     for (auto& t : threads) t.join();
-    std::printf("conc_ops %.0f ops/s\n", static_cast<double>(total) / seconds_since(start));
+    Usage used = usage(RUSAGE_SELF) - before;
+    auto ops = static_cast<double>(total);
+    std::printf("conc_ops %.0f ops/s\nconc_cpu_per_op %.1f us\nconc_switches_per_op %.2f\n",
+                ops / seconds_since(start), used.cpu_us / ops, used.switches / ops);
+}
+
+// Runs argv[0..] and reports what it used, from wait4().
+void child_usage(char** argv) {
+    pid_t pid = 0;
+    if (posix_spawnp(&pid, argv[0], nullptr, nullptr, argv, environ) != 0)
+        throw Error(ErrorKind::usage, "cannot run");
+    int status = 0;
+    rusage ru{};
+    wait4(pid, &status, 0, &ru);
+    Usage used = Usage::from(ru);
+    std::fflush(stdout);
+    std::printf("usage_cpu_ms %.1f ms\nusage_switches %.0f\n", used.cpu_us / 1000, used.switches);
 }
 
 void wake() {
@@ -112,7 +157,8 @@ void wake() {
     Connection admin(options());
     std::vector<double> ms;
     for (int i = 0; i < 200; ++i) {
-        admin_client.create("wake", Settings{10, std::nullopt, std::nullopt}, 0, CreateMode::replace);
+        admin_client.create("wake", Settings{10, std::nullopt, std::nullopt}, 0,
+                            CreateMode::replace);
         std::atomic<long long> woke_ns{0};
         std::thread waiter([&] {
             Client c(options(), "bench:");
@@ -167,8 +213,8 @@ void idle(const char* tbucket) {
     std::string url = "redis://127.0.0.1:" + std::to_string(port);
     std::vector<pid_t> pids;
     for (int i = 0; i < 200; ++i) {
-        const char* argv[] = {tbucket, "-q", "-u", url.c_str(), "--prefix", "bench:", "watch", "idle", "--timeout",
-                              "60s", nullptr};
+        const char* argv[] = {tbucket, "-q",   "-u",        url.c_str(), "--prefix", "bench:",
+                              "watch", "idle", "--timeout", "60s",       nullptr};
         pid_t pid = 0;
         posix_spawn(&pid, tbucket, nullptr, nullptr, const_cast<char**>(argv), environ);
         pids.push_back(pid);
@@ -220,7 +266,8 @@ void memory() {
     for (int start = 0; start < count; start += 1000) {
         std::vector<ScriptCall> calls;
         for (int i = start; i < start + 1000; ++i) {
-            calls.push_back({&scripts::create_script, "tbucket:{bucket" + std::to_string(i) + "}",
+            calls.push_back({&scripts::create_script,
+                             "tbucket:{bucket" + std::to_string(i) + "}",
                              {"10", "1", "60000", "", "", ""}});
         }
         run_scripts(nodes, calls);
@@ -231,15 +278,29 @@ void memory() {
     for (int start = 0; start < count; start += 1000) {
         std::vector<Command> commands;
         for (int i = start; i < start + 1000; ++i) {
-            commands.push_back({"HSET", "tbucket:{bucket" + std::to_string(i) + "}", "c", "10", "t", "7.5", "ts",
-                                "1795806135217441", "r", "1"});
+            commands.push_back({"HSET", "tbucket:{bucket" + std::to_string(i) + "}", "c", "10", "t",
+                                "7.5", "ts", "1795806135217441", "r", "1"});
         }
         c.pipeline(commands);
     }
     long long with_hashes = info_number(c, "memory", "used_memory");
     c.call({"FLUSHALL"});
-    std::printf("memory_per_bucket %.1f bytes\nmemory_per_plain_hash %.1f bytes\n",
-                static_cast<double>(with_buckets - base) / count, static_cast<double>(with_hashes - base2) / count);
+    long long base3 = info_number(c, "memory", "used_memory");
+    for (int start = 0; start < count; start += 1000) {
+        std::vector<Command> commands;
+        for (int i = start; i < start + 1000; ++i) {
+            commands.push_back({"HSET", "tbucket:{bucket" + std::to_string(i) + "}", "c", "1"});
+        }
+        c.pipeline(commands);
+    }
+    long long with_one_field = info_number(c, "memory", "used_memory");
+    c.call({"FLUSHALL"});
+    std::printf(
+        "memory_per_bucket %.1f bytes\nmemory_per_plain_hash %.1f bytes\nmemory_per_one_field_hash "
+        "%.1f bytes\n",
+        static_cast<double>(with_buckets - base) / count,
+        static_cast<double>(with_hashes - base2) / count,
+        static_cast<double>(with_one_field - base3) / count);
 }
 
 int free_port() {
@@ -258,15 +319,18 @@ int free_port() {
 
 int main(int argc, char** argv) {
     if (argc < 3) {
-        std::fprintf(stderr, "usage: lib_bench PORT sha|seq|conc|wake|poll|idle TBUCKET|pollidle|memory\n");
+        std::fprintf(stderr,
+                     "usage: lib_bench PORT sha|seq|conc|wake|poll|idle "
+                     "TBUCKET|pollidle|memory|usage CMD...\n");
         return 2;
     }
     port = std::atoi(argv[1]);
     std::string what = argv[2];
     try {
         if (what == "port") std::printf("%d\n", free_port());
-        if (what == "sha") std::printf("%.*s\n", static_cast<int>(scripts::take_script.sha1.size()),
-                                       scripts::take_script.sha1.data());
+        if (what == "sha")
+            std::printf("%.*s\n", static_cast<int>(scripts::take_script.sha1.size()),
+                        scripts::take_script.sha1.data());
         if (what == "seq") seq();
         if (what == "conc") conc();
         if (what == "wake") wake();
@@ -274,6 +338,7 @@ int main(int argc, char** argv) {
         if (what == "idle" && argc > 3) idle(argv[3]);
         if (what == "pollidle") pollidle();
         if (what == "memory") memory();
+        if (what == "usage" && argc > 3) child_usage(argv + 3);
     } catch (const Error& e) {
         std::fprintf(stderr, "lib_bench: %s\n", e.what());
         return 1;
