@@ -9,7 +9,9 @@
 namespace tbucket {
 namespace {
 
-[[noreturn]] void bad(const std::string& message) { throw Error(ErrorKind::usage, message); }
+[[noreturn]] void bad(const std::string& message) {
+    throw Error(ErrorKind::usage, message);
+}
 
 std::string quoted(std::string_view text) {
     std::string out = "'";
@@ -37,7 +39,9 @@ std::string describe_byte(unsigned char c) {
     return buf;
 }
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
 
 bool is_name_char(unsigned char c) {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || is_digit(static_cast<char>(c)) ||
@@ -91,7 +95,8 @@ std::string parse_name(std::string_view text) {
 
 std::string parse_pattern(std::string_view text) {
     if (text.empty()) bad("pattern is empty");
-    if (text.size() > max_name_bytes) bad("pattern is longer than " + std::to_string(max_name_bytes) + " bytes");
+    if (text.size() > max_name_bytes)
+        bad("pattern is longer than " + std::to_string(max_name_bytes) + " bytes");
     for (unsigned char c : text) {
         if (!is_name_char(c) && !is_glob_char(c)) {
             bad("pattern " + quoted(text) + " contains " + describe_byte(c) +
@@ -111,7 +116,8 @@ int64_t parse_count(std::string_view what, std::string_view text, bool allow_zer
             bad(std::string(what) + " " + quoted(text) + " is not a whole number " + range);
         }
         value = value * 10 + (c - '0');
-        if (value > max_count) bad(std::string(what) + " " + quoted(text) + " is above " + std::to_string(max_count));
+        if (value > max_count)
+            bad(std::string(what) + " " + quoted(text) + " is above " + std::to_string(max_count));
     }
     if (value == 0 && !allow_zero) bad(std::string(what) + " must be at least 1");
     return value;
@@ -119,7 +125,8 @@ int64_t parse_count(std::string_view what, std::string_view text, bool allow_zer
 
 int64_t parse_duration_ms(std::string_view what, std::string_view text) {
     std::string where = std::string(what) + " " + quoted(text);
-    if (text.empty()) bad(std::string(what) + " is empty; expected a duration such as 250ms, 30s, 1m30s");
+    if (text.empty())
+        bad(std::string(what) + " is empty; expected a duration such as 250ms, 30s, 1m30s");
     if (text[0] == '-') bad(where + " is negative");
     std::size_t pos = 0;
     double total = 0;
@@ -140,7 +147,8 @@ int64_t parse_duration_ms(std::string_view what, std::string_view text) {
             break;
         }
         double scale = unit_ms(unit);
-        if (scale == 0) bad(where + " has an unknown unit '" + std::string(unit) + "'; use ms, s, m, h or d");
+        if (scale == 0)
+            bad(where + " has an unknown unit '" + std::string(unit) + "'; use ms, s, m, h or d");
         total += number * scale;
         if (total > static_cast<double>(max_duration_ms)) bad(where + " is longer than 100 years");
     }
@@ -152,7 +160,8 @@ int64_t parse_duration_ms(std::string_view what, std::string_view text) {
 Rate parse_rate(std::string_view text) {
     std::string where = "rate " + quoted(text);
     std::size_t slash = text.find('/');
-    if (slash == std::string_view::npos) bad(where + " has no '/'; expected AMOUNT/PERIOD such as 10/s or 100/min");
+    if (slash == std::string_view::npos)
+        bad(where + " has no '/'; expected AMOUNT/PERIOD such as 10/s or 100/min");
     std::string_view amount_text = text.substr(0, slash);
     std::string_view period_text = text.substr(slash + 1);
     Rate rate;
@@ -172,17 +181,14 @@ Rate parse_rate(std::string_view text) {
 }
 
 std::string format_amount(double value) {
-    char buf[40];
-    for (int precision = 1; precision <= 17; ++precision) {
-        std::snprintf(buf, sizeof buf, "%.*g", precision, value);
-        double back = 0;
-        std::from_chars(buf, buf + std::char_traits<char>::length(buf), back);
-        if (back == value) break;
-    }
-    std::string shortest = buf;
+    // The fewest significant digits that read back as `value` (std::to_chars
+    // without a precision, which may answer in d.ddde±XX)...
+    char buf[64];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
+    std::string shortest(buf, ec == std::errc() ? end : buf);
     std::size_t e = shortest.find('e');
     if (e == std::string::npos) return shortest;
-    // Rewrite d.ddde±XX in plain notation, so the result parses back as a rate.
+    // ...written in plain notation, so the result parses back as a rate.
     std::string digits = shortest.substr(0, e);
     int exponent = std::stoi(shortest.substr(e + 1));
     std::size_t dot = digits.find('.');
@@ -193,7 +199,8 @@ std::string format_amount(double value) {
     if (point >= static_cast<int>(digits.size())) {
         return digits + std::string(static_cast<std::size_t>(point) - digits.size(), '0');
     }
-    return digits.substr(0, static_cast<std::size_t>(point)) + "." + digits.substr(static_cast<std::size_t>(point));
+    return digits.substr(0, static_cast<std::size_t>(point)) + "." +
+           digits.substr(static_cast<std::size_t>(point));
 }
 
 std::string format_tokens(double value) {
@@ -246,7 +253,8 @@ std::string format_duration_ms(int64_t ms) {
     if (ms < 1000) {
         std::snprintf(buf, sizeof buf, "%lldms", static_cast<long long>(ms));
     } else if (tenths < 600) {
-        std::snprintf(buf, sizeof buf, tenths % 10 ? "%lld.%llds" : "%llds", tenths / 10, tenths % 10);
+        std::snprintf(buf, sizeof buf, tenths % 10 ? "%lld.%llds" : "%llds", tenths / 10,
+                      tenths % 10);
     } else if (s < 3600) {
         std::snprintf(buf, sizeof buf, "%lldm%llds", s / 60, s % 60);
     } else if (m < 1440) {

@@ -2,7 +2,12 @@
 // their human forms (SPEC §6).
 
 #include <catch2/catch.hpp>
+#include <charconv>
+#include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -406,6 +411,38 @@ TEST_CASE("format_amount gives the shortest plain decimal", "[parse]") {
     CHECK(format_amount(1.5e-7) == "0.00000015");
     CHECK(format_amount(123.456) == "123.456");
     CHECK(format_amount(1e6) == "1000000");
+    CHECK(format_amount(0.1 + 0.2) == "0.30000000000000004");
+    CHECK(format_amount(1e21) == "1000000000000000000000");
+    CHECK(format_amount(9007199254740993.0) == "9007199254740992");
+    // Past 2^53 (beyond any count or amount) integers are written exactly.
+    CHECK(format_amount(47385443869851264.0) == "47385443869851264");
+    CHECK(format_amount(1.0 / 3) == "0.3333333333333333");
+}
+
+// Reads back exactly, and (below 2^53, where every count and amount lies)
+// no decimal with one significant digit less does.
+TEST_CASE("format_amount is exact and shortest over many values", "[parse]") {
+    std::mt19937_64 random(42);
+    std::uniform_real_distribution<double> exponent(-12, 16);
+    for (int i = 0; i < 20000; ++i) {
+        double value = std::pow(10.0, exponent(random)) *
+                       std::uniform_real_distribution<double>(1, 10)(random);
+        std::string text = format_amount(value);
+        INFO(text);
+        REQUIRE(text.find_first_not_of("0123456789.") == std::string::npos);
+        double back = 0;
+        std::from_chars(text.data(), text.data() + text.size(), back);
+        REQUIRE(back == value);
+        std::string digits;  // significant ones: no point, no leading or trailing zeros
+        for (char c : text)
+            if (c != '.') digits += c;
+        digits.erase(0, digits.find_first_not_of('0'));
+        digits.erase(digits.find_last_not_of('0') + 1);
+        char shorter[400];
+        std::snprintf(shorter, sizeof shorter, "%.*g", static_cast<int>(digits.size()) - 1, value);
+        if (digits.size() > 1 && value < 9007199254740992.0)
+            CHECK(std::strtod(shorter, nullptr) != value);
+    }
 }
 
 }  // namespace
