@@ -5,6 +5,8 @@
 //   seq      sequential takes on one connection, ops/s
 //   conc     takes from 50 threads, one connection each, ops/s, and the
 //            client's CPU time and context switches per take
+//   loop     the same from one thread driving 50 connections
+//            (ConcurrentClient), as redis-benchmark -c 50 does
 //   wake     put-to-waiter-return latency in process, 200 trials
 //   poll     the same for a 500 ms polling waiter (the original library's Watch)
 //   idle     Redis commands/s caused by 200 idle waiting tbucket processes
@@ -34,6 +36,7 @@
 #include <vector>
 
 #include "bucket.h"
+#include "concurrent.h"
 #include "script.h"
 #include "wait.h"
 
@@ -137,6 +140,34 @@ void conc() {
     auto ops = static_cast<double>(total);
     std::printf("conc_ops %.0f ops/s\nconc_cpu_per_op %.1f us\nconc_switches_per_op %.2f\n",
                 ops / seconds_since(start), used.cpu_us / ops, used.switches / ops);
+}
+
+// The same load from one thread: a ConcurrentClient with 50 connections,
+// each carrying one take at a time, as redis-benchmark -c 50 does.
+void loop() {
+    Client(options(), "bench:")
+        .create("loop", Settings{max_count, std::nullopt, std::nullopt}, std::nullopt,
+                CreateMode::replace);
+    ConcurrentClient client(options(), "bench:", 50);
+    for (int i = 0; i < 50; ++i) client.take("loop", 1, TakeMode::all);
+    long long total = 0, failed = 0;
+    auto start = Clock::now();
+    Usage before = usage(RUSAGE_SELF);
+    while (seconds_since(start) < 3) {
+        for (const ConcurrentClient::Done& d : client.run(-1)) {
+            ++total;
+            if (!std::holds_alternative<TakeResult>(d.result)) ++failed;
+            client.take("loop", 1, TakeMode::all);
+        }
+    }
+    Usage used = usage(RUSAGE_SELF) - before;
+    double seconds = seconds_since(start);
+    while (client.pending() > 0) client.run(-1);
+    auto ops = static_cast<double>(total);
+    std::printf(
+        "loop_ops %.0f ops/s\nloop_cpu_per_op %.1f us\nloop_switches_per_op %.2f\nloop_failed "
+        "%lld\n",
+        ops / seconds, used.cpu_us / ops, used.switches / ops, failed);
 }
 
 // Runs argv[0..] and reports what it used, from wait4().
@@ -320,7 +351,7 @@ int free_port() {
 int main(int argc, char** argv) {
     if (argc < 3) {
         std::fprintf(stderr,
-                     "usage: lib_bench PORT sha|seq|conc|wake|poll|idle "
+                     "usage: lib_bench PORT sha|seq|conc|loop|wake|poll|idle "
                      "TBUCKET|pollidle|memory|usage CMD...\n");
         return 2;
     }
@@ -333,6 +364,7 @@ int main(int argc, char** argv) {
                         scripts::take_script.sha1.data());
         if (what == "seq") seq();
         if (what == "conc") conc();
+        if (what == "loop") loop();
         if (what == "wake") wake();
         if (what == "poll") poll();
         if (what == "idle" && argc > 3) idle(argv[3]);

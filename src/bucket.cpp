@@ -14,13 +14,15 @@ namespace {
 }
 
 const redisReply& element(const redisReply& reply, std::size_t i) {
-    if (reply.type != REDIS_REPLY_ARRAY || i >= reply.elements) bad_reply("missing element " + std::to_string(i));
+    if (reply.type != REDIS_REPLY_ARRAY || i >= reply.elements)
+        bad_reply("missing element " + std::to_string(i));
     return *reply.element[i];
 }
 
 int64_t integer_at(const redisReply& reply, std::size_t i) {
     const redisReply& e = element(reply, i);
-    if (e.type != REDIS_REPLY_INTEGER) bad_reply("element " + std::to_string(i) + " is not an integer");
+    if (e.type != REDIS_REPLY_INTEGER)
+        bad_reply("element " + std::to_string(i) + " is not an integer");
     return static_cast<int64_t>(e.integer);
 }
 
@@ -36,17 +38,20 @@ double number_at(const redisReply& reply, std::size_t i) {
     std::string text = string_at(reply, i);
     double value = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc() || end != text.data() + text.size()) bad_reply("'" + text + "' is not a number");
+    if (ec != std::errc() || end != text.data() + text.size())
+        bad_reply("'" + text + "' is not a number");
     return value;
 }
 
 // A script's reply, or the Error its error reply stands for. `asked`: the
 // settings the caller wanted, named when the bucket has others.
-const redisReply& checked(const Reply& reply, const std::string& name, const Settings* asked = nullptr) {
+const redisReply& checked(const Reply& reply, const std::string& name,
+                          const Settings* asked = nullptr) {
     if (reply->type != REDIS_REPLY_ERROR) return *reply;
     Error error = script_error(*reply, name);
     if (error.kind() != ErrorKind::exists || !asked) throw error;
-    throw Error(ErrorKind::exists, std::string(error.what()) + "; asked for " + describe_settings(*asked) +
+    throw Error(ErrorKind::exists, std::string(error.what()) + "; asked for " +
+                                       describe_settings(*asked) +
                                        " (create --update or --replace changes it)");
 }
 
@@ -54,7 +59,8 @@ std::vector<std::string> settings_args(const std::optional<Settings>& settings) 
     if (!settings) return {"", "", "", ""};
     const Settings& s = *settings;
     return {std::to_string(s.capacity), s.rate ? format_amount(s.rate->amount) : "",
-            s.rate ? std::to_string(s.rate->period_ms) : "", s.expire_ms ? std::to_string(*s.expire_ms) : ""};
+            s.rate ? std::to_string(s.rate->period_ms) : "",
+            s.expire_ms ? std::to_string(*s.expire_ms) : ""};
 }
 
 std::string escape_glob(const std::string& text) {
@@ -68,7 +74,9 @@ std::string escape_glob(const std::string& text) {
 
 }  // namespace
 
-int64_t State::available() const { return static_cast<int64_t>(std::floor(tokens)); }
+int64_t State::available() const {
+    return static_cast<int64_t>(std::floor(tokens));
+}
 
 std::optional<int64_t> State::ms_until(double n) const {
     if (tokens >= n) return 0;
@@ -116,11 +124,13 @@ Reply Client::run_one(const Script& script, const std::string& name, std::vector
     return std::move(replies.front());
 }
 
-CreateResult Client::create(const std::string& name, const Settings& settings, std::optional<int64_t> tokens,
-                            CreateMode mode) {
+CreateResult Client::create(const std::string& name, const Settings& settings,
+                            std::optional<int64_t> tokens, CreateMode mode) {
     std::vector<std::string> args = settings_args(settings);
     args.push_back(tokens ? std::to_string(*tokens) : "");
-    args.emplace_back(mode == CreateMode::update ? "update" : mode == CreateMode::replace ? "replace" : "");
+    args.emplace_back(mode == CreateMode::update    ? "update"
+                      : mode == CreateMode::replace ? "replace"
+                                                    : "");
     std::string node;
     Reply answer = run_one(scripts::create_script, name, std::move(args), node);
     const redisReply& reply = checked(answer, name, &settings);
@@ -133,13 +143,16 @@ CreateResult Client::create(const std::string& name, const Settings& settings, s
     return result;
 }
 
-TakeResult Client::take(const std::string& name, int64_t n, TakeMode mode,
-                        const std::optional<Settings>& create_with) {
+std::vector<std::string> take_args(int64_t n, TakeMode mode,
+                                   const std::optional<Settings>& create_with) {
     static const char* const mode_arg[] = {"0", "1", "2"};
     std::vector<std::string> args{std::to_string(n), mode_arg[static_cast<int>(mode)]};
     for (std::string& a : settings_args(create_with)) args.push_back(std::move(a));
-    std::string node;
-    Reply answer = run_one(scripts::take_script, name, std::move(args), node);
+    return args;
+}
+
+TakeResult take_result(const Reply& answer, std::string node, const std::string& name, int64_t n,
+                       TakeMode mode, const std::optional<Settings>& create_with) {
     const redisReply& reply = checked(answer, name, create_with ? &*create_with : nullptr);
     TakeResult result{parse_state(reply, name), n, integer_at(reply, 6), std::nullopt};
     result.state.node = std::move(node);
@@ -148,15 +161,33 @@ TakeResult Client::take(const std::string& name, int64_t n, TakeMode mode,
     return result;
 }
 
-PutResult Client::put(const std::string& name, int64_t n, bool force, const std::optional<Settings>& create_with) {
+std::vector<std::string> put_args(int64_t n, bool force,
+                                  const std::optional<Settings>& create_with) {
     std::vector<std::string> args{std::to_string(n), force ? "1" : "0"};
     for (std::string& a : settings_args(create_with)) args.push_back(std::move(a));
-    std::string node;
-    Reply answer = run_one(scripts::put_script, name, std::move(args), node);
+    return args;
+}
+
+PutResult put_result(const Reply& answer, std::string node, const std::string& name,
+                     const std::optional<Settings>& create_with) {
     const redisReply& reply = checked(answer, name, create_with ? &*create_with : nullptr);
     PutResult result{parse_state(reply, name), number_at(reply, 6), number_at(reply, 7)};
     result.state.node = std::move(node);
     return result;
+}
+
+TakeResult Client::take(const std::string& name, int64_t n, TakeMode mode,
+                        const std::optional<Settings>& create_with) {
+    std::string node;
+    Reply answer = run_one(scripts::take_script, name, take_args(n, mode, create_with), node);
+    return take_result(answer, std::move(node), name, n, mode, create_with);
+}
+
+PutResult Client::put(const std::string& name, int64_t n, bool force,
+                      const std::optional<Settings>& create_with) {
+    std::string node;
+    Reply answer = run_one(scripts::put_script, name, put_args(n, force, create_with), node);
+    return put_result(answer, std::move(node), name, create_with);
 }
 
 State Client::reset(const std::string& name, std::optional<int64_t> tokens) {
@@ -168,7 +199,8 @@ State Client::reset(const std::string& name, std::optional<int64_t> tokens) {
     return state;
 }
 
-std::vector<StateOrError> Client::each(const Script& script, const std::vector<std::string>& names) {
+std::vector<StateOrError> Client::each(const Script& script,
+                                       const std::vector<std::string>& names) {
     std::vector<ScriptCall> calls;
     calls.reserve(names.size());
     for (const std::string& name : names) calls.push_back({&script, key(name), {}});
@@ -196,20 +228,25 @@ std::vector<StateOrError> Client::remove(const std::vector<std::string>& names) 
     return each(scripts::delete_script, names);
 }
 
-void Client::scan(Connection& connection, const std::string& match, std::vector<std::string>& names) {
+void Client::scan(Connection& connection, const std::string& match,
+                  std::vector<std::string>& names) {
     const std::string head = prefix_ + "{";
     std::string cursor = "0";
     do {
-        Reply reply = connection.call({"SCAN", cursor, "MATCH", match, "COUNT", "1000", "TYPE", "hash"});
+        Reply reply =
+            connection.call({"SCAN", cursor, "MATCH", match, "COUNT", "1000", "TYPE", "hash"});
         if (reply->type == REDIS_REPLY_ERROR) {
             std::string text = reply_error_text(*reply);
-            throw Error(classify_reply_error(text), "SCAN failed on " + connection.endpoint() + ": " + text);
+            throw Error(classify_reply_error(text),
+                        "SCAN failed on " + connection.endpoint() + ": " + text);
         }
         cursor = string_at(*reply, 0);
         const redisReply& keys = element(*reply, 1);
         for (std::size_t i = 0; i < keys.elements; ++i) {
             std::string k(keys.element[i]->str, keys.element[i]->len);
-            if (k.size() <= head.size() + 1 || k.compare(0, head.size(), head) != 0 || k.back() != '}') continue;
+            if (k.size() <= head.size() + 1 || k.compare(0, head.size(), head) != 0 ||
+                k.back() != '}')
+                continue;
             std::string name = k.substr(head.size(), k.size() - head.size() - 1);
             if (name.find_first_of("{}") == std::string::npos) names.push_back(std::move(name));
         }

@@ -73,16 +73,18 @@ struct CreateResult {
 using StateOrError = std::variant<State, Error>;
 
 class Client {
-public:
+  public:
     Client(ConnectionOptions options, std::string prefix);
     // Seed nodes tried in order; cluster redirects followed (see cluster.h).
     Client(std::vector<ConnectionOptions> seeds, std::string prefix);
 
-    CreateResult create(const std::string& name, const Settings& settings, std::optional<int64_t> tokens,
-                        CreateMode mode);
+    CreateResult create(const std::string& name, const Settings& settings,
+                        std::optional<int64_t> tokens, CreateMode mode);
     // `create_with`: settings to create a missing bucket with (inline create).
-    TakeResult take(const std::string& name, int64_t n, TakeMode mode, const std::optional<Settings>& create_with);
-    PutResult put(const std::string& name, int64_t n, bool force, const std::optional<Settings>& create_with);
+    TakeResult take(const std::string& name, int64_t n, TakeMode mode,
+                    const std::optional<Settings>& create_with);
+    PutResult put(const std::string& name, int64_t n, bool force,
+                  const std::optional<Settings>& create_with);
     State reset(const std::string& name, std::optional<int64_t> tokens);
     std::vector<StateOrError> info(const std::vector<std::string>& names);
     std::vector<StateOrError> remove(const std::vector<std::string>& names);
@@ -93,9 +95,10 @@ public:
     std::string key(const std::string& name) const { return prefix_ + "{" + name + "}"; }
     Nodes& nodes() { return nodes_; }
 
-private:
+  private:
     std::vector<StateOrError> each(const Script& script, const std::vector<std::string>& names);
-    Reply run_one(const Script& script, const std::string& name, std::vector<std::string> args, std::string& node);
+    Reply run_one(const Script& script, const std::string& name, std::vector<std::string> args,
+                  std::string& node);
     void scan(Connection& connection, const std::string& match, std::vector<std::string>& names);
 
     Nodes nodes_;
@@ -104,5 +107,17 @@ private:
 
 // Parses the state part of a script reply (elements 0..5).
 State parse_state(const redisReply& reply, const std::string& name);
+
+// take and put in halves, the script's arguments and the reading of its
+// reply (or the Error it stands for), for clients that send calls their
+// own way (ConcurrentClient). `node` goes into the result's state.
+std::vector<std::string> take_args(int64_t n, TakeMode mode,
+                                   const std::optional<Settings>& create_with);
+TakeResult take_result(const Reply& answer, std::string node, const std::string& name, int64_t n,
+                       TakeMode mode, const std::optional<Settings>& create_with);
+std::vector<std::string> put_args(int64_t n, bool force,
+                                  const std::optional<Settings>& create_with);
+PutResult put_result(const Reply& answer, std::string node, const std::string& name,
+                     const std::optional<Settings>& create_with);
 
 }  // namespace tbucket

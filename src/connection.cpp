@@ -119,17 +119,7 @@ void Connection::flush(Deadline deadline) {
 // signal or wake_fd) and `until_woken`, or when the deadline passes.
 std::optional<Reply> Connection::next_reply(Deadline deadline, int wake_fd, bool until_woken) {
     for (;;) {
-        void* raw = nullptr;
-        if (redisReaderGetReply(reader_, &raw) != REDIS_OK) {
-            std::string why = reader_->errstr;
-            close();
-            throw Error(ErrorKind::unavailable,
-                        "Redis at " + endpoint() + " sent a malformed reply: " + why);
-        }
-        if (raw) {
-            fresh_ = false;
-            return Reply(static_cast<redisReply*>(raw));
-        }
+        if (std::optional<Reply> reply = buffered_reply()) return reply;
         Stream::Io io = stream_->read_some(input_, deadline, wake_fd);
         if (!input_.empty()) redisReaderFeed(reader_, input_.data(), input_.size());
         input_.clear();
@@ -199,6 +189,24 @@ void Connection::send(const Command& command) {
 std::optional<Reply> Connection::receive(int timeout_ms, int wake_fd) {
     if (!stream_) throw Error(ErrorKind::internal, "receive() before send()");
     return next_reply(timeout_ms < 0 ? no_deadline : after(timeout_ms), wake_fd, true);
+}
+
+int Connection::fd() const {
+    return stream_ ? stream_->fd() : -1;
+}
+
+std::optional<Reply> Connection::buffered_reply() {
+    if (!stream_) return std::nullopt;
+    void* raw = nullptr;
+    if (redisReaderGetReply(reader_, &raw) != REDIS_OK) {
+        std::string why = reader_->errstr;
+        close();
+        throw Error(ErrorKind::unavailable,
+                    "Redis at " + endpoint() + " sent a malformed reply: " + why);
+    }
+    if (!raw) return std::nullopt;
+    fresh_ = false;
+    return Reply(static_cast<redisReply*>(raw));
 }
 
 Reply Connection::call(const Command& command) {

@@ -47,6 +47,12 @@ class Connection {
     void send(const Command& command);
     std::optional<Reply> receive(int timeout_ms, int wake_fd = -1);
     bool is_open() const { return stream_ != nullptr; }
+    // The socket while open (-1 otherwise), to wait on several connections
+    // at once; receive(0) then reads what it has without blocking.
+    int fd() const;
+    // A reply already read and complete, without reading: after one
+    // receive(0) the socket may have brought more than one.
+    std::optional<Reply> buffered_reply();
 
     const ConnectionOptions& options() const { return options_; }
     std::string endpoint() const { return describe_endpoint(options_); }

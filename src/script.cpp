@@ -7,7 +7,6 @@
 #include "parse.h"
 
 namespace tbucket {
-namespace {
 
 Command script_command(const ScriptCall& call, bool by_sha) {
     Command command;
@@ -21,10 +20,9 @@ Command script_command(const ScriptCall& call, bool by_sha) {
 }
 
 bool is_noscript(const Reply& reply) {
-    return reply->type == REDIS_REPLY_ERROR && std::string_view(reply->str, reply->len).substr(0, 8) == "NOSCRIPT";
+    return reply->type == REDIS_REPLY_ERROR &&
+           std::string_view(reply->str, reply->len).substr(0, 8) == "NOSCRIPT";
 }
-
-}  // namespace
 
 std::string describe_settings(const Settings& s) {
     std::string out = "capacity " + std::to_string(s.capacity);
@@ -40,7 +38,8 @@ std::string settings_text(std::string_view detail) {
     char amount[64] = {0};
     long long capacity = 0, period = 0, expire = 0;
     std::string d(detail);
-    if (std::sscanf(d.c_str(), "%lld %63s %lld %lld", &capacity, amount, &period, &expire) != 4) return d;
+    if (std::sscanf(d.c_str(), "%lld %63s %lld %lld", &capacity, amount, &period, &expire) != 4)
+        return d;
     Settings s{capacity, std::nullopt, std::nullopt};
     if (std::string_view(amount) != "-") s.rate = Rate{std::strtod(amount, nullptr), period};
     if (expire > 0) s.expire_ms = expire;
@@ -78,12 +77,15 @@ Error script_error(const redisReply& reply, std::string_view name) {
     std::string code = text.substr(0, space);
     std::string detail = space == std::string::npos ? "" : text.substr(space + 1);
     std::string bucket = "bucket '" + std::string(name) + "'";
-    if (code == "TBNOTFOUND") return Error(ErrorKind::not_found, "no such bucket: " + std::string(name));
+    if (code == "TBNOTFOUND")
+        return Error(ErrorKind::not_found, "no such bucket: " + std::string(name));
     if (code == "TBEXISTS") {
-        return Error(ErrorKind::exists, bucket + " exists with other settings (" + settings_text(detail) + ")");
+        return Error(ErrorKind::exists,
+                     bucket + " exists with other settings (" + settings_text(detail) + ")");
     }
     if (code == "TBIMPOSSIBLE") {
-        return Error(ErrorKind::impossible, "more tokens asked than " + bucket + " can hold (capacity " + detail + ")");
+        return Error(ErrorKind::impossible,
+                     "more tokens asked than " + bucket + " can hold (capacity " + detail + ")");
     }
     if (code == "TBDATA") return Error(ErrorKind::data, detail);
     if (code == "TBUSAGE") return Error(ErrorKind::usage, detail);

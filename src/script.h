@@ -21,7 +21,8 @@ struct Script {
 };
 
 namespace scripts {
-extern const Script create_script, take_script, put_script, info_script, reset_script, delete_script;
+extern const Script create_script, take_script, put_script, info_script, reset_script,
+    delete_script;
 }
 
 struct ScriptCall {
@@ -29,6 +30,11 @@ struct ScriptCall {
     std::string key;  // every tbucket script touches exactly one key
     std::vector<std::string> args;
 };
+
+// EVALSHA (by_sha) or EVAL of the call.
+Command script_command(const ScriptCall& call, bool by_sha);
+// The server does not have the script cached: send it again with EVAL.
+bool is_noscript(const Reply& reply);
 
 // Runs the calls in one round trip per node; calls answered NOSCRIPT (a
 // restarted server, or a node first reached through a redirect) are sent

@@ -35,6 +35,8 @@ class Stream {
     // Appends what arrives, waiting for it until the deadline, a signal or
     // wake_fd (-1: none) being readable (woken).
     Io read_some(std::string& into, Deadline deadline, int wake_fd = -1);
+    // The socket, for a caller's own poll or epoll; -1 before open().
+    int fd() const { return fd_; }
     // Why the last call did not return ok.
     const std::string& failure() const { return failure_; }
 
