@@ -41,27 +41,16 @@ ConcurrentClient::~ConcurrentClient() {
 
 ConcurrentClient::Ticket ConcurrentClient::take(const std::string& name, int64_t n, TakeMode mode,
                                                 const std::optional<Settings>& create_with) {
-    Call call;
-    call.name = name;
-    call.n = n;
-    call.mode = mode;
-    call.create_with = create_with;
-    call.script = {&scripts::take_script, prefix_ + "{" + name + "}",
-                   take_args(n, mode, create_with)};
-    return queue(std::move(call));
+    ScriptCall script{&scripts::take_script, prefix_ + "{" + name + "}",
+                      take_args(n, mode, create_with)};
+    return queue({0, true, name, n, mode, false, create_with, std::move(script)});
 }
 
 ConcurrentClient::Ticket ConcurrentClient::put(const std::string& name, int64_t n, bool force,
                                                const std::optional<Settings>& create_with) {
-    Call call;
-    call.is_take = false;
-    call.name = name;
-    call.n = n;
-    call.force = force;
-    call.create_with = create_with;
-    call.script = {&scripts::put_script, prefix_ + "{" + name + "}",
-                   put_args(n, force, create_with)};
-    return queue(std::move(call));
+    ScriptCall script{&scripts::put_script, prefix_ + "{" + name + "}",
+                      put_args(n, force, create_with)};
+    return queue({0, false, name, n, TakeMode::all, force, create_with, std::move(script)});
 }
 
 ConcurrentClient::Ticket ConcurrentClient::queue(Call call) {
