@@ -44,8 +44,8 @@ class ConcurrentClient {
         std::variant<TakeResult, PutResult, Error> result;
     };
     // Sends queued calls on idle connections, waits up to timeout_ms (-1:
-    // until something finishes) and returns every call that finished, in
-    // no particular order. A call in flight longer than the I/O timeout, or
+    // until something finishes; at once when nothing is pending) and
+    // returns every call that finished, in no particular order. A call in flight longer than the I/O timeout, or
     // on a connection that fails, finishes with Error(unavailable); its
     // connection is opened again for the next call.
     std::vector<Done> run(int timeout_ms);
