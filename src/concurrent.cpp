@@ -61,19 +61,19 @@ ConcurrentClient::Ticket ConcurrentClient::queue(Call call) {
 
 std::vector<ConcurrentClient::Done> ConcurrentClient::run(int timeout_ms) {
     std::vector<Done> done;
-    auto start_queued = [&] {
-        for (auto& slot : slots_) {
-            if (queue_.empty()) return;
-            if (slot->call) continue;
-            slot->call = std::move(queue_.front());
-            queue_.pop_front();
-            ++busy_;
-            try {
-                send(*slot, true);
-            } catch (const Error& e) {
-                fail(*slot, e, done);
-            }
+    auto start_next = [&](Slot& slot) {
+        if (queue_.empty() || slot.call) return;
+        slot.call = std::move(queue_.front());
+        queue_.pop_front();
+        ++busy_;
+        try {
+            send(slot, true);
+        } catch (const Error& e) {
+            fail(slot, e, done);
         }
+    };
+    auto start_queued = [&] {
+        for (auto& slot : slots_) start_next(*slot);
     };
     start_queued();
     if (busy_ == 0) return done;
@@ -108,6 +108,7 @@ std::vector<ConcurrentClient::Done> ConcurrentClient::run(int timeout_ms) {
         } catch (const Error& e) {
             fail(slot, e, done);
         }
+        start_next(slot);  // the connection is free: no need to wait for the others
     }
     expire(done);
     start_queued();  // on the connections freed just now
