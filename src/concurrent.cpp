@@ -43,14 +43,14 @@ ConcurrentClient::Ticket ConcurrentClient::take(const std::string& name, int64_t
                                                 const std::optional<Settings>& create_with) {
     ScriptCall script{&scripts::take_script, prefix_ + "{" + name + "}",
                       take_args(n, mode, create_with)};
-    return queue({0, true, name, n, mode, false, create_with, std::move(script)});
+    return queue({0, true, name, n, mode, create_with, std::move(script)});
 }
 
 ConcurrentClient::Ticket ConcurrentClient::put(const std::string& name, int64_t n, bool force,
                                                const std::optional<Settings>& create_with) {
     ScriptCall script{&scripts::put_script, prefix_ + "{" + name + "}",
                       put_args(n, force, create_with)};
-    return queue({0, false, name, n, TakeMode::all, force, create_with, std::move(script)});
+    return queue({0, false, name, n, TakeMode::all, create_with, std::move(script)});
 }
 
 ConcurrentClient::Ticket ConcurrentClient::queue(Call call) {

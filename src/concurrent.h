@@ -26,7 +26,8 @@ namespace tbucket {
 
 class ConcurrentClient {
   public:
-    // Opens up to `connections` connections, as calls need them.
+    // Opens up to `connections` connections, as calls need them (opening
+    // one blocks, up to the connect timeout).
     ConcurrentClient(ConnectionOptions options, std::string prefix, int connections);
     ~ConcurrentClient();
     ConcurrentClient(const ConcurrentClient&) = delete;
@@ -45,9 +46,9 @@ class ConcurrentClient {
     };
     // Sends queued calls on idle connections, waits up to timeout_ms (-1:
     // until something finishes; at once when nothing is pending) and
-    // returns every call that finished, in no particular order. A call in flight longer than the I/O timeout, or
-    // on a connection that fails, finishes with Error(unavailable); its
-    // connection is opened again for the next call.
+    // returns every call that finished, in no particular order. A call in flight longer than the
+    // I/O timeout, or on a connection that fails, finishes with Error(unavailable); its connection
+    // is opened again for the next call.
     std::vector<Done> run(int timeout_ms);
     // Calls queued or in flight: not yet returned by run().
     std::size_t pending() const { return queue_.size() + busy_; }
@@ -59,7 +60,6 @@ class ConcurrentClient {
         std::string name;
         int64_t n = 0;
         TakeMode mode = TakeMode::all;
-        bool force = false;
         std::optional<Settings> create_with;
         ScriptCall script;
     };

@@ -119,7 +119,17 @@ void Connection::flush(Deadline deadline) {
 // signal or wake_fd) and `until_woken`, or when the deadline passes.
 std::optional<Reply> Connection::next_reply(Deadline deadline, int wake_fd, bool until_woken) {
     for (;;) {
-        if (std::optional<Reply> reply = buffered_reply()) return reply;
+        void* raw = nullptr;
+        if (redisReaderGetReply(reader_, &raw) != REDIS_OK) {
+            std::string why = reader_->errstr;
+            close();
+            throw Error(ErrorKind::unavailable,
+                        "Redis at " + endpoint() + " sent a malformed reply: " + why);
+        }
+        if (raw) {
+            fresh_ = false;
+            return Reply(static_cast<redisReply*>(raw));
+        }
         Stream::Io io = stream_->read_some(input_, deadline, wake_fd);
         if (!input_.empty()) redisReaderFeed(reader_, input_.data(), input_.size());
         input_.clear();
@@ -193,20 +203,6 @@ std::optional<Reply> Connection::receive(int timeout_ms, int wake_fd) {
 
 int Connection::fd() const {
     return stream_ ? stream_->fd() : -1;
-}
-
-std::optional<Reply> Connection::buffered_reply() {
-    if (!stream_) return std::nullopt;
-    void* raw = nullptr;
-    if (redisReaderGetReply(reader_, &raw) != REDIS_OK) {
-        std::string why = reader_->errstr;
-        close();
-        throw Error(ErrorKind::unavailable,
-                    "Redis at " + endpoint() + " sent a malformed reply: " + why);
-    }
-    if (!raw) return std::nullopt;
-    fresh_ = false;
-    return Reply(static_cast<redisReply*>(raw));
 }
 
 Reply Connection::call(const Command& command) {

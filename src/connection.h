@@ -50,9 +50,6 @@ class Connection {
     // The socket while open (-1 otherwise), to wait on several connections
     // at once; receive(0) then reads what it has without blocking.
     int fd() const;
-    // A reply already read and complete, without reading: after one
-    // receive(0) the socket may have brought more than one.
-    std::optional<Reply> buffered_reply();
 
     const ConnectionOptions& options() const { return options_; }
     std::string endpoint() const { return describe_endpoint(options_); }

@@ -18,15 +18,11 @@ using tbucket::test::Child;
 using tbucket::test::redis;
 using tbucket::test::RunResult;
 using tbucket::test::slowdown;
+using tbucket::test::tb_argv;
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::vector<std::string> tb_argv(const std::string& url, std::vector<std::string> args) {
-    args.insert(args.begin(), {tbucket::test::tbucket_path(), "-u", url});
-    return args;
-}
 
 RunResult tb(std::vector<std::string> args) {
     return tbucket::test::run(tb_argv(redis().url(), std::move(args)));
