@@ -1,11 +1,13 @@
 // min_client PORT SHA KEY: the least a program can do to take a token from a
 // new process, as a floor for the one-shot figures of bench/run. Statically
 // linked like tbucket; one socket, one EVALSHA of tbucket's take script with
-// the arguments redis-cli sends in the same run, one read; no parsing of
-// options, URLs or the reply, no output. Exit 0 when the reply is an array.
+// the arguments redis-cli sends in the same run (and, like tbucket, a fresh
+// random request id), one read; no parsing of options, URLs or the reply, no
+// output. Exit 0 when the reply is an array.
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -41,9 +43,14 @@ int main(int argc, char** argv) {
     if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0)
         return 69;
 
-    char request[512];
-    char* end = request + std::sprintf(request, "*10\r\n");
-    const char* args[] = {"EVALSHA", argv[2], "1", argv[3], "1", "0", "", "", "", ""};
+    unsigned char random[12];
+    if (getrandom(random, sizeof random, 0) != sizeof random) return 70;
+    char id_key[256];
+    int at = std::sprintf(id_key, "%s:id:", argv[3]);
+    for (unsigned char b : random) at += std::sprintf(id_key + at, "%02x", b);
+    char request[768];
+    char* end = request + std::sprintf(request, "*12\r\n");
+    const char* args[] = {"EVALSHA", argv[2], "2", argv[3], id_key, "24000", "1", "0", "", "", "", ""};
     for (const char* arg : args) end = bulk(end, arg);
     if (write(fd, request, static_cast<std::size_t>(end - request)) != end - request) return 69;
     char reply[1024];

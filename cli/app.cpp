@@ -1,5 +1,7 @@
 #include "app.h"
 
+#include <signal.h>
+
 #include <cstdlib>
 #include <fstream>
 
@@ -111,6 +113,33 @@ Context::Context(const GlobalOptions& g, Output& o)
 Client& Context::client() {
     if (!client_) client_ = std::make_unique<Client>(seeds_, global.prefix);
     return *client_;
+}
+
+SignalPipe& Context::signals() {
+    if (!signals_) signals_ = std::make_unique<SignalPipe>();
+    return *signals_;
+}
+
+void Context::commit(const std::string& name, int64_t taken) {
+    if (!signals_) return;
+    signals_->hold();
+    give_back_if_signalled(name, taken);
+}
+
+void Context::give_back_if_signalled(const std::string& name, int64_t taken) {
+    int sig = signals_ ? signals_->arrived() : 0;
+    if (!sig) return;
+    std::string what = sig == SIGTERM ? "terminated" : "interrupted";
+    ErrorKind kind = sig == SIGTERM ? ErrorKind::terminated : ErrorKind::interrupted;
+    if (taken <= 0) throw Error(kind, what + "; nothing taken");
+    std::string tokens = std::to_string(taken) + (taken == 1 ? " token" : " tokens");
+    try {
+        client().put(name, taken, false, std::nullopt);
+    } catch (const Error& e) {
+        throw Error(e.kind(), what + " after taking " + tokens + " of '" + name +
+                                  "', and giving them back failed: " + e.what());
+    }
+    throw Error(kind, what + "; the " + tokens + " taken went back to '" + name + "'");
 }
 
 void add_settings_options(CLI::App* command, SettingsText& text, bool capacity_required) {

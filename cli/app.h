@@ -13,6 +13,7 @@
 #include "cli11.h"
 #include "output.h"
 #include "url.h"
+#include "waiting.h"
 
 namespace tbucket::cli {
 
@@ -39,6 +40,17 @@ class Context {
     Context(const GlobalOptions& global, Output& out);
     Client& client();
     void close() { client_.reset(); }
+
+    // SIGINT and SIGTERM caught from the first call on, for a command that
+    // takes tokens: a signal then never leaves them taken by nobody.
+    SignalPipe& signals();
+    // The point of no return of a command that took `taken` tokens of
+    // `name` (SPEC §8). Holds signals from here to the exit; one that came
+    // before gives the tokens back and ends the command (Error interrupted
+    // or terminated), so it either finishes or leaves nothing taken.
+    void commit(const std::string& name, int64_t taken);
+    // The same check without holding signals (run's last look before exec).
+    void give_back_if_signalled(const std::string& name, int64_t taken);
     Output& out;
     const GlobalOptions& global;
     // The exit status of a denial: -E if given, else the command's default.
@@ -49,6 +61,7 @@ class Context {
   private:
     std::vector<ConnectionOptions> seeds_;
     std::unique_ptr<Client> client_;
+    std::unique_ptr<SignalPipe> signals_;
 };
 
 // A subcommand: its CLI11 node and what runs when it was chosen.

@@ -55,11 +55,19 @@ int cannot_run(Context& ctx, const std::string& command, int code) {
     return code;
 }
 
-[[noreturn]] void exec(const std::string& path, const std::vector<std::string>& command) {
+// Signals are held since the commit. Released just before execv, so one
+// that came meanwhile is caught (the tokens go back) rather than killing
+// tbucket with the tokens taken; one in the last instant is the command's.
+[[noreturn]] void exec(Context& ctx, const std::string& name, int64_t taken, const std::string& path,
+                       const std::vector<std::string>& command) {
     std::vector<char*> argv;
     for (const std::string& arg : command) argv.push_back(const_cast<char*>(arg.c_str()));
     argv.push_back(nullptr);
-    SignalPipe::restore_defaults();  // the command gets signals as if started by the shell
+    ctx.close();  // no Redis socket leaks into the command
+    std::fflush(nullptr);
+    ctx.signals().prepare_exec();  // the command gets signals as tbucket got them
+    ctx.signals().release();
+    ctx.give_back_if_signalled(name, taken);
     execv(path.c_str(), argv.data());
     std::_Exit(errno == ENOENT ? exit_not_found : exit_not_runnable);
 }
@@ -85,14 +93,14 @@ int run(Context& ctx, const RunOptions& o) {
         return cannot_run(ctx, o.command->front(), code);
     }
     int64_t waited_ms = 0;
+    ctx.signals();
     TakeResult result = take(ctx, name, n, settings, wait, waited_ms);
+    ctx.commit(name, result.taken);
     if (!result.ok()) {
         ctx.out.run_denied(result, waited_ms);
         return ctx.denied_exit(exit_run_denied);
     }
-    ctx.close();  // no Redis socket leaks into the command
-    std::fflush(nullptr);
-    exec(path, *o.command);
+    exec(ctx, name, result.taken, path, *o.command);
 }
 
 }  // namespace

@@ -24,6 +24,7 @@ int run(Context& ctx, const TakeOptions& o) {
         return take_now(ctx, name, n, o.partial ? TakeMode::partial : TakeMode::all, settings);
     WaitResult waited =
         wait_with_terminal(ctx, WaitRequest{name, n, true, settings, wait.timeout_ms});
+    ctx.commit(name, waited.result.taken);
     ctx.out.took(waited.result, waited.waited_ms);
     return exit_ok;
 }
@@ -32,7 +33,9 @@ int run(Context& ctx, const TakeOptions& o) {
 
 int take_now(Context& ctx, const std::string& name, int64_t n, TakeMode mode,
              const std::optional<Settings>& settings) {
+    ctx.signals();
     TakeResult result = ctx.client().take(name, n, mode, settings);
+    ctx.commit(name, result.taken);
     ctx.out.took(result, 0);
     return result.ok() ? exit_ok : ctx.denied_exit(exit_denied);
 }

@@ -16,9 +16,8 @@ struct WatchOptions {
 };
 
 int follow(Context& ctx, const std::string& name, std::optional<int64_t> timeout_ms) {
-    SignalPipe signals;
     Countdown quiet_countdown(ctx.out, name);  // no progress while following; reconnect warnings only
-    tbucket::follow(ctx.client(), name, timeout_ms, signals.fd(), [&ctx](const State& s) { ctx.out.followed(s); },
+    tbucket::follow(ctx.client(), name, timeout_ms, ctx.signals().fd(), [&ctx](const State& s) { ctx.out.followed(s); },
                     quiet_countdown);
     return exit_ok;
 }
@@ -34,6 +33,7 @@ int run(Context& ctx, const WatchOptions& o) {
         return follow(ctx, name, timeout_ms);
     }
     WaitResult waited = wait_with_terminal(ctx, WaitRequest{name, n, o.take, settings, timeout_ms});
+    ctx.commit(name, waited.result.taken);
     if (o.take) {
         ctx.out.took(waited.result, waited.waited_ms);
     } else {

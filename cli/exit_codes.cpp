@@ -10,6 +10,7 @@ int exit_code(ErrorKind kind) {
         case ErrorKind::impossible: return 5;
         case ErrorKind::data: return 65;      // EX_DATAERR
         case ErrorKind::unavailable: return 69;  // EX_UNAVAILABLE
+        case ErrorKind::unwritable: return 69;
         case ErrorKind::refused: return 77;   // EX_NOPERM
         case ErrorKind::internal: return 70;  // EX_SOFTWARE
         case ErrorKind::timeout: return 124;  // as timeout(1)

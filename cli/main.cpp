@@ -149,6 +149,10 @@ int parse_failed(CLI::App& app, const CLI::ParseError& e, bool json, int argc, c
     return exit_usage;
 }
 
+// The signal that ended the command, to die by once all is cleaned up: a
+// shell stops a loop only when its child was killed by SIGINT.
+int ended_by_signal = 0;
+
 // Runs a command in its context: the one place where errors become
 // messages and exit statuses.
 template <typename Body>
@@ -159,6 +163,8 @@ int run_in_context(const GlobalOptions& global, Output& out, const Body& body) {
     } catch (const Error& e) {
         int code = exit_code(e.kind());
         out.error(e, code);
+        if (e.kind() == ErrorKind::interrupted) ended_by_signal = SIGINT;
+        if (e.kind() == ErrorKind::terminated) ended_by_signal = SIGTERM;
         return code;
     } catch (const std::exception& e) {
         Error internal(ErrorKind::internal, std::string("internal error: ") + e.what());
@@ -262,5 +268,15 @@ int run(int argc, char** argv) {
 
 int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);  // a closed socket is an error to report, not a death
-    return tbucket::cli::run(argc, argv);
+    int code = tbucket::cli::run(argc, argv);
+    if (int sig = tbucket::cli::ended_by_signal) {
+        std::fflush(nullptr);
+        std::signal(sig, SIG_DFL);
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, sig);
+        sigprocmask(SIG_UNBLOCK, &set, nullptr);
+        raise(sig);
+    }
+    return code;
 }

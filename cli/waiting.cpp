@@ -35,20 +35,56 @@ SignalPipe::SignalPipe() {
     if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) return;  // then signals simply kill us, as by default
     read_fd_ = fds[0];
     write_fd = fds[1];
+    sigaction(SIGINT, nullptr, &found_int_);
+    sigaction(SIGTERM, nullptr, &found_term_);
     set_handler(SIGINT, on_signal);
     set_handler(SIGTERM, on_signal);
 }
 
 SignalPipe::~SignalPipe() {
-    restore_defaults();
-    if (read_fd_ >= 0) close(read_fd_);
-    if (write_fd >= 0) close(write_fd);
+    if (read_fd_ < 0) return;
+    sigaction(SIGINT, &found_int_, nullptr);
+    sigaction(SIGTERM, &found_term_, nullptr);
+    release();
+    close(read_fd_);
+    close(write_fd);
     write_fd = -1;
 }
 
-void SignalPipe::restore_defaults() {
-    set_handler(SIGINT, SIG_DFL);
-    set_handler(SIGTERM, SIG_DFL);
+namespace {
+sigset_t int_and_term() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    return set;
+}
+}  // namespace
+
+void SignalPipe::hold() {
+    sigset_t set = int_and_term();
+    sigprocmask(SIG_BLOCK, &set, nullptr);
+}
+
+void SignalPipe::release() {
+    sigset_t set = int_and_term();
+    sigprocmask(SIG_UNBLOCK, &set, nullptr);
+}
+
+int SignalPipe::arrived() {
+    if (read_fd_ < 0) return 0;
+    unsigned char sig = 0;
+    if (read(read_fd_, &sig, 1) == 1) return sig;
+    sigset_t pending;
+    sigpending(&pending);
+    if (sigismember(&pending, SIGTERM)) return SIGTERM;
+    if (sigismember(&pending, SIGINT)) return SIGINT;
+    return 0;
+}
+
+void SignalPipe::prepare_exec() {
+    if (found_int_.sa_handler == SIG_IGN) set_handler(SIGINT, SIG_IGN);
+    if (found_term_.sa_handler == SIG_IGN) set_handler(SIGTERM, SIG_IGN);
     set_handler(SIGPIPE, SIG_DFL);
 }
 
@@ -93,8 +129,7 @@ WaitSpec parse_wait(bool given, const std::string& text, const char* option) {
 }
 
 WaitResult wait_with_terminal(Context& ctx, WaitRequest request) {
-    SignalPipe signals;
-    request.interrupt_fd = signals.fd();
+    request.interrupt_fd = ctx.signals().fd();
     std::string n = std::to_string(request.n);
     Countdown countdown(ctx.out, n + (request.n == 1 ? " token" : " tokens") + " on " + request.name);
     return wait_for(ctx.client(), request, countdown);

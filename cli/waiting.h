@@ -3,6 +3,8 @@
 // What the terminal sees of a wait: signals turned into a readable fd for
 // the library, and a one-line countdown on stderr.
 
+#include <signal.h>
+
 #include <string>
 
 #include "output.h"
@@ -12,7 +14,7 @@ namespace tbucket::cli {
 
 // Installs SIGINT and SIGTERM handlers that write the signal number to a
 // pipe; its read end goes into WaitRequest::interrupt_fd. Restores the
-// default dispositions when destroyed (and before exec).
+// dispositions it found when destroyed.
 class SignalPipe {
 public:
     SignalPipe();
@@ -20,10 +22,20 @@ public:
     SignalPipe(const SignalPipe&) = delete;
     SignalPipe& operator=(const SignalPipe&) = delete;
     int fd() const { return read_fd_; }
-    static void restore_defaults();
+
+    // Blocks SIGINT and SIGTERM: from here one that comes stays pending.
+    void hold();
+    void release();
+    // A signal that came (caught, or pending while held), or 0.
+    int arrived();
+    // Before exec: a signal ignored when tbucket started is ignored again,
+    // and SIGPIPE is the default, as the shell would have left them. The
+    // handlers stay until exec itself resets them to the default.
+    void prepare_exec();
 
 private:
     int read_fd_ = -1;
+    struct sigaction found_int_ {}, found_term_ {};
 };
 
 // "waiting for 3 tokens on api: 2.4s", redrawn in place on a terminal after

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <thread>
 
 #include "script.h"
 
@@ -111,15 +112,58 @@ State parse_state(const redisReply& reply, const std::string& name) {
 }
 
 Client::Client(ConnectionOptions options, std::string prefix)
-    : nodes_({std::move(options)}), prefix_(std::move(prefix)) {}
+    : Client(std::vector<ConnectionOptions>{std::move(options)}, std::move(prefix)) {}
 
 Client::Client(std::vector<ConnectionOptions> seeds, std::string prefix)
-    : nodes_(std::move(seeds)), prefix_(std::move(prefix)) {}
+    : nodes_(std::move(seeds)), prefix_(std::move(prefix)) {
+    retry_window_ms_ = default_retry_window_ms();
+}
 
-Reply Client::run_one(const Script& script, const std::string& name, std::vector<std::string> args,
-                      std::string& node) {
+int64_t Client::default_retry_window_ms() const {
+    return retry_window_ms(nodes_.seed_options().front());
+}
+
+// The one retry loop of SPEC §8. A change carries a request id; when the
+// connection fails after it was sent, it goes again with the same id (on a
+// new connection, to whichever node now owns the key) until the retry
+// window has passed. The server runs an id at most once and answers a
+// repeat with the first reply, so the answer that finally comes is true.
+std::vector<Reply> Client::run_changes(const std::vector<ScriptCall>& calls,
+                                       std::vector<std::string>& by) {
+    const auto deadline = Clock::now() + std::chrono::milliseconds(retry_window_ms_);
+    bool sent = false;
+    for (int64_t pause = 0;; pause = std::clamp<int64_t>(pause * 2, 50, 1000)) {
+        try {
+            std::vector<Reply> replies = run_scripts(nodes_, calls, &by);
+            // A slot being migrated holds the bucket but not yet its id key:
+            // Redis Cluster answers TRYAGAIN without running the script.
+            bool again = std::any_of(replies.begin(), replies.end(), [](const Reply& r) {
+                return r->type == REDIS_REPLY_ERROR && std::string_view(r->str, r->len).substr(0, 8) == "TRYAGAIN";
+            });
+            if (!again || Clock::now() + std::chrono::milliseconds(pause) >= deadline) return replies;
+            std::this_thread::sleep_for(std::chrono::milliseconds(std::max<int64_t>(pause, 10)));
+            continue;
+        } catch (const Error& e) {
+            sent = sent || e.maybe_done();
+            if (!sent) throw;  // never reached a server: nothing happened
+            std::string unknown = std::string(e.what()) + "; whether it happened is unknown";
+            if (e.kind() != ErrorKind::unavailable) throw Error(e.kind(), unknown, true);
+            if (Clock::now() + std::chrono::milliseconds(pause) >= deadline) {
+                throw Error(ErrorKind::unavailable,
+                            unknown + " (asked again for " + format_exact_ms(retry_window_ms_) +
+                                " with the same request id)",
+                            true);
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(pause));
+        }
+    }
+}
+
+Reply Client::run_change(const Script& script, const std::string& name,
+                         std::vector<std::string> args, std::string& node) {
     std::vector<std::string> by;
-    std::vector<Reply> replies = run_scripts(nodes_, {{&script, key(name), std::move(args)}}, &by);
+    std::vector<Reply> replies = run_changes(
+        {change_call(script, key(name), std::move(args), 2 * retry_window_ms_)}, by);
     node = std::move(by.front());
     return std::move(replies.front());
 }
@@ -132,7 +176,7 @@ CreateResult Client::create(const std::string& name, const Settings& settings,
                       : mode == CreateMode::replace ? "replace"
                                                     : "");
     std::string node;
-    Reply answer = run_one(scripts::create_script, name, std::move(args), node);
+    Reply answer = run_change(scripts::create_script, name, std::move(args), node);
     const redisReply& reply = checked(answer, name, &settings);
     CreateResult result{parse_state(reply, name)};
     result.state.node = std::move(node);
@@ -179,33 +223,36 @@ PutResult put_result(const Reply& answer, std::string node, const std::string& n
 TakeResult Client::take(const std::string& name, int64_t n, TakeMode mode,
                         const std::optional<Settings>& create_with) {
     std::string node;
-    Reply answer = run_one(scripts::take_script, name, take_args(n, mode, create_with), node);
+    Reply answer = run_change(scripts::take_script, name, take_args(n, mode, create_with), node);
     return take_result(answer, std::move(node), name, n, mode, create_with);
 }
 
 PutResult Client::put(const std::string& name, int64_t n, bool force,
                       const std::optional<Settings>& create_with) {
     std::string node;
-    Reply answer = run_one(scripts::put_script, name, put_args(n, force, create_with), node);
+    Reply answer = run_change(scripts::put_script, name, put_args(n, force, create_with), node);
     return put_result(answer, std::move(node), name, create_with);
 }
 
 State Client::reset(const std::string& name, std::optional<int64_t> tokens) {
     std::vector<std::string> args{tokens ? std::to_string(*tokens) : ""};
     std::string node;
-    Reply answer = run_one(scripts::reset_script, name, std::move(args), node);
+    Reply answer = run_change(scripts::reset_script, name, std::move(args), node);
     State state = parse_state(checked(answer, name), name);
     state.node = std::move(node);
     return state;
 }
 
-std::vector<StateOrError> Client::each(const Script& script,
-                                       const std::vector<std::string>& names) {
+std::vector<StateOrError> Client::each(const Script& script, const std::vector<std::string>& names,
+                                       bool change) {
     std::vector<ScriptCall> calls;
     calls.reserve(names.size());
-    for (const std::string& name : names) calls.push_back({&script, key(name), {}});
+    for (const std::string& name : names) {
+        calls.push_back(change ? change_call(script, key(name), {}, 2 * retry_window_ms_)
+                               : ScriptCall{&script, key(name), {}});
+    }
     std::vector<std::string> by;
-    std::vector<Reply> replies = run_scripts(nodes_, calls, &by);
+    std::vector<Reply> replies = change ? run_changes(calls, by) : run_scripts(nodes_, calls, &by);
     std::vector<StateOrError> results;
     results.reserve(names.size());
     for (std::size_t i = 0; i < names.size(); ++i) {
@@ -221,11 +268,11 @@ std::vector<StateOrError> Client::each(const Script& script,
 }
 
 std::vector<StateOrError> Client::info(const std::vector<std::string>& names) {
-    return each(scripts::info_script, names);
+    return each(scripts::info_script, names, false);
 }
 
 std::vector<StateOrError> Client::remove(const std::vector<std::string>& names) {
-    return each(scripts::delete_script, names);
+    return each(scripts::delete_script, names, true);
 }
 
 void Client::scan(Connection& connection, const std::string& match,

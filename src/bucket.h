@@ -18,6 +18,7 @@
 namespace tbucket {
 
 struct Script;
+struct ScriptCall;
 
 struct Settings {
     int64_t capacity = 0;
@@ -95,14 +96,24 @@ class Client {
     std::string key(const std::string& name) const { return prefix_ + "{" + name + "}"; }
     Nodes& nodes() { return nodes_; }
 
+    // How long a change whose reply was lost is sent again with its request
+    // id (default: retry_window_ms of the first seed). A waiter, whose user
+    // agreed to wait longer, stretches it up to its deadline.
+    void set_retry_window_ms(int64_t ms) { retry_window_ms_ = ms; }
+    int64_t default_retry_window_ms() const;
+
   private:
-    std::vector<StateOrError> each(const Script& script, const std::vector<std::string>& names);
-    Reply run_one(const Script& script, const std::string& name, std::vector<std::string> args,
-                  std::string& node);
+    std::vector<StateOrError> each(const Script& script, const std::vector<std::string>& names,
+                                   bool change);
+    std::vector<Reply> run_changes(const std::vector<ScriptCall>& calls,
+                                   std::vector<std::string>& by);
+    Reply run_change(const Script& script, const std::string& name,
+                     std::vector<std::string> args, std::string& node);
     void scan(Connection& connection, const std::string& match, std::vector<std::string>& names);
 
     Nodes nodes_;
     std::string prefix_;
+    int64_t retry_window_ms_;
 };
 
 // Parses the state part of a script reply (elements 0..5).

@@ -41,15 +41,15 @@ ConcurrentClient::~ConcurrentClient() {
 
 ConcurrentClient::Ticket ConcurrentClient::take(const std::string& name, int64_t n, TakeMode mode,
                                                 const std::optional<Settings>& create_with) {
-    ScriptCall script{&scripts::take_script, prefix_ + "{" + name + "}",
-                      take_args(n, mode, create_with)};
+    ScriptCall script = change_call(scripts::take_script, prefix_ + "{" + name + "}",
+                                    take_args(n, mode, create_with), 2 * retry_window_ms(options_));
     return queue({0, true, name, n, mode, create_with, std::move(script)});
 }
 
 ConcurrentClient::Ticket ConcurrentClient::put(const std::string& name, int64_t n, bool force,
                                                const std::optional<Settings>& create_with) {
-    ScriptCall script{&scripts::put_script, prefix_ + "{" + name + "}",
-                      put_args(n, force, create_with)};
+    ScriptCall script = change_call(scripts::put_script, prefix_ + "{" + name + "}",
+                                    put_args(n, force, create_with), 2 * retry_window_ms(options_));
     return queue({0, false, name, n, TakeMode::all, create_with, std::move(script)});
 }
 
@@ -164,9 +164,12 @@ void ConcurrentClient::expire(std::vector<Done>& done) {
     for (auto& slot : slots_) {
         if (!slot->call || slot->deadline > now) continue;
         fail(*slot,
-             Error(ErrorKind::unavailable, "Redis at " + slot->connection.endpoint() +
-                                               " did not answer within " +
-                                               std::to_string(options_.io_timeout_ms) + " ms"),
+             // Not sent again (the blocking Client does that): the caller
+             // learns the outcome is unknown.
+             Error(ErrorKind::unavailable,
+                   "Redis at " + slot->connection.endpoint() + " did not answer within " +
+                       std::to_string(options_.io_timeout_ms) + " ms; the outcome is unknown",
+                   true),
              done);
     }
 }

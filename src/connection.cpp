@@ -21,16 +21,23 @@ bool starts_with(std::string_view text, std::string_view prefix) {
 ErrorKind classify_reply_error(std::string_view message) {
     if (starts_with(message, "NOAUTH") || starts_with(message, "WRONGPASS") ||
         starts_with(message, "NOPERM") ||
+        // Redis 7 refuses a long command from a client that has not
+        // authenticated as a protocol error, where a short one gets NOAUTH
+        starts_with(message, "ERR Protocol error: unauthenticated") ||
         // Redis 7.0's wording when an ACL refuses a command inside a script
         message.find("The user executing the script can't") != std::string_view::npos) {
         return ErrorKind::refused;
     }
     if (starts_with(message, "ERR max number of clients reached")) return ErrorKind::unavailable;
     if (starts_with(message, "WRONGTYPE")) return ErrorKind::data;
+    // Refusals that last until an operator acts: waiting would not help.
+    if (starts_with(message, "READONLY") || starts_with(message, "MISCONF") ||
+        starts_with(message, "OOM")) {
+        return ErrorKind::unwritable;
+    }
     if (starts_with(message, "LOADING") || starts_with(message, "BUSY") ||
         starts_with(message, "MASTERDOWN") || starts_with(message, "TRYAGAIN") ||
-        starts_with(message, "CLUSTERDOWN") || starts_with(message, "READONLY") ||
-        starts_with(message, "MISCONF") || starts_with(message, "OOM")) {
+        starts_with(message, "CLUSTERDOWN")) {
         return ErrorKind::unavailable;
     }
     return ErrorKind::internal;
@@ -50,6 +57,7 @@ Connection::~Connection() {
 }
 
 void Connection::close() {
+    in_flight_ = false;
     stream_.reset();
     if (reader_) redisReaderFree(reader_);
     reader_ = nullptr;
@@ -79,19 +87,22 @@ void Connection::open() {
 
 void Connection::fail_transport(Stream::Io io, std::string_view doing) {
     std::string why = stream_ ? stream_->failure() : "no connection";
+    bool maybe_done = in_flight_;
     close();  // a connection that failed halfway is out of step: never reuse it
     if (io == Stream::Io::timed_out) {
-        throw Error(ErrorKind::unavailable, "Redis at " + endpoint() + " did not answer within " +
-                                                format_duration_ms(options_.io_timeout_ms) + " (" +
-                                                std::string(doing) + ")");
+        throw Error(ErrorKind::unavailable,
+                    "Redis at " + endpoint() + " did not answer within " +
+                        format_duration_ms(options_.io_timeout_ms) + " (" + std::string(doing) + ")",
+                    maybe_done);
     }
     if (io == Stream::Io::closed) {
         why = "the server closed the connection";
         // A TLS port drops a plain client without a word.
         if (!options_.tls.enabled && fresh_) why += " (a TLS port? use rediss:// or --tls)";
     }
-    throw Error(ErrorKind::unavailable, "lost connection to Redis at " + endpoint() + " (" +
-                                            std::string(doing) + "): " + why);
+    throw Error(ErrorKind::unavailable,
+                "lost connection to Redis at " + endpoint() + " (" + std::string(doing) + "): " + why,
+                maybe_done);
 }
 
 // RESP, written out: an array of bulk strings, each with its length, so
@@ -122,9 +133,10 @@ std::optional<Reply> Connection::next_reply(Deadline deadline, int wake_fd, bool
         void* raw = nullptr;
         if (redisReaderGetReply(reader_, &raw) != REDIS_OK) {
             std::string why = reader_->errstr;
+            bool maybe_done = in_flight_;
             close();
             throw Error(ErrorKind::unavailable,
-                        "Redis at " + endpoint() + " sent a malformed reply: " + why);
+                        "Redis at " + endpoint() + " sent a malformed reply: " + why, maybe_done);
         }
         if (raw) {
             fresh_ = false;
@@ -145,18 +157,15 @@ Reply Connection::read(Deadline deadline) {
     return std::move(*next_reply(deadline, -1, false));
 }
 
-std::vector<Reply> Connection::pipeline(const std::vector<Command>& commands) {
-    if (!stream_) open();
-    bool auth = false, select = false;
-    if (handshake_pending_) {
-        auth = options_.has_password;
-        select = options_.db != 0;
-        if (auth && options_.user.empty()) append({"AUTH", options_.password});
-        if (auth && !options_.user.empty()) append({"AUTH", options_.user, options_.password});
-        if (select) append({"SELECT", std::to_string(options_.db)});
-        handshake_pending_ = false;
-    }
-    for (const Command& command : commands) append(command);
+// AUTH and SELECT in a round trip of their own: pipelined ahead of a
+// command, that command would still run when they fail, as the default user
+// or in database 0 (bench/README.md has what this costs).
+void Connection::handshake() {
+    handshake_pending_ = false;
+    bool auth = options_.has_password, select = options_.db != 0;
+    if (auth && options_.user.empty()) append({"AUTH", options_.password});
+    if (auth && !options_.user.empty()) append({"AUTH", options_.user, options_.password});
+    if (select) append({"SELECT", std::to_string(options_.db)});
     Deadline deadline = after(options_.io_timeout_ms);
     flush(deadline);
     if (auth) {
@@ -181,17 +190,25 @@ std::vector<Reply> Connection::pipeline(const std::vector<Command>& commands) {
                         "cannot select database " + std::to_string(options_.db) + ": " + text);
         }
     }
+}
+
+std::vector<Reply> Connection::pipeline(const std::vector<Command>& commands) {
+    if (!stream_) open();
+    if (handshake_pending_) handshake();
+    for (const Command& command : commands) append(command);
+    Deadline deadline = after(options_.io_timeout_ms);
+    in_flight_ = true;  // from here on, a failure leaves the commands' outcome unknown
+    flush(deadline);
     std::vector<Reply> replies;
     replies.reserve(commands.size());
     for (std::size_t i = 0; i < commands.size(); ++i) replies.push_back(read(deadline));
+    in_flight_ = false;
     return replies;
 }
 
 void Connection::send(const Command& command) {
     if (!stream_) open();
-    if (handshake_pending_) {
-        pipeline({});  // AUTH and SELECT first, and their replies read
-    }
+    if (handshake_pending_) handshake();
     append(command);
     flush(after(options_.io_timeout_ms));
 }

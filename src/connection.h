@@ -34,9 +34,10 @@ class Connection {
     Connection& operator=(const Connection&) = delete;
 
     // Sends every command in one write and reads every reply: one round
-    // trip. Connects first when needed, pipelining AUTH and SELECT ahead of
-    // the commands. Error replies are returned, not thrown; transport
-    // failures throw Error(unavailable) and leave the connection closed.
+    // trip. Connects first when needed, with AUTH and SELECT in a round trip
+    // before (a failure there stops everything). Error replies are returned,
+    // not thrown; transport failures throw Error(unavailable), maybe_done()
+    // once the commands were sent, and leave the connection closed.
     std::vector<Reply> pipeline(const std::vector<Command>& commands);
     Reply call(const Command& command);
 
@@ -57,6 +58,7 @@ class Connection {
 
   private:
     void open();
+    void handshake();
     void append(const Command& command);
     void flush(Deadline deadline);
     Reply read(Deadline deadline);
@@ -70,6 +72,7 @@ class Connection {
     std::string input_;   // bytes read, not given to the reader yet
     bool handshake_pending_ = false;
     bool fresh_ = false;  // no reply has come on this connection yet
+    bool in_flight_ = false;  // commands sent whose replies have not all come
 };
 
 // Redis's word for an error reply ("NOAUTH ...", "WRONGTYPE ...") as the

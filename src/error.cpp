@@ -10,6 +10,7 @@ std::string_view kind_name(ErrorKind kind) {
         case ErrorKind::impossible: return "impossible";
         case ErrorKind::data: return "data";
         case ErrorKind::unavailable: return "unavailable";
+        case ErrorKind::unwritable: return "unwritable";
         case ErrorKind::refused: return "refused";
         case ErrorKind::timeout: return "timeout";
         case ErrorKind::interrupted: return "interrupted";

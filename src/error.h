@@ -14,7 +14,8 @@ enum class ErrorKind {
     exists,       // bucket exists with different settings
     impossible,   // the request can never be satisfied
     data,         // the key holds something that is not a bucket
-    unavailable,  // cannot connect, connection lost, I/O timeout
+    unavailable,  // cannot connect, connection lost, I/O timeout, a server busy loading
+    unwritable,   // the server refuses writes: maxmemory, read-only replica, failed saves
     refused,      // authentication or ACL permission
     timeout,      // waited the full timeout
     interrupted,  // SIGINT while waiting
@@ -27,11 +28,17 @@ std::string_view kind_name(ErrorKind kind);
 
 class Error : public std::runtime_error {
 public:
-    Error(ErrorKind kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
+    Error(ErrorKind kind, const std::string& message, bool maybe_done = false)
+        : std::runtime_error(message), kind_(kind), maybe_done_(maybe_done) {}
     ErrorKind kind() const { return kind_; }
+    // The connection failed after the command was sent, so the server may
+    // have run it: the outcome is unknown until its request id is asked
+    // again (SPEC §8).
+    bool maybe_done() const { return maybe_done_; }
 
 private:
     ErrorKind kind_;
+    bool maybe_done_;
 };
 
 }  // namespace tbucket

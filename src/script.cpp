@@ -1,5 +1,7 @@
 #include "script.h"
 
+#include <sys/random.h>
+
 #include <cstdio>
 #include <cstdlib>
 
@@ -13,10 +15,37 @@ Command script_command(const ScriptCall& call, bool by_sha) {
     command.reserve(4 + call.args.size());
     command.emplace_back(by_sha ? "EVALSHA" : "EVAL");
     command.emplace_back(by_sha ? call.script->sha1 : call.script->source);
-    command.emplace_back("1");
+    command.emplace_back(call.id_key.empty() ? "1" : "2");
     command.push_back(call.key);
+    if (!call.id_key.empty()) command.push_back(call.id_key);
     command.insert(command.end(), call.args.begin(), call.args.end());
     return command;
+}
+
+std::string request_id_key(const std::string& key) {
+    // 96 random bits: ids of one bucket live for seconds, so a collision
+    // between two requests is out of reach.
+    unsigned char bytes[12];
+    if (getrandom(bytes, sizeof bytes, 0) != static_cast<ssize_t>(sizeof bytes))
+        throw Error(ErrorKind::internal, "cannot read random bytes for a request id");
+    static const char hex[] = "0123456789abcdef";
+    std::string id = key + ":id:";
+    for (unsigned char b : bytes) {
+        id += hex[b >> 4];
+        id += hex[b & 15];
+    }
+    return id;
+}
+
+ScriptCall change_call(const Script& script, std::string key, std::vector<std::string> args,
+                       int64_t memory_ms) {
+    args.insert(args.begin(), std::to_string(memory_ms));
+    std::string id_key = request_id_key(key);
+    return {&script, std::move(key), std::move(args), std::move(id_key)};
+}
+
+int64_t retry_window_ms(const ConnectionOptions& options) {
+    return 2 * options.io_timeout_ms + options.connect_timeout_ms;
 }
 
 bool is_noscript(const Reply& reply) {

@@ -27,9 +27,26 @@ extern const Script create_script, take_script, put_script, info_script, reset_s
 
 struct ScriptCall {
     const Script* script;
-    std::string key;  // every tbucket script touches exactly one key
+    std::string key;  // the bucket: every tbucket script touches one
     std::vector<std::string> args;
+    // A script that changes the bucket: its request's id key (KEYS[2]),
+    // from request_id_key(); empty for scripts that only read.
+    std::string id_key = {};
 };
+
+// A new request id's key beside the bucket at `key`: random, so that a
+// repeat of the request (after a lost reply) is known by the server.
+std::string request_id_key(const std::string& key);
+
+// A call of a script that changes the bucket at `key`: a new request id,
+// remembered by the server for `memory_ms` (ARGV[1]), then `args`.
+ScriptCall change_call(const Script& script, std::string key, std::vector<std::string> args,
+                       int64_t memory_ms);
+
+// How long a client sends a change again after a lost reply: two I/O
+// timeouts and a connect. The server remembers the id twice that long,
+// for a repeat that a stalled server only reads late.
+int64_t retry_window_ms(const ConnectionOptions& options);
 
 // EVALSHA (by_sha) or EVAL of the call.
 Command script_command(const ScriptCall& call, bool by_sha);

@@ -19,6 +19,7 @@ using Clock = std::chrono::steady_clock;
 using Deadline = std::optional<Clock::time_point>;
 
 constexpr int64_t forever_ms = -1;
+constexpr int64_t max_retry_window_ms = 10 * 60 * 1000;
 
 Clock::time_point after_ms(int64_t ms) { return Clock::now() + std::chrono::milliseconds(ms); }
 
@@ -81,26 +82,42 @@ public:
         if (observer_.progress_interval_ms() > 0) observer_.progress({waited_ms(), ready_in_ms});
     }
 
-    // After a lost connection: warn once, then re-open with backoff until it
-    // works (true) or the deadline passes (rethrows the loss).
+    // After a lost connection or a server busy for now: warn once, then
+    // re-open with backoff until it works or the deadline passes (rethrows
+    // the loss). The backoff keeps doubling across calls until a check
+    // succeeds (succeeded()), so a server that accepts connections but
+    // fails every call is not asked at 20 Hz. A change whose outcome is
+    // unknown, or a server that refuses writes, is not recovered from.
     void recover(const Error& lost) {
-        if (lost.kind() != ErrorKind::unavailable) throw lost;
+        if (lost.kind() != ErrorKind::unavailable || lost.maybe_done()) throw lost;
         if (!warned_) observer_.reconnecting(lost);
         warned_ = true;
         client_.nodes().reset();  // where the bucket lives is asked anew
-        for (int64_t backoff = 50;; backoff = std::min<int64_t>(backoff * 2, 1000)) {
+        for (;; backoff_ms_ = std::min<int64_t>(backoff_ms_ * 2, 1000)) {
             if (passed(deadline_)) throw lost;
-            int64_t pause = deadline_ ? std::min(backoff, ms_until(*deadline_)) : backoff;
+            int64_t pause = deadline_ ? std::min(backoff_ms_, ms_until(*deadline_)) : backoff_ms_;
             pollfd pfd{interrupt_fd_, POLLIN, 0};
             poll(&pfd, interrupt_fd_ >= 0 ? 1 : 0, static_cast<int>(pause));
             if (pfd.revents) return;  // a signal: the caller's next look at signal() ends it
             try {
                 subscription_.open();
+                backoff_ms_ = std::min<int64_t>(backoff_ms_ * 2, 1000);
                 return;
             } catch (const Error& again) {
                 if (again.kind() != ErrorKind::unavailable) throw;
             }
         }
+    }
+
+    void succeeded() { backoff_ms_ = 50; }
+
+    // How long a change may be sent again after a lost reply: the user
+    // agreed to wait until the deadline, so up to it (at most 10 minutes,
+    // which bounds what the server remembers), never less than the default.
+    int64_t retry_window_ms() const {
+        int64_t base = client_.default_retry_window_ms();
+        int64_t left = deadline_ ? ms_until(*deadline_) : max_retry_window_ms;
+        return std::max(base, std::min(left, max_retry_window_ms));
     }
 
 private:
@@ -111,6 +128,7 @@ private:
     Clock::time_point start_ = Clock::now();
     Deadline deadline_;
     bool warned_ = false;
+    int64_t backoff_ms_ = 50;
 };
 
 class Waiter {
@@ -138,14 +156,19 @@ private:
 
     TakeResult check() {
         TakeMode mode = request_.take ? TakeMode::all : TakeMode::check;
-        return client_.take(request_.name, request_.n, mode, request_.create_with);
+        client_.set_retry_window_ms(session_.retry_window_ms());
+        TakeResult result = client_.take(request_.name, request_.n, mode, request_.create_with);
+        checked_at_ = Clock::now();  // the check used the bucket: its idle expiry restarted
+        return result;
     }
 
     TakeResult check_again() {
         for (;;) {
             stop_if_signalled();
             try {
-                return check();
+                TakeResult result = check();
+                session_.succeeded();
+                return result;
             } catch (const Error& e) {
                 session_.recover(e);
             }
@@ -153,8 +176,26 @@ private:
     }
 
     [[noreturn]] void timed_out() {
+        if (request_.timeout_ms == 0) {
+            throw Error(ErrorKind::timeout, "not there now: " + what() + " (a zero timeout looks once)");
+        }
         int64_t waited = request_.timeout_ms.value_or(session_.waited_ms());
         throw Error(ErrorKind::timeout, "timed out after " + format_exact_ms(waited) + " waiting for " + what());
+    }
+
+    // Waiting counts as use of a bucket with an idle expiry: the waiter
+    // checks again (which restarts the expiry) when half of it has passed
+    // since the bucket was last seen in use, so it never expires under
+    // the waiter's feet.
+    Deadline keepalive(const State& known) const {
+        if (!known.expire_ms) return std::nullopt;
+        return checked_at_ + std::chrono::milliseconds(std::max<int64_t>(*known.expire_ms / 2, 1));
+    }
+
+    static Deadline earliest(const Deadline& a, const Deadline& b) {
+        if (!a) return b;
+        if (!b) return a;
+        return std::min(*a, *b);
     }
 
     std::string what() const {
@@ -172,6 +213,7 @@ private:
         std::optional<int64_t> ready_in = known.ms_until(static_cast<double>(request_.n));
         Deadline wake_at;
         if (ready_in) wake_at = after_ms(*ready_in);
+        wake_at = earliest(wake_at, keepalive(known));
         for (;;) {
             stop_if_signalled();
             if (passed(wake_at)) return;
@@ -190,8 +232,9 @@ private:
             std::optional<State> now = parse_event(request_.name, event.payload);
             if (!now) throw Error(ErrorKind::not_found, "bucket '" + request_.name + "' was deleted while waiting");
             if (now->tokens >= static_cast<double>(request_.n)) return;
+            checked_at_ = Clock::now();  // a change is a use: the expiry restarted
             ready_in = now->ms_until(static_cast<double>(request_.n));
-            wake_at = ready_in ? Deadline(after_ms(*ready_in)) : std::nullopt;
+            wake_at = earliest(ready_in ? Deadline(after_ms(*ready_in)) : std::nullopt, keepalive(*now));
         }
     }
 
@@ -213,6 +256,7 @@ private:
     Client& client_;
     const WaitRequest& request_;
     Session session_;
+    Clock::time_point checked_at_ = Clock::now();
 };
 
 State current_state(Client& client, const std::string& name) {
@@ -228,14 +272,23 @@ std::optional<State> parse_event(const std::string& name, const std::string& pay
     char amount[64] = {0};
     double tokens = 0, capacity = 0, period = 0, expire = 0, now = 0;
     if (std::sscanf(payload.c_str(), "%lf %lf %63s %lf %lf %lf", &tokens, &capacity, amount, &period, &expire,
-                    &now) != 6) {
+                    &now) != 6 ||
+        !(tokens >= 0 && tokens <= 9007199254740991.0) || !(capacity >= 1 && capacity <= 9007199254740991.0) ||
+        !(period >= 0 && period <= 9007199254740991.0) || !(expire >= 0 && expire <= 9007199254740991.0) ||
+        !(now >= 0 && now <= 9007199254740991.0)) {
         throw Error(ErrorKind::internal, "unexpected event on the bucket's channel: " + payload);
     }
     State s;
     s.name = name;
     s.tokens = tokens;
     s.capacity = static_cast<int64_t>(capacity);
-    if (std::string_view(amount) != "-") s.rate = Rate{std::strtod(amount, nullptr), static_cast<int64_t>(period)};
+    if (std::string_view(amount) != "-") {
+        double r = std::strtod(amount, nullptr);
+        if (!(r > 0 && r <= 1e15) || period < 1) {
+            throw Error(ErrorKind::internal, "unexpected event on the bucket's channel: " + payload);
+        }
+        s.rate = Rate{r, static_cast<int64_t>(period)};
+    }
     if (expire > 0) s.expire_ms = static_cast<int64_t>(expire);
     s.server_time_us = static_cast<int64_t>(now);
     return s;

@@ -377,7 +377,7 @@ TEST_CASE("bucket changes reach Redis only as scripts, one command each", "[redi
     CHECK(from_clients == std::vector<std::string>(6, "EVALSHA"));
 }
 
-TEST_CASE("AUTH and SELECT are pipelined with the script", "[redis][auth]") {
+TEST_CASE("AUTH and SELECT open the connection; a wrong or missing password is refused", "[redis][auth]") {
     test::RedisServer server({"--requirepass", "s3cret"});
     ConnectionOptions o = server.options();
     o.password = "s3cret";

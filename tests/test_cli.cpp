@@ -395,7 +395,7 @@ TEST_CASE("delete removes buckets and exits 3 for a missing one", "[e2e][delete]
     RunResult r = tb({"delete", "a", "b"});
     CHECK(r.code == 0);
     CHECK(r.out == "deleted a\ndeleted b\n");
-    CHECK(redis().integer({"DBSIZE"}) == 0);
+    CHECK(redis().integer({"EXISTS", "tbucket:{a}", "tbucket:{b}"}) == 0);
     CHECK(tb({"delete", "a"}).code == 3);
 }
 

@@ -110,7 +110,7 @@ TEST_CASE("a server that accepts but never answers is exit 69 at the I/O timeout
           "[trust][faults]") {
     Listener silent(16);
     for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
-             {"info", "x"}, {"take", "x"}, {"take", "x", "--wait=5s"}, {"list"}}) {
+             {"info", "x"}, {"take", "x", "--wait=5s"}, {"list"}}) {
         std::vector<std::string> argv{"--timeout-io", "500ms", "-u", silent.url()};
         argv.insert(argv.end(), args.begin(), args.end());
         auto start = Clock::now();
@@ -125,6 +125,20 @@ TEST_CASE("a server that accepts but never answers is exit 69 at the I/O timeout
         CHECK(took >= 0.45);
         CHECK(took < 1.5);
     }
+}
+
+TEST_CASE("a change sent to a server that never answers is asked again until the retry window, "
+          "then exit 69 saying the outcome is unknown",
+          "[trust][faults]") {
+    Listener silent(16);
+    // The window: 2 x --timeout-io + --connect-timeout = 1.5s.
+    RunResult r = tbucket::test::tbucket({"--timeout-io", "500ms", "--connect-timeout", "500ms",
+                                          "-u", silent.url(), "take", "x"});
+    CHECK(r.code == 69);
+    CHECK(r.out.empty());
+    CHECK(tbucket::test::one_error_line(r.err));
+    CHECK_THAT(r.err, Catch::Contains("whether it happened is unknown"));
+    CHECK_THAT(r.err, Catch::Contains("asked again for 1.5s with the same request id"));
 }
 
 TEST_CASE("a server whose accept queue is full is exit 69 at the connect timeout",

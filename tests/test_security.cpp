@@ -25,11 +25,12 @@ const std::string password = "limitedpw";
 // What tbucket sends: EVALSHA (EVAL after a SCRIPT FLUSH or restart), SCAN
 // for list, SSUBSCRIBE for waiting; inside the scripts TIME, HMGET, HSET, DEL,
 // EXISTS (when HMGET finds no field: a missing key, or a hash that is no
-// bucket), TYPE (a key of another type), PEXPIRE (--expire) and SPUBLISH
-// (change events, sharded pub/sub). AUTH needs no rule; SELECT only with a /DB in the URL.
-const std::vector<std::string> minimal_rules = {"+evalsha", "+eval",  "+scan",    "+ssubscribe",
-                                                "+time",    "+hmget", "+hset",    "+del",
-                                                "+exists",  "+type",  "+pexpire", "+spublish"};
+// bucket), TYPE (a key of another type), PEXPIRE (--expire), SPUBLISH
+// (change events, sharded pub/sub), GET and SET (request ids). AUTH needs no
+// rule; SELECT only with a /DB in the URL.
+const std::vector<std::string> minimal_rules = {
+    "+evalsha", "+eval", "+scan",   "+ssubscribe", "+time",     "+hmget", "+hset",
+    "+del",     "+exists", "+type", "+pexpire",    "+spublish", "+get",   "+set"};
 
 // A server that wants a password, with a user "limited" whose rules the
 // test sets; the test's own connection is the default user's.

@@ -10,8 +10,25 @@
 -- Every number is written with %.17g so it reads back as the same double:
 -- Lua's own tostring keeps only 14 digits.
 --
+-- Beside the bucket, in the same cluster slot (the braces):
+--   <key>:events     pub/sub channel (SPUBLISH, else PUBLISH): each change's
+--                    new state, or "deleted"
+--   <key>:id:<id>    string, the packed first reply of one request that
+--                    changed the bucket; expires after the time its client
+--                    may still send it again (SPEC §8, at most once)
+-- A script that changes a bucket gets KEYS[2], the request's id key, and
+-- ARGV[1], how long the server remembers it (ms). Scripts that only read
+-- (info) get neither.
+--
 -- Errors are replies whose first word says what happened:
 --   TBNOTFOUND, TBEXISTS <c> <r> <p> <x>, TBIMPOSSIBLE <c>, TBDATA <why>, TBUSAGE <why>.
+--
+-- Order of a change, so that a refused write leaves nothing behind: the id
+-- key is the first write (under maxmemory, on a read-only replica or with
+-- stop-writes-on-bgsave-error Redis refuses the first write of a script and
+-- lets later ones through, so nothing else may come first); the event next
+-- (an ACL without the channel refuses it: then the id key is removed and
+-- nothing happened); the bucket's own writes last.
 
 local MAX = 9007199254740991
 
@@ -89,8 +106,11 @@ local function load(key)
 end
 
 -- Continuous refill up to `now`, never above capacity. A level above
--- capacity (a --force credit) neither refills nor shrinks.
+-- capacity (a --force credit) neither refills nor shrinks. A stored time
+-- ahead of the server clock (the clock stepped back) counts as written now,
+-- and b.stepped asks the caller to store that, so the bucket never freezes.
 local function refill(b, now)
+    if b.ts > now then b.ts, b.stepped = now, true end
     if b.r and b.t < b.c and now > b.ts then
         b.t = math.min(b.c, b.t + (now - b.ts) * b.r / (b.p * 1000))
     end
@@ -156,22 +176,40 @@ local function publish(channel, message)
     end
 end
 
--- Tells waiters the new state. Called before any write of a script: Redis
--- does not undo a script's writes when a later command fails (an ACL
--- without the channel refuses SPUBLISH), so nothing may be written first.
+-- The message announcing a bucket's new state:
 -- "<level> <capacity> <rate amount|-> <period ms> <expiry ms> <time us>".
-local function announce(key, b, t_text, now_text)
-    publish(key .. ':events', t_text .. ' ' .. b.cs .. ' ' .. (b.rs or '-') .. ' ' ..
-        (b.ps or '0') .. ' ' .. (b.xs or '0') .. ' ' .. now_text)
+local function event(b, t_text, now_text)
+    return t_text .. ' ' .. b.cs .. ' ' .. (b.rs or '-') .. ' ' .. (b.ps or '0') .. ' ' ..
+        (b.xs or '0') .. ' ' .. now_text
+end
+
+-- The first answer to this request when it already ran, else nil.
+local function first_answer()
+    whole(ARGV[1], 'id memory', 1)
+    local packed = redis.call('GET', KEYS[2])
+    if packed then return cmsgpack.unpack(packed) end
+    return nil
+end
+
+-- Starts a change (see the order at the top): remembers the reply for
+-- repeats of this request, then announces `message`. The bucket's own
+-- writes come after.
+local function begin_change(key, reply, message)
+    redis.call('SET', KEYS[2], cmsgpack.pack(reply), 'PX', ARGV[1])
+    local ok, err = pcall(publish, key .. ':events', message)
+    if not ok then
+        redis.call('DEL', KEYS[2])
+        error(err)
+    end
 end
 
 -- Writes level and time, or the whole bucket when it is new; then the idle
 -- expiry restarts, as on every use.
-local function save(key, b, t_text, now, now_text, created, changed)
+local function save(key, b, t_text, now_text, created, changed)
     if created then
         write_all(key, b, t_text, now_text)
     elseif changed then
-        redis.call('HSET', key, 't', t_text, 'ts', now >= b.ts and now_text or num(b.ts))
+        redis.call('HSET', key, 't', t_text, 'ts', now_text)
     end
     if b.x then redis.call('PEXPIRE', key, b.x) end
 end

@@ -1,16 +1,20 @@
 -- reset: set the level.
--- KEYS[1] bucket
--- ARGV[1] level 0..capacity ('' = full)
--- Reply: state
+-- KEYS[1] bucket, KEYS[2] request id key
+-- ARGV[1] id memory ms (see common)
+-- ARGV[2] level 0..capacity ('' = full)
+-- Reply: state; a repeat of the request gets the first reply
 -- Errors: TBNOTFOUND, TBDATA, TBUSAGE (level above capacity)
+local again = first_answer()
+if again then return again end
 local now, now_text = clock()
 local b = load(key)
 if not b then fail('TBNOTFOUND', key) end
 local t = b.c
-if ARGV[1] ~= '' then t = whole(ARGV[1], '--tokens', 0) end
+if ARGV[2] ~= '' then t = whole(ARGV[2], '--tokens', 0) end
 if t > b.c then fail('TBUSAGE', '--tokens ' .. num(t) .. ' is above the capacity ' .. b.cs) end
 b.t = t
 local t_text = num(b.t)
-announce(key, b, t_text, now_text)
-save(key, b, t_text, now, now_text, false, true)
-return state(b, t_text, now)
+local reply = state(b, t_text, now)
+begin_change(key, reply, event(b, t_text, now_text))
+save(key, b, t_text, now_text, false, true)
+return reply

@@ -1,16 +1,19 @@
 -- take: remove N tokens at once, or none.
--- KEYS[1] bucket
--- ARGV[1] N (1..2^53-1)
--- ARGV[2] '0': N or nothing; '1': partial, as many whole tokens as there
+-- KEYS[1] bucket, KEYS[2] request id key
+-- ARGV[1] id memory ms (see common)
+-- ARGV[2] N (1..2^53-1)
+-- ARGV[3] '0': N or nothing; '1': partial, as many whole tokens as there
 --         are, up to N; '2': check, take nothing (watch without --take)
--- ARGV[3..6] capacity, rate amount, period ms, expiry ms: create when missing
+-- ARGV[4..7] capacity, rate amount, period ms, expiry ms: create when missing
 --            ('' capacity: do not create)
--- Reply: state (see common) .. taken
+-- Reply: state (see common) .. taken; a repeat of the request gets the first reply
 -- Errors: TBNOTFOUND, TBEXISTS, TBIMPOSSIBLE (N above capacity), TBDATA, TBUSAGE
-local n = whole(ARGV[1], 'count', 1)
-local mode = choice(ARGV[2], 'mode', '0', '1', '2')
+local n = whole(ARGV[2], 'count', 1)
+local mode = choice(ARGV[3], 'mode', '0', '1', '2')
+local again = first_answer()
+if again then return again end
 local now, now_text = clock()
-local b, created = load_or_fresh(key, 3, now)
+local b, created = load_or_fresh(key, 4, now)
 if n > b.c and mode ~= '1' then fail('TBIMPOSSIBLE', b.cs) end
 refill(b, now)
 local want = n
@@ -21,9 +24,9 @@ if want >= 1 and b.t >= want and mode ~= '2' then
     taken = want
 end
 local t_text = num(b.t)
-local changed = created or taken > 0
-if changed then announce(key, b, t_text, now_text) end
-save(key, b, t_text, now, now_text, created, taken > 0)
+local changed = created or taken > 0 or b.stepped
 local reply = state(b, t_text, now)
 reply[7] = taken
+if changed then begin_change(key, reply, event(b, t_text, now_text)) end
+save(key, b, t_text, now_text, created, changed)
 return reply
