@@ -2,6 +2,9 @@
 // tbucket's own Connection: each fault does to the client and to the
 // server exactly what it says, and nothing to anyone else.
 
+#include <poll.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <future>
@@ -9,6 +12,7 @@
 
 #include "connection.h"
 #include "support/fault_proxy.h"
+#include "support/proxy_link.h"
 #include "support/redis_server.h"
 
 using namespace tbucket;
@@ -217,8 +221,9 @@ TEST_CASE("a subscribed connection receives its messages untouched", "[redis][pr
 
 TEST_CASE("randomize with a seed faults about the asked share", "[redis][proxy]") {
     FaultProxy proxy(redis().port());
-    proxy.randomize({"INCR"}, 0.05, 0.1, 0.1, 0.1, 20, 7);
-    Connection connection = through(proxy, 200);
+    proxy.randomize({"INCR"}, 0.03, 0.1, 0.1, 0.1, 20, 7);
+    // Long enough that only a dropped reply times out, also on a busy machine.
+    Connection connection = through(proxy, 1000);
     int failures = 0;
     long long last = 0;
     for (int i = 0; i < 100; ++i) {
@@ -232,10 +237,10 @@ TEST_CASE("randomize with a seed faults about the asked share", "[redis][proxy]"
         }
     }
     INFO("failures " << failures << ", faults " << proxy.faults_applied());
-    CHECK(failures >= 10);  // 25 expected
+    CHECK(failures >= 8);  // 23 expected
     CHECK(failures <= 45);
     CHECK(proxy.faults_applied() >= failures);
-    CHECK(proxy.faults_applied() <= 60);           // 35 expected
+    CHECK(proxy.faults_applied() <= 60);           // 33 expected
     CHECK(redis().string({"GET", "n"}) == "100");  // every command ran once
     CHECK(proxy.commands_seen("INCR") == 100);
 }
@@ -260,4 +265,27 @@ TEST_CASE("cut_all closes every client connection", "[redis][proxy]") {
     CHECK(failure_of(a, {"PING"}) == ErrorKind::unavailable);
     CHECK(failure_of(b, {"PING"}) == ErrorKind::unavailable);
     CHECK(a.call({"PING"})->str == std::string("PONG"));  // and new ones are welcome
+}
+
+// What a person types into telnet; Redis answers nothing to an empty line,
+// so counting one as a command would shift every reply after it.
+TEST_CASE("inline commands are faulted too; an empty line expects no reply", "[redis][proxy]") {
+    FaultProxy proxy(redis().port());
+    proxy.fault_nth({"INCR"}, 1, Fault::cut_before_reply);
+    int fd = test::connect_loopback(proxy.port());
+    REQUIRE(fd >= 0);
+    std::string request = "\r\nPING\r\nincr n\r\n";
+    REQUIRE(write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size()));
+    std::string replies;
+    char buf[256];
+    pollfd readable{fd, POLLIN, 0};
+    while (poll(&readable, 1, 2000) > 0) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n <= 0) break;  // the cut
+        replies.append(buf, static_cast<std::size_t>(n));
+    }
+    close(fd);
+    CHECK(replies == "+PONG\r\n");
+    CHECK(redis().string({"GET", "n"}) == "1");
+    CHECK(proxy.commands_seen("INCR") == 1);
 }

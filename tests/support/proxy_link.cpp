@@ -106,7 +106,10 @@ std::string ProxyLink::next_request() {
 }
 
 void ProxyLink::forward(std::string request, Fault fault, int delay_ms, bool subscribes) {
+    // Redis answers nothing to an empty inline line: no reply to expect.
+    bool answered = request.find_first_not_of(" \t\r\n") != std::string::npos;
     to_upstream_ += request;
+    if (!answered) return;
     if (subscribes) {
         subscribed_ = true;
         expected_.clear();
