@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <stdexcept>
@@ -38,11 +39,17 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
 
 }  // namespace
 
-std::string tbucket_path() { return TBUCKET_BIN; }
+std::string tbucket_path() {
+    return TBUCKET_BIN;
+}
 
-Child::Child(const std::vector<std::string>& argv, const RunOptions& options) : timeout_s_(options.timeout_s) {
+Child::Child(const std::vector<std::string>& argv, const RunOptions& options)
+    : timeout_s_(options.timeout_s) {
     int out[2], err[2], in[2];
-    if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC) || pipe2(in, O_CLOEXEC)) throw std::runtime_error("pipe");
+    if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC) || pipe2(in, O_CLOEXEC) ||
+        pipe2(stop_pipe_, O_CLOEXEC)) {
+        throw std::runtime_error("pipe");
+    }
     std::vector<std::string> args = argv;
     std::vector<std::string> env = clean_environment(options.env);
     std::vector<char*> argp = pointers(args);
@@ -67,6 +74,7 @@ Child::Child(const std::vector<std::string>& argv, const RunOptions& options) : 
     close(in[1]);
     out_fd_ = out[0];
     err_fd_ = err[0];
+    reader_ = std::thread([this] { read_output(); });
 }
 
 Child::~Child() {
@@ -74,49 +82,92 @@ Child::~Child() {
         kill(pid_, SIGKILL);
         waitpid(pid_, nullptr, 0);
     }
-    if (out_fd_ >= 0) close(out_fd_);
-    if (err_fd_ >= 0) close(err_fd_);
+    stop_reader();
+    for (int fd : {out_fd_, err_fd_, stop_pipe_[0], stop_pipe_[1]}) {
+        if (fd >= 0) close(fd);
+    }
 }
 
-void Child::signal(int sig) { kill(pid_, sig); }
+void Child::signal(int sig) {
+    kill(pid_, sig);
+}
 
-void Child::drain(int timeout_ms) {
-    pollfd fds[2] = {{out_fd_, POLLIN, 0}, {err_fd_, POLLIN, 0}};
-    if (poll(fds, 2, timeout_ms) <= 0) return;
+void Child::stop_reader() {
+    if (!reader_.joinable()) return;
+    char byte = 1;
+    ssize_t ignored = write(stop_pipe_[1], &byte, 1);
+    (void)ignored;
+    reader_.join();
+}
+
+// Until both pipes end, or stop_reader(): poll() sleeps until there is
+// something to read, so this never spins.
+void Child::read_output() {
     char buf[65536];
-    for (int i = 0; i < 2; ++i) {
-        if (!(fds[i].revents & (POLLIN | POLLHUP))) continue;
-        ssize_t n = read(fds[i].fd, buf, sizeof buf);
-        if (n > 0) (i == 0 ? result_.out : result_.err).append(buf, static_cast<std::size_t>(n));
-        if (n <= 0) {
-            close(fds[i].fd);
-            (i == 0 ? out_fd_ : err_fd_) = -1;
+    while (out_fd_ >= 0 || err_fd_ >= 0) {
+        pollfd fds[3] = {{out_fd_, POLLIN, 0}, {err_fd_, POLLIN, 0}, {stop_pipe_[0], POLLIN, 0}};
+        if (poll(fds, 3, -1) < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        if (fds[2].revents) break;
+        for (int i = 0; i < 2; ++i) {
+            if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+            ssize_t n = read(fds[i].fd, buf, sizeof buf);
+            if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+            std::lock_guard lock(mutex_);
+            if (n > 0) {
+                (i == 0 ? result_.out : result_.err).append(buf, static_cast<std::size_t>(n));
+            } else {
+                close(fds[i].fd);
+                (i == 0 ? out_fd_ : err_fd_) = -1;
+            }
+            changed_.notify_all();
         }
     }
+    std::lock_guard lock(mutex_);
+    output_ended_ = out_fd_ < 0 && err_fd_ < 0;
+    changed_.notify_all();
 }
 
 bool Child::exited_within(double seconds) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (out_fd_ < 0 && err_fd_ < 0) return true;
-        if (out_fd_ >= 0 || err_fd_ >= 0) {
-            drain(10);
-        }
-    }
-    return out_fd_ < 0 && err_fd_ < 0;
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, std::chrono::duration<double>(seconds),
+                             [&] { return output_ended_; });
+}
+
+std::string Child::out_so_far() const {
+    std::lock_guard lock(mutex_);
+    return result_.out;
+}
+
+std::string Child::err_so_far() const {
+    std::lock_guard lock(mutex_);
+    return result_.err;
+}
+
+bool Child::wait_for_output(const std::string& needle, double seconds) {
+    auto found = [&] {
+        return result_.out.find(needle) != std::string::npos ||
+               result_.err.find(needle) != std::string::npos;
+    };
+    std::unique_lock lock(mutex_);
+    changed_.wait_for(lock, std::chrono::duration<double>(seconds),
+                      [&] { return found() || output_ended_; });
+    return found();
 }
 
 RunResult Child::wait() {
     if (done_) return result_;
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s_);
-    while ((out_fd_ >= 0 || err_fd_ >= 0) && std::chrono::steady_clock::now() < deadline) drain(50);
     int status = 0;
-    if (out_fd_ >= 0 || err_fd_ >= 0) {
+    if (!exited_within(timeout_s_)) {
         kill(pid_, SIGKILL);
         waitpid(pid_, &status, 0);
         done_ = true;
+        stop_reader();
         throw std::runtime_error("child did not finish within the test's timeout");
     }
+    reader_.join();
     waitpid(pid_, &status, 0);
     done_ = true;
     result_.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

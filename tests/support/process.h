@@ -5,8 +5,11 @@
 
 #include <sys/types.h>
 
+#include <condition_variable>
 #include <map>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace tbucket::test {
@@ -19,8 +22,8 @@ struct RunResult {
 
 struct RunOptions {
     std::map<std::string, std::string> env;  // added to a clean environment
-    std::string input;                      // standard input
-    double timeout_s = 60;                  // then SIGKILL and fail
+    std::string input;                       // standard input
+    double timeout_s = 60;                   // then SIGKILL and fail
 };
 
 inline RunOptions with_env(std::map<std::string, std::string> env) {
@@ -36,26 +39,42 @@ RunResult run(const std::vector<std::string>& argv, const RunOptions& options = 
 // Runs the built tbucket with these arguments.
 RunResult tbucket(const std::vector<std::string>& args, const RunOptions& options = {});
 
-// A child left running: started now, collected by wait().
+// A child left running: started now, collected by wait(). A thread reads
+// its stdout and stderr as they come, so a child never blocks on a full
+// pipe, whenever (or whether) wait() is called.
 class Child {
-public:
+  public:
     Child(const std::vector<std::string>& argv, const RunOptions& options = {});
-    ~Child();
+    ~Child();  // SIGKILL unless collected
     Child(const Child&) = delete;
     Child& operator=(const Child&) = delete;
     pid_t pid() const { return pid_; }
     void signal(int sig);
+    // Waits for the end of its output and its exit, up to the RunOptions
+    // timeout (then SIGKILL and throws).
     RunResult wait();
-    // True when the child has exited (without collecting it).
+    // True when the child has exited (its output has ended), without
+    // collecting it.
     bool exited_within(double seconds);
+    // What it has written so far.
+    std::string out_so_far() const;
+    std::string err_so_far() const;
+    // Waits up to `seconds` until its stdout or stderr contains `needle`.
+    bool wait_for_output(const std::string& needle, double seconds);
 
-private:
-    void drain(int timeout_ms);
+  private:
+    void read_output();  // the reader thread
+    void stop_reader();
     pid_t pid_ = -1;
-    int out_fd_ = -1, err_fd_ = -1;
+    int out_fd_ = -1, err_fd_ = -1;  // the reader's; closed at their end
+    int stop_pipe_[2] = {-1, -1};    // ends the reader when a grandchild keeps a pipe open
+    mutable std::mutex mutex_;       // guards result_'s text and output_ended_
+    std::condition_variable changed_;
+    bool output_ended_ = false;
     RunResult result_;
     bool done_ = false;
     double timeout_s_;
+    std::thread reader_;
 };
 
 std::string tbucket_path();
