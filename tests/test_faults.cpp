@@ -138,7 +138,7 @@ TEST_CASE("a change sent to a server that never answers is asked again until the
     CHECK(r.out.empty());
     CHECK(tbucket::test::one_error_line(r.err));
     CHECK_THAT(r.err, Catch::Contains("whether it happened is unknown"));
-    CHECK_THAT(r.err, Catch::Contains("asked again for 1.5s with the same request id"));
+    CHECK_THAT(r.err, Catch::Contains("asked again for 1s500ms with the same request id"));
 }
 
 TEST_CASE("a server whose accept queue is full is exit 69 at the connect timeout",
