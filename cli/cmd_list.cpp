@@ -32,7 +32,8 @@ int run(Context& ctx, const ListOptions& o) {
     constexpr std::size_t batch = 500;  // one pipeline per batch
     int status = exit_ok;
     for (std::size_t i = 0; i < names.size(); i += batch) {
-        std::vector<std::string> part(names.begin() + i, names.begin() + std::min(names.size(), i + batch));
+        std::vector<std::string> part(names.begin() + i,
+                                      names.begin() + std::min(names.size(), i + batch));
         int code = show_states(ctx, buckets_only(ctx, ctx.client().info(part)), false);
         if (status == exit_ok) status = code;
     }
@@ -43,8 +44,11 @@ int run(Context& ctx, const ListOptions& o) {
 
 Subcommand setup_list(CLI::App& app) {
     auto o = std::make_shared<ListOptions>();
-    CLI::App* cmd = app.add_subcommand("list", "Names of buckets matching a glob (SCAN, never KEYS)");
-    cmd->add_option("PATTERN", o->pattern, "glob over bucket names")->type_name("")->capture_default_str();
+    CLI::App* cmd =
+        app.add_subcommand("list", "Names of buckets matching a glob (SCAN, never KEYS)");
+    cmd->add_option("PATTERN", o->pattern, "glob over bucket names")
+        ->type_name("")
+        ->capture_default_str();
     return {cmd, [o](Context& ctx) { return run(ctx, *o); }};
 }
 

@@ -18,7 +18,9 @@ Json number(double value) {
     return value;
 }
 
-Json optional_ms(std::optional<int64_t> ms) { return ms ? Json(*ms) : Json(nullptr); }
+Json optional_ms(std::optional<int64_t> ms) {
+    return ms ? Json(*ms) : Json(nullptr);
+}
 
 Json state_json(const State& s) {
     Json j;
@@ -26,7 +28,8 @@ Json state_json(const State& s) {
     j["capacity"] = s.capacity;
     j["tokens"] = number(s.tokens);
     j["available"] = s.available();
-    j["rate"] = s.rate ? Json{{"amount", number(s.rate->amount)}, {"period_ms", s.rate->period_ms}} : Json(nullptr);
+    j["rate"] = s.rate ? Json{{"amount", number(s.rate->amount)}, {"period_ms", s.rate->period_ms}}
+                       : Json(nullptr);
     j["full_in_ms"] = optional_ms(s.full_in_ms());
     j["expire_ms"] = optional_ms(s.expire_ms);
     j["server_time_ms"] = s.server_time_us / 1000;
@@ -46,7 +49,9 @@ std::string one_line(std::string text) {
     return text;
 }
 
-std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+std::string dump(const Json& j) {
+    return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
 
 std::string plural(int64_t n, const char* word) {
     return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
@@ -55,7 +60,8 @@ std::string plural(int64_t n, const char* word) {
 }  // namespace
 
 std::string state_text(const State& s) {
-    std::string text = s.name + "  " + format_tokens(s.tokens) + "/" + std::to_string(s.capacity) + " tokens";
+    std::string text =
+        s.name + "  " + format_tokens(s.tokens) + "/" + std::to_string(s.capacity) + " tokens";
     if (s.rate) {
         text += "  refill " + format_rate(*s.rate);
         std::optional<int64_t> full = s.full_in_ms();
@@ -155,7 +161,9 @@ void Output::followed(const State& state) {
     std::fflush(stdout);
 }
 
-void Output::name(const std::string& name) { line(name, true); }
+void Output::name(const std::string& name) {
+    line(name, true);
+}
 
 void Output::warning(std::string_view message) {
     if (quiet_) return;
@@ -164,7 +172,9 @@ void Output::warning(std::string_view message) {
 
 void Output::error(const Error& error, int exit) {
     if (json_) {
-        Json j{{"error", std::string(kind_name(error.kind()))}, {"message", one_line(error.what())}, {"exit", exit}};
+        Json j{{"error", std::string(kind_name(error.kind()))},
+               {"message", one_line(error.what())},
+               {"exit", exit}};
         return write_line(stderr, dump(j));
     }
     write_line(stderr, "tbucket: error: " + one_line(error.what()));

@@ -373,7 +373,8 @@ TEST_CASE("list reads keys that are not buckets without touching them", "[trust]
 // SPEC §2 gives list no exit but 0 and calls what it prints "buckets"; the
 // text form prints every hash under the prefix, the JSON form refuses the
 // ones that are not buckets with 65.
-TEST_CASE("list --json skips keys that are not buckets, with a warning, and exits 0", "[trust][data][list]") {
+TEST_CASE("list --json skips keys that are not buckets, with a warning, and exits 0",
+          "[trust][data][list]") {
     for (const NotABucket& k : not_buckets()) redis().command(k.write);
     REQUIRE(tbucket::test::run(
                 tbucket::test::tb_argv(redis().url(), {"create", "ok", "--capacity", "1"}))

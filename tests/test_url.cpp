@@ -296,8 +296,9 @@ TEST_CASE("a URL without a comma is one seed, as parse_url reads it", "[url][see
 }
 
 TEST_CASE("a bad seed in a list is refused without the password", "[url][seeds]") {
-    for (const char* url : {"redis://u:s3cret@h1:7000,", "redis://u:s3cret@h1:7000,,h2", "redis://u:s3cret@h1,h2:0",
-                            "redis://u:s3cret@h1,:7001", "redis://u:s3cret@h1,h2:x/1"}) {
+    for (const char* url :
+         {"redis://u:s3cret@h1:7000,", "redis://u:s3cret@h1:7000,,h2", "redis://u:s3cret@h1,h2:0",
+          "redis://u:s3cret@h1,:7001", "redis://u:s3cret@h1,h2:x/1"}) {
         INFO(url);
         try {
             parse_seeds(url);
