@@ -57,15 +57,21 @@ std::string plural(int64_t n, const char* word) {
     return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
 }
 
+// State calls a refill slower than 100 years "never" (nullopt); it is
+// still a refill, so the text says how slow rather than "no refill".
+std::string full_text(const State& s) {
+    std::optional<int64_t> full = s.full_in_ms();
+    if (!full) return "full in over 100 years";
+    return *full == 0 ? "full" : "full in " + format_duration_ms(*full);
+}
+
 }  // namespace
 
 std::string state_text(const State& s) {
     std::string text =
         s.name + "  " + format_tokens(s.tokens) + "/" + std::to_string(s.capacity) + " tokens";
     if (s.rate) {
-        text += "  refill " + format_rate(*s.rate);
-        std::optional<int64_t> full = s.full_in_ms();
-        text += *full == 0 ? "  full" : "  full in " + format_duration_ms(*full);
+        text += "  refill " + format_rate(*s.rate) + "  " + full_text(s);
     } else {
         text += "  no refill";
     }
@@ -122,6 +128,9 @@ void Output::denial(const TakeResult& r) {
                       plural(r.state.available(), "token") + " available in '" + r.state.name + "'";
     if (r.retry_after_ms) {
         why += "; enough in " + format_duration_ms(*r.retry_after_ms);
+    } else if (r.state.rate) {
+        why += "; refill " + format_rate(*r.state.rate) +
+               " is too slow to bring them within 100 years, so only a put can";
     } else {
         why += "; no refill, so only a put can bring more";
     }
