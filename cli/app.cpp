@@ -138,7 +138,7 @@ std::optional<Settings> parse_settings(const SettingsText& text) {
     s.capacity = parse_count("--capacity", text.capacity);
     if (!text.rate.empty()) s.rate = parse_rate(text.rate);
     if (!text.expire.empty()) {
-        s.expire_ms = parse_duration_ms("--expire", text.expire);
+        s.expire_ms = parse_exact_duration_ms("--expire", text.expire);
         if (*s.expire_ms == 0) throw Error(ErrorKind::usage, "--expire must be above 0");
     }
     return s;

@@ -196,6 +196,10 @@ const std::vector<Case>& usage_cases() {
         {{"create", "n", "--capacity", "5", "--rate", "1/36501d"}, "longer than 100 years"},
         {{"create", "n", "--capacity", "5", "--rate", ".5/s"}, "amount '.5'"},
         {{"take", "n", "--capacity", "5", "--rate", "0/s"}, "amount must be above 0"},
+        // A period is stored in whole milliseconds: 1/1.5ms was stored as 1/2ms.
+        {{"create", "n", "--capacity", "5", "--rate", "1/1.5ms"}, "write 2/3ms"},
+        {{"create", "n", "--capacity", "5", "--rate", "1/0.0005s"}, "write 2/1ms"},
+        {{"take", "n", "--capacity", "5", "--rate", "1/0.5ms"}, "whole number of milliseconds"},
         // Durations: units ms s m h d, combinations, bare seconds; <= 100 years.
         {{"create", "n", "--capacity", "5", "--expire", "0"}, "--expire must be above 0"},
         {{"create", "n", "--capacity", "5", "--expire", "-1s"}, "negative"},
@@ -203,6 +207,11 @@ const std::vector<Case>& usage_cases() {
         {{"create", "n", "--capacity", "5", "--expire", "1y"}, "unknown unit 'y'"},
         {{"create", "n", "--capacity", "5", "--expire", "1m30"}, "without a unit"},
         {{"create", "n", "--capacity", "5", "--expire", "1.5.5s"}, "'1.5.5s'"},
+        // --expire is stored: whole milliseconds or refused (waits and
+        // timeouts round to the millisecond instead; see test_parse.cpp).
+        {{"create", "n", "--capacity", "5", "--expire", "1.5ms"}, "whole number of milliseconds"},
+        {{"create", "n", "--capacity", "5", "--expire", "0.0001"}, "--expire '0.0001'"},
+        {{"put", "n", "--capacity", "5", "--expire", "1s0.25ms"}, "whole number of milliseconds"},
         {{"take", "b", "--wait=abc"}, "--wait 'abc'"},
         {{"take", "b", "--wait=3153600000001ms"}, "longer than 100 years"},
         {{"watch", "b", "--timeout", "10x"}, "unknown unit 'x'"},
