@@ -1,5 +1,7 @@
 #include "url.h"
 
+#include <cstdio>
+
 #include "error.h"
 
 namespace tbucket {
@@ -62,6 +64,43 @@ void parse_userinfo(std::string_view info, ConnectionOptions& options) {
     }
 }
 
+// The host as typed, for messages: control and non-ASCII bytes as \xNN.
+std::string printable(std::string_view text) {
+    std::string out;
+    for (unsigned char c : text) {
+        if (c >= 0x20 && c < 0x7f) {
+            out += static_cast<char>(c);
+        } else {
+            char hex[5];
+            std::snprintf(hex, sizeof hex, "\\x%02x", c);
+            out += hex;
+        }
+    }
+    return out;
+}
+
+bool is_host_char(unsigned char c, bool in_brackets) {
+    bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    return alnum || c == '-' || c == '.' || c == '_' || (in_brackets && (c == ':' || c == '%'));
+}
+
+// A name, an IPv4 address, or (in brackets) an IPv6 one. Checked here so
+// that a malformed URL is a usage error, not a name lookup that fails.
+void check_host(std::string_view host, bool in_brackets) {
+    for (unsigned char c : host) {
+        if (is_host_char(c, in_brackets)) continue;
+        std::string where = "host '" + printable(host) + "'";
+        if (c == ':') {
+            bad(where +
+                " has a ':'; only one ':PORT' may follow the host, and an IPv6 address "
+                "goes in brackets, as in redis://[::1]:6379");
+        }
+        std::string what = "'";  // not "'" + ...: GCC 12 warns falsely (-Wrestrict, PR105329)
+        what.append(printable(std::string(1, static_cast<char>(c)))).append("'");
+        bad(where + " contains " + (c == ' ' ? std::string("a space") : what));
+    }
+}
+
 void parse_host_port(std::string_view hostport, ConnectionOptions& options) {
     std::string_view port_text;
     if (!hostport.empty() && hostport[0] == '[') {  // [::1]:6379
@@ -83,6 +122,7 @@ void parse_host_port(std::string_view hostport, ConnectionOptions& options) {
         }
     }
     if (options.host.empty()) bad("host is missing");
+    check_host(options.host, !hostport.empty() && hostport[0] == '[');
     if (!port_text.empty())
         options.port = static_cast<int>(parse_bounded("port", port_text, 1, 65535));
 }
