@@ -144,6 +144,20 @@ std::optional<Settings> parse_settings(const SettingsText& text) {
     return s;
 }
 
+std::optional<bool> env_flag(const char* name) {
+    const char* value = env(name);
+    if (!value) return std::nullopt;
+    try {
+        // What CLI11 itself reads an environment flag with, so both agree.
+        return CLI::detail::to_flag_value(value) > 0;
+    } catch (const std::invalid_argument&) {
+    } catch (const std::out_of_range&) {
+    }
+    // CLI11 would blame the option (--json), which the user never typed.
+    throw Error(ErrorKind::usage, std::string("environment variable ") + name + "='" + value +
+                                      "' is neither yes nor no; use 1 or 0");
+}
+
 bool tls_options_named(int argc, char** argv) {
     for (const char* name : {"TBUCKET_TLS", "TBUCKET_CACERT", "TBUCKET_CACERTDIR", "TBUCKET_CERT",
                              "TBUCKET_KEY", "TBUCKET_SNI"}) {

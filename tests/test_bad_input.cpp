@@ -243,6 +243,10 @@ const std::vector<Case>& usage_cases() {
         {{"-u", "redis://127.0.0.1:%PORT%,", "info", "b"}, "empty entry", true},
         {{"-u", "redis://bob@127.0.0.1:%PORT%", "info", "b"}, "user 'bob'", true},
         {{"info", "b"}, "unknown scheme 'ftp'", true, {{"TBUCKET_URL", "ftp://127.0.0.1"}}},
+        // A bad yes/no variable is named, not the option it stands for.
+        {{"info", "b"}, "TBUCKET_JSON='garbage'", false, {{"TBUCKET_JSON", "garbage"}}},
+        {{"take", "b"}, "TBUCKET_JSON='maybe'", false, {{"TBUCKET_JSON", "maybe"}}},
+        {{"info", "b"}, "TBUCKET_TLS='sometimes'", false, {{"TBUCKET_TLS", "sometimes"}}},
         // Commands and options.
         {{"frobnicate"}, "unknown command 'frobnicate'"},
         {{}, "subcommand is required"},

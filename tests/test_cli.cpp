@@ -245,6 +245,23 @@ TEST_CASE("TBUCKET_JSON=1 turns on JSON output", "[e2e][json][env]") {
     CHECK(only_json_line(r.out)["name"] == "api");
 }
 
+TEST_CASE("a TBUCKET_JSON that is neither yes nor no is exit 2 naming the variable",
+          "[e2e][json][env]") {
+    tb({"create", "api", "--capacity", "5"});
+    RunResult r = tb({"info", "api"}, with_env({{"TBUCKET_JSON", "garbage"}}));
+    CHECK(r.code == 2);
+    CHECK(r.out.empty());
+    CHECK(r.err ==
+          "tbucket: error: environment variable TBUCKET_JSON='garbage' is neither yes nor no; "
+          "use 1 or 0\n");
+    r = tb({"--json", "info", "api"}, with_env({{"TBUCKET_JSON", "garbage"}}));
+    CHECK(r.code == 2);
+    CHECK(only_json_line(r.err)["message"].get<std::string>().find("TBUCKET_JSON") !=
+          std::string::npos);
+    CHECK(tb({"info", "api"}, with_env({{"TBUCKET_JSON", "0"}})).out.front() == 'a');
+    CHECK(tb({"info", "api"}, with_env({{"TBUCKET_JSON", "yes"}})).out.front() == '{');
+}
+
 TEST_CASE("bad names are refused with exit 2 before Redis is touched", "[e2e][usage]") {
     for (const std::string& name :
          std::vector<std::string>{"bad name!", "", "a{b}", "a*", std::string(201, 'a'), "x\x01y"}) {
