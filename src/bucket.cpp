@@ -241,8 +241,9 @@ void Client::scan(Connection& connection, const std::string& match,
     const std::string head = prefix_ + "{";
     std::string cursor = "0";
     do {
-        Reply reply =
-            connection.call({"SCAN", cursor, "MATCH", match, "COUNT", "1000", "TYPE", "hash"});
+        // Every type, not TYPE hash: a key of another type under the prefix
+        // is not a bucket, and list warns about it rather than hide it.
+        Reply reply = connection.call({"SCAN", cursor, "MATCH", match, "COUNT", "1000"});
         if (reply->type == REDIS_REPLY_ERROR) {
             std::string text = reply_error_text(*reply);
             throw Error(classify_reply_error(text),

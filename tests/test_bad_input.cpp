@@ -391,10 +391,10 @@ TEST_CASE("list reads keys that are not buckets without touching them", "[trust]
     }
 }
 
-// SPEC §2 gives list no exit but 0 and calls what it prints "buckets"; the
-// text form prints every hash under the prefix, the JSON form refuses the
-// ones that are not buckets with 65.
-TEST_CASE("list --json skips keys that are not buckets, with a warning, and exits 0",
+// SPEC §2 gives list no exit but 0 and calls what it prints "buckets": both
+// forms skip keys under the prefix that are not buckets (a string as well
+// as a hash without the fields), each named once in a warning, exit 0.
+TEST_CASE("list and list --json skip keys that are not buckets, warn once each, and exit 0",
           "[trust][data][list]") {
     for (const NotABucket& k : not_buckets()) redis().command(k.write);
     REQUIRE(tbucket::test::run(
@@ -406,13 +406,47 @@ TEST_CASE("list --json skips keys that are not buckets, with a warning, and exit
     for (const nlohmann::json& j : tbucket::test::json_lines(json.out))
         from_json.push_back(j["name"]);
     INFO("list: exit " << text.code << "\n"
-                       << text.out << "list --json: exit " << json.code << "\n"
+                       << text.out << text.err << "list --json: exit " << json.code << "\n"
                        << json.err);
     CHECK(text.code == 0);
     CHECK(json.code == 0);
+    CHECK(text.out == "ok\n");
     CHECK(from_json == std::vector<std::string>{"ok"});
-    CHECK_THAT(json.err, Catch::Contains("tbucket: warning: "));
-    CHECK_THAT(json.err, Catch::Contains("not a tbucket bucket"));
+    for (const RunResult* r : {&text, &json}) {
+        std::vector<std::string> lines = tbucket::test::text_lines(r->err);
+        if (!lines.empty() && lines.back().empty()) lines.pop_back();
+        CHECK(lines.size() == not_buckets().size());
+        for (const std::string& line : lines) {
+            CHECK_THAT(line, Catch::StartsWith("tbucket: warning: "));
+            CHECK_THAT(line, Catch::Contains("not a tbucket bucket"));
+        }
+        for (const NotABucket& k : not_buckets()) {
+            const std::string key = "tbucket:{" + k.name + "}";
+            std::size_t first = r->err.find(key);
+            CHECK(first != std::string::npos);
+            CHECK(r->err.find(key, first + 1) == std::string::npos);  // once
+        }
+    }
+}
+
+// The request ids the scripts keep beside a bucket, <prefix>{NAME}:id:HEX,
+// are not keys of the form <prefix>{NAME}: list neither shows nor warns.
+TEST_CASE("list ignores other keys that only start with a bucket's key", "[trust][data][list]") {
+    REQUIRE(tbucket::test::run(
+                tbucket::test::tb_argv(redis().url(), {"create", "a", "--capacity", "1"}))
+                .code == 0);
+    redis().command({"SET", "tbucket:{a}:id:0123", "x"});
+    redis().command({"SET", "tbucket:{b}:id:0123", "x"});
+    for (const std::vector<std::string>& args :
+         {std::vector<std::string>{"list"}, {"--json", "list"}}) {
+        RunResult r = tbucket::test::run(tbucket::test::tb_argv(redis().url(), args));
+        INFO("args:" << printable(args) << "\nstdout: " << r.out << "\nstderr: " << r.err);
+        CHECK(r.code == 0);
+        CHECK(r.err.empty());
+        CHECK(r.out.find(":id:") == std::string::npos);
+        CHECK(r.out.find("\"b\"") == std::string::npos);
+    }
+    CHECK(tbucket::test::run(tbucket::test::tb_argv(redis().url(), {"list"})).out == "a\n");
 }
 
 namespace {
