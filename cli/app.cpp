@@ -167,10 +167,24 @@ std::optional<Settings> parse_settings(const SettingsText& text) {
     s.capacity = parse_count("--capacity", text.capacity);
     if (!text.rate.empty()) s.rate = parse_rate(text.rate);
     if (!text.expire.empty()) {
-        s.expire_ms = parse_duration_ms("--expire", text.expire);
+        s.expire_ms = parse_exact_duration_ms("--expire", text.expire);
         if (*s.expire_ms == 0) throw Error(ErrorKind::usage, "--expire must be above 0");
     }
     return s;
+}
+
+std::optional<bool> env_flag(const char* name) {
+    const char* value = env(name);
+    if (!value) return std::nullopt;
+    try {
+        // What CLI11 itself reads an environment flag with, so both agree.
+        return CLI::detail::to_flag_value(value) > 0;
+    } catch (const std::invalid_argument&) {
+    } catch (const std::out_of_range&) {
+    }
+    // CLI11 would blame the option (--json), which the user never typed.
+    throw Error(ErrorKind::usage, std::string("environment variable ") + name + "='" + value +
+                                      "' is neither yes nor no; use 1 or 0");
 }
 
 bool tls_options_named(int argc, char** argv) {

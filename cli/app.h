@@ -81,6 +81,10 @@ std::optional<Settings> parse_settings(const SettingsText& text);
 // seven TLS options cost a one-shot command a sixth of its instructions to
 // set up, so they are added only when `with_tls` (see tls_options_named).
 void setup_global(CLI::App& app, GlobalOptions& global, bool with_tls);
+// A yes/no environment variable (TBUCKET_JSON, TBUCKET_TLS) as CLI11 reads
+// it: nullopt when unset or empty; Error(usage) naming the variable when it
+// is neither.
+std::optional<bool> env_flag(const char* name);
 // Whether the command line or the environment names a TLS option, or asks
 // for help (which lists them).
 bool tls_options_named(int argc, char** argv);

@@ -2,8 +2,6 @@
 // Builds the command line, runs the chosen command, and is the one place
 // where errors become messages and exit statuses.
 
-#include <strings.h>
-
 #include <algorithm>
 #include <csignal>
 #include <cstdlib>
@@ -40,16 +38,27 @@ void scrub_passwords(int argc, char** argv) {
 }
 
 bool wants_json(int argc, char** argv) {
-    // As CLI11 reads TBUCKET_JSON for --json, so that errors agree with results.
-    if (const char* env = std::getenv("TBUCKET_JSON")) {
-        for (const char* yes : {"1", "true", "yes", "on", "y", "t", "+"}) {
-            if (strcasecmp(env, yes) == 0) return true;
-        }
-    }
     for (int i = 1; i < argc; ++i) {
         if (std::strcmp(argv[i], "--json") == 0) return true;
     }
-    return false;
+    // As CLI11 reads TBUCKET_JSON for --json, so that errors agree with results.
+    try {
+        return env_flag("TBUCKET_JSON").value_or(false);
+    } catch (const Error&) {
+        return false;  // reported in text by check_env_flags
+    }
+}
+
+// The yes/no variables CLI11 reads for flags, checked first so that a bad
+// one is named, not the option it stands for.
+std::optional<int> check_env_flags(int argc, char** argv) {
+    try {
+        for (const char* name : {"TBUCKET_JSON", "TBUCKET_TLS"}) env_flag(name);
+    } catch (const Error& e) {
+        Output(wants_json(argc, argv), false).error(e, exit_usage);
+        return exit_usage;
+    }
+    return std::nullopt;
 }
 
 // An option given with an empty value (--tokens "") is a mistake, never
@@ -238,6 +247,7 @@ int run(int argc, char** argv) {
     }
     std::vector<std::string> command(argv + std::min(own + 1, argc), argv + argc);
     std::vector<Subcommand> commands = setup_commands(app, chosen_command(app, own, argv), command);
+    if (std::optional<int> refused = check_env_flags(argc, argv)) return *refused;
     try {
         app.parse(own, argv);
     } catch (const CLI::ParseError& e) {

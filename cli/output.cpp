@@ -18,7 +18,9 @@ Json number(double value) {
     return value;
 }
 
-Json optional_ms(std::optional<int64_t> ms) { return ms ? Json(*ms) : Json(nullptr); }
+Json optional_ms(std::optional<int64_t> ms) {
+    return ms ? Json(*ms) : Json(nullptr);
+}
 
 Json state_json(const State& s) {
     Json j;
@@ -26,7 +28,8 @@ Json state_json(const State& s) {
     j["capacity"] = s.capacity;
     j["tokens"] = number(s.tokens);
     j["available"] = s.available();
-    j["rate"] = s.rate ? Json{{"amount", number(s.rate->amount)}, {"period_ms", s.rate->period_ms}} : Json(nullptr);
+    j["rate"] = s.rate ? Json{{"amount", number(s.rate->amount)}, {"period_ms", s.rate->period_ms}}
+                       : Json(nullptr);
     j["full_in_ms"] = optional_ms(s.full_in_ms());
     j["expire_ms"] = optional_ms(s.expire_ms);
     j["server_time_ms"] = s.server_time_us / 1000;
@@ -46,20 +49,29 @@ std::string one_line(std::string text) {
     return text;
 }
 
-std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+std::string dump(const Json& j) {
+    return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
 
 std::string plural(int64_t n, const char* word) {
     return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
 }
 
+// State calls a refill slower than 100 years "never" (nullopt); it is
+// still a refill, so the text says how slow rather than "no refill".
+std::string full_text(const State& s) {
+    std::optional<int64_t> full = s.full_in_ms();
+    if (!full) return "full in over 100 years";
+    return *full == 0 ? "full" : "full in " + format_duration_ms(*full);
+}
+
 }  // namespace
 
 std::string state_text(const State& s) {
-    std::string text = s.name + "  " + format_tokens(s.tokens) + "/" + std::to_string(s.capacity) + " tokens";
+    std::string text =
+        s.name + "  " + format_tokens(s.tokens) + "/" + std::to_string(s.capacity) + " tokens";
     if (s.rate) {
-        text += "  refill " + format_rate(*s.rate);
-        std::optional<int64_t> full = s.full_in_ms();
-        text += *full == 0 ? "  full" : "  full in " + format_duration_ms(*full);
+        text += "  refill " + format_rate(*s.rate) + "  " + full_text(s);
     } else {
         text += "  no refill";
     }
@@ -116,6 +128,9 @@ void Output::denial(const TakeResult& r) {
                       plural(r.state.available(), "token") + " available in '" + r.state.name + "'";
     if (r.retry_after_ms) {
         why += "; enough in " + format_duration_ms(*r.retry_after_ms);
+    } else if (r.state.rate) {
+        why += "; refill " + format_rate(*r.state.rate) +
+               " is too slow to bring them within 100 years, so only a put can";
     } else {
         why += "; no refill, so only a put can bring more";
     }
@@ -155,7 +170,9 @@ void Output::followed(const State& state) {
     std::fflush(stdout);
 }
 
-void Output::name(const std::string& name) { line(name, true); }
+void Output::name(const std::string& name) {
+    line(name, true);
+}
 
 void Output::warning(std::string_view message) {
     if (quiet_) return;
@@ -164,7 +181,9 @@ void Output::warning(std::string_view message) {
 
 void Output::error(const Error& error, int exit) {
     if (json_) {
-        Json j{{"error", std::string(kind_name(error.kind()))}, {"message", one_line(error.what())}, {"exit", exit}};
+        Json j{{"error", std::string(kind_name(error.kind()))},
+               {"message", one_line(error.what())},
+               {"exit", exit}};
         return write_line(stderr, dump(j));
     }
     write_line(stderr, "tbucket: error: " + one_line(error.what()));

@@ -39,7 +39,9 @@ double number_at(const redisReply& reply, std::size_t i) {
     std::string text = string_at(reply, i);
     double value = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc() || end != text.data() + text.size())
+    // from_chars reads "nan" and "inf" too: no bucket holds either, and
+    // either would turn into garbage when shown as a whole number.
+    if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(value))
         bad_reply("'" + text + "' is not a number");
     return value;
 }
@@ -75,11 +77,16 @@ std::string escape_glob(const std::string& text) {
 
 }  // namespace
 
+// A State built elsewhere than parse_state may hold a non-finite level;
+// converting one to an integer is undefined, so it shows as nothing there.
 int64_t State::available() const {
-    return static_cast<int64_t>(std::floor(tokens));
+    if (!std::isfinite(tokens)) return 0;
+    return static_cast<int64_t>(std::floor(
+        std::clamp(tokens, -static_cast<double>(max_count), static_cast<double>(max_count))));
 }
 
 std::optional<int64_t> State::ms_until(double n) const {
+    if (!std::isfinite(tokens)) return std::nullopt;
     if (tokens >= n) return 0;
     if (!rate || n > static_cast<double>(capacity)) return std::nullopt;
     // Mirror the script's refill, t + elapsed_us * r / (p * 1000), so that
@@ -95,6 +102,7 @@ std::optional<int64_t> State::ms_until(double n) const {
 }
 
 std::optional<int64_t> State::full_in_ms() const {
+    if (!std::isfinite(tokens)) return std::nullopt;
     if (tokens >= static_cast<double>(capacity)) return 0;
     return ms_until(static_cast<double>(capacity));
 }
@@ -280,8 +288,9 @@ void Client::scan(Connection& connection, const std::string& match,
     const std::string head = prefix_ + "{";
     std::string cursor = "0";
     do {
-        Reply reply =
-            connection.call({"SCAN", cursor, "MATCH", match, "COUNT", "1000", "TYPE", "hash"});
+        // Every type, not TYPE hash: a key of another type under the prefix
+        // is not a bucket, and list warns about it rather than hide it.
+        Reply reply = connection.call({"SCAN", cursor, "MATCH", match, "COUNT", "1000"});
         if (reply->type == REDIS_REPLY_ERROR) {
             std::string text = reply_error_text(*reply);
             throw Error(classify_reply_error(text),

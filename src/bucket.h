@@ -89,8 +89,9 @@ class Client {
     State reset(const std::string& name, std::optional<int64_t> tokens);
     std::vector<StateOrError> info(const std::vector<std::string>& names);
     std::vector<StateOrError> remove(const std::vector<std::string>& names);
-    // Names (without prefix) of buckets matching a glob, sorted, found with
-    // SCAN on every primary of a cluster.
+    // Names (without prefix) matching a glob of the keys <prefix>{NAME},
+    // sorted, found with SCAN on every primary of a cluster. Keys of any
+    // type: reading them (info) tells which are buckets.
     std::vector<std::string> list(const std::string& pattern);
 
     std::string key(const std::string& name) const { return prefix_ + "{" + name + "}"; }

@@ -3,6 +3,8 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <numeric>
+#include <optional>
 
 #include "error.h"
 
@@ -74,6 +76,63 @@ double unit_ms(std::string_view unit) {
     if (unit == "h") return 3600e3;
     if (unit == "d") return 86400e3;
     return 0;
+}
+
+// A duration as exact decimal arithmetic gives it: whole milliseconds and
+// the fraction of one left over, in units of 1e-10 ms. The double sum in
+// parse_duration_ms cannot tell 1.001s (1001ms) from 1000.9999999999999ms.
+struct ExactMs {
+    int64_t whole = 0;
+    int64_t tenth_nanos = 0;  // 0..fraction_scale-1
+};
+constexpr int64_t fraction_scale = 10'000'000'000;  // 1e10
+
+// Of a duration parse_duration_ms accepted (so every part is in range);
+// nullopt when a part has more than 10 decimals of a millisecond.
+std::optional<ExactMs> exact_ms(std::string_view text) {
+    ExactMs total;
+    std::size_t pos = 0;
+    while (pos < text.size()) {
+        int64_t whole = 0, fraction = 0, digits = 0;
+        for (; pos < text.size() && is_digit(text[pos]); ++pos)
+            whole = whole * 10 + (text[pos] - '0');
+        std::string_view decimals;
+        if (pos < text.size() && text[pos] == '.') {
+            std::size_t start = ++pos;
+            while (pos < text.size() && is_digit(text[pos])) ++pos;
+            decimals = text.substr(start, pos - start);
+        }
+        decimals = decimals.substr(0, decimals.find_last_not_of('0') + 1);
+        if (decimals.size() > 10) return std::nullopt;
+        for (char c : decimals) {
+            fraction = fraction * 10 + (c - '0');
+            ++digits;
+        }
+        std::size_t unit_start = pos;
+        while (pos < text.size() && text[pos] >= 'a' && text[pos] <= 'z') ++pos;
+        std::string_view unit = text.substr(unit_start, pos - unit_start);
+        auto scale = static_cast<int64_t>(unit.empty() ? 1e3 : unit_ms(unit));
+        // fraction * scale < 1e10 * 8.64e7 / 10^(10-digits): fits in 64 bits.
+        int64_t part = fraction * scale;
+        for (int64_t i = digits; i < 10; ++i) part *= 10;
+        total.whole += whole * scale + part / fraction_scale;
+        total.tenth_nanos += part % fraction_scale;
+        total.whole += total.tenth_nanos / fraction_scale;
+        total.tenth_nanos %= fraction_scale;
+    }
+    return total;
+}
+
+// For a period of exact.whole + exact.tenth_nanos/1e10 ms: the same rate
+// over a whole number of milliseconds ("2/3ms" for "1/1.5ms"), or "".
+std::string whole_ms_rate(double amount, const ExactMs& exact) {
+    int64_t g = std::gcd(exact.tenth_nanos, fraction_scale);
+    int64_t times = fraction_scale / g, ms = 0;
+    if (__builtin_mul_overflow(exact.whole, times, &ms)) return "";
+    ms += exact.tenth_nanos / g;
+    double scaled = amount * static_cast<double>(times);
+    if (scaled != std::floor(scaled) || scaled > max_rate_amount || ms > max_duration_ms) return "";
+    return format_amount(scaled) + "/" + format_period_ms(ms);
 }
 
 }  // namespace
@@ -157,6 +216,16 @@ int64_t parse_duration_ms(std::string_view what, std::string_view text) {
     return std::max<int64_t>(1, std::llround(total));
 }
 
+int64_t parse_exact_duration_ms(std::string_view what, std::string_view text) {
+    parse_duration_ms(what, text);  // the syntax and the range
+    std::optional<ExactMs> exact = exact_ms(text);
+    if (!exact || exact->tenth_nanos != 0) {
+        bad(std::string(what) + " " + quoted(text) +
+            " is not a whole number of milliseconds, which is what is stored");
+    }
+    return exact->whole;
+}
+
 Rate parse_rate(std::string_view text) {
     std::string where = "rate " + quoted(text);
     std::size_t slash = text.find('/');
@@ -177,6 +246,14 @@ Rate parse_rate(std::string_view text) {
     period += period_text;
     rate.period_ms = parse_duration_ms("period of " + where, period);
     if (rate.period_ms == 0) bad(where + ": period is zero");
+    // Stored in whole milliseconds: 1/1.5ms must not quietly become 1/2ms.
+    std::optional<ExactMs> exact = exact_ms(period);
+    if (!exact || exact->tenth_nanos != 0) {
+        std::string same = exact ? whole_ms_rate(rate.amount, *exact) : "";
+        bad(where + ": period is not a whole number of milliseconds" +
+            (same.empty() ? std::string("; scale amount and period up together")
+                          : "; write " + same));
+    }
     return rate;
 }
 

@@ -32,12 +32,18 @@ std::string parse_pattern(std::string_view text);
 // value in the error message ("count", "--capacity").
 int64_t parse_count(std::string_view what, std::string_view text, bool allow_zero = false);
 
-// AMOUNT/PERIOD: 10/s, 100/min, 1/30s, 0.5/h, 5000/1d, 3/1m30s.
+// AMOUNT/PERIOD: 10/s, 100/min, 1/30s, 0.5/h, 5000/1d, 3/1m30s. The period
+// must be a whole number of milliseconds (1/1.5ms is refused: "write 2/3ms").
 Rate parse_rate(std::string_view text);
 
-// 250ms, 30s, 5m, 2h, 1d, 1m30s, or bare seconds (1.5). Millisecond
-// resolution: a positive duration below 1ms counts as 1ms.
+// 250ms, 30s, 5m, 2h, 1d, 1m30s, or bare seconds (1.5). For waits and
+// timeouts: rounded to the nearest millisecond, a positive duration below
+// 1ms counting as 1ms (a wait a fraction of a millisecond off is harmless).
 int64_t parse_duration_ms(std::string_view what, std::string_view text);
+
+// As parse_duration_ms, for durations that are stored (--expire): a
+// duration that is not a whole number of milliseconds is refused, not rounded.
+int64_t parse_exact_duration_ms(std::string_view what, std::string_view text);
 
 // Human forms, each accepted back by the parsers above.
 std::string format_duration_ms(int64_t ms);  // 250ms, 16.5s, 2m30s, 1h5m, 3d2h

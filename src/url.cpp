@@ -1,11 +1,15 @@
 #include "url.h"
 
+#include <cstdio>
+
 #include "error.h"
 
 namespace tbucket {
 namespace {
 
-[[noreturn]] void bad(const std::string& message) { throw Error(ErrorKind::usage, "URL: " + message); }
+[[noreturn]] void bad(const std::string& message) {
+    throw Error(ErrorKind::usage, "URL: " + message);
+}
 
 bool all_digits(std::string_view s) {
     if (s.empty()) return false;
@@ -21,8 +25,8 @@ int64_t parse_bounded(std::string_view what, std::string_view text, int64_t low,
     }
     int64_t value = std::stoll(std::string(text));
     if (value < low || value > high) {
-        bad(std::string(what) + " " + std::to_string(value) + " is not in " + std::to_string(low) + ".." +
-            std::to_string(high));
+        bad(std::string(what) + " " + std::to_string(value) + " is not in " + std::to_string(low) +
+            ".." + std::to_string(high));
     }
     return value;
 }
@@ -60,6 +64,43 @@ void parse_userinfo(std::string_view info, ConnectionOptions& options) {
     }
 }
 
+// The host as typed, for messages: control and non-ASCII bytes as \xNN.
+std::string printable(std::string_view text) {
+    std::string out;
+    for (unsigned char c : text) {
+        if (c >= 0x20 && c < 0x7f) {
+            out += static_cast<char>(c);
+        } else {
+            char hex[5];
+            std::snprintf(hex, sizeof hex, "\\x%02x", c);
+            out += hex;
+        }
+    }
+    return out;
+}
+
+bool is_host_char(unsigned char c, bool in_brackets) {
+    bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    return alnum || c == '-' || c == '.' || c == '_' || (in_brackets && (c == ':' || c == '%'));
+}
+
+// A name, an IPv4 address, or (in brackets) an IPv6 one. Checked here so
+// that a malformed URL is a usage error, not a name lookup that fails.
+void check_host(std::string_view host, bool in_brackets) {
+    for (unsigned char c : host) {
+        if (is_host_char(c, in_brackets)) continue;
+        std::string where = "host '" + printable(host) + "'";
+        if (c == ':') {
+            bad(where +
+                " has a ':'; only one ':PORT' may follow the host, and an IPv6 address "
+                "goes in brackets, as in redis://[::1]:6379");
+        }
+        std::string what = "'";  // not "'" + ...: GCC 12 warns falsely (-Wrestrict, PR105329)
+        what.append(printable(std::string(1, static_cast<char>(c)))).append("'");
+        bad(where + " contains " + (c == ' ' ? std::string("a space") : what));
+    }
+}
+
 void parse_host_port(std::string_view hostport, ConnectionOptions& options) {
     std::string_view port_text;
     if (!hostport.empty() && hostport[0] == '[') {  // [::1]:6379
@@ -81,7 +122,9 @@ void parse_host_port(std::string_view hostport, ConnectionOptions& options) {
         }
     }
     if (options.host.empty()) bad("host is missing");
-    if (!port_text.empty()) options.port = static_cast<int>(parse_bounded("port", port_text, 1, 65535));
+    check_host(options.host, !hostport.empty() && hostport[0] == '[');
+    if (!port_text.empty())
+        options.port = static_cast<int>(parse_bounded("port", port_text, 1, 65535));
 }
 
 void parse_redis(std::string_view rest, ConnectionOptions& options) {
@@ -94,7 +137,8 @@ void parse_redis(std::string_view rest, ConnectionOptions& options) {
     }
     std::size_t slash = rest.find('/');
     std::string_view authority = rest.substr(0, slash);
-    if (authority.find(',') != std::string_view::npos) bad("several seed nodes are a list of URLs, not one");
+    if (authority.find(',') != std::string_view::npos)
+        bad("several seed nodes are a list of URLs, not one");
     parse_host_port(authority, options);
     if (slash != std::string_view::npos) {
         std::string_view db = rest.substr(slash + 1);
@@ -106,7 +150,8 @@ void parse_unix(std::string_view rest, ConnectionOptions& options) {
     options.transport = ConnectionOptions::Transport::unix_socket;
     if (!rest.empty() && rest[0] != '/') {
         std::size_t at = rest.find("@/");
-        if (at == std::string_view::npos) bad("unix:// needs an absolute socket path, e.g. unix:///run/redis.sock");
+        if (at == std::string_view::npos)
+            bad("unix:// needs an absolute socket path, e.g. unix:///run/redis.sock");
         parse_userinfo(rest.substr(0, at), options);
         rest = rest.substr(at + 1);
     }
@@ -115,7 +160,8 @@ void parse_unix(std::string_view rest, ConnectionOptions& options) {
     if (options.path.size() < 2) bad("unix:// socket path is missing");
     if (query != std::string_view::npos) {
         std::string_view q = rest.substr(query + 1);
-        if (q.substr(0, 3) != "db=") bad("unknown query '" + std::string(q) + "'; only db=N is understood");
+        if (q.substr(0, 3) != "db=")
+            bad("unknown query '" + std::string(q) + "'; only db=N is understood");
         options.db = parse_bounded("database", q.substr(3), 0, 2147483647);
     }
 }
@@ -125,7 +171,8 @@ void parse_unix(std::string_view rest, ConnectionOptions& options) {
 ConnectionOptions parse_url(std::string_view url) {
     ConnectionOptions options;
     std::size_t sep = url.find("://");
-    if (sep == std::string_view::npos) bad("expected redis://HOST[:PORT][/DB], rediss://… or unix:///PATH");
+    if (sep == std::string_view::npos)
+        bad("expected redis://HOST[:PORT][/DB], rediss://… or unix:///PATH");
     std::string_view scheme = url.substr(0, sep);
     std::string_view rest = url.substr(sep + 3);
     if (scheme == "redis" || scheme == "rediss") {
@@ -155,7 +202,8 @@ std::vector<ConnectionOptions> parse_seeds(std::string_view url) {
     std::vector<ConnectionOptions> seeds;
     for (std::size_t start = 0;;) {
         std::size_t comma = hosts.find(',', start);
-        std::string_view host = hosts.substr(start, comma == std::string_view::npos ? hosts.npos : comma - start);
+        std::string_view host =
+            hosts.substr(start, comma == std::string_view::npos ? hosts.npos : comma - start);
         if (host.empty()) bad("the list of seed nodes has an empty entry");
         std::string one(scheme);
         one.append("://").append(userinfo).append(host).append(tail);

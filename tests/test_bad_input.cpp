@@ -199,6 +199,10 @@ const std::vector<Case>& usage_cases() {
         {{"create", "n", "--capacity", "5", "--rate", "1/36501d"}, "longer than 100 years"},
         {{"create", "n", "--capacity", "5", "--rate", ".5/s"}, "amount '.5'"},
         {{"take", "n", "--capacity", "5", "--rate", "0/s"}, "amount must be above 0"},
+        // A period is stored in whole milliseconds: 1/1.5ms was stored as 1/2ms.
+        {{"create", "n", "--capacity", "5", "--rate", "1/1.5ms"}, "write 2/3ms"},
+        {{"create", "n", "--capacity", "5", "--rate", "1/0.0005s"}, "write 2/1ms"},
+        {{"take", "n", "--capacity", "5", "--rate", "1/0.5ms"}, "whole number of milliseconds"},
         // Durations: units ms s m h d, combinations, bare seconds; <= 100 years.
         {{"create", "n", "--capacity", "5", "--expire", "0"}, "--expire must be above 0"},
         {{"create", "n", "--capacity", "5", "--expire", "-1s"}, "negative"},
@@ -206,6 +210,11 @@ const std::vector<Case>& usage_cases() {
         {{"create", "n", "--capacity", "5", "--expire", "1y"}, "unknown unit 'y'"},
         {{"create", "n", "--capacity", "5", "--expire", "1m30"}, "without a unit"},
         {{"create", "n", "--capacity", "5", "--expire", "1.5.5s"}, "'1.5.5s'"},
+        // --expire is stored: whole milliseconds or refused (waits and
+        // timeouts round to the millisecond instead; see test_parse.cpp).
+        {{"create", "n", "--capacity", "5", "--expire", "1.5ms"}, "whole number of milliseconds"},
+        {{"create", "n", "--capacity", "5", "--expire", "0.0001"}, "--expire '0.0001'"},
+        {{"put", "n", "--capacity", "5", "--expire", "1s0.25ms"}, "whole number of milliseconds"},
         {{"take", "b", "--wait=abc"}, "--wait 'abc'"},
         {{"take", "b", "--wait=3153600000001ms"}, "longer than 100 years"},
         {{"watch", "b", "--timeout", "10x"}, "unknown unit 'x'"},
@@ -222,6 +231,14 @@ const std::vector<Case>& usage_cases() {
         {{"-u", "redis://", "info", "b"}, "host is missing", true},
         {{"-u", "redis://:6379", "info", "b"}, "host is missing", true},
         {{"-u", "redis://127.0.0.1:abc", "info", "b"}, "port 'abc'", true},
+        // Malformed URLs are refused before any name lookup (was exit 69).
+        {{"-u", "redis://127.0.0.1:1:1", "info", "b"}, "host '127.0.0.1:1'", true},
+        {{"-u", "redis://::1", "info", "b"}, "brackets", true},
+        {{"-u", "redis://:", "info", "b"}, "port is empty", true},
+        {{"-u", "redis://127.0.0.1:", "info", "b"}, "port is empty", true},
+        {{"-u", "redis://127.0.0.1 1", "info", "b"}, "a space", true},
+        {{"-u", "redis://127.0.0.1?db=1", "info", "b"}, "'?'", true},
+        {{"-u", "redis://127.0.0.1:%PORT%:", "info", "b"}, "port is empty", true},
         {{"-u", "unix://relative/sock", "info", "b"}, "absolute", true},
         {{"-u", "unix:///tmp/x.sock?db=abc", "info", "b"}, "database 'abc'", true},
         {{"-u", "127.0.0.1:6379", "info", "b"}, "expected redis://", true},
@@ -229,6 +246,10 @@ const std::vector<Case>& usage_cases() {
         {{"-u", "redis://127.0.0.1:%PORT%,", "info", "b"}, "empty entry", true},
         {{"-u", "redis://bob@127.0.0.1:%PORT%", "info", "b"}, "user 'bob'", true},
         {{"info", "b"}, "unknown scheme 'ftp'", true, {{"TBUCKET_URL", "ftp://127.0.0.1"}}},
+        // A bad yes/no variable is named, not the option it stands for.
+        {{"info", "b"}, "TBUCKET_JSON='garbage'", false, {{"TBUCKET_JSON", "garbage"}}},
+        {{"take", "b"}, "TBUCKET_JSON='maybe'", false, {{"TBUCKET_JSON", "maybe"}}},
+        {{"info", "b"}, "TBUCKET_TLS='sometimes'", false, {{"TBUCKET_TLS", "sometimes"}}},
         // Commands and options.
         {{"frobnicate"}, "unknown command 'frobnicate'"},
         {{}, "subcommand is required"},
@@ -373,10 +394,11 @@ TEST_CASE("list reads keys that are not buckets without touching them", "[trust]
     }
 }
 
-// SPEC §2 gives list no exit but 0 and calls what it prints "buckets"; the
-// text form prints every hash under the prefix, the JSON form refuses the
-// ones that are not buckets with 65.
-TEST_CASE("list --json skips keys that are not buckets, with a warning, and exits 0", "[trust][data][list]") {
+// SPEC §2 gives list no exit but 0 and calls what it prints "buckets": both
+// forms skip keys under the prefix that are not buckets (a string as well
+// as a hash without the fields), each named once in a warning, exit 0.
+TEST_CASE("list and list --json skip keys that are not buckets, warn once each, and exit 0",
+          "[trust][data][list]") {
     for (const NotABucket& k : not_buckets()) redis().command(k.write);
     REQUIRE(tbucket::test::run(
                 tbucket::test::tb_argv(redis().url(), {"create", "ok", "--capacity", "1"}))
@@ -387,13 +409,47 @@ TEST_CASE("list --json skips keys that are not buckets, with a warning, and exit
     for (const nlohmann::json& j : tbucket::test::json_lines(json.out))
         from_json.push_back(j["name"]);
     INFO("list: exit " << text.code << "\n"
-                       << text.out << "list --json: exit " << json.code << "\n"
+                       << text.out << text.err << "list --json: exit " << json.code << "\n"
                        << json.err);
     CHECK(text.code == 0);
     CHECK(json.code == 0);
+    CHECK(text.out == "ok\n");
     CHECK(from_json == std::vector<std::string>{"ok"});
-    CHECK_THAT(json.err, Catch::Contains("tbucket: warning: "));
-    CHECK_THAT(json.err, Catch::Contains("not a tbucket bucket"));
+    for (const RunResult* r : {&text, &json}) {
+        std::vector<std::string> lines = tbucket::test::text_lines(r->err);
+        if (!lines.empty() && lines.back().empty()) lines.pop_back();
+        CHECK(lines.size() == not_buckets().size());
+        for (const std::string& line : lines) {
+            CHECK_THAT(line, Catch::StartsWith("tbucket: warning: "));
+            CHECK_THAT(line, Catch::Contains("not a tbucket bucket"));
+        }
+        for (const NotABucket& k : not_buckets()) {
+            const std::string key = "tbucket:{" + k.name + "}";
+            std::size_t first = r->err.find(key);
+            CHECK(first != std::string::npos);
+            CHECK(r->err.find(key, first + 1) == std::string::npos);  // once
+        }
+    }
+}
+
+// The request ids the scripts keep beside a bucket, <prefix>{NAME}:id:HEX,
+// are not keys of the form <prefix>{NAME}: list neither shows nor warns.
+TEST_CASE("list ignores other keys that only start with a bucket's key", "[trust][data][list]") {
+    REQUIRE(tbucket::test::run(
+                tbucket::test::tb_argv(redis().url(), {"create", "a", "--capacity", "1"}))
+                .code == 0);
+    redis().command({"SET", "tbucket:{a}:id:0123", "x"});
+    redis().command({"SET", "tbucket:{b}:id:0123", "x"});
+    for (const std::vector<std::string>& args :
+         {std::vector<std::string>{"list"}, {"--json", "list"}}) {
+        RunResult r = tbucket::test::run(tbucket::test::tb_argv(redis().url(), args));
+        INFO("args:" << printable(args) << "\nstdout: " << r.out << "\nstderr: " << r.err);
+        CHECK(r.code == 0);
+        CHECK(r.err.empty());
+        CHECK(r.out.find(":id:") == std::string::npos);
+        CHECK(r.out.find("\"b\"") == std::string::npos);
+    }
+    CHECK(tbucket::test::run(tbucket::test::tb_argv(redis().url(), {"list"})).out == "a\n");
 }
 
 namespace {

@@ -129,6 +129,26 @@ TEST_CASE("taking more than the capacity exits 5", "[e2e][take]") {
     CHECK(one_error_line(r.err));
 }
 
+// 1 token per 100 years, a million of them per token: full_in_ms and
+// retry_after_ms are null, and the text must say why, the same every time.
+TEST_CASE("a refill too slow to matter is said so in text, and null in JSON", "[e2e][take]") {
+    RunResult r =
+        tb({"create", "tiny", "--capacity", "2", "--rate", "0.000001/36500d", "--tokens", "0"});
+    CHECK(r.code == 0);
+    CHECK(r.out == "tiny  0/2 tokens  refill 0.000001/36500d  full in over 100 years  (created)\n");
+    for (int i = 0; i < 3; ++i) {
+        CHECK(tb({"info", "tiny"}).out ==
+              "tiny  0/2 tokens  refill 0.000001/36500d  full in over 100 years\n");
+    }
+    CHECK(only_json_line(tb({"--json", "info", "tiny"}).out)["full_in_ms"].is_null());
+    r = tb({"take", "tiny"});
+    CHECK(r.code == 1);
+    CHECK(r.err ==
+          "tbucket: denied: 1 token asked, 0 tokens available in 'tiny'; refill 0.000001/36500d is "
+          "too slow to bring them within 100 years, so only a put can\n");
+    CHECK(only_json_line(tb({"--json", "take", "tiny"}).out)["retry_after_ms"].is_null());
+}
+
 TEST_CASE("put is capped and reports the overflow", "[e2e][put]") {
     tb({"create", "api", "--capacity", "5", "--tokens", "0"});
     json j = only_json_line(tb({"--json", "put", "api", "100"}).out);
@@ -223,6 +243,23 @@ TEST_CASE("TBUCKET_JSON=1 turns on JSON output", "[e2e][json][env]") {
     tb({"create", "api", "--capacity", "5"});
     RunResult r = tb({"info", "api"}, with_env({{"TBUCKET_JSON", "1"}}));
     CHECK(only_json_line(r.out)["name"] == "api");
+}
+
+TEST_CASE("a TBUCKET_JSON that is neither yes nor no is exit 2 naming the variable",
+          "[e2e][json][env]") {
+    tb({"create", "api", "--capacity", "5"});
+    RunResult r = tb({"info", "api"}, with_env({{"TBUCKET_JSON", "garbage"}}));
+    CHECK(r.code == 2);
+    CHECK(r.out.empty());
+    CHECK(r.err ==
+          "tbucket: error: environment variable TBUCKET_JSON='garbage' is neither yes nor no; "
+          "use 1 or 0\n");
+    r = tb({"--json", "info", "api"}, with_env({{"TBUCKET_JSON", "garbage"}}));
+    CHECK(r.code == 2);
+    CHECK(only_json_line(r.err)["message"].get<std::string>().find("TBUCKET_JSON") !=
+          std::string::npos);
+    CHECK(tb({"info", "api"}, with_env({{"TBUCKET_JSON", "0"}})).out.front() == 'a');
+    CHECK(tb({"info", "api"}, with_env({{"TBUCKET_JSON", "yes"}})).out.front() == '{');
 }
 
 TEST_CASE("bad names are refused with exit 2 before Redis is touched", "[e2e][usage]") {

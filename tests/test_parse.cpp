@@ -244,6 +244,31 @@ TEST_CASE("a rate period above 100 years is refused", "[parse]") {
     CHECK(parse_rate("1/36500d") == Rate{1, max_duration_ms});
 }
 
+// A period is stored in whole milliseconds: rounding one would store
+// another rate than the one typed (1/1.5ms was stored as 1/2ms).
+TEST_CASE("a rate period that is not a whole number of milliseconds is refused", "[parse]") {
+    std::string message = usage_error([] { parse_rate("1/1.5ms"); });
+    CHECK(contains(message, "whole number of milliseconds"));
+    CHECK(contains(message, "write 2/3ms"));
+    CHECK(contains(usage_error([] { parse_rate("1/0.4ms"); }), "write 5/2ms"));
+    CHECK(contains(usage_error([] { parse_rate("3/0.0005s"); }), "write 6/1ms"));
+    CHECK(contains(usage_error([] { parse_rate("1/0.0001"); }), "write 10/1ms"));
+    // No whole-number rewrite within the limits: the message says how.
+    CHECK(contains(usage_error([] { parse_rate("0.1/1.5ms"); }), "scale amount and period up"));
+    CHECK(contains(usage_error([] { parse_rate("1/1.00000000001ms"); }), "whole number"));
+    CHECK(contains(usage_error([] { parse_rate("1/36499d23h59m59s999.5ms"); }), "whole number"));
+}
+
+TEST_CASE("a rate period with decimals that make whole milliseconds is exact", "[parse]") {
+    // 1.001 * 1000 is 1000.9999999999999 in doubles: decimals are read exactly.
+    CHECK(parse_rate("1/1.001s") == Rate{1, 1001});
+    CHECK(parse_rate("1/0.001s") == Rate{1, 1});
+    CHECK(parse_rate("1/1.50000000000000000000s") == Rate{1, 1500});
+    CHECK(parse_rate("1/0.5ms0.5ms") == Rate{1, 1});
+    CHECK(parse_rate("1/0.00001d") == Rate{1, 864});
+    CHECK(contains(usage_error([] { parse_rate("1/0.0000001d"); }), "write 25/216ms"));
+}
+
 // ---------------------------------------------------------------- durations
 
 TEST_CASE("durations with a unit", "[parse]") {
@@ -267,6 +292,34 @@ TEST_CASE("durations may combine units", "[parse]") {
 TEST_CASE("a positive duration below 1ms counts as 1ms", "[parse]") {
     CHECK(parse_duration_ms("--timeout", "0.0001s") == 1);
     CHECK(parse_duration_ms("--timeout", "0.4ms") == 1);
+}
+
+// The rule: durations that are stored (a rate's period, --expire) must be
+// whole milliseconds or are refused; waits and timeouts (--wait, --timeout,
+// --connect-timeout, --timeout-io) are rounded to the nearest millisecond,
+// at least 1ms, since a wait a fraction of a millisecond off is harmless.
+TEST_CASE("waits and timeouts round to the millisecond", "[parse]") {
+    CHECK(parse_duration_ms("--timeout", "1.4ms") == 1);
+    CHECK(parse_duration_ms("--timeout", "1.5ms") == 2);
+    CHECK(parse_duration_ms("--wait", "0.0004s") == 1);
+}
+
+TEST_CASE("a stored duration must be a whole number of milliseconds", "[parse]") {
+    CHECK(parse_exact_duration_ms("--expire", "1.001s") == 1001);
+    CHECK(parse_exact_duration_ms("--expire", "1m30s") == 90'000);
+    CHECK(parse_exact_duration_ms("--expire", "0.5") == 500);
+    CHECK(parse_exact_duration_ms("--expire", "36500d") == max_duration_ms);
+    CHECK(parse_exact_duration_ms("--expire", "0") == 0);
+    for (std::string_view text : {"1.5ms", "0.4ms", "0.0001", "1s0.5ms", "0.0000001d"}) {
+        INFO("duration: '" << text << "'");
+        std::string message = usage_error([&] { parse_exact_duration_ms("--expire", text); });
+        CHECK(contains(message, "--expire"));
+        CHECK(contains(message, "whole number of milliseconds"));
+    }
+    // The syntax and range checks are parse_duration_ms's.
+    CHECK(
+        contains(usage_error([] { parse_exact_duration_ms("--expire", "36501d"); }), "100 years"));
+    CHECK(contains(usage_error([] { parse_exact_duration_ms("--expire", "1x"); }), "unknown unit"));
 }
 
 TEST_CASE("a bare number of seconds is a duration: 1.5 is 1500ms", "[parse]") {

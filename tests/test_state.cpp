@@ -11,6 +11,8 @@
 #include <string>
 
 #include "bucket.h"
+#include "error.h"
+#include "output.h"
 
 namespace tbucket {
 namespace {
@@ -232,6 +234,90 @@ TEST_CASE("a wait beyond 100 years counts as never", "[state]") {
                           Case{0.18223305448683358, {0.593, 43'311'083}, 56'534'731}}) {
         State s = bucket(1'000'000'000, c.tokens, c.rate);
         CHECK_FALSE(s.ms_until(c.n).has_value());
+    }
+}
+
+// ---------------------------------------------------------------- text
+
+TEST_CASE("the text of a refill too slow to fill in 100 years says so", "[state][output]") {
+    // full_in_ms() is nullopt here although there is a rate: the formatter
+    // once read that empty optional (undefined behaviour: "full in 8d3h").
+    State s = bucket(2, 0, Rate{1e-6, max_duration_ms});
+    REQUIRE_FALSE(s.full_in_ms().has_value());
+    std::string text = cli::state_text(s);
+    CHECK(text == "b  0/2 tokens  refill 0.000001/36500d  full in over 100 years");
+}
+
+TEST_CASE("the text says full, full in, or no refill", "[state][output]") {
+    CHECK(cli::state_text(bucket(10, 10, Rate{1, 1000})) == "b  10/10 tokens  refill 1/s  full");
+    CHECK(cli::state_text(bucket(10, 7, Rate{1, 1000})) ==
+          "b  7/10 tokens  refill 1/s  full in 3s");
+    CHECK(cli::state_text(bucket(10, 7)) == "b  7/10 tokens  no refill");
+}
+
+// ---------------------------------------------------------------- non-finite
+
+TEST_CASE("a non-finite level shows no tokens and no time until full", "[state]") {
+    const double nan = std::nan(""), inf = HUGE_VAL;
+    for (double tokens : {nan, inf, -inf}) {
+        INFO("tokens " << tokens);
+        State s = bucket(10, tokens, Rate{1, 1000});
+        CHECK(s.available() == 0);
+        CHECK_FALSE(s.full_in_ms().has_value());
+        CHECK_FALSE(s.ms_until(1).has_value());
+    }
+}
+
+namespace {
+
+// A script's state reply, as hiredis would give it: tokens, capacity,
+// amount, period, expiry, server time.
+struct FakeReply {
+    std::string tokens, amount;
+    redisReply parts[6] = {};
+    redisReply* pointers[6] = {};
+    redisReply array = {};
+
+    FakeReply(std::string t, std::string a) : tokens(std::move(t)), amount(std::move(a)) {
+        auto text = [](redisReply& r, std::string& s) {
+            r.type = REDIS_REPLY_STRING;
+            r.str = s.data();
+            r.len = s.size();
+        };
+        auto integer = [](redisReply& r, long long v) {
+            r.type = REDIS_REPLY_INTEGER;
+            r.integer = v;
+        };
+        text(parts[0], tokens);
+        integer(parts[1], 10);
+        text(parts[2], amount);
+        integer(parts[3], amount.empty() ? 0 : 1000);
+        integer(parts[4], 0);
+        integer(parts[5], 1'700'000'000'000'000);
+        for (int i = 0; i < 6; ++i) pointers[i] = &parts[i];
+        array.type = REDIS_REPLY_ARRAY;
+        array.elements = 6;
+        array.element = pointers;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("a reply with a NaN or infinite number is an unexpected reply", "[state][reply]") {
+    FakeReply good("2.5", "1");
+    CHECK(parse_state(good.array, "b").tokens == 2.5);
+    for (const char* bad : {"nan", "NaN", "inf", "-inf", "infinity", "1e400"}) {
+        for (bool in_amount : {false, true}) {
+            INFO((in_amount ? "amount " : "tokens ") << bad);
+            FakeReply reply(in_amount ? "2.5" : bad, in_amount ? bad : "1");
+            try {
+                parse_state(reply.array, "b");
+                FAIL("no tbucket::Error was thrown");
+            } catch (const Error& e) {
+                CHECK(e.kind() == ErrorKind::internal);
+                CHECK(std::string(e.what()).find("unexpected reply") != std::string::npos);
+            }
+        }
     }
 }
 

@@ -235,6 +235,45 @@ TEST_CASE("a URL without a host is refused", "[url]") {
     url_error("redis://[]:6379");
 }
 
+// Once taken for host "h:1" and looked up in DNS: exit 69, not 2.
+TEST_CASE("a host with a ':' outside brackets is refused", "[url]") {
+    std::string message = url_error("redis://h:1:1");
+    CHECK(contains(message, "host 'h:1'"));
+    CHECK(contains(message, "brackets"));
+    CHECK(contains(url_error("redis://::1"), "brackets"));
+    CHECK(contains(url_error("redis://::1:6379"), "brackets"));
+    url_error("redis://u:s3cret@h:1:1");
+    url_error("redis://u:s3cret@h:6379:");
+    url_error("rediss://h:1:1/0");
+}
+
+TEST_CASE("a host with a character no host name has is refused and the character named", "[url]") {
+    CHECK(contains(url_error("redis://h h"), "a space"));
+    CHECK(contains(url_error("redis://h#x"), "'#'"));
+    CHECK(contains(url_error("redis://h?db=1"), "'?'"));
+    CHECK(contains(url_error("redis://h\x01"), "'\\x01'"));
+    CHECK(contains(url_error("redis://[::1 ]:6379"), "a space"));
+    CHECK(contains(url_error("redis://[::1]x"), "after the IPv6 address"));
+    url_error("redis://u:s3cret@h%20x:6379");
+    url_error("redis://u:s3cret@h\\x");
+}
+
+TEST_CASE("malformed ports, hosts and forms are all usage errors", "[url]") {
+    for (std::string_view url :
+         {"redis://:", "redis://h:", "redis://h:0", "redis://h:65536", "redis://h:x",
+          "redis://h:-1", "redis://h:1x", "redis://[]", "redis://[::1", "redis://:0",
+          "redis://h:99999999999", "redis://@", "redis://@:6379", "rediss://:"}) {
+        url_error(url);
+    }
+}
+
+TEST_CASE("host names, IPv4 and bracketed IPv6 addresses are accepted", "[url]") {
+    CHECK(parse_url("redis://my-host_1.example:6380").host == "my-host_1.example");
+    CHECK(parse_url("redis://127.0.0.1").host == "127.0.0.1");
+    CHECK(parse_url("redis://[fe80::1%eth0]:6379").host == "fe80::1%eth0");
+    CHECK(parse_url("redis://h:00080").port == 80);
+}
+
 TEST_CASE("a bad percent escape is refused", "[url]") {
     CHECK(contains(url_error("redis://u:p%zz@h", "p%zz"), "%"));
     url_error("redis://u:s3cret%4@h");
@@ -296,8 +335,9 @@ TEST_CASE("a URL without a comma is one seed, as parse_url reads it", "[url][see
 }
 
 TEST_CASE("a bad seed in a list is refused without the password", "[url][seeds]") {
-    for (const char* url : {"redis://u:s3cret@h1:7000,", "redis://u:s3cret@h1:7000,,h2", "redis://u:s3cret@h1,h2:0",
-                            "redis://u:s3cret@h1,:7001", "redis://u:s3cret@h1,h2:x/1"}) {
+    for (const char* url :
+         {"redis://u:s3cret@h1:7000,", "redis://u:s3cret@h1:7000,,h2", "redis://u:s3cret@h1,h2:0",
+          "redis://u:s3cret@h1,:7001", "redis://u:s3cret@h1,h2:x/1"}) {
         INFO(url);
         try {
             parse_seeds(url);
