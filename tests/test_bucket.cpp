@@ -323,7 +323,8 @@ TEST_CASE("delete removes the bucket and tells its subscribers", "[redis][delete
     CHECK(std::string((*message)->element[2]->str) == "deleted");
 }
 
-TEST_CASE("list finds buckets by glob with SCAN and ignores other keys", "[redis][list]") {
+TEST_CASE("list finds names under the prefix by glob with SCAN; keys of other shapes are ignored",
+          "[redis][list]") {
     Client c = client();
     for (const char* name : {"api", "api:eu", "jobs", "x/y@z+1"}) {
         c.create(name, settings(1), std::nullopt, CreateMode::ensure);
@@ -331,7 +332,9 @@ TEST_CASE("list finds buckets by glob with SCAN and ignores other keys", "[redis
     redis().command({"SET", "tbucket:{str}", "x"});
     redis().command({"HSET", "other:{api2}", "c", "1"});
     redis().command({"SET", "tbucket:loose", "x"});
-    CHECK(c.list("*") == std::vector<std::string>{"api", "api:eu", "jobs", "x/y@z+1"});
+    // tbucket:{str} is a name under the prefix, of another type: the CLI
+    // reads it and warns that it is not a bucket.
+    CHECK(c.list("*") == std::vector<std::string>{"api", "api:eu", "jobs", "str", "x/y@z+1"});
     CHECK(c.list("api*") == std::vector<std::string>{"api", "api:eu"});
     CHECK(c.list("nothing*").empty());
     CHECK(redis().command_calls("keys") == 0);
