@@ -15,11 +15,26 @@ struct TakeOptions {
     std::string wait;
 };
 
+// `take NAME all`: every whole token there is, credits above capacity too
+// (the original library's TakeAll); `requested` then reports what was there.
+int take_all(Context& ctx, const std::string& name, const std::optional<Settings>& settings) {
+    ctx.signals();
+    TakeResult result = ctx.client().take(name, max_count, TakeMode::partial, settings);
+    ctx.commit(name, result.taken);
+    result.requested = result.taken;
+    ctx.out.took(result, 0);
+    return result.ok() ? exit_ok : ctx.denied_exit(exit_denied);
+}
+
 int run(Context& ctx, const TakeOptions& o) {
     std::string name = parse_name(o.name);
-    int64_t n = parse_count("count", o.count);
+    bool all = o.count == "all";
+    int64_t n = all ? max_count : parse_count("count", o.count);
     std::optional<Settings> settings = parse_settings(o.settings);
     WaitSpec wait = parse_wait(o.wait_option->count() > 0, o.wait, "--wait");
+    if (all && o.wait_option->count() > 0)
+        throw Error(ErrorKind::usage, "take all takes what is there now; it does not --wait");
+    if (all) return take_all(ctx, name, settings);
     if (!wait.wait)
         return take_now(ctx, name, n, o.partial ? TakeMode::partial : TakeMode::all, settings);
     WaitResult waited =
@@ -44,7 +59,9 @@ Subcommand setup_take(CLI::App& app) {
     auto o = std::make_shared<TakeOptions>();
     CLI::App* cmd = app.add_subcommand("take", "Take N tokens at once, or none (exit 1)");
     cmd->add_option("NAME", o->name, "bucket name")->required()->type_name("");
-    cmd->add_option("N", o->count, "tokens to take")->type_name("")->capture_default_str();
+    cmd->add_option("N", o->count, "tokens to take, or 'all': every whole token there is")
+        ->type_name("")
+        ->capture_default_str();
     CLI::Option* partial =
         cmd->add_flag("--partial", o->partial, "take as many whole tokens as there are, up to N");
     o->wait_option =

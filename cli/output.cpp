@@ -124,8 +124,10 @@ void Output::run_denied(const TakeResult& r, int64_t waited_ms) {
 
 void Output::denial(const TakeResult& r) {
     if (quiet_) return;
-    std::string why = "denied: " + plural(r.requested, "token") + " asked, " +
-                      plural(r.state.available(), "token") + " available in '" + r.state.name + "'";
+    // `take all` finding nothing reports 0 asked: say what it looked for.
+    std::string asked = r.requested > 0 ? plural(r.requested, "token") : "all tokens";
+    std::string why = "denied: " + asked + " asked, " + plural(r.state.available(), "token") +
+                      " available in '" + r.state.name + "'";
     if (r.retry_after_ms) {
         why += "; enough in " + format_duration_ms(*r.retry_after_ms);
     } else if (r.state.rate) {

@@ -70,6 +70,12 @@ function __tbucket_at_name
     test "$state[3]" = -; and test "$state[2]" -eq 0; and contains -- $state[1] $argv
 end
 
+# True at take's count, where `all` may stand.
+function __tbucket_at_take_count
+    set -l state (__tbucket_state)
+    test "$state[3]" = -; and test "$state[2]" -eq 1; and test "$state[1]" = take
+end
+
 # True right after a --wait of take or run: the next word, if it is not an
 # option, is the duration.
 function __tbucket_after_wait
@@ -179,6 +185,7 @@ complete -c tbucket -n '__tbucket_using reset' -l tokens -x -d 'The new level (d
 # Bucket names
 complete -c tbucket -n '__tbucket_at_name create take put watch run reset list' -a '(__tbucket_buckets)' -d Bucket
 complete -c tbucket -n '__tbucket_using info delete' -a '(__tbucket_buckets)' -d Bucket
+complete -c tbucket -n __tbucket_at_take_count -x -a all -d 'Every whole token there is'
 
 # The command that run runs
 complete -c tbucket -n __tbucket_in_run_command -x -a '(__tbucket_run_command)'

@@ -197,7 +197,7 @@ CreateResult Client::create(const std::string& name, const Settings& settings,
 
 std::vector<std::string> take_args(int64_t n, TakeMode mode,
                                    const std::optional<Settings>& create_with) {
-    static const char* const mode_arg[] = {"0", "1", "2"};
+    static const char* const mode_arg[] = {"0", "1", "2", "3", "4"};
     std::vector<std::string> args{std::to_string(n), mode_arg[static_cast<int>(mode)]};
     for (std::string& a : settings_args(create_with)) args.push_back(std::move(a));
     return args;

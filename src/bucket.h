@@ -60,7 +60,10 @@ struct PutResult {
 
 // all: N tokens or none; partial: whole tokens up to N; check: take nothing,
 // only read the state (creating a missing bucket when settings are given).
-enum class TakeMode { all, partial, check };
+// wait_all and wait_check: as all and check, for a waiter: N above the
+// capacity of a bucket without refill is not impossible to it, as a forced
+// put may bring the level there.
+enum class TakeMode { all, partial, check, wait_all, wait_check };
 
 enum class CreateMode { ensure, update, replace };
 enum class CreateOutcome { existed, created, updated, replaced };

@@ -155,7 +155,7 @@ private:
     }
 
     TakeResult check() {
-        TakeMode mode = request_.take ? TakeMode::all : TakeMode::check;
+        TakeMode mode = request_.take ? TakeMode::wait_all : TakeMode::wait_check;
         client_.set_retry_window_ms(session_.retry_window_ms());
         TakeResult result = client_.take(request_.name, request_.n, mode, request_.create_with);
         checked_at_ = Clock::now();  // the check used the bucket: its idle expiry restarted

@@ -50,7 +50,9 @@ struct WaitResult {
 // Blocks until n tokens are there (taking them when request.take), the
 // deadline (Error timeout), deletion (not_found), a signal (interrupted /
 // terminated; tokens taken at that moment are given back). N above the
-// capacity is Error impossible at once. A lost connection is re-opened with
+// capacity of a refilling bucket is Error impossible at once, unless the
+// level holds N; a bucket without refill waits for puts (forced ones may
+// pass capacity). A lost connection is re-opened with
 // backoff until the deadline, with one observer.reconnecting() call.
 WaitResult wait_for(Client& client, const WaitRequest& request, WaitObserver& observer);
 

@@ -212,3 +212,20 @@ TEST_CASE("10 watch --take waiters and 4 puts: exactly 4 win, the rest time out"
     CHECK(other == 0);
     CHECK(redis().string({"HGET", "tbucket:{w}", "t"}) == "0");
 }
+
+TEST_CASE("a credit above capacity never lets more than the level be taken, with take all racing",
+          "[trust][concurrency]") {
+    REQUIRE(tb({"create", "c", "--capacity", "10"}).code == 0);
+    REQUIRE(tb({"put", "c", "7", "--force"}).code == 0);  // 17/10
+    const std::string seq = "for i in $(seq 5); do \"$TB\" -u \"$URL\" --json take c ";
+    std::vector<std::unique_ptr<Child>> loops;
+    for (int i = 0; i < 4; ++i) loops.push_back(shell_loop(seq + "3; done"));
+    for (int i = 0; i < 2; ++i) loops.push_back(shell_loop(seq + "all; done"));
+    int64_t taken = 0;
+    for (auto& loop : loops) {
+        RunResult r = loop->wait();
+        for (const json& j : tbucket::test::json_lines(r.out)) taken += j["taken"].get<int64_t>();
+    }
+    CHECK(taken == 17);
+    CHECK(redis().string({"HGET", "tbucket:{c}", "t"}) == "0");
+}
