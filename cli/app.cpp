@@ -115,6 +115,19 @@ Client& Context::client() {
     return *client_;
 }
 
+Error bucket_hint(const Error& e, std::string_view command) {
+    std::string_view what = e.what();
+    if (e.kind() != ErrorKind::not_found || what.rfind("no such bucket: ", 0) != 0 ||
+        command == "delete") {
+        return e;
+    }
+    std::string name(what.substr(16));
+    std::string hint = "; create it with: tbucket create " + name + " --capacity N [--rate R]";
+    if (command == "take" || command == "put" || command == "watch" || command == "run")
+        hint += ", or add --capacity N [--rate R] here to create it on first use";
+    return Error(e.kind(), std::string(what) + hint);
+}
+
 SignalPipe& Context::signals() {
     if (!signals_) signals_ = std::make_unique<SignalPipe>();
     return *signals_;

@@ -94,6 +94,10 @@ bool tls_options_named(int argc, char** argv);
 // typed on the command line.
 std::vector<ConnectionOptions> resolve_seeds(const GlobalOptions& global, Output& out);
 
+// "no such bucket" with what to do about it (a new user's first command on
+// a fresh server meets it), for `command`; any other error as it is.
+Error bucket_hint(const Error& error, std::string_view command);
+
 // Shows each state (or, with `deleted`, each deletion) and reports each
 // error; the exit status is the first error's, else 0.
 int show_states(Context& ctx, const std::vector<StateOrError>& results, bool deleted);

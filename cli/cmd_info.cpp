@@ -10,14 +10,15 @@ struct InfoOptions {
 };
 
 // Shows each state; reports each error; exits with the first error's code.
-int show_each(Context& ctx, const std::vector<StateOrError>& results, void (Output::*show)(const State&)) {
+int show_each(Context& ctx, const std::vector<StateOrError>& results, void (Output::*show)(const State&),
+              std::string_view command) {
     int status = exit_ok;
     for (const StateOrError& result : results) {
         if (const State* state = std::get_if<State>(&result)) {
             (ctx.out.*show)(*state);
             continue;
         }
-        const Error& error = std::get<Error>(result);
+        Error error = bucket_hint(std::get<Error>(result), command);
         int code = exit_code(error.kind());
         ctx.out.error(error, code);
         if (status == exit_ok) status = code;
@@ -28,13 +29,14 @@ int show_each(Context& ctx, const std::vector<StateOrError>& results, void (Outp
 int run(Context& ctx, const InfoOptions& o) {
     std::vector<std::string> names;
     for (const std::string& name : o.names) names.push_back(parse_name(name));
-    return show_each(ctx, ctx.client().info(names), &Output::state);
+    return show_each(ctx, ctx.client().info(names), &Output::state, "info");
 }
 
 }  // namespace
 
 int show_states(Context& ctx, const std::vector<StateOrError>& results, bool deleted) {
-    return show_each(ctx, results, deleted ? &Output::deleted : &Output::state);
+    return show_each(ctx, results, deleted ? &Output::deleted : &Output::state,
+                     deleted ? "delete" : "info");
 }
 
 Subcommand setup_info(CLI::App& app) {

@@ -182,6 +182,15 @@ int run_in_context(const GlobalOptions& global, Output& out, const Body& body) {
     }
 }
 
+template <typename Body>
+int with_bucket_hint(std::string_view command, const Body& body) {
+    try {
+        return body();
+    } catch (const Error& e) {
+        throw bucket_hint(e, command);
+    }
+}
+
 bool is_digits(std::string_view text) {
     return !text.empty() &&
            std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
@@ -220,8 +229,10 @@ std::optional<int> run_short_form(int argc, char** argv) {
     return run_in_context(global, out, [&](Context& ctx) {
         std::string name = parse_name(name_text);
         int64_t n = parse_count("count", count_text);
-        return verb == "take" ? take_now(ctx, name, n, TakeMode::all, std::nullopt)
-                              : put_now(ctx, name, n, false, std::nullopt);
+        return with_bucket_hint(verb, [&] {
+            return verb == "take" ? take_now(ctx, name, n, TakeMode::all, std::nullopt)
+                                  : put_now(ctx, name, n, false, std::nullopt);
+        });
     });
 }
 
@@ -267,7 +278,7 @@ int run(int argc, char** argv) {
             if (own < argc && chosen.app->get_name() != "run") {
                 throw Error(ErrorKind::usage, "only run takes a command after --");
             }
-            return chosen.run(context);
+            return with_bucket_hint(chosen.app->get_name(), [&] { return chosen.run(context); });
         }
         throw Error(ErrorKind::internal, "no command was chosen");
     });

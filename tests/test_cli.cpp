@@ -217,7 +217,28 @@ TEST_CASE("info of a missing bucket exits 3 and still shows the others", "[e2e][
     RunResult r = tb({"info", "api", "nosuch"});
     CHECK(r.code == 3);
     CHECK_THAT(r.out, Catch::StartsWith("api  5/5 tokens"));
-    CHECK(r.err == "tbucket: error: no such bucket: nosuch\n");
+    CHECK(r.err ==
+          "tbucket: error: no such bucket: nosuch; create it with: tbucket create nosuch "
+          "--capacity N [--rate R]\n");
+}
+
+TEST_CASE("a missing bucket's error says how to create it, inline where the command can",
+          "[e2e][hint]") {
+    RunResult take = tb({"take", "nosuch"});
+    CHECK(take.code == 3);
+    CHECK(tbucket::test::one_error_line(take.err));
+    CHECK_THAT(take.err, Catch::Contains("tbucket create nosuch --capacity N"));
+    CHECK_THAT(take.err, Catch::Contains("or add --capacity N [--rate R] here"));
+    RunResult run = tb({"run", "nosuch", "--", "true"});
+    CHECK(run.code == 3);
+    CHECK_THAT(run.err, Catch::Contains("or add --capacity N [--rate R] here"));
+    RunResult reset = tb({"reset", "nosuch"});
+    CHECK(reset.code == 3);
+    CHECK_THAT(reset.err, Catch::Contains("tbucket create nosuch --capacity N"));
+    CHECK_THAT(reset.err, !Catch::Contains("here to create"));
+    RunResult deleted = tb({"delete", "nosuch"});
+    CHECK(deleted.code == 3);
+    CHECK(deleted.err == "tbucket: error: no such bucket: nosuch\n");
 }
 
 TEST_CASE("errors with --json are one JSON object on stderr", "[e2e][json]") {
