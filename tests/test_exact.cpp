@@ -161,3 +161,166 @@ TEST_CASE("a wrong password for an ACL user is exit 77 when the default user nee
     CHECK(level(server, "b") == "10");
     CHECK(script_calls(server) == before);
 }
+
+// ---------------------------------------------------------------------------
+// Lost replies: asked again with the same request id, done exactly once.
+
+namespace {
+
+long long script_calls(FaultProxy& proxy) {
+    return proxy.commands_seen("EVALSHA") + proxy.commands_seen("EVAL");
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// `args` through a proxy that applies `fault` to the first script call.
+RunResult with_lost_reply(FaultProxy& proxy, Fault fault, std::vector<std::string> args) {
+    proxy.fault_nth({"EVALSHA", "EVAL"}, 1, fault);
+    args.insert(args.begin(), {"--timeout-io", "1s"});
+    RunOptions options;
+    options.timeout_s = 40;
+    return tbucket::test::run(tb_argv(proxy.url(), std::move(args)), options);
+}
+
+}  // namespace
+
+TEST_CASE("a take whose reply is lost is asked again and takes exactly once",
+          "[trust][exact][proxy]") {
+    Fault fault = GENERATE(Fault::drop_reply, Fault::cut_before_reply, Fault::cut_mid_reply);
+    const std::string b = "b" + std::to_string(static_cast<int>(fault));  // one per fault
+    semaphore(b, 10, 10);
+    FaultProxy proxy(redis().port());
+    RunResult r = with_lost_reply(proxy, fault, {"--json", "take", b, "3"});
+    INFO("fault " << static_cast<int>(fault) << ", " << describe(r));
+    CHECK(r.code == 0);
+    REQUIRE(tbucket::test::json_lines(r.out).size() == 1);
+    CHECK(json::parse(r.out)["taken"] == 3);
+    CHECK(level(redis(), b) == "7");
+    CHECK(script_calls(proxy) >= 2);
+}
+
+TEST_CASE("take --wait whose reply is lost takes exactly once", "[trust][exact][proxy][wait]") {
+    semaphore("b", 10, 10);
+    FaultProxy proxy(redis().port());
+    RunResult r =
+        with_lost_reply(proxy, Fault::drop_reply, {"--json", "take", "b", "3", "--wait=30s"});
+    INFO(describe(r));
+    CHECK(r.code == 0);
+    CHECK(json::parse(r.out)["taken"] == 3);
+    CHECK(level(redis(), "b") == "7");
+    CHECK(script_calls(proxy) >= 2);
+}
+
+TEST_CASE("watch --take whose reply is lost takes exactly once", "[trust][exact][proxy][wait]") {
+    semaphore("b", 10, 10);
+    FaultProxy proxy(redis().port());
+    RunResult r = with_lost_reply(proxy, Fault::drop_reply,
+                                  {"--json", "watch", "b", "2", "--take", "--timeout", "30s"});
+    INFO(describe(r));
+    CHECK(r.code == 0);
+    CHECK(json::parse(r.out)["taken"] == 2);
+    CHECK(level(redis(), "b") == "8");
+    CHECK(script_calls(proxy) >= 2);
+}
+
+TEST_CASE("run --wait whose reply is lost takes once and runs its command once",
+          "[trust][exact][proxy][wait]") {
+    semaphore("b", 10, 10);
+    FaultProxy proxy(redis().port());
+    const std::string file = redis().dir() + "/ran";
+    RunResult r =
+        with_lost_reply(proxy, Fault::drop_reply,
+                        {"run", "b", "2", "--wait=30s", "--", "sh", "-c", "echo ran >> " + file});
+    INFO(describe(r));
+    CHECK(r.code == 0);
+    CHECK(read_file(file) == "ran\n");
+    CHECK(level(redis(), "b") == "8");
+    CHECK(script_calls(proxy) >= 2);
+}
+
+TEST_CASE("a waiter on a semaphore whose take reply is lost gets its tokens, not a timeout",
+          "[trust][exact][proxy][wait]") {
+    // The repeat finds the level at 0: only the first reply says it was taken.
+    semaphore("s", 2, 2);
+    FaultProxy proxy(redis().port());
+    RunResult r =
+        with_lost_reply(proxy, Fault::drop_reply, {"--json", "take", "s", "2", "--wait=20s"});
+    INFO(describe(r));
+    CHECK(r.code == 0);
+    CHECK(json::parse(r.out)["taken"] == 2);
+    CHECK(level(redis(), "s") == "0");
+}
+
+TEST_CASE("a put whose reply is cut adds exactly once", "[trust][exact][proxy]") {
+    semaphore("b", 10, 2);
+    FaultProxy proxy(redis().port());
+    RunResult r = with_lost_reply(proxy, Fault::cut_before_reply, {"--json", "put", "b", "4"});
+    INFO(describe(r));
+    CHECK(r.code == 0);
+    CHECK(json::parse(r.out)["added"] == 4);
+    CHECK(json::parse(r.out)["overflow"] == 0);
+    CHECK(level(redis(), "b") == "6");
+    CHECK(script_calls(proxy) >= 2);
+}
+
+TEST_CASE(
+    "a take never answered within the retry window is exit 69, outcome unknown, "
+    "done at most once",
+    "[trust][exact][proxy]") {
+    semaphore("b", 10, 10);
+    FaultProxy proxy(redis().port());
+    for (int i = 0; i < 30; ++i) proxy.fault_nth({"EVALSHA", "EVAL"}, 1, Fault::drop_reply);
+    RunResult r =
+        tb(proxy.url(), {"--timeout-io", "300ms", "--connect-timeout", "300ms", "take", "b", "3"});
+    INFO(describe(r));
+    CHECK(r.code == 69);
+    CHECK(r.out.empty());
+    CHECK(tbucket::test::one_error_line(r.err));
+    CHECK_THAT(r.err, Catch::Contains("whether it happened is unknown"));
+    CHECK(script_calls(proxy) >= 2);
+    std::string now = level(redis(), "b");
+    CHECK((now == "7" || now == "10"));
+}
+
+TEST_CASE("take --wait against a stopped server takes exactly once when it comes back",
+          "[trust][exact][stop]") {
+    // The original bug: the take sent to the stopped server and its repeats
+    // sent on new connections all ran when it came back: the level fell by 6.
+    RedisServer server;
+    auto created = Clock::now();
+    REQUIRE(tb(server.url(), {"create", "b", "--capacity", "10", "--rate", "3/s", "--tokens", "0"})
+                .code == 0);
+    const long long calls = script_calls(server);
+    RunOptions options;
+    options.timeout_s = 40;
+    Child take(
+        tb_argv(server.url(), {"--json", "--timeout-io", "1s", "take", "b", "3", "--wait=30s"}),
+        options);
+    // Its first check (denied) done, the waiter sleeps until the refill
+    // brings 3 tokens, 1 s after the create; the server stops before that.
+    REQUIRE(tbucket::test::wait_for_subscribers(server, "tbucket:{b}:events", 1));
+    auto deadline = Clock::now() + std::chrono::seconds(5);
+    while (script_calls(server) == calls && Clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    REQUIRE(script_calls(server) > calls);
+    REQUIRE(kill(server.pid(), SIGSTOP) == 0);
+    struct Resume {
+        pid_t pid;
+        ~Resume() { kill(pid, SIGCONT); }
+    } resume{server.pid()};
+    // The stop is the fault: about three I/O timeouts of silence after the
+    // waiter woke, each followed by the take sent again on a new
+    // connection. It ends once the bucket is full (10 at 3/s after 3.3 s),
+    // so that a take run twice would leave 4, not 7.
+    std::this_thread::sleep_until(created + std::chrono::seconds(4));
+    REQUIRE(kill(server.pid(), SIGCONT) == 0);
+    RunResult r = take.wait();
+    INFO(describe(r));
+    CHECK(r.code == 0);
+    CHECK(json::parse(r.out)["taken"] == 3);
+    CHECK(level(server, "b") == "7");
+    CHECK(script_calls(server) - calls >= 3);  // the check, the take, and at least one repeat
+}
