@@ -324,3 +324,63 @@ TEST_CASE("take --wait against a stopped server takes exactly once when it comes
     CHECK(level(server, "b") == "7");
     CHECK(script_calls(server) - calls >= 3);  // the check, the take, and at least one repeat
 }
+
+// ---------------------------------------------------------------------------
+// The server's side of request ids.
+
+namespace {
+
+// A redis reply as text, nested arrays flattened, to compare two replies.
+std::string reply_text(const redisReply& r) {
+    switch (r.type) {
+        case REDIS_REPLY_INTEGER:
+            return std::to_string(r.integer);
+        case REDIS_REPLY_NIL:
+            return "(nil)";
+        case REDIS_REPLY_ARRAY: {
+            std::string out = "[";
+            for (std::size_t i = 0; i < r.elements; ++i) out += reply_text(*r.element[i]) + ",";
+            return out + "]";
+        }
+        default:
+            return std::string(r.str, r.len);
+    }
+}
+
+// The take script run by hand, with a request id key chosen by the test.
+tbucket::Reply take_with_id(const std::string& name, const std::string& id, int n) {
+    const std::string key = "tbucket:{" + name + "}";
+    const tbucket::Script& take = tbucket::scripts::take_script;
+    return redis().command({"EVAL", std::string(take.source), "2", key, key + ":id:" + id, "60000",
+                            std::to_string(n), "0", "", "", "", ""});
+}
+
+}  // namespace
+
+TEST_CASE("a repeat of a request id gets the first reply and changes nothing",
+          "[trust][exact][script]") {
+    semaphore("b", 10, 10);
+    tbucket::Reply first = take_with_id("b", "fixed", 3);
+    tbucket::Reply again = take_with_id("b", "fixed", 3);
+    REQUIRE(first->type == REDIS_REPLY_ARRAY);
+    CHECK(reply_text(*again) == reply_text(*first));
+    CHECK(level(redis(), "b") == "7");
+}
+
+TEST_CASE("a request id is remembered no longer than its client asked", "[trust][exact][script]") {
+    semaphore("b", 10, 10);
+    take_with_id("b", "fixed", 3);
+    long long ttl = redis().integer({"PTTL", "tbucket:{b}:id:fixed"});
+    CHECK(ttl > 0);
+    CHECK(ttl <= 60000);
+}
+
+TEST_CASE("a denied take remembers no request id", "[trust][exact][script]") {
+    // Only changes are remembered: a denial can be asked again freely.
+    semaphore("b", 10, 5);
+    tbucket::Reply denied = take_with_id("b", "denied", 8);
+    REQUIRE(denied->type == REDIS_REPLY_ARRAY);
+    CHECK(denied->element[6]->integer == 0);  // taken
+    CHECK(redis().integer({"EXISTS", "tbucket:{b}:id:denied"}) == 0);
+    CHECK(level(redis(), "b") == "5");
+}
