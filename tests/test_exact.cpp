@@ -384,3 +384,78 @@ TEST_CASE("a denied take remembers no request id", "[trust][exact][script]") {
     CHECK(redis().integer({"EXISTS", "tbucket:{b}:id:denied"}) == 0);
     CHECK(level(redis(), "b") == "5");
 }
+
+// ---------------------------------------------------------------------------
+// A stored time ahead of the server clock (the clock stepped back).
+
+namespace {
+
+// Server time in microseconds (TIME).
+long long server_now_us(RedisServer& server) {
+    tbucket::Reply t = server.command({"TIME"});
+    return std::stoll(std::string(t->element[0]->str, t->element[0]->len)) * 1000000 +
+           std::stoll(std::string(t->element[1]->str, t->element[1]->len));
+}
+
+// A bucket refilling 10/s from empty whose stored time is `ahead_us` in the
+// server's future.
+void stepped_bucket(const std::string& name, long long ahead_us) {
+    REQUIRE(
+        tb(redis().url(), {"create", name, "--capacity", "10", "--rate", "10/s", "--tokens", "0"})
+            .code == 0);
+    redis().command({"HSET", "tbucket:{" + name + "}", "ts",
+                     std::to_string(server_now_us(redis()) + ahead_us)});
+}
+
+}  // namespace
+
+TEST_CASE("a waiter on a bucket stored in the future refills from now", "[trust][exact][clock]") {
+    stepped_bucket("c", 2'500'000);
+    long long calls_before = script_calls(redis());
+    auto start = Clock::now();
+    RunResult r = tb(redis().url(), {"--json", "take", "c", "--wait=5s"});
+    double took = seconds_since(start);
+    INFO(describe(r) << "\ntook " << took << " s");
+    CHECK(r.code == 0);
+    CHECK(took < 0.5 * slowdown());                    // one token at 10/s, not 2.5 s frozen
+    CHECK(script_calls(redis()) - calls_before < 10);  // woke on the refill, did not poll
+}
+
+TEST_CASE("a denial on a bucket stored in the future names the refill from now",
+          "[trust][exact][clock]") {
+    stepped_bucket("c", 2'500'000);
+    RunResult r = tb(redis().url(), {"--json", "take", "c"});
+    INFO(describe(r));
+    CHECK(r.code == 1);
+    json j = json::parse(r.out);
+    CHECK(j["ok"] == false);
+    CHECK(j["retry_after_ms"].get<int64_t>() <= 100);
+}
+
+TEST_CASE("info on a bucket stored a day ahead says it is full within a second of refill",
+          "[trust][exact][clock]") {
+    stepped_bucket("c", 86'400'000'000);
+    RunResult text = tb(redis().url(), {"info", "c"});
+    INFO(describe(text));
+    CHECK(text.code == 0);
+    // Refilled from now: empty, and 10 at 10/s is 1 s away, not a day.
+    CHECK(text.out == "c  0/10 tokens  refill 10/s  full in 1s\n");
+    RunResult r = tb(redis().url(), {"--json", "info", "c"});
+    INFO(describe(r));
+    json j = json::parse(r.out);
+    CHECK(j["full_in_ms"].get<int64_t>() <= 1000);
+}
+
+TEST_CASE("reset and create --replace on a bucket stored in the future store the server's now",
+          "[trust][exact][clock]") {
+    for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+             {"reset", "c", "--tokens", "0"},
+             {"create", "c", "--capacity", "10", "--rate", "10/s", "--tokens", "0", "--replace"}}) {
+        stepped_bucket("c", 86'400'000'000);
+        RunResult r = tb(redis().url(), args);
+        INFO(describe(r));
+        CHECK(r.code == 0);
+        long long stored = std::stoll(redis().string({"HGET", "tbucket:{c}", "ts"}));
+        CHECK(stored <= server_now_us(redis()));
+    }
+}
