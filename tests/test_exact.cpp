@@ -459,3 +459,24 @@ TEST_CASE("reset and create --replace on a bucket stored in the future store the
         CHECK(stored <= server_now_us(redis()));
     }
 }
+
+// ---------------------------------------------------------------------------
+// --expire under a waiter.
+
+TEST_CASE("a bucket with --expire does not expire under a waiter", "[trust][exact][wait]") {
+    REQUIRE(
+        tb(redis().url(), {"create", "ex", "--capacity", "2", "--tokens", "0", "--expire", "1s"})
+            .code == 0);
+    Child waiter(tb_argv(redis().url(), {"--json", "take", "ex", "--wait=6s"}));
+    REQUIRE(tbucket::test::wait_for_subscribers(redis(), "tbucket:{ex}:events", 1));
+    // The passing time is what is tested: 2.5 expiries without any use
+    // other than the waiter's.
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+    RunResult put = tb(redis().url(), {"put", "ex"});
+    INFO(describe(put));
+    CHECK(put.code == 0);
+    RunResult r = waiter.wait();
+    INFO("waiter: " << describe(r));
+    CHECK(r.code == 0);
+    CHECK(json::parse(r.out)["taken"] == 1);
+}
