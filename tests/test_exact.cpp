@@ -480,3 +480,140 @@ TEST_CASE("a bucket with --expire does not expire under a waiter", "[trust][exac
     CHECK(r.code == 0);
     CHECK(json::parse(r.out)["taken"] == 1);
 }
+
+// ---------------------------------------------------------------------------
+// Writes refused by the server: nothing written, nothing announced.
+
+namespace {
+
+// Over its maxmemory with noeviction: every write that may grow memory is
+// refused with OOM. Holds bucket f (capacity 5, level 3, no refill).
+class FullServer {
+  public:
+    FullServer() {
+        REQUIRE(tb(server.url(), {"create", "f", "--capacity", "5", "--tokens", "3"}).code == 0);
+        // 2 MB of filler, then a limit below what is used.
+        server.command({"SET", "filler", std::string(2 << 20, 'x')});
+        server.command({"CONFIG", "SET", "maxmemory-policy", "noeviction"});
+        server.command({"CONFIG", "SET", "maxmemory", "1mb"});
+    }
+    void make_room() { server.command({"CONFIG", "SET", "maxmemory", "0"}); }
+    RedisServer server;
+};
+
+}  // namespace
+
+TEST_CASE(
+    "every change on a full server is exit 69 naming OOM, and nothing is written or "
+    "announced",
+    "[trust][exact][oom]") {
+    FullServer full;
+    RedisServer& server = full.server;
+    Child follow(tb_argv(server.url(), {"--json", "watch", "f", "--follow", "--timeout", "30s"}));
+    REQUIRE(follow.wait_for_output("\n", 10));
+    REQUIRE(tbucket::test::wait_for_subscribers(server, "tbucket:{f}:events", 1));
+    for (const std::vector<std::string>& args :
+         std::vector<std::vector<std::string>>{{"take", "f"},
+                                               {"put", "f"},
+                                               {"reset", "f"},
+                                               {"create", "g", "--capacity", "1"},
+                                               {"take", "h", "--capacity", "3"}}) {
+        RunResult r = tb(server.url(), args);
+        INFO(args[0] << " " << args[1] << ": " << describe(r));
+        CHECK(r.code == 69);
+        CHECK(r.out.empty());
+        CHECK(tbucket::test::one_error_line(r.err));
+        CHECK_THAT(r.err, Catch::Contains("OOM"));
+    }
+    CHECK(level(server, "f") == "3");
+    CHECK(server.string({"EXISTS", "tbucket:{g}", "tbucket:{h}"}) == "0");
+    // Events come in order: the put's line after room is made is the next
+    // one only if none of the refused changes announced anything.
+    full.make_room();
+    REQUIRE(tb(server.url(), {"put", "f"}).code == 0);
+    REQUIRE(follow.wait_for_output("\"tokens\":4", 10));
+    std::vector<json> lines = tbucket::test::json_lines(follow.out_so_far());
+    REQUIRE(lines.size() == 2);
+    CHECK(lines[0]["tokens"] == 3);
+    CHECK(lines[1]["tokens"] == 4);
+}
+
+TEST_CASE("a waiter whose take is refused by a full server exits 69 at once",
+          "[trust][exact][oom][wait]") {
+    FullServer full;
+    long long before = script_calls(full.server);
+    auto start = Clock::now();
+    RunResult r = tb(full.server.url(), {"take", "f", "3", "--wait=3s"});
+    double took = seconds_since(start);
+    INFO(describe(r) << "\ntook " << took << " s");
+    CHECK(r.code == 69);
+    CHECK_THAT(r.err, Catch::Contains("OOM"));
+    CHECK(took < 1.0 * slowdown());
+    CHECK(script_calls(full.server) - before <= 3);
+    CHECK(level(full.server, "f") == "3");
+}
+
+TEST_CASE("a waiter for more than there is on a full server waits its timeout without polling",
+          "[trust][exact][oom][wait]") {
+    // Its check is a denial, which writes nothing, so the server refuses
+    // nothing: the waiter sleeps until a put (none comes) or its timeout.
+    FullServer full;
+    long long before = script_calls(full.server);
+    auto start = Clock::now();
+    RunResult r = tb(full.server.url(), {"take", "f", "5", "--wait=2s"});
+    double took = seconds_since(start);
+    INFO(describe(r) << "\ntook " << took << " s");
+    CHECK(r.code == 124);
+    CHECK(took < 3.0 * slowdown());
+    CHECK(script_calls(full.server) - before <= 3);
+    CHECK(level(full.server, "f") == "3");
+}
+
+namespace {
+
+// A read-only replica of redis(), in sync, holding bucket f (capacity 5).
+class Replica {
+  public:
+    Replica() : server({"--replicaof", "127.0.0.1", std::to_string(redis().port())}) {
+        semaphore("f", 5, 5);
+        auto deadline = Clock::now() + std::chrono::seconds(10);
+        while (Clock::now() < deadline && !synced())
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        REQUIRE(synced());
+    }
+    RedisServer server;
+
+  private:
+    bool synced() {
+        return server.info_field("replication", "master_link_status") == "up" &&
+               level(server, "f") == "5";
+    }
+};
+
+}  // namespace
+
+TEST_CASE("a take against a read-only replica is exit 69 naming READONLY",
+          "[trust][exact][readonly]") {
+    Replica replica;
+    RunResult r = tb(replica.server.url(), {"take", "f"});
+    INFO(describe(r));
+    CHECK(r.code == 69);
+    CHECK(r.out.empty());
+    CHECK(tbucket::test::one_error_line(r.err));
+    CHECK_THAT(r.err, Catch::Contains("READONLY"));
+    CHECK(level(redis(), "f") == "5");
+}
+
+TEST_CASE("a waiter against a read-only replica exits 69 at once", "[trust][exact][readonly]") {
+    Replica replica;
+    long long before = script_calls(replica.server);
+    auto start = Clock::now();
+    RunResult r = tb(replica.server.url(), {"take", "f", "--wait=3s"});
+    double took = seconds_since(start);
+    INFO(describe(r) << "\ntook " << took << " s");
+    CHECK(r.code == 69);
+    CHECK_THAT(r.err, Catch::Contains("READONLY"));
+    CHECK(took < 1.0 * slowdown());
+    CHECK(script_calls(replica.server) - before <= 3);
+    CHECK(level(redis(), "f") == "5");
+}
