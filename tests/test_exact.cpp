@@ -617,3 +617,41 @@ TEST_CASE("a waiter against a read-only replica exits 69 at once", "[trust][exac
     CHECK(script_calls(replica.server) - before <= 3);
     CHECK(level(redis(), "f") == "5");
 }
+
+// ---------------------------------------------------------------------------
+// Watching.
+
+TEST_CASE("watch with a zero timeout looks once and says the tokens are not there now",
+          "[trust][exact][watch]") {
+    semaphore("b", 10, 3);
+    RunResult r = tb(redis().url(), {"watch", "b", "5", "--timeout", "0"});
+    INFO(describe(r));
+    CHECK(r.code == 124);
+    CHECK(r.out.empty());
+    CHECK(tbucket::test::one_error_line(r.err));
+    CHECK_THAT(r.err, Catch::Contains("not there now"));
+}
+
+TEST_CASE("watch --follow never prints a NaN level from the events channel as a number",
+          "[trust][exact][watch]") {
+    semaphore("b", 10, 3);
+    Child follow(tb_argv(redis().url(), {"--json", "watch", "b", "--follow", "--timeout", "30s"}));
+    REQUIRE(follow.wait_for_output("\n", 10));
+    REQUIRE(tbucket::test::wait_for_subscribers(redis(), "tbucket:{b}:events", 1));
+    redis().command({"SPUBLISH", "tbucket:{b}:events", "nan 10 - 0 0 0"});
+    // A real change after it: once its line is out, the bad one was read.
+    REQUIRE(tb(redis().url(), {"put", "b"}).code == 0);
+    bool put_seen = follow.wait_for_output("\"tokens\":4", 10);
+    INFO("stdout: " << follow.out_so_far() << "\nstderr: " << follow.err_so_far());
+    // Refused with an error, or skipped: either way no line from it.
+    if (!put_seen) {
+        REQUIRE(follow.exited_within(5));
+        std::vector<json> errors = tbucket::test::json_lines(follow.err_so_far());
+        REQUIRE(errors.size() == 1);
+        CHECK_THAT(errors[0]["message"].get<std::string>(), Catch::Contains("nan 10"));
+    }
+    for (const json& line : tbucket::test::json_lines(follow.out_so_far())) {
+        CHECK(line["available"].get<double>() >= 0);
+        CHECK(line["available"].get<double>() <= 10);
+    }
+}
