@@ -176,8 +176,20 @@ std::string read_file(const std::string& path) {
     return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
+// Every script in the server's cache, so that the first script call is
+// the one that runs (not a NOSCRIPT answer, then sent again as EVAL): a
+// fault on it then hits a change that happened.
+void load_scripts(RedisServer& server) {
+    using namespace tbucket::scripts;
+    for (const tbucket::Script* script :
+         {&create_script, &take_script, &put_script, &info_script, &reset_script, &delete_script}) {
+        server.command({"SCRIPT", "LOAD", std::string(script->source)});
+    }
+}
+
 // `args` through a proxy that applies `fault` to the first script call.
 RunResult with_lost_reply(FaultProxy& proxy, Fault fault, std::vector<std::string> args) {
+    load_scripts(redis());
     proxy.fault_nth({"EVALSHA", "EVAL"}, 1, fault);
     args.insert(args.begin(), {"--timeout-io", "1s"});
     RunOptions options;
@@ -272,6 +284,7 @@ TEST_CASE(
     "[trust][exact][proxy]") {
     semaphore("b", 10, 10);
     FaultProxy proxy(redis().port());
+    load_scripts(redis());
     for (int i = 0; i < 30; ++i) proxy.fault_nth({"EVALSHA", "EVAL"}, 1, Fault::drop_reply);
     RunResult r =
         tb(proxy.url(), {"--timeout-io", "300ms", "--connect-timeout", "300ms", "take", "b", "3"});
@@ -293,6 +306,7 @@ TEST_CASE("take --wait against a stopped server takes exactly once when it comes
     auto created = Clock::now();
     REQUIRE(tb(server.url(), {"create", "b", "--capacity", "10", "--rate", "3/s", "--tokens", "0"})
                 .code == 0);
+    load_scripts(server);
     const long long calls = script_calls(server);
     RunOptions options;
     options.timeout_s = 40;
