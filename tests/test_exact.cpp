@@ -587,8 +587,14 @@ namespace {
 
 // A read-only replica of redis(), in sync, holding bucket f (capacity 5).
 class Replica {
+    // The primary's diskless sync waits 5 s for more replicas by default.
+    static std::vector<std::string> replica_of(RedisServer& primary) {
+        primary.command({"CONFIG", "SET", "repl-diskless-sync-delay", "0"});
+        return {"--replicaof", "127.0.0.1", std::to_string(primary.port())};
+    }
+
   public:
-    Replica() : server({"--replicaof", "127.0.0.1", std::to_string(redis().port())}) {
+    Replica() : server(replica_of(redis())) {
         semaphore("f", 5, 5);
         auto deadline = Clock::now() + std::chrono::seconds(10);
         while (Clock::now() < deadline && !synced())
