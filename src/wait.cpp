@@ -48,6 +48,18 @@ int pending_signal(int fd) {
     throw Error(kind, std::string(sig == SIGTERM ? "terminated" : "interrupted") + " " + what);
 }
 
+// Whether an events-channel message is one a tbucket script published.
+// Anyone allowed on the channel can publish there; such a message must not
+// end a wait, only make it look at the bucket itself.
+bool well_formed(const std::string& payload) {
+    try {
+        parse_event("", payload);
+        return true;
+    } catch (const Error&) {
+        return false;
+    }
+}
+
 // What a wait or a follow shares: the deadline, signals, progress, and
 // getting back on its feet after the connection drops.
 class Session {
@@ -229,6 +241,7 @@ private:
             }
             if (event.kind == Subscription::Event::Kind::moved) return;  // as after a reconnect
             if (event.kind == Subscription::Event::Kind::none) continue;
+            if (!well_formed(event.payload)) return;  // another client's message: look for ourselves
             std::optional<State> now = parse_event(request_.name, event.payload);
             if (!now) throw Error(ErrorKind::not_found, "bucket '" + request_.name + "' was deleted while waiting");
             if (now->tokens >= static_cast<double>(request_.n)) return;
@@ -333,6 +346,10 @@ void follow(Client& client, const std::string& name, std::optional<int64_t> time
             continue;
         }
         if (event.kind == Subscription::Event::Kind::none) continue;
+        if (!well_formed(event.payload)) {  // another client's message: show the bucket itself
+            on_state(current_state(client, name));
+            continue;
+        }
         std::optional<State> state = parse_event(name, event.payload);
         if (!state) throw Error(ErrorKind::not_found, "bucket '" + name + "' was deleted");
         on_state(*state);

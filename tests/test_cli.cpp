@@ -226,7 +226,7 @@ TEST_CASE("a missing bucket's error says how to create it, inline where the comm
           "[e2e][hint]") {
     RunResult take = tb({"take", "nosuch"});
     CHECK(take.code == 3);
-    CHECK(tbucket::test::one_error_line(take.err));
+    CHECK(one_error_line(take.err));
     CHECK_THAT(take.err, Catch::Contains("tbucket create nosuch --capacity N"));
     CHECK_THAT(take.err, Catch::Contains("or add --capacity N [--rate R] here"));
     RunResult run = tb({"run", "nosuch", "--", "true"});
