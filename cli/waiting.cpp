@@ -13,12 +13,7 @@ namespace tbucket::cli {
 namespace {
 
 int write_fd = -1;
-
-void on_signal(int sig) {
-    unsigned char byte = static_cast<unsigned char>(sig);
-    ssize_t ignored = write(write_fd, &byte, 1);
-    (void)ignored;
-}
+volatile sig_atomic_t caught = 0;
 
 void set_handler(int sig, void (*handler)(int)) {
     struct sigaction action {};
@@ -26,6 +21,21 @@ void set_handler(int sig, void (*handler)(int)) {
     sigemptyset(&action.sa_mask);
     action.sa_flags = 0;  // no SA_RESTART: a blocking poll returns at once
     sigaction(sig, &action, nullptr);
+}
+
+// The first signal is noted for the command to act on once its change is
+// settled (which may take the retry window on a server that does not
+// answer); a second one ends tbucket at once, as the user insists.
+void on_signal(int sig) {
+    if (caught) {
+        set_handler(sig, SIG_DFL);
+        raise(sig);  // delivered when this handler returns
+        return;
+    }
+    caught = 1;
+    unsigned char byte = static_cast<unsigned char>(sig);
+    ssize_t ignored = write(write_fd, &byte, 1);
+    (void)ignored;
 }
 
 }  // namespace
@@ -41,11 +51,12 @@ SignalPipe::SignalPipe() {
     set_handler(SIGTERM, on_signal);
 }
 
+// Signals held since a commit stay held: the command has finished, and
+// exits normally; main() lets through only the one that ended a command.
 SignalPipe::~SignalPipe() {
     if (read_fd_ < 0) return;
     sigaction(SIGINT, &found_int_, nullptr);
     sigaction(SIGTERM, &found_term_, nullptr);
-    release();
     close(read_fd_);
     close(write_fd);
     write_fd = -1;
