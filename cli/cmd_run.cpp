@@ -40,7 +40,8 @@ std::string resolve(const std::string& command) {
     std::size_t start = 0;
     for (;;) {
         std::size_t end = path.find(':', start);
-        std::string dir = path.substr(start, end == std::string::npos ? std::string::npos : end - start);
+        std::string dir =
+            path.substr(start, end == std::string::npos ? std::string::npos : end - start);
         std::string candidate = (dir.empty() ? "." : dir) + "/" + command;
         if (executable_file(candidate)) return candidate;
         if (end == std::string::npos) break;
@@ -50,7 +51,8 @@ std::string resolve(const std::string& command) {
 }
 
 int cannot_run(Context& ctx, const std::string& command, int code) {
-    std::string why = code == exit_not_found ? "command not found" : "permission denied or not a program";
+    std::string why =
+        code == exit_not_found ? "command not found" : "permission denied or not a program";
     ctx.out.error(Error(ErrorKind::usage, "cannot run '" + command + "': " + why), code);
     return code;
 }
@@ -58,8 +60,8 @@ int cannot_run(Context& ctx, const std::string& command, int code) {
 // Signals are held since the commit. Released just before execv, so one
 // that came meanwhile is caught (the tokens go back) rather than killing
 // tbucket with the tokens taken; one in the last instant is the command's.
-[[noreturn]] void exec(Context& ctx, const std::string& name, int64_t taken, const std::string& path,
-                       const std::vector<std::string>& command) {
+[[noreturn]] void exec(Context& ctx, const std::string& name, int64_t taken,
+                       const std::string& path, const std::vector<std::string>& command) {
     std::vector<char*> argv;
     for (const std::string& arg : command) argv.push_back(const_cast<char*>(arg.c_str()));
     argv.push_back(nullptr);
@@ -72,10 +74,11 @@ int cannot_run(Context& ctx, const std::string& command, int code) {
     std::_Exit(errno == ENOENT ? exit_not_found : exit_not_runnable);
 }
 
-TakeResult take(Context& ctx, const std::string& name, int64_t n, const std::optional<Settings>& settings,
-                const WaitSpec& wait, int64_t& waited_ms) {
+TakeResult take(Context& ctx, const std::string& name, int64_t n,
+                const std::optional<Settings>& settings, const WaitSpec& wait, int64_t& waited_ms) {
     if (!wait.wait) return ctx.client().take(name, n, TakeMode::all, settings);
-    WaitResult waited = wait_with_terminal(ctx, WaitRequest{name, n, true, settings, wait.timeout_ms});
+    WaitResult waited =
+        wait_with_terminal(ctx, WaitRequest{name, n, true, settings, wait.timeout_ms});
     waited_ms = waited.waited_ms;
     return waited.result;
 }
@@ -108,17 +111,21 @@ int run(Context& ctx, const RunOptions& o) {
 Subcommand setup_run(CLI::App& app, const std::vector<std::string>& command) {
     auto o = std::make_shared<RunOptions>();
     o->command = &command;
-    CLI::App* cmd = app.add_subcommand("run", "Take N tokens, then run a command (-- CMD ARGS...); denied: exit 75");
+    CLI::App* cmd = app.add_subcommand(
+        "run", "Take N tokens, then run a command (-- CMD ARGS...); denied: exit 75");
     cmd->add_option("NAME", o->name, "bucket name")->required()->type_name("");
     cmd->add_option("N", o->count, "tokens to take")->type_name("")->capture_default_str();
-    o->wait_option = cmd->add_option("--wait", o->wait,
-                                     "wait until the tokens can be taken: forever, or up to DURATION (exit 124)")
-                         ->expected(0, 1)
-                         ->type_name("[DURATION]");
+    o->wait_option =
+        cmd->add_option("--wait", o->wait,
+                        "wait until the tokens can be taken: forever, or up to DURATION (exit 124)")
+            ->expected(0, 1)
+            ->type_name("[DURATION]");
     add_settings_options(cmd, o->settings, false);
-    cmd->footer("Usage: tbucket run [OPTIONS] NAME [N] -- CMD [ARGS...]\n"
-                "The command is looked up before any token is taken (not found: 127, not executable: 126),\n"
-                "then replaces tbucket: its exit status and signals are its own.");
+    cmd->footer(
+        "Usage: tbucket run [OPTIONS] NAME [N] -- CMD [ARGS...]\n"
+        "The command is looked up before any token is taken (not found: 127, not executable: "
+        "126),\n"
+        "then replaces tbucket: its exit status and signals are its own.");
     return {cmd, [o](Context& ctx) { return run(ctx, *o); }};
 }
 
