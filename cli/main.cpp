@@ -23,9 +23,17 @@ constexpr const char* footer =
     "70 internal error, 124 timed out, 126/127 run: not executable/not found,\n"
     "130/143 interrupted. See tbucket(1).";
 
-// Hide a password typed in a URL from ps(1) and /proc/PID/cmdline.
+// Hide a password typed in a URL, or after -a (refused, but seen until
+// then), from ps(1) and /proc/PID/cmdline.
 void scrub_passwords(int argc, char** argv) {
+    bool own = true;  // before run's "--"
     for (int i = 1; i < argc; ++i) {
+        own = own && std::strcmp(argv[i], "--") != 0;
+        if (own && std::strncmp(argv[i], "-a", 2) == 0) {
+            char* typed = argv[i][2] ? argv[i] + 2 : i + 1 < argc ? argv[i + 1] : nullptr;
+            if (typed) std::memset(typed, '*', std::strlen(typed));
+            continue;
+        }
         char* scheme = std::strstr(argv[i], "://");
         if (!scheme) continue;
         char* start = scheme + 3;
@@ -110,7 +118,7 @@ bool takes_value(const CLI::App& app, std::string_view arg) {
 std::string_view chosen_command(const CLI::App& app, int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         std::string_view arg = argv[i];
-        if (arg == "-h" || arg == "--help") return "";
+        if (arg == "--help") return "";
         if (takes_value(app, arg)) {
             ++i;
             continue;
@@ -146,8 +154,35 @@ std::string_view first_word(const CLI::App& app, int argc, char** argv) {
     return "";
 }
 
-int parse_failed(CLI::App& app, const CLI::ParseError& e, bool json, int argc, char** argv) {
-    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+// Whether the command line, --help or --version aside, would have done
+// something: a command given its arguments, or a command after --.
+bool would_act(const CLI::App& app, bool command_after_dashes) {
+    if (command_after_dashes) return true;
+    for (const CLI::App* chosen : app.get_subcommands()) {
+        for (const CLI::Option* option : chosen->get_options()) {
+            if (option->get_positional() && option->count() > 0) return true;
+        }
+    }
+    return false;
+}
+
+// --help and --version print and exit 0 only when nothing else was asked
+// for. `tbucket take api --help && job` prints the help too, but exits 2:
+// a status of 0 would run the job as if the token had been taken.
+int help_or_version(CLI::App& app, const CLI::ParseError& e, bool json, bool command_after_dashes) {
+    int printed = app.exit(e);
+    if (!would_act(app, command_after_dashes)) return printed;
+    std::string flag = e.get_name() == "CallForVersion" ? "--version" : "--help";
+    Output(json, false)
+        .error(Error(ErrorKind::usage,
+                     flag + " was given, so the command was not run; drop " + flag + " to run it"),
+               exit_usage);
+    return exit_usage;
+}
+
+int parse_failed(CLI::App& app, const CLI::ParseError& e, bool json, int argc, char** argv,
+                 bool command_after_dashes) {
+    if (e.get_exit_code() == 0) return help_or_version(app, e, json, command_after_dashes);
     std::string message = std::string(e.what()) + " (see tbucket --help)";
     std::string_view word = first_word(app, argc, argv);
     if (chosen_command(app, argc, argv).empty() && !word.empty()) {
@@ -251,7 +286,7 @@ int run(int argc, char** argv) {
     try {
         app.parse(own, argv);
     } catch (const CLI::ParseError& e) {
-        return parse_failed(app, e, wants_json(argc, argv), own, argv);
+        return parse_failed(app, e, wants_json(argc, argv), own, argv, own < argc);
     }
     scrub_passwords(argc, argv);
     try {

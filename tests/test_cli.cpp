@@ -508,3 +508,81 @@ TEST_CASE("the short form of take and put answers exactly as the full parser doe
         CHECK(answers[0].err == answers[1].err);
     }
 }
+
+// redis-cli's -h, -p, -n and -a, and --help as the only help.
+
+TEST_CASE("-h and -p name the server, as in redis-cli, and take takes", "[e2e][redis-cli]") {
+    std::string port = std::to_string(redis().port());
+    RunResult r =
+        tbucket::test::tbucket({"-h", "127.0.0.1", "-p", port, "take", "api", "--capacity", "5"});
+    CHECK(r.code == 0);
+    CHECK(r.out == "api  4/5 tokens  no refill\n");
+    CHECK(r.err.empty());
+}
+
+TEST_CASE("-h to a server nobody listens on exits 69, so && goes no further",
+          "[e2e][redis-cli][faults]") {
+    std::string port = std::to_string(tbucket::test::free_port());
+    RunResult r = tbucket::test::tbucket({"-h", "127.0.0.1", "-p", port, "take", "api"});
+    CHECK(r.code == 69);
+    CHECK(r.out.empty());
+    CHECK(one_error_line(r.err));
+    CHECK_THAT(r.err, Catch::Contains("127.0.0.1:" + port));
+}
+
+TEST_CASE("-p and -n override the port and database of the URL", "[e2e][redis-cli]") {
+    std::string port = std::to_string(redis().port());
+    std::string elsewhere =
+        "redis://127.0.0.1:" + std::to_string(tbucket::test::free_port()) + "/0";
+    RunResult r = tbucket::test::tbucket(
+        {"-u", elsewhere, "-p", port, "-n", "3", "create", "api", "--capacity", "2"});
+    CHECK(r.code == 0);
+    CHECK(redis().integer({"EXISTS", "tbucket:{api}"}) == 0);  // not in database 0
+    r = tbucket::test::tbucket({"-u", redis().url() + "/3", "info", "api"});
+    CHECK(r.code == 0);
+    CHECK(r.out == "api  2/2 tokens  no refill\n");
+}
+
+TEST_CASE("-p overrides the port of TBUCKET_URL", "[e2e][redis-cli]") {
+    std::string elsewhere = "redis://127.0.0.1:" + std::to_string(tbucket::test::free_port());
+    RunResult r = tbucket::test::tbucket(
+        {"-p", std::to_string(redis().port()), "create", "api", "--capacity", "1"},
+        with_env({{"TBUCKET_URL", elsewhere}}));
+    CHECK(r.code == 0);
+    CHECK(r.err.empty());
+}
+
+TEST_CASE("-a PASSWORD is refused with exit 2 and a hint, and never printed",
+          "[e2e][redis-cli][auth]") {
+    RunResult r = tb({"-a", "s3cret", "take", "api", "--capacity", "1"});
+    CHECK(r.code == 2);
+    CHECK(r.out.empty());
+    CHECK(one_error_line(r.err));
+    CHECK_THAT(r.err, Catch::Contains("REDISCLI_AUTH") && Catch::Contains("--password-file"));
+    CHECK_THAT(r.err, !Catch::Contains("s3cret"));
+    CHECK(redis().integer({"EXISTS", "tbucket:{api}"}) == 0);
+}
+
+TEST_CASE("--help with a command that would act prints the help, does nothing and exits 2",
+          "[e2e][help]") {
+    REQUIRE(tb({"create", "api", "--capacity", "5"}).code == 0);
+    RunResult r = tb({"take", "api", "--help"});
+    CHECK(r.code == 2);
+    CHECK_THAT(r.out, Catch::StartsWith("Take N tokens"));
+    CHECK(one_error_line(r.err));
+    CHECK_THAT(r.err, Catch::Contains("--help"));
+    r = tb({"--help", "run", "api", "--", "true"});
+    CHECK(r.code == 2);
+    CHECK(one_error_line(r.err));
+    CHECK(tb({"info", "api"}).out == "api  5/5 tokens  no refill\n");
+}
+
+TEST_CASE("--help alone, or with a command and no arguments, exits 0", "[e2e][help]") {
+    for (std::vector<std::string> args :
+         {std::vector<std::string>{"--help"}, {"take", "--help"}, {"-q", "run", "--help"}}) {
+        RunResult r = tbucket::test::tbucket(args);
+        CHECK(r.code == 0);
+        CHECK_THAT(r.out, Catch::Contains("Usage: tbucket"));
+        CHECK(r.err.empty());
+    }
+}
