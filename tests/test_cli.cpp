@@ -2,6 +2,7 @@
 // checking stdout, stderr and the exit status.
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -585,4 +586,19 @@ TEST_CASE("--help alone, or with a command and no arguments, exits 0", "[e2e][he
         CHECK_THAT(r.out, Catch::Contains("Usage: tbucket"));
         CHECK(r.err.empty());
     }
+}
+
+TEST_CASE("TLS without tbucket-tls beside a copied binary exits 69 saying where it looked",
+          "[e2e][tls]") {
+    char pattern[] = "/tmp/tbucket-copy-XXXXXX";
+    REQUIRE(mkdtemp(pattern));
+    std::string dir = pattern, copy = dir + "/tbucket";
+    REQUIRE(tbucket::test::run({"cp", tbucket::test::tbucket_path(), copy}).code == 0);
+    RunResult r = tbucket::test::run({copy, "--tls", "-u", redis().url(), "info", "api"});
+    std::filesystem::remove_all(dir);
+    CHECK(r.code == 69);
+    CHECK(r.out.empty());
+    CHECK(one_error_line(r.err));
+    CHECK_THAT(r.err, Catch::Contains(dir + "/tbucket-tls"));
+    CHECK_THAT(r.err, !Catch::Contains("internal error"));
 }
