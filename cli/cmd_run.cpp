@@ -19,8 +19,21 @@ struct RunOptions {
     SettingsText settings;
     CLI::Option* wait_option = nullptr;
     std::string wait;
+    bool fail_open = false;
     const std::vector<std::string>* command = nullptr;
 };
+
+// --fail-open, or TBUCKET_FAIL_OPEN=1 for every run of a crontab.
+bool fail_open(const RunOptions& o) {
+    return o.fail_open || env_flag("TBUCKET_FAIL_OPEN").value_or(false);
+}
+
+// What --fail-open runs the command through: every exit 69, Redis out of
+// reach or refusing writes. Not a denial, a usage error or a refused AUTH,
+// which an outage does not explain.
+bool is_outage(ErrorKind kind) {
+    return kind == ErrorKind::unavailable || kind == ErrorKind::unwritable;
+}
 
 bool executable_file(const std::string& path) {
     struct stat st {};
@@ -88,6 +101,7 @@ int run(Context& ctx, const RunOptions& o) {
     int64_t n = parse_count("count", o.count);
     std::optional<Settings> settings = parse_settings(o.settings);
     WaitSpec wait = parse_wait(o.wait_option->count() > 0, o.wait, "--wait");
+    bool open = fail_open(o);
     if (o.command->empty()) throw Error(ErrorKind::usage, "run needs a command after --");
     std::string path;
     try {
@@ -97,7 +111,17 @@ int run(Context& ctx, const RunOptions& o) {
     }
     int64_t waited_ms = 0;
     ctx.signals();
-    TakeResult result = take(ctx, name, n, settings, wait, waited_ms);
+    TakeResult result;
+    try {
+        result = take(ctx, name, n, settings, wait, waited_ms);
+    } catch (const Error& e) {
+        if (!open || !is_outage(e.kind())) throw;
+        // Also when the take's outcome is unknown: the caller chose running
+        // over skipping, and a token that was taken after all is only spent.
+        ctx.out.warning("Redis unavailable (" + std::string(e.what()) +
+                        "); running the command anyway (--fail-open)");
+        exec(ctx, name, 0, path, *o.command);
+    }
     ctx.commit(name, result.taken);
     if (!result.ok()) {
         ctx.out.run_denied(result, waited_ms);
@@ -120,6 +144,9 @@ Subcommand setup_run(CLI::App& app, const std::vector<std::string>& command) {
                         "wait until the tokens can be taken: forever, or up to DURATION (exit 124)")
             ->expected(0, 1)
             ->type_name("[DURATION]");
+    cmd->add_flag("--fail-open", o->fail_open,
+                  "Redis unavailable (exit 69): warn and run the command anyway, untaken "
+                  "(env TBUCKET_FAIL_OPEN=1)");
     add_settings_options(cmd, o->settings, false);
     cmd->footer(
         "Usage: tbucket run [OPTIONS] NAME [N] -- CMD [ARGS...]\n"

@@ -179,6 +179,7 @@ complete -c tbucket -n '__tbucket_using take put watch run' -l expire -x -a $dur
 complete -c tbucket -n '__tbucket_using take' -l partial -d 'Take as many whole tokens as are there, up to N'
 complete -c tbucket -n '__tbucket_using take run' -l wait -a $durations -d 'Wait for the tokens, forever or up to a duration'
 complete -c tbucket -n __tbucket_after_wait -a $durations -d 'Longest wait'
+complete -c tbucket -n '__tbucket_using run' -l fail-open -d 'Redis unavailable: run the command anyway'
 complete -c tbucket -n '__tbucket_using put' -l force -d 'Let the level exceed the capacity'
 complete -c tbucket -n '__tbucket_using watch' -l timeout -x -a $durations -d 'Give up after this long'
 complete -c tbucket -n '__tbucket_using watch' -l take -d 'Take the tokens in the same step'

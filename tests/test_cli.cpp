@@ -602,3 +602,63 @@ TEST_CASE("TLS without tbucket-tls beside a copied binary exits 69 saying where 
     CHECK_THAT(r.err, Catch::Contains(dir + "/tbucket-tls"));
     CHECK_THAT(r.err, !Catch::Contains("internal error"));
 }
+
+// run --fail-open: a Redis outage runs the command instead of skipping it.
+
+namespace {
+
+std::string unreachable_url() {
+    return "redis://127.0.0.1:" + std::to_string(tbucket::test::free_port());
+}
+
+}  // namespace
+
+TEST_CASE("run --fail-open runs the command when Redis is unreachable, after one warning",
+          "[e2e][run][fail-open]") {
+    RunResult r = tbucket::test::tbucket(
+        {"-u", unreachable_url(), "run", "api", "--fail-open", "--", "echo", "hi"});
+    CHECK(r.code == 0);
+    CHECK(r.out == "hi\n");
+    CHECK_THAT(r.err, Catch::StartsWith("tbucket: warning: Redis unavailable (cannot connect"));
+    CHECK_THAT(r.err, Catch::EndsWith("); running the command anyway (--fail-open)\n"));
+    CHECK(r.err.find('\n') == r.err.size() - 1);
+}
+
+TEST_CASE("TBUCKET_FAIL_OPEN=1 runs the command through an outage, with its own exit status",
+          "[e2e][run][fail-open]") {
+    RunResult r = tbucket::test::tbucket(
+        {"-u", unreachable_url(), "run", "api", "--", "sh", "-c", "echo ran; exit 7"},
+        with_env({{"TBUCKET_FAIL_OPEN", "1"}}));
+    CHECK(r.code == 7);
+    CHECK(r.out == "ran\n");
+    CHECK_THAT(r.err, Catch::Contains("--fail-open"));
+}
+
+TEST_CASE("run without --fail-open skips the command when Redis is unreachable: exit 69",
+          "[e2e][run][fail-open]") {
+    RunResult r =
+        tbucket::test::tbucket({"-u", unreachable_url(), "run", "api", "--", "echo", "hi"});
+    CHECK(r.code == 69);
+    CHECK(r.out.empty());
+    CHECK(one_error_line(r.err));
+}
+
+TEST_CASE("run --fail-open does not run the command when denied: exit 75",
+          "[e2e][run][fail-open]") {
+    REQUIRE(tb({"create", "api", "--capacity", "1", "--tokens", "0"}).code == 0);
+    RunResult r = tb({"run", "api", "--fail-open", "--", "echo", "hi"});
+    CHECK(r.code == 75);
+    CHECK(r.out.empty());
+    CHECK_THAT(r.err, Catch::StartsWith("tbucket: denied: "));
+    CHECK_THAT(r.err, !Catch::Contains("--fail-open"));
+}
+
+TEST_CASE("a TBUCKET_FAIL_OPEN that is neither yes nor no is exit 2 naming it",
+          "[e2e][run][fail-open]") {
+    RunResult r =
+        tb({"run", "api", "--", "echo", "hi"}, with_env({{"TBUCKET_FAIL_OPEN", "maybe"}}));
+    CHECK(r.code == 2);
+    CHECK(r.out.empty());
+    CHECK(one_error_line(r.err));
+    CHECK_THAT(r.err, Catch::Contains("TBUCKET_FAIL_OPEN"));
+}
