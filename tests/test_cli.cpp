@@ -662,3 +662,30 @@ TEST_CASE("a TBUCKET_FAIL_OPEN that is neither yes nor no is exit 2 naming it",
     CHECK(one_error_line(r.err));
     CHECK_THAT(r.err, Catch::Contains("TBUCKET_FAIL_OPEN"));
 }
+
+TEST_CASE("--rate accepts sec, second, min, minute, hour, day and their plurals",
+          "[e2e][create][rate]") {
+    for (auto [rate, shown] :
+         std::vector<std::pair<std::string, std::string>>{{"10/sec", "10/s"},
+                                                          {"10/seconds", "10/s"},
+                                                          {"100/mins", "100/min"},
+                                                          {"100/minute", "100/min"},
+                                                          {"2/hours", "2/h"},
+                                                          {"5/day", "5/d"},
+                                                          {"3/1min30sec", "3/1m30s"}}) {
+        RunResult r = tb({"create", "r", "--capacity", "5", "--rate", rate, "--replace"});
+        CHECK(r.code == 0);
+        CHECK_THAT(r.out, Catch::Contains("refill " + shown + " "));
+    }
+}
+
+TEST_CASE("a rate with an unknown unit is one clean line naming it and the units",
+          "[e2e][create][rate][usage]") {
+    RunResult r = tb({"create", "r", "--capacity", "5", "--rate", "10/fortnight"});
+    CHECK(r.code == 2);
+    CHECK(r.out.empty());
+    CHECK(r.err ==
+          "tbucket: error: rate '10/fortnight': period has an unknown unit 'fortnight'; the units "
+          "are ms, s, sec, secs, second, seconds, m, min, mins, minute, minutes, h, hour, hours, "
+          "d, day, days\n");
+}
