@@ -235,9 +235,10 @@ void setup_global(CLI::App& app, GlobalOptions& g, bool with_tls) {
     app.add_flag("-c,--cluster", g.cluster,
                  "accepted for redis-cli habits: cluster redirects are always followed");
     app.add_option("--prefix", g.prefix, "key prefix")
+        ->type_name("PREFIX")
         ->envname("TBUCKET_PREFIX")
         ->capture_default_str();
-    app.add_flag("--json", g.json, "JSON Lines output (TBUCKET_JSON=1)")->envname("TBUCKET_JSON");
+    app.add_flag("--json", g.json, "JSON Lines output")->envname("TBUCKET_JSON");
     app.add_flag("-q,--quiet", g.quiet,
                  "print only errors, and what info, list and watch --follow are asked for");
     app.add_option("--connect-timeout", g.connect_timeout, "time to connect")

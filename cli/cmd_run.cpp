@@ -8,6 +8,7 @@
 #include "app.h"
 #include "exit_codes.h"
 #include "parse.h"
+#include "suggest.h"
 #include "waiting.h"
 
 namespace tbucket::cli {
@@ -21,6 +22,7 @@ struct RunOptions {
     std::string wait;
     bool fail_open = false;
     const std::vector<std::string>* command = nullptr;
+    const CLI::App* app = nullptr;
 };
 
 // --fail-open, or TBUCKET_FAIL_OPEN=1 for every run of a crontab.
@@ -97,6 +99,11 @@ TakeResult take(Context& ctx, const std::string& name, int64_t n,
 }
 
 int run(Context& ctx, const RunOptions& o) {
+    if (o.command->empty()) {
+        // `run api echo`: the command went to N.
+        std::string line = run_with_dashes(*o.app, {});
+        if (!line.empty()) throw Error(ErrorKind::usage, "put the command after --: " + line);
+    }
     std::string name = parse_name(o.name);
     int64_t n = parse_count("count", o.count);
     std::optional<Settings> settings = parse_settings(o.settings);
@@ -137,6 +144,7 @@ Subcommand setup_run(CLI::App& app, const std::vector<std::string>& command) {
     o->command = &command;
     CLI::App* cmd = app.add_subcommand(
         "run", "Take N tokens, then run a command (-- CMD ARGS...); denied: exit 75");
+    o->app = cmd;
     cmd->add_option("NAME", o->name, "bucket name")->required()->type_name("");
     cmd->add_option("N", o->count, "tokens to take")->type_name("")->capture_default_str();
     o->wait_option =
@@ -149,7 +157,6 @@ Subcommand setup_run(CLI::App& app, const std::vector<std::string>& command) {
                   "(env TBUCKET_FAIL_OPEN=1)");
     add_settings_options(cmd, o->settings, false);
     cmd->footer(
-        "Usage: tbucket run [OPTIONS] NAME [N] -- CMD [ARGS...]\n"
         "The command is looked up before any token is taken (not found: 127, not executable: "
         "126),\n"
         "then replaces tbucket: its exit status and signals are its own.");

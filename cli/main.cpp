@@ -11,11 +11,26 @@
 
 #include "app.h"
 #include "exit_codes.h"
+#include "help.h"
 #include "parse.h"
+#include "suggest.h"
 #include "tls_build.h"
 
 namespace tbucket::cli {
 namespace {
+
+constexpr const char* examples =
+    "Examples:\n"
+    "  tbucket take api --capacity 10 --rate 10/min   take a token (the bucket is made on first "
+    "use)\n"
+    "  tbucket run deploys --wait 5m -- ./deploy.sh   wait up to 5 minutes for a token, then "
+    "deploy\n"
+    "  tbucket watch jobs 3 --take                    block until 3 tokens are there, and take "
+    "them\n"
+    "  tbucket info api                               show a bucket's level, rate and refill time\n"
+    "  tbucket -h redis1 -p 6380 list                 the buckets on another server (as "
+    "redis-cli)\n"
+    "\n";
 
 constexpr const char* footer =
     "Exit status: 0 done, 1 denied (take), 75 denied (run), 2 usage, 3 no such bucket,\n"
@@ -180,13 +195,43 @@ int help_or_version(CLI::App& app, const CLI::ParseError& e, bool json, bool com
     return exit_usage;
 }
 
+std::vector<std::string> command_names() {
+    std::vector<std::string> names;
+    for (const auto& row : command_table) names.emplace_back(row.name);
+    return names;
+}
+
+// For words CLI11 could not place: an unknown option, with the nearest
+// known one, or run's command without its "--". "" leaves CLI11's message.
+std::string not_expected(const CLI::App& app, bool command_after_dashes) {
+    std::vector<std::string> extra = app.remaining(true);
+    std::vector<CLI::App*> chosen = app.get_subcommands();
+    const CLI::App& where = chosen.empty() ? app : *chosen.front();
+    std::string help =
+        chosen.empty() ? "tbucket --help" : "tbucket " + where.get_name() + " --help";
+    for (const std::string& word : extra) {
+        if (word.size() < 2 || word[0] != '-') continue;
+        std::string option = word.substr(0, word.find('='));
+        return "unknown option " + option + did_you_mean(option, option_names(where)) + " (see " +
+               help + ")";
+    }
+    if (where.get_name() == "run" && !command_after_dashes) {
+        std::string line = run_with_dashes(where, extra);
+        if (!line.empty()) return "put the command after --: " + line;
+    }
+    return "";
+}
+
 int parse_failed(CLI::App& app, const CLI::ParseError& e, bool json, int argc, char** argv,
                  bool command_after_dashes) {
     if (e.get_exit_code() == 0) return help_or_version(app, e, json, command_after_dashes);
     std::string message = std::string(e.what()) + " (see tbucket --help)";
     std::string_view word = first_word(app, argc, argv);
     if (chosen_command(app, argc, argv).empty() && !word.empty()) {
-        message = "unknown command '" + std::string(word) + "' (see tbucket --help)";
+        message = "unknown command '" + std::string(word) + "'" +
+                  did_you_mean(word, command_names()) + " (see tbucket --help)";
+    } else if (std::string hint = not_expected(app, command_after_dashes); !hint.empty()) {
+        message = hint;
     }
     Output out(json, false);
     out.error(Error(ErrorKind::usage, message), exit_usage);
@@ -266,7 +311,8 @@ int run(int argc, char** argv) {
     static std::ios_base::Init streams;  // CLI11 prints through them (see cli11.h)
     CLI::App app{"tbucket: distributed token buckets in Redis, from the shell", "tbucket"};
     app.set_version_flag("-V,--version", "tbucket " TBUCKET_VERSION);
-    app.footer(footer);
+    app.formatter(std::make_shared<HelpFormatter>());
+    app.footer(footer);  // each command's --help ends with this
     app.require_subcommand(1);
     app.fallthrough();
     GlobalOptions global;
@@ -282,6 +328,8 @@ int run(int argc, char** argv) {
     }
     std::vector<std::string> command(argv + std::min(own + 1, argc), argv + argc);
     std::vector<Subcommand> commands = setup_commands(app, chosen_command(app, own, argv), command);
+    app.footer(std::string(examples) +
+               footer);  // tbucket --help's own, after the commands copied it
     if (std::optional<int> refused = check_env_flags(argc, argv)) return *refused;
     try {
         app.parse(own, argv);

@@ -663,6 +663,45 @@ TEST_CASE("a TBUCKET_FAIL_OPEN that is neither yes nor no is exit 2 naming it",
     CHECK_THAT(r.err, Catch::Contains("TBUCKET_FAIL_OPEN"));
 }
 
+// Mistyped command lines get a hint, not CLI11's words.
+
+TEST_CASE("run with its command but no -- says where the -- goes", "[e2e][run][usage]") {
+    for (auto [args, hint] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+             {{"run", "api", "echo", "hi"}, "tbucket run api -- echo hi"},
+             {{"run", "api", "2", "echo", "hi"}, "tbucket run api 2 -- echo hi"},
+             {{"run", "api", "echo"}, "tbucket run api -- echo"}}) {
+        RunResult r = tb(args);
+        CHECK(r.code == 2);
+        CHECK(r.out.empty());
+        CHECK(r.err == "tbucket: error: put the command after --: " + hint + "\n");
+    }
+    CHECK(redis().integer({"EXISTS", "tbucket:{api}"}) == 0);
+}
+
+TEST_CASE("an unknown command names the nearest one", "[e2e][usage]") {
+    RunResult r = tb({"tkae", "api"});
+    CHECK(r.code == 2);
+    CHECK(r.out.empty());
+    CHECK(r.err ==
+          "tbucket: error: unknown command 'tkae'; did you mean take? (see tbucket --help)\n");
+    r = tb({"frobnicate"});
+    CHECK(r.code == 2);
+    CHECK(r.err == "tbucket: error: unknown command 'frobnicate' (see tbucket --help)\n");
+}
+
+TEST_CASE("an unknown option names the nearest option of the command", "[e2e][usage]") {
+    RunResult r = tb({"take", "api", "--wiat", "5m"});
+    CHECK(r.code == 2);
+    CHECK(r.out.empty());
+    CHECK(
+        r.err ==
+        "tbucket: error: unknown option --wiat; did you mean --wait? (see tbucket take --help)\n");
+    r = tb({"put", "api", "--jsno"});
+    CHECK(r.code == 2);
+    CHECK_THAT(r.err, Catch::Contains("did you mean --json?"));
+    CHECK(redis().integer({"EXISTS", "tbucket:{api}"}) == 0);
+}
+
 TEST_CASE("--rate accepts sec, second, min, minute, hour, day and their plurals",
           "[e2e][create][rate]") {
     for (auto [rate, shown] :
@@ -688,4 +727,31 @@ TEST_CASE("a rate with an unknown unit is one clean line naming it and the units
           "tbucket: error: rate '10/fortnight': period has an unknown unit 'fortnight'; the units "
           "are ms, s, sec, secs, second, seconds, m, min, mins, minute, minutes, h, hour, hours, "
           "d, day, days\n");
+}
+
+TEST_CASE("run --help has one usage line, with the command after --", "[e2e][help]") {
+    RunResult r = tbucket::test::tbucket({"run", "--help"});
+    CHECK(r.code == 0);
+    std::size_t usage = r.out.find("Usage:");
+    CHECK(usage != std::string::npos);
+    CHECK(r.out.find("Usage:", usage + 1) == std::string::npos);
+    CHECK_THAT(r.out, Catch::Contains("Usage: tbucket run [OPTIONS] NAME [N] -- CMD [ARGS...]\n"));
+}
+
+TEST_CASE("--help shows value names, not CLI11's types, defaults or (Env:...)", "[e2e][help]") {
+    RunResult r = tbucket::test::tbucket({"--help"});
+    CHECK(r.code == 0);
+    CHECK_THAT(r.out, Catch::Contains("--prefix PREFIX "));
+    CHECK_THAT(r.out, Catch::Contains("-E,--denied-exit N "));
+    CHECK_THAT(r.out, Catch::Contains("env TBUCKET_PREFIX"));
+    for (const char* noise : {"(Env:", "TEXT", ":INT", "REQUIRED", "Needs:", "Excludes:"})
+        CHECK_THAT(r.out, !Catch::Contains(noise));
+}
+
+TEST_CASE("tbucket --help ends with examples", "[e2e][help]") {
+    RunResult r = tbucket::test::tbucket({"--help"});
+    CHECK(r.code == 0);
+    CHECK_THAT(r.out, Catch::Contains("Examples:\n  tbucket take api --capacity 10 --rate 10/min"));
+    CHECK_THAT(r.out, Catch::Contains("tbucket run deploys --wait 5m -- ./deploy.sh"));
+    CHECK_THAT(tbucket::test::tbucket({"take", "--help"}).out, !Catch::Contains("Examples:"));
 }
