@@ -100,6 +100,11 @@ std::vector<ConnectionOptions> seed_urls(const GlobalOptions& g) {
     for (const std::string& url : urls) {
         for (ConnectionOptions& seed : parse_seeds(url)) seeds.push_back(std::move(seed));
     }
+    if ((!g.host.empty() || !g.port.empty()) && seeds.size() > 1) {
+        throw Error(ErrorKind::usage, "-h and -p name one server, but the URL names " +
+                                          std::to_string(seeds.size()) + " seed nodes");
+    }
+    for (ConnectionOptions& seed : seeds) override_address(seed, g.host, g.port, g.db);
     return seeds;
 }
 
@@ -209,26 +214,44 @@ bool tls_options_named(int argc, char** argv) {
         std::string_view arg = argv[i];
         if (arg == "--") break;
         for (std::string_view name :
-             {"--tls", "--cacert", "--cert", "--key", "--sni", "--insecure", "-h", "--help"}) {
+             {"--tls", "--cacert", "--cert", "--key", "--sni", "--insecure", "--help"}) {
             if (arg.substr(0, name.size()) == name) return true;
         }
     }
     return false;
 }
 
+// redis-cli's short options. -h is the host there, so help is --help only:
+// `tbucket -h HOST take api && job` must take, not print help and succeed.
+void add_redis_cli_options(CLI::App& app, GlobalOptions& g) {
+    app.add_option("-h", g.host, "Redis host, replacing the URL's (as redis-cli -h)")
+        ->type_name("HOST");
+    app.add_option("-p", g.port, "Redis port, replacing the URL's (as redis-cli -p)")
+        ->type_name("PORT");
+    app.add_option("-n", g.db, "database number, replacing the URL's (as redis-cli -n)")
+        ->type_name("DB");
+    app.add_option("-a", g.typed_password,
+                   "refused: other users could read it; use REDISCLI_AUTH, TBUCKET_PASSWORD or "
+                   "--password-file")
+        ->type_name("PASSWORD");
+}
+
 void setup_global(CLI::App& app, GlobalOptions& g, bool with_tls) {
+    app.set_help_flag("--help", "print this help and exit");
     app.add_option(
            "-u,--url", g.url,
            "Redis URL; several seed nodes as redis://H1:P1,H2:P2 or -u repeated, tried in order "
            "(env TBUCKET_URL, then REDIS_URL; default redis://127.0.0.1:6379)")
         ->type_name("URL")
         ->allow_extra_args(false);
+    add_redis_cli_options(app, g);
     app.add_flag("-c,--cluster", g.cluster,
                  "accepted for redis-cli habits: cluster redirects are always followed");
     app.add_option("--prefix", g.prefix, "key prefix")
+        ->type_name("PREFIX")
         ->envname("TBUCKET_PREFIX")
         ->capture_default_str();
-    app.add_flag("--json", g.json, "JSON Lines output (TBUCKET_JSON=1)")->envname("TBUCKET_JSON");
+    app.add_flag("--json", g.json, "JSON Lines output")->envname("TBUCKET_JSON");
     app.add_flag("-q,--quiet", g.quiet,
                  "print only errors, and what info, list and watch --follow are asked for");
     app.add_option("--connect-timeout", g.connect_timeout, "time to connect")
@@ -248,6 +271,11 @@ void setup_global(CLI::App& app, GlobalOptions& g, bool with_tls) {
 }
 
 std::vector<ConnectionOptions> resolve_seeds(const GlobalOptions& g, Output& out) {
+    if (!g.typed_password.empty()) {
+        throw Error(ErrorKind::usage,
+                    "-a is refused: other users can read a password on the command line; use "
+                    "REDISCLI_AUTH or TBUCKET_PASSWORD, or --password-file");
+    }
     std::vector<ConnectionOptions> typed = seed_urls(g);
     ConnectionOptions options = typed.front();
     for (const ConnectionOptions& seed : typed) {

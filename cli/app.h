@@ -19,6 +19,8 @@ namespace tbucket::cli {
 
 struct GlobalOptions {
     std::vector<std::string> url;  // seed URLs; none: TBUCKET_URL, REDIS_URL, then the default
+    std::string host, port, db;    // -h, -p, -n as redis-cli: override the URL's parts
+    std::string typed_password;    // -a: refused (other users see it), kept to say so
     bool cluster = false;  // -c: accepted for redis-cli habits; redirects are always followed
     std::string prefix = "tbucket:";
     bool json = false;

@@ -8,6 +8,7 @@
 #include "app.h"
 #include "exit_codes.h"
 #include "parse.h"
+#include "suggest.h"
 #include "waiting.h"
 
 namespace tbucket::cli {
@@ -19,8 +20,22 @@ struct RunOptions {
     SettingsText settings;
     CLI::Option* wait_option = nullptr;
     std::string wait;
+    bool fail_open = false;
     const std::vector<std::string>* command = nullptr;
+    const CLI::App* app = nullptr;
 };
+
+// --fail-open, or TBUCKET_FAIL_OPEN=1 for every run of a crontab.
+bool fail_open(const RunOptions& o) {
+    return o.fail_open || env_flag("TBUCKET_FAIL_OPEN").value_or(false);
+}
+
+// What --fail-open runs the command through: every exit 69, Redis out of
+// reach or refusing writes. Not a denial, a usage error or a refused AUTH,
+// which an outage does not explain.
+bool is_outage(ErrorKind kind) {
+    return kind == ErrorKind::unavailable || kind == ErrorKind::unwritable;
+}
 
 bool executable_file(const std::string& path) {
     struct stat st {};
@@ -40,7 +55,8 @@ std::string resolve(const std::string& command) {
     std::size_t start = 0;
     for (;;) {
         std::size_t end = path.find(':', start);
-        std::string dir = path.substr(start, end == std::string::npos ? std::string::npos : end - start);
+        std::string dir =
+            path.substr(start, end == std::string::npos ? std::string::npos : end - start);
         std::string candidate = (dir.empty() ? "." : dir) + "/" + command;
         if (executable_file(candidate)) return candidate;
         if (end == std::string::npos) break;
@@ -50,7 +66,8 @@ std::string resolve(const std::string& command) {
 }
 
 int cannot_run(Context& ctx, const std::string& command, int code) {
-    std::string why = code == exit_not_found ? "command not found" : "permission denied or not a program";
+    std::string why =
+        code == exit_not_found ? "command not found" : "permission denied or not a program";
     ctx.out.error(Error(ErrorKind::usage, "cannot run '" + command + "': " + why), code);
     return code;
 }
@@ -58,8 +75,8 @@ int cannot_run(Context& ctx, const std::string& command, int code) {
 // Signals are held since the commit. Released just before execv, so one
 // that came meanwhile is caught (the tokens go back) rather than killing
 // tbucket with the tokens taken; one in the last instant is the command's.
-[[noreturn]] void exec(Context& ctx, const std::string& name, int64_t taken, const std::string& path,
-                       const std::vector<std::string>& command) {
+[[noreturn]] void exec(Context& ctx, const std::string& name, int64_t taken,
+                       const std::string& path, const std::vector<std::string>& command) {
     std::vector<char*> argv;
     for (const std::string& arg : command) argv.push_back(const_cast<char*>(arg.c_str()));
     argv.push_back(nullptr);
@@ -72,19 +89,26 @@ int cannot_run(Context& ctx, const std::string& command, int code) {
     std::_Exit(errno == ENOENT ? exit_not_found : exit_not_runnable);
 }
 
-TakeResult take(Context& ctx, const std::string& name, int64_t n, const std::optional<Settings>& settings,
-                const WaitSpec& wait, int64_t& waited_ms) {
+TakeResult take(Context& ctx, const std::string& name, int64_t n,
+                const std::optional<Settings>& settings, const WaitSpec& wait, int64_t& waited_ms) {
     if (!wait.wait) return ctx.client().take(name, n, TakeMode::all, settings);
-    WaitResult waited = wait_with_terminal(ctx, WaitRequest{name, n, true, settings, wait.timeout_ms});
+    WaitResult waited =
+        wait_with_terminal(ctx, WaitRequest{name, n, true, settings, wait.timeout_ms});
     waited_ms = waited.waited_ms;
     return waited.result;
 }
 
 int run(Context& ctx, const RunOptions& o) {
+    if (o.command->empty()) {
+        // `run api echo`: the command went to N.
+        std::string line = run_with_dashes(*o.app, {});
+        if (!line.empty()) throw Error(ErrorKind::usage, "put the command after --: " + line);
+    }
     std::string name = parse_name(o.name);
     int64_t n = parse_count("count", o.count);
     std::optional<Settings> settings = parse_settings(o.settings);
     WaitSpec wait = parse_wait(o.wait_option->count() > 0, o.wait, "--wait");
+    bool open = fail_open(o);
     if (o.command->empty()) throw Error(ErrorKind::usage, "run needs a command after --");
     std::string path;
     try {
@@ -94,7 +118,17 @@ int run(Context& ctx, const RunOptions& o) {
     }
     int64_t waited_ms = 0;
     ctx.signals();
-    TakeResult result = take(ctx, name, n, settings, wait, waited_ms);
+    TakeResult result;
+    try {
+        result = take(ctx, name, n, settings, wait, waited_ms);
+    } catch (const Error& e) {
+        if (!open || !is_outage(e.kind())) throw;
+        // Also when the take's outcome is unknown: the caller chose running
+        // over skipping, and a token that was taken after all is only spent.
+        ctx.out.warning("Redis unavailable (" + std::string(e.what()) +
+                        "); running the command anyway (--fail-open)");
+        exec(ctx, name, 0, path, *o.command);
+    }
     ctx.commit(name, result.taken);
     if (!result.ok()) {
         ctx.out.run_denied(result, waited_ms);
@@ -108,17 +142,24 @@ int run(Context& ctx, const RunOptions& o) {
 Subcommand setup_run(CLI::App& app, const std::vector<std::string>& command) {
     auto o = std::make_shared<RunOptions>();
     o->command = &command;
-    CLI::App* cmd = app.add_subcommand("run", "Take N tokens, then run a command (-- CMD ARGS...); denied: exit 75");
+    CLI::App* cmd = app.add_subcommand(
+        "run", "Take N tokens, then run a command (-- CMD ARGS...); denied: exit 75");
+    o->app = cmd;
     cmd->add_option("NAME", o->name, "bucket name")->required()->type_name("");
     cmd->add_option("N", o->count, "tokens to take")->type_name("")->capture_default_str();
-    o->wait_option = cmd->add_option("--wait", o->wait,
-                                     "wait until the tokens can be taken: forever, or up to DURATION (exit 124)")
-                         ->expected(0, 1)
-                         ->type_name("[DURATION]");
+    o->wait_option =
+        cmd->add_option("--wait", o->wait,
+                        "wait until the tokens can be taken: forever, or up to DURATION (exit 124)")
+            ->expected(0, 1)
+            ->type_name("[DURATION]");
+    cmd->add_flag("--fail-open", o->fail_open,
+                  "Redis unavailable (exit 69): warn and run the command anyway, untaken "
+                  "(env TBUCKET_FAIL_OPEN=1)");
     add_settings_options(cmd, o->settings, false);
-    cmd->footer("Usage: tbucket run [OPTIONS] NAME [N] -- CMD [ARGS...]\n"
-                "The command is looked up before any token is taken (not found: 127, not executable: 126),\n"
-                "then replaces tbucket: its exit status and signals are its own.");
+    cmd->footer(
+        "The command is looked up before any token is taken (not found: 127, not executable: "
+        "126),\n"
+        "then replaces tbucket: its exit status and signals are its own.");
     return {cmd, [o](Context& ctx) { return run(ctx, *o); }};
 }
 

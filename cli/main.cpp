@@ -11,11 +11,26 @@
 
 #include "app.h"
 #include "exit_codes.h"
+#include "help.h"
 #include "parse.h"
+#include "suggest.h"
 #include "tls_build.h"
 
 namespace tbucket::cli {
 namespace {
+
+constexpr const char* examples =
+    "Examples:\n"
+    "  tbucket take api --capacity 10 --rate 10/min   take a token (the bucket is made on first "
+    "use)\n"
+    "  tbucket run deploys --wait 5m -- ./deploy.sh   wait up to 5 minutes for a token, then "
+    "deploy\n"
+    "  tbucket watch jobs 3 --take                    block until 3 tokens are there, and take "
+    "them\n"
+    "  tbucket info api                               show a bucket's level, rate and refill time\n"
+    "  tbucket -h redis1 -p 6380 list                 the buckets on another server (as "
+    "redis-cli)\n"
+    "\n";
 
 constexpr const char* footer =
     "Exit status: 0 done, 1 denied (take), 75 denied (run), 2 usage, 3 no such bucket,\n"
@@ -23,9 +38,17 @@ constexpr const char* footer =
     "70 internal error, 124 timed out, 126/127 run: not executable/not found,\n"
     "130/143 interrupted. See tbucket(1).";
 
-// Hide a password typed in a URL from ps(1) and /proc/PID/cmdline.
+// Hide a password typed in a URL, or after -a (refused, but seen until
+// then), from ps(1) and /proc/PID/cmdline.
 void scrub_passwords(int argc, char** argv) {
+    bool own = true;  // before run's "--"
     for (int i = 1; i < argc; ++i) {
+        own = own && std::strcmp(argv[i], "--") != 0;
+        if (own && std::strncmp(argv[i], "-a", 2) == 0) {
+            char* typed = argv[i][2] ? argv[i] + 2 : i + 1 < argc ? argv[i + 1] : nullptr;
+            if (typed) std::memset(typed, '*', std::strlen(typed));
+            continue;
+        }
         char* scheme = std::strstr(argv[i], "://");
         if (!scheme) continue;
         char* start = scheme + 3;
@@ -110,7 +133,7 @@ bool takes_value(const CLI::App& app, std::string_view arg) {
 std::string_view chosen_command(const CLI::App& app, int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         std::string_view arg = argv[i];
-        if (arg == "-h" || arg == "--help") return "";
+        if (arg == "--help") return "";
         if (takes_value(app, arg)) {
             ++i;
             continue;
@@ -146,12 +169,69 @@ std::string_view first_word(const CLI::App& app, int argc, char** argv) {
     return "";
 }
 
-int parse_failed(CLI::App& app, const CLI::ParseError& e, bool json, int argc, char** argv) {
-    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+// Whether the command line, --help or --version aside, would have done
+// something: a command given its arguments, or a command after --.
+bool would_act(const CLI::App& app, bool command_after_dashes) {
+    if (command_after_dashes) return true;
+    for (const CLI::App* chosen : app.get_subcommands()) {
+        for (const CLI::Option* option : chosen->get_options()) {
+            if (option->get_positional() && option->count() > 0) return true;
+        }
+    }
+    return false;
+}
+
+// --help and --version print and exit 0 only when nothing else was asked
+// for. `tbucket take api --help && job` prints the help too, but exits 2:
+// a status of 0 would run the job as if the token had been taken.
+int help_or_version(CLI::App& app, const CLI::ParseError& e, bool json, bool command_after_dashes) {
+    int printed = app.exit(e);
+    if (!would_act(app, command_after_dashes)) return printed;
+    std::string flag = e.get_name() == "CallForVersion" ? "--version" : "--help";
+    Output(json, false)
+        .error(Error(ErrorKind::usage,
+                     flag + " was given, so the command was not run; drop " + flag + " to run it"),
+               exit_usage);
+    return exit_usage;
+}
+
+std::vector<std::string> command_names() {
+    std::vector<std::string> names;
+    for (const auto& row : command_table) names.emplace_back(row.name);
+    return names;
+}
+
+// For words CLI11 could not place: an unknown option, with the nearest
+// known one, or run's command without its "--". "" leaves CLI11's message.
+std::string not_expected(const CLI::App& app, bool command_after_dashes) {
+    std::vector<std::string> extra = app.remaining(true);
+    std::vector<CLI::App*> chosen = app.get_subcommands();
+    const CLI::App& where = chosen.empty() ? app : *chosen.front();
+    std::string help =
+        chosen.empty() ? "tbucket --help" : "tbucket " + where.get_name() + " --help";
+    for (const std::string& word : extra) {
+        if (word.size() < 2 || word[0] != '-') continue;
+        std::string option = word.substr(0, word.find('='));
+        return "unknown option " + option + did_you_mean(option, option_names(where)) + " (see " +
+               help + ")";
+    }
+    if (where.get_name() == "run" && !command_after_dashes) {
+        std::string line = run_with_dashes(where, extra);
+        if (!line.empty()) return "put the command after --: " + line;
+    }
+    return "";
+}
+
+int parse_failed(CLI::App& app, const CLI::ParseError& e, bool json, int argc, char** argv,
+                 bool command_after_dashes) {
+    if (e.get_exit_code() == 0) return help_or_version(app, e, json, command_after_dashes);
     std::string message = std::string(e.what()) + " (see tbucket --help)";
     std::string_view word = first_word(app, argc, argv);
     if (chosen_command(app, argc, argv).empty() && !word.empty()) {
-        message = "unknown command '" + std::string(word) + "' (see tbucket --help)";
+        message = "unknown command '" + std::string(word) + "'" +
+                  did_you_mean(word, command_names()) + " (see tbucket --help)";
+    } else if (std::string hint = not_expected(app, command_after_dashes); !hint.empty()) {
+        message = hint;
     }
     Output out(json, false);
     out.error(Error(ErrorKind::usage, message), exit_usage);
@@ -242,7 +322,8 @@ int run(int argc, char** argv) {
     static std::ios_base::Init streams;  // CLI11 prints through them (see cli11.h)
     CLI::App app{"tbucket: distributed token buckets in Redis, from the shell", "tbucket"};
     app.set_version_flag("-V,--version", "tbucket " TBUCKET_VERSION);
-    app.footer(footer);
+    app.formatter(std::make_shared<HelpFormatter>());
+    app.footer(footer);  // each command's --help ends with this
     app.require_subcommand(1);
     app.fallthrough();
     GlobalOptions global;
@@ -258,11 +339,13 @@ int run(int argc, char** argv) {
     }
     std::vector<std::string> command(argv + std::min(own + 1, argc), argv + argc);
     std::vector<Subcommand> commands = setup_commands(app, chosen_command(app, own, argv), command);
+    app.footer(std::string(examples) +
+               footer);  // tbucket --help's own, after the commands copied it
     if (std::optional<int> refused = check_env_flags(argc, argv)) return *refused;
     try {
         app.parse(own, argv);
     } catch (const CLI::ParseError& e) {
-        return parse_failed(app, e, wants_json(argc, argv), own, argv);
+        return parse_failed(app, e, wants_json(argc, argv), own, argv, own < argc);
     }
     scrub_passwords(argc, argv);
     try {

@@ -45,12 +45,15 @@ void prepare_tls() {
     for (const std::string& candidate : candidates) {
         if (access(candidate.c_str(), X_OK) == 0) {
             execv(candidate.c_str(), argv.data());
-            throw Error(ErrorKind::internal,
+            throw Error(ErrorKind::unavailable,
                         "cannot run " + candidate + " for TLS: " + std::strerror(errno));
         }
     }
-    throw Error(ErrorKind::internal, "TLS needs tbucket-tls, which is neither at " + candidates[0] +
-                                         " nor at " + candidates[1] + "; reinstall tbucket");
+    // An installation problem, not a bug: EX_UNAVAILABLE (69) is sysexits'
+    // status for "a support program or file does not exist".
+    throw Error(ErrorKind::unavailable, "TLS needs tbucket-tls, which is neither at " +
+                                            candidates[0] + " nor at " + candidates[1] +
+                                            "; install it there, or reinstall tbucket");
 }
 
 }  // namespace tbucket::cli

@@ -4,8 +4,8 @@
 # completions directory (pkg-config --variable completionsdir fish).
 #
 # Bucket names come from `tbucket list` against the server the command line
-# names (-u/--url, --prefix, --password-file, the TLS options, else the
-# environment), with
+# names (-u/--url, -h, -p, -n, --prefix, --password-file, the TLS options,
+# else the environment), with
 # short timeouts; when that fails, nothing is offered.
 
 # Prints three lines about the words before the cursor: the command (or
@@ -35,7 +35,7 @@ function __tbucket_state
             return
         end
         switch $w
-            case -u --url --prefix --password-file --connect-timeout --timeout-io -E --denied-exit \
+            case -u --url -h -p -n -a --prefix --password-file --connect-timeout --timeout-io -E --denied-exit \
                 --capacity --rate --expire --tokens --timeout --cacert --cacertdir --cert --key --sni
                 set skip 1
             case --wait
@@ -101,7 +101,7 @@ function __tbucket_buckets
         switch $w
             case --
                 break
-            case -u --url --prefix --password-file --cacert --cacertdir --cert --key --sni
+            case -u --url -h -p -n --prefix --password-file --cacert --cacertdir --cert --key --sni
                 set i (math $i + 1)
                 set -a args $w $words[$i]
             case '--url=*' '--prefix=*' '--password-file=*' '--cacert=*' '--cacertdir=*' '--cert=*' '--key=*' \
@@ -145,6 +145,9 @@ complete -c tbucket -n __tbucket_needs_command -a run -d 'Take N tokens, then ru
 # Global options: before the command or after it
 set -l not_in_run_command 'not __tbucket_in_run_command'
 complete -c tbucket -n $not_in_run_command -s u -l url -x -a 'redis://127.0.0.1:6379 unix:///' -d 'Redis URL'
+complete -c tbucket -n $not_in_run_command -s h -x -a '(__fish_print_hostnames)' -d "Redis host, replacing the URL's"
+complete -c tbucket -n $not_in_run_command -s p -x -a 6379 -d "Redis port, replacing the URL's"
+complete -c tbucket -n $not_in_run_command -s n -x -a '0 1 2 3' -d "Database number, replacing the URL's"
 complete -c tbucket -n $not_in_run_command -s c -l cluster -d 'Accepted for redis-cli habits'
 complete -c tbucket -n $not_in_run_command -l prefix -x -a 'tbucket:' -d 'Key prefix'
 complete -c tbucket -n $not_in_run_command -l json -d 'Print JSON Lines'
@@ -160,7 +163,7 @@ complete -c tbucket -n $not_in_run_command -l key -r -F -d 'Private key of --cer
 complete -c tbucket -n $not_in_run_command -l sni -x -d 'Server name to send and check'
 complete -c tbucket -n $not_in_run_command -l insecure -d 'Do not verify the server certificate'
 complete -c tbucket -n $not_in_run_command -s E -l denied-exit -x -a '0 1 75' -d 'Exit status of a denial'
-complete -c tbucket -n $not_in_run_command -s h -l help -d 'Show help'
+complete -c tbucket -n $not_in_run_command -l help -d 'Show help'
 complete -c tbucket -n __tbucket_needs_command -s V -l version -d 'Show the version'
 
 # Options of the commands
@@ -176,6 +179,7 @@ complete -c tbucket -n '__tbucket_using take put watch run' -l expire -x -a $dur
 complete -c tbucket -n '__tbucket_using take' -l partial -d 'Take as many whole tokens as are there, up to N'
 complete -c tbucket -n '__tbucket_using take run' -l wait -a $durations -d 'Wait for the tokens, forever or up to a duration'
 complete -c tbucket -n __tbucket_after_wait -a $durations -d 'Longest wait'
+complete -c tbucket -n '__tbucket_using run' -l fail-open -d 'Redis unavailable: run the command anyway'
 complete -c tbucket -n '__tbucket_using put' -l force -d 'Let the level exceed the capacity'
 complete -c tbucket -n '__tbucket_using watch' -l timeout -x -a $durations -d 'Give up after this long'
 complete -c tbucket -n '__tbucket_using watch' -l take -d 'Take the tokens in the same step'

@@ -68,14 +68,64 @@ bool scan_decimal(std::string_view text, std::size_t& pos, double& value) {
     return ec == std::errc() && end == text.data() + pos && std::isfinite(value);
 }
 
+// The units of durations and rate periods, short and as people write them
+// in a crontab comment (10/sec, 5/minutes, 1/day).
+constexpr struct {
+    std::string_view name;
+    double ms;
+} units[] = {
+    {"ms", 1},         {"s", 1e3},        {"sec", 1e3},     {"secs", 1e3},     {"second", 1e3},
+    {"seconds", 1e3},  {"m", 60e3},       {"min", 60e3},    {"mins", 60e3},    {"minute", 60e3},
+    {"minutes", 60e3}, {"h", 3600e3},     {"hour", 3600e3}, {"hours", 3600e3}, {"d", 86400e3},
+    {"day", 86400e3},  {"days", 86400e3},
+};
+
 // Milliseconds per unit, or 0 when `unit` is not one.
 double unit_ms(std::string_view unit) {
-    if (unit == "ms") return 1;
-    if (unit == "s") return 1e3;
-    if (unit == "m" || unit == "min") return 60e3;
-    if (unit == "h") return 3600e3;
-    if (unit == "d") return 86400e3;
+    for (const auto& u : units) {
+        if (u.name == unit) return u.ms;
+    }
     return 0;
+}
+
+// "ms, s, sec, ..., days": for messages.
+std::string unit_names() {
+    std::string names;
+    for (const auto& u : units) names.append(names.empty() ? "" : ", ").append(u.name);
+    return names;
+}
+
+// A duration; `where` names it in messages ("--wait '5x'").
+int64_t duration_ms(const std::string& where, std::string_view text) {
+    if (text[0] == '-') bad(where + " is negative");
+    std::size_t pos = 0;
+    double total = 0;
+    while (pos < text.size()) {
+        double number = 0;
+        std::size_t number_start = pos;
+        if (!scan_decimal(text, pos, number)) {
+            bad(where + " is not a duration; expected e.g. 250ms, 30s, 5m, 2h, 1d, 1m30s or 1.5");
+        }
+        std::size_t unit_start = pos;
+        while (pos < text.size() && text[pos] >= 'a' && text[pos] <= 'z') ++pos;
+        std::string_view unit = text.substr(unit_start, pos - unit_start);
+        if (unit.empty()) {
+            if (pos != text.size() || number_start != 0) {
+                bad(where + " has a number without a unit (ms, s, m, h, d)");
+            }
+            total = number * 1e3;  // a bare number is seconds
+            break;
+        }
+        double scale = unit_ms(unit);
+        if (scale == 0) {
+            bad(where + " has an unknown unit " + quoted(unit) + "; the units are " + unit_names());
+        }
+        total += number * scale;
+        if (total > static_cast<double>(max_duration_ms)) bad(where + " is longer than 100 years");
+    }
+    if (total > static_cast<double>(max_duration_ms)) bad(where + " is longer than 100 years");
+    if (total == 0) return 0;
+    return std::max<int64_t>(1, std::llround(total));
 }
 
 // A duration as exact decimal arithmetic gives it: whole milliseconds and
@@ -183,37 +233,9 @@ int64_t parse_count(std::string_view what, std::string_view text, bool allow_zer
 }
 
 int64_t parse_duration_ms(std::string_view what, std::string_view text) {
-    std::string where = std::string(what) + " " + quoted(text);
     if (text.empty())
         bad(std::string(what) + " is empty; expected a duration such as 250ms, 30s, 1m30s");
-    if (text[0] == '-') bad(where + " is negative");
-    std::size_t pos = 0;
-    double total = 0;
-    while (pos < text.size()) {
-        double number = 0;
-        std::size_t number_start = pos;
-        if (!scan_decimal(text, pos, number)) {
-            bad(where + " is not a duration; expected e.g. 250ms, 30s, 5m, 2h, 1d, 1m30s or 1.5");
-        }
-        std::size_t unit_start = pos;
-        while (pos < text.size() && text[pos] >= 'a' && text[pos] <= 'z') ++pos;
-        std::string_view unit = text.substr(unit_start, pos - unit_start);
-        if (unit.empty()) {
-            if (pos != text.size() || number_start != 0) {
-                bad(where + " has a number without a unit (ms, s, m, h, d)");
-            }
-            total = number * 1e3;  // a bare number is seconds
-            break;
-        }
-        double scale = unit_ms(unit);
-        if (scale == 0)
-            bad(where + " has an unknown unit '" + std::string(unit) + "'; use ms, s, m, h or d");
-        total += number * scale;
-        if (total > static_cast<double>(max_duration_ms)) bad(where + " is longer than 100 years");
-    }
-    if (total > static_cast<double>(max_duration_ms)) bad(where + " is longer than 100 years");
-    if (total == 0) return 0;
-    return std::max<int64_t>(1, std::llround(total));
+    return duration_ms(std::string(what) + " " + quoted(text), text);
 }
 
 int64_t parse_exact_duration_ms(std::string_view what, std::string_view text) {
@@ -244,7 +266,7 @@ Rate parse_rate(std::string_view text) {
     // "10/s" means 10 per 1s
     std::string period = period_text[0] >= 'a' && period_text[0] <= 'z' ? "1" : "";
     period += period_text;
-    rate.period_ms = parse_duration_ms("period of " + where, period);
+    rate.period_ms = duration_ms(where + ": period", period);
     if (rate.period_ms == 0) bad(where + ": period is zero");
     // Stored in whole milliseconds: 1/1.5ms must not quietly become 1/2ms.
     std::optional<ExactMs> exact = exact_ms(period);

@@ -79,6 +79,19 @@ std::string printable(std::string_view text) {
     return out;
 }
 
+// -p and -n: a URL's bounds, in a message that names the option, not the URL.
+int64_t option_number(std::string_view option, std::string_view text, int64_t low, int64_t high) {
+    std::string what = std::string(option) + " '" + printable(text) + "'";
+    if (!all_digits(text) || text.size() > 10)
+        throw Error(ErrorKind::usage, what + " is not a number");
+    int64_t value = std::stoll(std::string(text));
+    if (value < low || value > high) {
+        throw Error(ErrorKind::usage,
+                    what + " is not in " + std::to_string(low) + ".." + std::to_string(high));
+    }
+    return value;
+}
+
 bool is_host_char(unsigned char c, bool in_brackets) {
     bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
     return alnum || c == '-' || c == '.' || c == '_' || (in_brackets && (c == ':' || c == '%'));
@@ -211,6 +224,30 @@ std::vector<ConnectionOptions> parse_seeds(std::string_view url) {
         if (comma == std::string_view::npos) return seeds;
         start = comma + 1;
     }
+}
+
+void override_address(ConnectionOptions& options, std::string_view host, std::string_view port,
+                      std::string_view db) {
+    if (!host.empty() || !port.empty()) {
+        if (options.transport == ConnectionOptions::Transport::unix_socket) {
+            ConnectionOptions tcp;  // the default address, then what is given
+            options.transport = tcp.transport;
+            options.host = tcp.host;
+            options.port = tcp.port;
+            options.path.clear();
+        }
+    }
+    if (!host.empty()) {
+        for (unsigned char c : host) {
+            if (!is_host_char(c, true)) {
+                throw Error(ErrorKind::usage,
+                            "-h '" + printable(host) + "' is not a host name or address");
+            }
+        }
+        options.host = std::string(host);
+    }
+    if (!port.empty()) options.port = static_cast<int>(option_number("-p", port, 1, 65535));
+    if (!db.empty()) options.db = option_number("-n", db, 0, 2147483647);
 }
 
 std::string describe_endpoint(const ConnectionOptions& options) {

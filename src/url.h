@@ -14,7 +14,7 @@ namespace tbucket {
 // --cacert, --cacertdir, --cert, --key, --sni, --insecure).
 struct TlsOptions {
     bool enabled = false;
-    std::string ca_file;   // empty: the system's CA store
+    std::string ca_file;  // empty: the system's CA store
     std::string ca_dir;
     std::string cert_file;  // client certificate, for servers that ask for one
     std::string key_file;
@@ -52,6 +52,13 @@ ConnectionOptions parse_url(std::string_view url);
 // each host with the same user, password and database, in the order given.
 // A URL without a comma (and any unix:// URL) is one seed. Throws Error(usage).
 std::vector<ConnectionOptions> parse_seeds(std::string_view url);
+
+// redis-cli's -h HOST, -p PORT and -n DB over a parsed URL: each one given
+// (not empty) replaces its part. HOST may be an IPv6 address without
+// brackets, as redis-cli takes it; -h or -p turn a unix socket into TCP.
+// Throws Error(usage) naming the option.
+void override_address(ConnectionOptions& options, std::string_view host, std::string_view port,
+                      std::string_view db);
 
 // "127.0.0.1:6379" or "/run/redis.sock", for messages: never the password.
 std::string describe_endpoint(const ConnectionOptions& options);

@@ -2,6 +2,7 @@
 // checking stdout, stderr and the exit status.
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -528,4 +529,250 @@ TEST_CASE("the short form of take and put answers exactly as the full parser doe
         CHECK(answers[0].out == answers[1].out);
         CHECK(answers[0].err == answers[1].err);
     }
+}
+
+// redis-cli's -h, -p, -n and -a, and --help as the only help.
+
+TEST_CASE("-h and -p name the server, as in redis-cli, and take takes", "[e2e][redis-cli]") {
+    std::string port = std::to_string(redis().port());
+    RunResult r =
+        tbucket::test::tbucket({"-h", "127.0.0.1", "-p", port, "take", "api", "--capacity", "5"});
+    CHECK(r.code == 0);
+    CHECK(r.out == "api  4/5 tokens  no refill\n");
+    CHECK(r.err.empty());
+}
+
+TEST_CASE("-h to a server nobody listens on exits 69, so && goes no further",
+          "[e2e][redis-cli][faults]") {
+    std::string port = std::to_string(tbucket::test::free_port());
+    RunResult r = tbucket::test::tbucket({"-h", "127.0.0.1", "-p", port, "take", "api"});
+    CHECK(r.code == 69);
+    CHECK(r.out.empty());
+    CHECK(one_error_line(r.err));
+    CHECK_THAT(r.err, Catch::Contains("127.0.0.1:" + port));
+}
+
+TEST_CASE("-p and -n override the port and database of the URL", "[e2e][redis-cli]") {
+    std::string port = std::to_string(redis().port());
+    std::string elsewhere =
+        "redis://127.0.0.1:" + std::to_string(tbucket::test::free_port()) + "/0";
+    RunResult r = tbucket::test::tbucket(
+        {"-u", elsewhere, "-p", port, "-n", "3", "create", "api", "--capacity", "2"});
+    CHECK(r.code == 0);
+    CHECK(redis().integer({"EXISTS", "tbucket:{api}"}) == 0);  // not in database 0
+    r = tbucket::test::tbucket({"-u", redis().url() + "/3", "info", "api"});
+    CHECK(r.code == 0);
+    CHECK(r.out == "api  2/2 tokens  no refill\n");
+}
+
+TEST_CASE("-p overrides the port of TBUCKET_URL", "[e2e][redis-cli]") {
+    std::string elsewhere = "redis://127.0.0.1:" + std::to_string(tbucket::test::free_port());
+    RunResult r = tbucket::test::tbucket(
+        {"-p", std::to_string(redis().port()), "create", "api", "--capacity", "1"},
+        with_env({{"TBUCKET_URL", elsewhere}}));
+    CHECK(r.code == 0);
+    CHECK(r.err.empty());
+}
+
+TEST_CASE("-a PASSWORD is refused with exit 2 and a hint, and never printed",
+          "[e2e][redis-cli][auth]") {
+    RunResult r = tb({"-a", "s3cret", "take", "api", "--capacity", "1"});
+    CHECK(r.code == 2);
+    CHECK(r.out.empty());
+    CHECK(one_error_line(r.err));
+    CHECK_THAT(r.err, Catch::Contains("REDISCLI_AUTH") && Catch::Contains("--password-file"));
+    CHECK_THAT(r.err, !Catch::Contains("s3cret"));
+    CHECK(redis().integer({"EXISTS", "tbucket:{api}"}) == 0);
+}
+
+TEST_CASE("--help with a command that would act prints the help, does nothing and exits 2",
+          "[e2e][help]") {
+    REQUIRE(tb({"create", "api", "--capacity", "5"}).code == 0);
+    RunResult r = tb({"take", "api", "--help"});
+    CHECK(r.code == 2);
+    CHECK_THAT(r.out, Catch::StartsWith("Take N tokens"));
+    CHECK(one_error_line(r.err));
+    CHECK_THAT(r.err, Catch::Contains("--help"));
+    r = tb({"--help", "run", "api", "--", "true"});
+    CHECK(r.code == 2);
+    CHECK(one_error_line(r.err));
+    CHECK(tb({"info", "api"}).out == "api  5/5 tokens  no refill\n");
+}
+
+TEST_CASE("--help alone, or with a command and no arguments, exits 0", "[e2e][help]") {
+    for (std::vector<std::string> args :
+         {std::vector<std::string>{"--help"}, {"take", "--help"}, {"-q", "run", "--help"}}) {
+        RunResult r = tbucket::test::tbucket(args);
+        CHECK(r.code == 0);
+        CHECK_THAT(r.out, Catch::Contains("Usage: tbucket"));
+        CHECK(r.err.empty());
+    }
+}
+
+TEST_CASE("TLS without tbucket-tls beside a copied binary exits 69 saying where it looked",
+          "[e2e][tls]") {
+    char pattern[] = "/tmp/tbucket-copy-XXXXXX";
+    REQUIRE(mkdtemp(pattern));
+    std::string dir = pattern, copy = dir + "/tbucket";
+    REQUIRE(tbucket::test::run({"cp", tbucket::test::tbucket_path(), copy}).code == 0);
+    RunResult r = tbucket::test::run({copy, "--tls", "-u", redis().url(), "info", "api"});
+    std::filesystem::remove_all(dir);
+    CHECK(r.code == 69);
+    CHECK(r.out.empty());
+    CHECK(one_error_line(r.err));
+    CHECK_THAT(r.err, Catch::Contains(dir + "/tbucket-tls"));
+    CHECK_THAT(r.err, !Catch::Contains("internal error"));
+}
+
+// run --fail-open: a Redis outage runs the command instead of skipping it.
+
+namespace {
+
+std::string unreachable_url() {
+    return "redis://127.0.0.1:" + std::to_string(tbucket::test::free_port());
+}
+
+}  // namespace
+
+TEST_CASE("run --fail-open runs the command when Redis is unreachable, after one warning",
+          "[e2e][run][fail-open]") {
+    RunResult r = tbucket::test::tbucket(
+        {"-u", unreachable_url(), "run", "api", "--fail-open", "--", "echo", "hi"});
+    CHECK(r.code == 0);
+    CHECK(r.out == "hi\n");
+    CHECK_THAT(r.err, Catch::StartsWith("tbucket: warning: Redis unavailable (cannot connect"));
+    CHECK_THAT(r.err, Catch::EndsWith("); running the command anyway (--fail-open)\n"));
+    CHECK(r.err.find('\n') == r.err.size() - 1);
+}
+
+TEST_CASE("TBUCKET_FAIL_OPEN=1 runs the command through an outage, with its own exit status",
+          "[e2e][run][fail-open]") {
+    RunResult r = tbucket::test::tbucket(
+        {"-u", unreachable_url(), "run", "api", "--", "sh", "-c", "echo ran; exit 7"},
+        with_env({{"TBUCKET_FAIL_OPEN", "1"}}));
+    CHECK(r.code == 7);
+    CHECK(r.out == "ran\n");
+    CHECK_THAT(r.err, Catch::Contains("--fail-open"));
+}
+
+TEST_CASE("run without --fail-open skips the command when Redis is unreachable: exit 69",
+          "[e2e][run][fail-open]") {
+    RunResult r =
+        tbucket::test::tbucket({"-u", unreachable_url(), "run", "api", "--", "echo", "hi"});
+    CHECK(r.code == 69);
+    CHECK(r.out.empty());
+    CHECK(one_error_line(r.err));
+}
+
+TEST_CASE("run --fail-open does not run the command when denied: exit 75",
+          "[e2e][run][fail-open]") {
+    REQUIRE(tb({"create", "api", "--capacity", "1", "--tokens", "0"}).code == 0);
+    RunResult r = tb({"run", "api", "--fail-open", "--", "echo", "hi"});
+    CHECK(r.code == 75);
+    CHECK(r.out.empty());
+    CHECK_THAT(r.err, Catch::StartsWith("tbucket: denied: "));
+    CHECK_THAT(r.err, !Catch::Contains("--fail-open"));
+}
+
+TEST_CASE("a TBUCKET_FAIL_OPEN that is neither yes nor no is exit 2 naming it",
+          "[e2e][run][fail-open]") {
+    RunResult r =
+        tb({"run", "api", "--", "echo", "hi"}, with_env({{"TBUCKET_FAIL_OPEN", "maybe"}}));
+    CHECK(r.code == 2);
+    CHECK(r.out.empty());
+    CHECK(one_error_line(r.err));
+    CHECK_THAT(r.err, Catch::Contains("TBUCKET_FAIL_OPEN"));
+}
+
+// Mistyped command lines get a hint, not CLI11's words.
+
+TEST_CASE("run with its command but no -- says where the -- goes", "[e2e][run][usage]") {
+    for (auto [args, hint] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+             {{"run", "api", "echo", "hi"}, "tbucket run api -- echo hi"},
+             {{"run", "api", "2", "echo", "hi"}, "tbucket run api 2 -- echo hi"},
+             {{"run", "api", "echo"}, "tbucket run api -- echo"}}) {
+        RunResult r = tb(args);
+        CHECK(r.code == 2);
+        CHECK(r.out.empty());
+        CHECK(r.err == "tbucket: error: put the command after --: " + hint + "\n");
+    }
+    CHECK(redis().integer({"EXISTS", "tbucket:{api}"}) == 0);
+}
+
+TEST_CASE("an unknown command names the nearest one", "[e2e][usage]") {
+    RunResult r = tb({"tkae", "api"});
+    CHECK(r.code == 2);
+    CHECK(r.out.empty());
+    CHECK(r.err ==
+          "tbucket: error: unknown command 'tkae'; did you mean take? (see tbucket --help)\n");
+    r = tb({"frobnicate"});
+    CHECK(r.code == 2);
+    CHECK(r.err == "tbucket: error: unknown command 'frobnicate' (see tbucket --help)\n");
+}
+
+TEST_CASE("an unknown option names the nearest option of the command", "[e2e][usage]") {
+    RunResult r = tb({"take", "api", "--wiat", "5m"});
+    CHECK(r.code == 2);
+    CHECK(r.out.empty());
+    CHECK(
+        r.err ==
+        "tbucket: error: unknown option --wiat; did you mean --wait? (see tbucket take --help)\n");
+    r = tb({"put", "api", "--jsno"});
+    CHECK(r.code == 2);
+    CHECK_THAT(r.err, Catch::Contains("did you mean --json?"));
+    CHECK(redis().integer({"EXISTS", "tbucket:{api}"}) == 0);
+}
+
+TEST_CASE("--rate accepts sec, second, min, minute, hour, day and their plurals",
+          "[e2e][create][rate]") {
+    for (auto [rate, shown] :
+         std::vector<std::pair<std::string, std::string>>{{"10/sec", "10/s"},
+                                                          {"10/seconds", "10/s"},
+                                                          {"100/mins", "100/min"},
+                                                          {"100/minute", "100/min"},
+                                                          {"2/hours", "2/h"},
+                                                          {"5/day", "5/d"},
+                                                          {"3/1min30sec", "3/1m30s"}}) {
+        RunResult r = tb({"create", "r", "--capacity", "5", "--rate", rate, "--replace"});
+        CHECK(r.code == 0);
+        CHECK_THAT(r.out, Catch::Contains("refill " + shown + " "));
+    }
+}
+
+TEST_CASE("a rate with an unknown unit is one clean line naming it and the units",
+          "[e2e][create][rate][usage]") {
+    RunResult r = tb({"create", "r", "--capacity", "5", "--rate", "10/fortnight"});
+    CHECK(r.code == 2);
+    CHECK(r.out.empty());
+    CHECK(r.err ==
+          "tbucket: error: rate '10/fortnight': period has an unknown unit 'fortnight'; the units "
+          "are ms, s, sec, secs, second, seconds, m, min, mins, minute, minutes, h, hour, hours, "
+          "d, day, days\n");
+}
+
+TEST_CASE("run --help has one usage line, with the command after --", "[e2e][help]") {
+    RunResult r = tbucket::test::tbucket({"run", "--help"});
+    CHECK(r.code == 0);
+    std::size_t usage = r.out.find("Usage:");
+    CHECK(usage != std::string::npos);
+    CHECK(r.out.find("Usage:", usage + 1) == std::string::npos);
+    CHECK_THAT(r.out, Catch::Contains("Usage: tbucket run [OPTIONS] NAME [N] -- CMD [ARGS...]\n"));
+}
+
+TEST_CASE("--help shows value names, not CLI11's types, defaults or (Env:...)", "[e2e][help]") {
+    RunResult r = tbucket::test::tbucket({"--help"});
+    CHECK(r.code == 0);
+    CHECK_THAT(r.out, Catch::Contains("--prefix PREFIX "));
+    CHECK_THAT(r.out, Catch::Contains("-E,--denied-exit N "));
+    CHECK_THAT(r.out, Catch::Contains("env TBUCKET_PREFIX"));
+    for (const char* noise : {"(Env:", "TEXT", ":INT", "REQUIRED", "Needs:", "Excludes:"})
+        CHECK_THAT(r.out, !Catch::Contains(noise));
+}
+
+TEST_CASE("tbucket --help ends with examples", "[e2e][help]") {
+    RunResult r = tbucket::test::tbucket({"--help"});
+    CHECK(r.code == 0);
+    CHECK_THAT(r.out, Catch::Contains("Examples:\n  tbucket take api --capacity 10 --rate 10/min"));
+    CHECK_THAT(r.out, Catch::Contains("tbucket run deploys --wait 5m -- ./deploy.sh"));
+    CHECK_THAT(tbucket::test::tbucket({"take", "--help"}).out, !Catch::Contains("Examples:"));
 }

@@ -198,6 +198,26 @@ TEST_CASE("rates with a bare unit mean one of that unit", "[parse]") {
     CHECK(parse_rate("3/ms") == Rate{3, 1});
 }
 
+TEST_CASE("rate periods may be written sec, second, min, minute, hour, day and plurals",
+          "[parse]") {
+    for (std::string_view unit : {"sec", "secs", "second", "seconds"})
+        CHECK(parse_rate("10/" + std::string(unit)) == Rate{10, 1000});
+    for (std::string_view unit : {"min", "mins", "minute", "minutes"})
+        CHECK(parse_rate("10/" + std::string(unit)) == Rate{10, 60'000});
+    CHECK(parse_rate("2/hour") == Rate{2, 3'600'000});
+    CHECK(parse_rate("2/2hours") == Rate{2, 7'200'000});
+    CHECK(parse_rate("5/day") == Rate{5, 86'400'000});
+    CHECK(parse_rate("5/7days") == Rate{5, 7 * 86'400'000LL});
+    CHECK(parse_rate("3/1min30sec") == Rate{3, 90'000});
+}
+
+TEST_CASE("an unknown rate unit is one line naming it and the units there are", "[parse]") {
+    std::string message = usage_error([] { parse_rate("10/fortnight"); });
+    CHECK(message ==
+          "rate '10/fortnight': period has an unknown unit 'fortnight'; the units are ms, s, sec, "
+          "secs, second, seconds, m, min, mins, minute, minutes, h, hour, hours, d, day, days");
+}
+
 TEST_CASE("rates with a numbered period", "[parse]") {
     CHECK(parse_rate("1/30s") == Rate{1, 30'000});
     CHECK(parse_rate("5000/1d") == Rate{5000, 86'400'000});

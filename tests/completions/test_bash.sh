@@ -128,6 +128,7 @@ if [ "${1:-}" = --inner ]; then
     TBUCKET_URL=redis://127.0.0.1:1 expect "tbucket -u $SERVER_URL take " alpha beta
     TBUCKET_URL=redis://127.0.0.1:1 expect "tbucket take --url=$SERVER_URL a" alpha
     TBUCKET_URL=redis://127.0.0.1:1 expect_none 'tbucket take '
+    TBUCKET_URL=redis://127.0.0.1:1 expect "tbucket -p ${SERVER_URL##*:} take " alpha beta
     expect "tbucket --prefix other: take " gamma
     expect_none "tbucket --prefix other: take " alpha beta
     # names stay names whatever TBUCKET_JSON says

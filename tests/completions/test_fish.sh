@@ -82,6 +82,7 @@ expect_none "tbucket -u $url --prefix other: take " alpha beta
 # --url on the command line wins over TBUCKET_URL (here a closed port)
 TBUCKET_URL=redis://127.0.0.1:1
 expect "tbucket --url=$url take " alpha beta
+expect "tbucket -p ${url##*:} take " alpha beta
 expect_none 'tbucket take ' alpha beta
 TBUCKET_URL=$url
 # names stay names whatever TBUCKET_JSON says

@@ -130,6 +130,7 @@ expect 'tbucket info team:' team:api
 expect "tbucket -u $TB_SERVER_URL --prefix other: take " gamma
 expect_none "tbucket -u $TB_SERVER_URL --prefix other: take " alpha beta
 expect "tbucket take --prefix=other: " gamma
+expect "tbucket -u redis://127.0.0.1:1 -p ${TB_SERVER_URL##*:} take " alpha beta
 
 zpty -d tb
 exit $(( failures > 0 ))
