@@ -533,7 +533,7 @@ TEST_CASE("the short form of take and put answers exactly as the full parser doe
 
 // redis-cli's -h, -p, -n and -a, and --help as the only help.
 
-TEST_CASE("-h and -p name the server, as in redis-cli, and take takes", "[e2e][redis-cli]") {
+TEST_CASE("the options -h and -p name the server, as in redis-cli, and take takes", "[e2e][redis-cli]") {
     std::string port = std::to_string(redis().port());
     RunResult r =
         tbucket::test::tbucket({"-h", "127.0.0.1", "-p", port, "take", "api", "--capacity", "5"});
@@ -542,7 +542,7 @@ TEST_CASE("-h and -p name the server, as in redis-cli, and take takes", "[e2e][r
     CHECK(r.err.empty());
 }
 
-TEST_CASE("-h to a server nobody listens on exits 69, so && goes no further",
+TEST_CASE("the option -h to a server nobody listens on exits 69, so && goes no further",
           "[e2e][redis-cli][faults]") {
     std::string port = std::to_string(tbucket::test::free_port());
     RunResult r = tbucket::test::tbucket({"-h", "127.0.0.1", "-p", port, "take", "api"});
@@ -552,7 +552,7 @@ TEST_CASE("-h to a server nobody listens on exits 69, so && goes no further",
     CHECK_THAT(r.err, Catch::Contains("127.0.0.1:" + port));
 }
 
-TEST_CASE("-p and -n override the port and database of the URL", "[e2e][redis-cli]") {
+TEST_CASE("the options -p and -n override the port and database of the URL", "[e2e][redis-cli]") {
     std::string port = std::to_string(redis().port());
     std::string elsewhere =
         "redis://127.0.0.1:" + std::to_string(tbucket::test::free_port()) + "/0";
@@ -565,7 +565,7 @@ TEST_CASE("-p and -n override the port and database of the URL", "[e2e][redis-cl
     CHECK(r.out == "api  2/2 tokens  no refill\n");
 }
 
-TEST_CASE("-p overrides the port of TBUCKET_URL", "[e2e][redis-cli]") {
+TEST_CASE("the option -p overrides the port of TBUCKET_URL", "[e2e][redis-cli]") {
     std::string elsewhere = "redis://127.0.0.1:" + std::to_string(tbucket::test::free_port());
     RunResult r = tbucket::test::tbucket(
         {"-p", std::to_string(redis().port()), "create", "api", "--capacity", "1"},
@@ -574,7 +574,7 @@ TEST_CASE("-p overrides the port of TBUCKET_URL", "[e2e][redis-cli]") {
     CHECK(r.err.empty());
 }
 
-TEST_CASE("-a PASSWORD is refused with exit 2 and a hint, and never printed",
+TEST_CASE("the option -a PASSWORD is refused with exit 2 and a hint, and never printed",
           "[e2e][redis-cli][auth]") {
     RunResult r = tb({"-a", "s3cret", "take", "api", "--capacity", "1"});
     CHECK(r.code == 2);
@@ -585,7 +585,7 @@ TEST_CASE("-a PASSWORD is refused with exit 2 and a hint, and never printed",
     CHECK(redis().integer({"EXISTS", "tbucket:{api}"}) == 0);
 }
 
-TEST_CASE("--help with a command that would act prints the help, does nothing and exits 2",
+TEST_CASE("the option --help with a command that would act prints the help, does nothing and exits 2",
           "[e2e][help]") {
     REQUIRE(tb({"create", "api", "--capacity", "5"}).code == 0);
     RunResult r = tb({"take", "api", "--help"});
@@ -599,7 +599,7 @@ TEST_CASE("--help with a command that would act prints the help, does nothing an
     CHECK(tb({"info", "api"}).out == "api  5/5 tokens  no refill\n");
 }
 
-TEST_CASE("--help alone, or with a command and no arguments, exits 0", "[e2e][help]") {
+TEST_CASE("the option --help alone, or with a command and no arguments, exits 0", "[e2e][help]") {
     for (std::vector<std::string> args :
          {std::vector<std::string>{"--help"}, {"take", "--help"}, {"-q", "run", "--help"}}) {
         RunResult r = tbucket::test::tbucket(args);
@@ -723,7 +723,7 @@ TEST_CASE("an unknown option names the nearest option of the command", "[e2e][us
     CHECK(redis().integer({"EXISTS", "tbucket:{api}"}) == 0);
 }
 
-TEST_CASE("--rate accepts sec, second, min, minute, hour, day and their plurals",
+TEST_CASE("the option --rate accepts sec, second, min, minute, hour, day and their plurals",
           "[e2e][create][rate]") {
     for (auto [rate, shown] :
          std::vector<std::pair<std::string, std::string>>{{"10/sec", "10/s"},
@@ -759,7 +759,7 @@ TEST_CASE("run --help has one usage line, with the command after --", "[e2e][hel
     CHECK_THAT(r.out, Catch::Contains("Usage: tbucket run [OPTIONS] NAME [N] -- CMD [ARGS...]\n"));
 }
 
-TEST_CASE("--help shows value names, not CLI11's types, defaults or (Env:...)", "[e2e][help]") {
+TEST_CASE("the option --help shows value names, not CLI11's types, defaults or (Env:...)", "[e2e][help]") {
     RunResult r = tbucket::test::tbucket({"--help"});
     CHECK(r.code == 0);
     CHECK_THAT(r.out, Catch::Contains("--prefix PREFIX "));
