@@ -20,8 +20,9 @@ namespace {
 constexpr const char* footer =
     "Exit status: 0 done, 1 denied (take), 75 denied (run), 2 usage, 3 no such bucket,\n"
     "4 other settings, 5 impossible, 65 not a bucket, 69 Redis unavailable, 77 refused,\n"
-    "70 internal error, 124 timed out, 126/127 run: not executable/not found,\n"
-    "130/143 interrupted. See tbucket(1).";
+    "70 internal error, 74 cannot write the output, 124 timed out,\n"
+    "126/127 run: not executable/not found, 130/143 interrupted,\n"
+    "141 the reader of the output went away (SIGPIPE). See tbucket(1).";
 
 // Hide a password typed in a URL from ps(1) and /proc/PID/cmdline.
 void scrub_passwords(int argc, char** argv) {
@@ -168,7 +169,9 @@ template <typename Body>
 int run_in_context(const GlobalOptions& global, Output& out, const Body& body) {
     try {
         Context context(global, out);
-        return body(context);
+        int code = body(context);
+        out.flush();  // here, not in exit(), which would drop a write error
+        return code;
     } catch (const Error& e) {
         int code = exit_code(e.kind());
         out.error(e, code);

@@ -1,7 +1,10 @@
 #include "output.h"
 
+#include <cerrno>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "parse.h"
@@ -39,6 +42,24 @@ Json state_json(const State& s) {
 void write_line(std::FILE* stream, const std::string& text) {
     std::fwrite(text.data(), 1, text.size(), stream);
     std::fputc('\n', stream);
+}
+
+// A reader that is gone (EPIPE) ends tbucket as it ends cat(1): by
+// SIGPIPE, which main() ignores only so that a closed socket is an error to
+// report. Any other failure (ENOSPC) is an error for main's catch site.
+[[noreturn]] void stdout_failed(int err) {
+    if (err == EPIPE) {
+        std::signal(SIGPIPE, SIG_DFL);
+        std::raise(SIGPIPE);
+    }
+    std::string why = err ? std::strerror(err) : "unknown error";
+    throw Error(ErrorKind::output, "cannot write to standard output: " + why);
+}
+
+// Checks stdout after each write, so that a reader that is gone stops a
+// long listing or a follow at its next line, not at the end.
+void check_stdout() {
+    if (std::ferror(stdout)) stdout_failed(errno);
 }
 
 // One line, whatever a server or a parser put in the message.
@@ -81,7 +102,15 @@ std::string state_text(const State& s) {
 
 void Output::line(const std::string& text, bool always) {
     if (quiet_ && !always) return;
+    errno = 0;
     write_line(stdout, text);
+    check_stdout();
+}
+
+void Output::flush() {
+    errno = 0;
+    std::fflush(stdout);
+    check_stdout();
 }
 
 void Output::state(const State& state) {
@@ -169,7 +198,7 @@ void Output::watched(const State& state, int64_t waited_ms) {
 
 void Output::followed(const State& state) {
     line(json_ ? dump(state_json(state)) : state_text(state), true);
-    std::fflush(stdout);
+    flush();
 }
 
 void Output::name(const std::string& name) {

@@ -30,6 +30,10 @@ public:
     void followed(const State& state);                    // watch --follow: flushed at once
     void name(const std::string& name);
 
+    // Writes what is buffered. A write error on stdout, here or at any
+    // line: EPIPE kills tbucket by SIGPIPE; others are Error(output).
+    void flush();
+
     void warning(std::string_view message);
     void error(const Error& error, int exit);
 
