@@ -21,6 +21,23 @@ Json number(double value) {
     return value;
 }
 
+// A level is a sum of refill fractions, so its double carries noise
+// (5.004973000000001): shown rounded to micro-tokens, the stored value
+// keeping every bit. Large values, whose doubles are coarser than a
+// micro-token anyway, are left alone.
+double micro_tokens(double value) {
+    if (!(std::fabs(value) < 1e9)) return value;
+    return std::round(value * 1e6) / 1e6;
+}
+
+// The same for a level, but never up to a whole token it has not reached,
+// so that `available` is always floor(`tokens`) as shown.
+double micro_level(double value) {
+    double shown = micro_tokens(value);
+    if (std::floor(shown) > std::floor(value)) return std::floor(value * 1e6) / 1e6;
+    return shown;
+}
+
 Json optional_ms(std::optional<int64_t> ms) {
     return ms ? Json(*ms) : Json(nullptr);
 }
@@ -29,7 +46,7 @@ Json state_json(const State& s) {
     Json j;
     j["name"] = s.name;
     j["capacity"] = s.capacity;
-    j["tokens"] = number(s.tokens);
+    j["tokens"] = number(micro_level(s.tokens));
     j["available"] = s.available();
     j["rate"] = s.rate ? Json{{"amount", number(s.rate->amount)}, {"period_ms", s.rate->period_ms}}
                        : Json(nullptr);
@@ -89,8 +106,8 @@ std::string full_text(const State& s) {
 }  // namespace
 
 std::string state_text(const State& s) {
-    std::string text =
-        s.name + "  " + format_tokens(s.tokens) + "/" + std::to_string(s.capacity) + " tokens";
+    std::string text = s.name + "  " + format_tokens(micro_level(s.tokens)) + "/" +
+                       std::to_string(s.capacity) + " tokens";
     if (s.rate) {
         text += "  refill " + format_rate(*s.rate) + "  " + full_text(s);
     } else {
@@ -171,12 +188,12 @@ void Output::denial(const TakeResult& r) {
 void Output::put(const PutResult& r) {
     if (json_) {
         Json j = state_json(r.state);
-        j["added"] = number(r.added);
-        j["overflow"] = number(r.overflow);
+        j["added"] = number(micro_tokens(r.added));
+        j["overflow"] = number(micro_tokens(r.overflow));
         return line(dump(j));
     }
     std::string text = state_text(r.state);
-    if (r.overflow > 0) text += "  overflow " + format_tokens(r.overflow);
+    if (r.overflow > 0) text += "  overflow " + format_tokens(micro_tokens(r.overflow));
     line(text);
 }
 

@@ -95,3 +95,50 @@ TEST_CASE("a take that cannot print its result still took its tokens", "[e2e][ou
     json state = json::parse(tb({"--json", "info", "t"}).out);
     CHECK(state["available"] == 3);
 }
+
+namespace {
+
+// A bucket without refill whose stored level is exactly `level`, as a
+// long refill would leave it.
+void bucket_at(const std::string& name, const std::string& level) {
+    REQUIRE(tb({"create", name, "--capacity", "10"}).code == 0);
+    redis().command({"HSET", "tbucket:{" + name + "}", "t", level});
+}
+
+}  // namespace
+
+TEST_CASE("JSON levels are rounded to micro-tokens", "[e2e][output][json]") {
+    bucket_at("n", "5.004973000000001");
+    RunResult r = tb({"--json", "info", "n"});
+    CHECK(r.code == 0);
+    CHECK_THAT(r.out, Catch::Contains(R"("tokens":5.004973,"available":5,)"));
+}
+
+TEST_CASE("a level just under a whole token is not rounded up to it", "[e2e][output][json]") {
+    bucket_at("n", "4.9999999999");
+    CHECK_THAT(tb({"--json", "info", "n"}).out,
+               Catch::Contains(R"("tokens":4.999999,"available":4,)"));
+    CHECK_THAT(tb({"info", "n"}).out, Catch::StartsWith("n  4.99/10 tokens"));
+}
+
+TEST_CASE("text levels are the micro-token level cut to two decimals", "[e2e][output]") {
+    bucket_at("n", "7.259999999999999");  // the double just below 7.26
+    CHECK(tb({"info", "n"}).out == "n  7.26/10 tokens  no refill\n");
+}
+
+TEST_CASE("put reports added and overflow rounded to micro-tokens", "[e2e][output][json]") {
+    bucket_at("n", "9.3");
+    RunResult r = tb({"--json", "put", "n", "1"});
+    CHECK(r.code == 0);
+    CHECK_THAT(r.out, Catch::Contains(R"("tokens":10,)"));
+    CHECK_THAT(r.out, Catch::EndsWith(R"("added":0.7,"overflow":0.3})"
+                                      "\n"));
+    bucket_at("m", "9.3");
+    CHECK(tb({"put", "m", "1"}).out == "m  10/10 tokens  no refill  overflow 0.3\n");
+}
+
+TEST_CASE("watch --follow rounds levels to micro-tokens too", "[e2e][output][json]") {
+    bucket_at("n", "5.004973000000001");
+    RunResult r = tb({"--json", "watch", "n", "--follow", "--timeout", "0"});
+    CHECK_THAT(r.out, Catch::Contains(R"("tokens":5.004973,)"));
+}
