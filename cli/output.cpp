@@ -1,5 +1,6 @@
 #include "output.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <csignal>
@@ -103,11 +104,19 @@ std::string full_text(const State& s) {
     return *full == 0 ? "full" : "full in " + format_duration_ms(*full);
 }
 
+std::string pad(std::string text, std::size_t width) {
+    if (text.size() < width) text.append(width - text.size(), ' ');
+    return text;
+}
+
+std::string level_text(const State& s) {
+    return format_tokens(micro_level(s.tokens)) + "/" + std::to_string(s.capacity) + " tokens";
+}
+
 }  // namespace
 
-std::string state_text(const State& s) {
-    std::string text = s.name + "  " + format_tokens(micro_level(s.tokens)) + "/" +
-                       std::to_string(s.capacity) + " tokens";
+std::string state_text(const State& s, const Columns& columns) {
+    std::string text = pad(s.name, columns.name) + "  " + pad(level_text(s), columns.level);
     if (s.rate) {
         text += "  refill " + format_rate(*s.rate) + "  " + full_text(s);
     } else {
@@ -130,8 +139,16 @@ void Output::flush() {
     check_stdout();
 }
 
+void Output::align(const std::vector<State>& states) {
+    columns_ = {};
+    for (const State& s : states) {
+        columns_.name = std::max(columns_.name, s.name.size());
+        columns_.level = std::max(columns_.level, level_text(s).size());
+    }
+}
+
 void Output::state(const State& state) {
-    if (!json_) return line(state_text(state), true);
+    if (!json_) return line(state_text(state, columns_), true);
     Json j = state_json(state);
     if (!state.node.empty()) j["node"] = state.node;  // which server answered
     line(dump(j), true);

@@ -6,11 +6,18 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "bucket.h"
 #include "error.h"
 
 namespace tbucket::cli {
+
+// Widths that line up the name and level columns of one command's lines.
+struct Columns {
+    std::size_t name = 0;
+    std::size_t level = 0;  // "7.25/10 tokens"
+};
 
 class Output {
 public:
@@ -20,6 +27,8 @@ public:
     bool quiet() const { return quiet_; }
 
     void state(const State& state);  // info, reset, list --json: shown even with -q
+    // Text lines of state() from here on line up with all of `states`.
+    void align(const std::vector<State>& states);
     void created(const CreateResult& result);
     void took(const TakeResult& result, int64_t waited_ms);
     // run's denial: text only on stderr, as stdout would be the command's.
@@ -43,9 +52,11 @@ private:
 
     bool json_;
     bool quiet_;
+    Columns columns_;
 };
 
-// "api  7.25/10 tokens  refill 10/min  full in 16.5s"
-std::string state_text(const State& state);
+// "api  7.25/10 tokens  refill 10/min  full in 16.5s", its name and level
+// padded to `columns`.
+std::string state_text(const State& state, const Columns& columns = {});
 
 }  // namespace tbucket::cli

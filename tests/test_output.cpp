@@ -142,3 +142,21 @@ TEST_CASE("watch --follow rounds levels to micro-tokens too", "[e2e][output][jso
     RunResult r = tb({"--json", "watch", "n", "--follow", "--timeout", "0"});
     CHECK_THAT(r.out, Catch::Contains(R"("tokens":5.004973,)"));
 }
+
+TEST_CASE("info lines up the name and level columns of its lines", "[e2e][output]") {
+    REQUIRE(tb({"create", "a", "--capacity", "5", "--rate", "1/s"}).code == 0);
+    REQUIRE(tb({"create", "long-name", "--capacity", "100", "--tokens", "7"}).code == 0);
+    REQUIRE(tb({"create", "mid", "--capacity", "10"}).code == 0);
+    RunResult r = tb({"info", "a", "long-name", "nope", "mid"});
+    CHECK(r.code == 3);
+    CHECK(r.out ==
+          "a          5/5 tokens    refill 1/s  full\n"
+          "long-name  7/100 tokens  no refill\n"
+          "mid        10/10 tokens  no refill\n");
+    CHECK(tbucket::test::one_error_line(r.err));
+}
+
+TEST_CASE("info of one bucket has no padding", "[e2e][output]") {
+    REQUIRE(tb({"create", "a", "--capacity", "5"}).code == 0);
+    CHECK(tb({"info", "a"}).out == "a  5/5 tokens  no refill\n");
+}
