@@ -147,30 +147,18 @@ std::string_view first_word(const CLI::App& app, int argc, char** argv) {
     return "";
 }
 
-int parse_failed(CLI::App& app, const CLI::ParseError& e, bool json, int argc, char** argv) {
-    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
-    std::string message = std::string(e.what()) + " (see tbucket --help)";
-    std::string_view word = first_word(app, argc, argv);
-    if (chosen_command(app, argc, argv).empty() && !word.empty()) {
-        message = "unknown command '" + std::string(word) + "' (see tbucket --help)";
-    }
-    Output out(json, false);
-    out.error(Error(ErrorKind::usage, message), exit_usage);
-    return exit_usage;
-}
-
 // The signal that ended the command, to die by once all is cleaned up: a
 // shell stops a loop only when its child was killed by SIGINT.
 int ended_by_signal = 0;
 
-// Runs a command in its context: the one place where errors become
-// messages and exit statuses.
+// The one place where errors become messages and exit statuses. What
+// `body` printed is flushed here, not in exit(), which would drop a write
+// error.
 template <typename Body>
-int run_in_context(const GlobalOptions& global, Output& out, const Body& body) {
+int guarded(Output& out, const Body& body) {
     try {
-        Context context(global, out);
-        int code = body(context);
-        out.flush();  // here, not in exit(), which would drop a write error
+        int code = body();
+        out.flush();
         return code;
     } catch (const Error& e) {
         int code = exit_code(e.kind());
@@ -183,6 +171,30 @@ int run_in_context(const GlobalOptions& global, Output& out, const Body& body) {
         out.error(internal, exit_code(ErrorKind::internal));
         return exit_code(ErrorKind::internal);
     }
+}
+
+// Runs a command in its context.
+template <typename Body>
+int run_in_context(const GlobalOptions& global, Output& out, const Body& body) {
+    return guarded(out, [&] {
+        Context context(global, out);
+        return body(context);
+    });
+}
+
+int parse_failed(CLI::App& app, const CLI::ParseError& e, bool json, int argc, char** argv) {
+    if (e.get_exit_code() == 0) {  // --help, --version
+        Output out(json, false);
+        return guarded(out, [&] { return app.exit(e); });
+    }
+    std::string message = std::string(e.what()) + " (see tbucket --help)";
+    std::string_view word = first_word(app, argc, argv);
+    if (chosen_command(app, argc, argv).empty() && !word.empty()) {
+        message = "unknown command '" + std::string(word) + "' (see tbucket --help)";
+    }
+    Output out(json, false);
+    out.error(Error(ErrorKind::usage, message), exit_usage);
+    return exit_usage;
 }
 
 bool is_digits(std::string_view text) {
@@ -233,7 +245,8 @@ int run(int argc, char** argv) {
     if (std::optional<int> done = run_short_form(argc, argv)) return *done;
     static std::ios_base::Init streams;  // CLI11 prints through them (see cli11.h)
     CLI::App app{"tbucket: distributed token buckets in Redis, from the shell", "tbucket"};
-    app.set_version_flag("-V,--version", "tbucket " TBUCKET_VERSION);
+    constexpr BuildInfo build{TBUCKET_VERSION, TBUCKET_COMMIT, TBUCKET_BUILD};
+    app.set_version_flag("-V,--version", version_text(build, wants_json(argc, argv)));
     app.footer(footer);
     app.require_subcommand(1);
     app.fallthrough();

@@ -126,6 +126,14 @@ std::string state_text(const State& s, const Columns& columns) {
     return text;
 }
 
+std::string version_text(const BuildInfo& info, bool json) {
+    if (json) {
+        return dump(Json{{"version", info.version}, {"commit", info.commit}, {"build", info.build}});
+    }
+    return std::string("tbucket ") + info.version + "\ncommit " + info.commit + "\nbuild " +
+           info.build;
+}
+
 void Output::line(const std::string& text, bool always) {
     if (quiet_ && !always) return;
     errno = 0;
@@ -134,7 +142,8 @@ void Output::line(const std::string& text, bool always) {
 }
 
 void Output::flush() {
-    errno = 0;
+    // After a failure (say in --help, which CLI11 writes) errno still tells why.
+    if (!std::ferror(stdout)) errno = 0;
     std::fflush(stdout);
     check_stdout();
 }

@@ -55,6 +55,15 @@ private:
     Columns columns_;
 };
 
+// What --version prints (CLI11 prints it, as it prints --help): "tbucket
+// VERSION" and the commit and build on lines of their own, or one JSON object.
+struct BuildInfo {
+    const char* version;
+    const char* commit;  // git describe --always --dirty, or "unknown"
+    const char* build;   // Release, Debug, ... and sanitizers
+};
+std::string version_text(const BuildInfo& info, bool json);
+
 // "api  7.25/10 tokens  refill 10/min  full in 16.5s", its name and level
 // padded to `columns`.
 std::string state_text(const State& state, const Columns& columns = {});

@@ -160,3 +160,32 @@ TEST_CASE("info of one bucket has no padding", "[e2e][output]") {
     REQUIRE(tb({"create", "a", "--capacity", "5"}).code == 0);
     CHECK(tb({"info", "a"}).out == "a  5/5 tokens  no refill\n");
 }
+
+TEST_CASE("--version names the version, the commit and the build", "[e2e][output][help]") {
+    RunResult r = tbucket::test::tbucket({"--version"});
+    CHECK(r.code == 0);
+    std::vector<std::string> lines = tbucket::test::text_lines(r.out);
+    REQUIRE(lines.size() == 3);
+    CHECK_THAT(lines[0], Catch::Matches("tbucket [0-9]+\\.[0-9]+\\.[0-9]+"));
+    CHECK_THAT(lines[1], Catch::Matches("commit [0-9A-Za-z.-]+"));  // describe, or "unknown"
+    CHECK_THAT(lines[2], Catch::Matches("build (Release|Debug|RelWithDebInfo|MinSizeRel|default)"
+                                        "( ASan UBSan)?"));
+}
+
+TEST_CASE("--version --json is one object with version, commit and build",
+          "[e2e][output][help][json]") {
+    RunResult r = tbucket::test::tbucket({"--json", "--version"});
+    CHECK(r.code == 0);
+    json j = json::parse(r.out);
+    CHECK(j.size() == 3);
+    CHECK_THAT(j["version"].get<std::string>(), Catch::Matches("[0-9]+\\.[0-9]+\\.[0-9]+"));
+    CHECK_FALSE(j["commit"].get<std::string>().empty());
+    CHECK_FALSE(j["build"].get<std::string>().empty());
+}
+
+TEST_CASE("--version into a full disk exits 74", "[e2e][output][help]") {
+    RunResult r = tbucket::test::run(
+        {"sh", "-c", "exec \"$0\" --version > /dev/full", tbucket::test::tbucket_path()});
+    CHECK(r.code == 74);
+    CHECK(tbucket::test::one_error_line(r.err));
+}
