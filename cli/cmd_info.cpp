@@ -12,6 +12,11 @@ struct InfoOptions {
 // Shows each state; reports each error; exits with the first error's code.
 int show_each(Context& ctx, const std::vector<StateOrError>& results, void (Output::*show)(const State&),
               std::string_view command) {
+    std::vector<State> states;
+    for (const StateOrError& result : results) {
+        if (const State* state = std::get_if<State>(&result)) states.push_back(*state);
+    }
+    ctx.out.align(states);
     int status = exit_ok;
     for (const StateOrError& result : results) {
         if (const State* state = std::get_if<State>(&result)) {
@@ -41,7 +46,8 @@ int show_states(Context& ctx, const std::vector<StateOrError>& results, bool del
 
 Subcommand setup_info(CLI::App& app) {
     auto o = std::make_shared<InfoOptions>();
-    CLI::App* cmd = app.add_subcommand("info", "Show buckets' state (refill applied, nothing written)");
+    CLI::App* cmd =
+        app.add_subcommand("info", "Show buckets' state (refill applied, nothing written)");
     cmd->add_option("NAME", o->names, "bucket names")->required()->type_name("");
     return {cmd, [o](Context& ctx) { return run(ctx, *o); }};
 }

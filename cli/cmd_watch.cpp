@@ -16,7 +16,7 @@ struct WatchOptions {
 };
 
 int follow(Context& ctx, const std::string& name, std::optional<int64_t> timeout_ms) {
-    Countdown quiet_countdown(ctx.out, name);  // no progress while following; reconnect warnings only
+    Countdown quiet_countdown(ctx.out, "", name);  // no progress while following; reconnect warnings only
     tbucket::follow(ctx.client(), name, timeout_ms, ctx.signals().fd(), [&ctx](const State& s) { ctx.out.followed(s); },
                     quiet_countdown);
     return exit_ok;

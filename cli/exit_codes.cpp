@@ -13,6 +13,7 @@ int exit_code(ErrorKind kind) {
         case ErrorKind::unwritable: return 69;
         case ErrorKind::refused: return 77;   // EX_NOPERM
         case ErrorKind::internal: return 70;  // EX_SOFTWARE
+        case ErrorKind::output: return 74;    // EX_IOERR
         case ErrorKind::timeout: return 124;  // as timeout(1)
         case ErrorKind::interrupted: return 130;  // 128 + SIGINT
         case ErrorKind::terminated: return 143;   // 128 + SIGTERM

@@ -35,8 +35,9 @@ constexpr const char* examples =
 constexpr const char* footer =
     "Exit status: 0 done, 1 denied (take), 75 denied (run), 2 usage, 3 no such bucket,\n"
     "4 other settings, 5 impossible, 65 not a bucket, 69 Redis unavailable, 77 refused,\n"
-    "70 internal error, 124 timed out, 126/127 run: not executable/not found,\n"
-    "130/143 interrupted. See tbucket(1).";
+    "70 internal error, 74 cannot write the output, 124 timed out,\n"
+    "126/127 run: not executable/not found, 130/143 interrupted,\n"
+    "141 the reader of the output went away (SIGPIPE). See tbucket(1).";
 
 // Hide a password typed in a URL, or after -a (refused, but seen until
 // then), from ps(1) and /proc/PID/cmdline.
@@ -169,6 +170,33 @@ std::string_view first_word(const CLI::App& app, int argc, char** argv) {
     return "";
 }
 
+// The signal that ended the command, to die by once all is cleaned up: a
+// shell stops a loop only when its child was killed by SIGINT.
+int ended_by_signal = 0;
+
+// The one place where errors become messages and exit statuses. What
+// `body` printed is flushed here, not in exit(), which would drop a write
+// error.
+template <typename Body>
+int guarded(Output& out, const Body& body) {
+    try {
+        int code = body();
+        out.flush();
+        return code;
+    } catch (const Error& e) {
+        int code = exit_code(e.kind());
+        out.error(e, code);
+        if (e.kind() == ErrorKind::interrupted) ended_by_signal = SIGINT;
+        if (e.kind() == ErrorKind::terminated) ended_by_signal = SIGTERM;
+        return code;
+    } catch (const std::exception& e) {
+        Error internal(ErrorKind::internal, std::string("internal error: ") + e.what());
+        out.error(internal, exit_code(ErrorKind::internal));
+        return exit_code(ErrorKind::internal);
+    }
+}
+
+
 // Whether the command line, --help or --version aside, would have done
 // something: a command given its arguments, or a command after --.
 bool would_act(const CLI::App& app, bool command_after_dashes) {
@@ -185,7 +213,8 @@ bool would_act(const CLI::App& app, bool command_after_dashes) {
 // for. `tbucket take api --help && job` prints the help too, but exits 2:
 // a status of 0 would run the job as if the token had been taken.
 int help_or_version(CLI::App& app, const CLI::ParseError& e, bool json, bool command_after_dashes) {
-    int printed = app.exit(e);
+    Output out(json, false);
+    int printed = guarded(out, [&] { return app.exit(e); });  // into /dev/full: 74
     if (!would_act(app, command_after_dashes)) return printed;
     std::string flag = e.get_name() == "CallForVersion" ? "--version" : "--help";
     Output(json, false)
@@ -238,28 +267,14 @@ int parse_failed(CLI::App& app, const CLI::ParseError& e, bool json, int argc, c
     return exit_usage;
 }
 
-// The signal that ended the command, to die by once all is cleaned up: a
-// shell stops a loop only when its child was killed by SIGINT.
-int ended_by_signal = 0;
 
-// Runs a command in its context: the one place where errors become
-// messages and exit statuses.
+// Runs a command in its context.
 template <typename Body>
 int run_in_context(const GlobalOptions& global, Output& out, const Body& body) {
-    try {
+    return guarded(out, [&] {
         Context context(global, out);
         return body(context);
-    } catch (const Error& e) {
-        int code = exit_code(e.kind());
-        out.error(e, code);
-        if (e.kind() == ErrorKind::interrupted) ended_by_signal = SIGINT;
-        if (e.kind() == ErrorKind::terminated) ended_by_signal = SIGTERM;
-        return code;
-    } catch (const std::exception& e) {
-        Error internal(ErrorKind::internal, std::string("internal error: ") + e.what());
-        out.error(internal, exit_code(ErrorKind::internal));
-        return exit_code(ErrorKind::internal);
-    }
+    });
 }
 
 template <typename Body>
@@ -321,7 +336,8 @@ int run(int argc, char** argv) {
     if (std::optional<int> done = run_short_form(argc, argv)) return *done;
     static std::ios_base::Init streams;  // CLI11 prints through them (see cli11.h)
     CLI::App app{"tbucket: distributed token buckets in Redis, from the shell", "tbucket"};
-    app.set_version_flag("-V,--version", "tbucket " TBUCKET_VERSION);
+    constexpr BuildInfo build{TBUCKET_VERSION, TBUCKET_COMMIT, TBUCKET_BUILD};
+    app.set_version_flag("-V,--version", version_text(build, wants_json(argc, argv)));
     app.formatter(std::make_shared<HelpFormatter>());
     app.footer(footer);  // each command's --help ends with this
     app.require_subcommand(1);

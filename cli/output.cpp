@@ -1,7 +1,11 @@
 #include "output.h"
 
+#include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "parse.h"
@@ -18,6 +22,23 @@ Json number(double value) {
     return value;
 }
 
+// A level is a sum of refill fractions, so its double carries noise
+// (5.004973000000001): shown rounded to micro-tokens, the stored value
+// keeping every bit. Large values, whose doubles are coarser than a
+// micro-token anyway, are left alone.
+double micro_tokens(double value) {
+    if (!(std::fabs(value) < 1e9)) return value;
+    return std::round(value * 1e6) / 1e6;
+}
+
+// The same for a level, but never up to a whole token it has not reached,
+// so that `available` is always floor(`tokens`) as shown.
+double micro_level(double value) {
+    double shown = micro_tokens(value);
+    if (std::floor(shown) > std::floor(value)) return std::floor(value * 1e6) / 1e6;
+    return shown;
+}
+
 Json optional_ms(std::optional<int64_t> ms) {
     return ms ? Json(*ms) : Json(nullptr);
 }
@@ -26,7 +47,7 @@ Json state_json(const State& s) {
     Json j;
     j["name"] = s.name;
     j["capacity"] = s.capacity;
-    j["tokens"] = number(s.tokens);
+    j["tokens"] = number(micro_level(s.tokens));
     j["available"] = s.available();
     j["rate"] = s.rate ? Json{{"amount", number(s.rate->amount)}, {"period_ms", s.rate->period_ms}}
                        : Json(nullptr);
@@ -39,6 +60,24 @@ Json state_json(const State& s) {
 void write_line(std::FILE* stream, const std::string& text) {
     std::fwrite(text.data(), 1, text.size(), stream);
     std::fputc('\n', stream);
+}
+
+// A reader that is gone (EPIPE) ends tbucket as it ends cat(1): by
+// SIGPIPE, which main() ignores only so that a closed socket is an error to
+// report. Any other failure (ENOSPC) is an error for main's catch site.
+[[noreturn]] void stdout_failed(int err) {
+    if (err == EPIPE) {
+        std::signal(SIGPIPE, SIG_DFL);
+        std::raise(SIGPIPE);
+    }
+    std::string why = err ? std::strerror(err) : "unknown error";
+    throw Error(ErrorKind::output, "cannot write to standard output: " + why);
+}
+
+// Checks stdout after each write, so that a reader that is gone stops a
+// long listing or a follow at its next line, not at the end.
+void check_stdout() {
+    if (std::ferror(stdout)) stdout_failed(errno);
 }
 
 // One line, whatever a server or a parser put in the message.
@@ -65,11 +104,19 @@ std::string full_text(const State& s) {
     return *full == 0 ? "full" : "full in " + format_duration_ms(*full);
 }
 
+std::string pad(std::string text, std::size_t width) {
+    if (text.size() < width) text.append(width - text.size(), ' ');
+    return text;
+}
+
+std::string level_text(const State& s) {
+    return format_tokens(micro_level(s.tokens)) + "/" + std::to_string(s.capacity) + " tokens";
+}
+
 }  // namespace
 
-std::string state_text(const State& s) {
-    std::string text =
-        s.name + "  " + format_tokens(s.tokens) + "/" + std::to_string(s.capacity) + " tokens";
+std::string state_text(const State& s, const Columns& columns) {
+    std::string text = pad(s.name, columns.name) + "  " + pad(level_text(s), columns.level);
     if (s.rate) {
         text += "  refill " + format_rate(*s.rate) + "  " + full_text(s);
     } else {
@@ -79,13 +126,38 @@ std::string state_text(const State& s) {
     return text;
 }
 
+std::string version_text(const BuildInfo& info, bool json) {
+    if (json) {
+        return dump(Json{{"version", info.version}, {"commit", info.commit}, {"build", info.build}});
+    }
+    return std::string("tbucket ") + info.version + "\ncommit " + info.commit + "\nbuild " +
+           info.build;
+}
+
 void Output::line(const std::string& text, bool always) {
     if (quiet_ && !always) return;
+    errno = 0;
     write_line(stdout, text);
+    check_stdout();
+}
+
+void Output::flush() {
+    // After a failure (say in --help, which CLI11 writes) errno still tells why.
+    if (!std::ferror(stdout)) errno = 0;
+    std::fflush(stdout);
+    check_stdout();
+}
+
+void Output::align(const std::vector<State>& states) {
+    columns_ = {};
+    for (const State& s : states) {
+        columns_.name = std::max(columns_.name, s.name.size());
+        columns_.level = std::max(columns_.level, level_text(s).size());
+    }
 }
 
 void Output::state(const State& state) {
-    if (!json_) return line(state_text(state), true);
+    if (!json_) return line(state_text(state, columns_), true);
     Json j = state_json(state);
     if (!state.node.empty()) j["node"] = state.node;  // which server answered
     line(dump(j), true);
@@ -142,12 +214,12 @@ void Output::denial(const TakeResult& r) {
 void Output::put(const PutResult& r) {
     if (json_) {
         Json j = state_json(r.state);
-        j["added"] = number(r.added);
-        j["overflow"] = number(r.overflow);
+        j["added"] = number(micro_tokens(r.added));
+        j["overflow"] = number(micro_tokens(r.overflow));
         return line(dump(j));
     }
     std::string text = state_text(r.state);
-    if (r.overflow > 0) text += "  overflow " + format_tokens(r.overflow);
+    if (r.overflow > 0) text += "  overflow " + format_tokens(micro_tokens(r.overflow));
     line(text);
 }
 
@@ -169,7 +241,7 @@ void Output::watched(const State& state, int64_t waited_ms) {
 
 void Output::followed(const State& state) {
     line(json_ ? dump(state_json(state)) : state_text(state), true);
-    std::fflush(stdout);
+    flush();
 }
 
 void Output::name(const std::string& name) {

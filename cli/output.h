@@ -6,11 +6,18 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "bucket.h"
 #include "error.h"
 
 namespace tbucket::cli {
+
+// Widths that line up the name and level columns of one command's lines.
+struct Columns {
+    std::size_t name = 0;
+    std::size_t level = 0;  // "7.25/10 tokens"
+};
 
 class Output {
 public:
@@ -20,6 +27,8 @@ public:
     bool quiet() const { return quiet_; }
 
     void state(const State& state);  // info, reset, list --json: shown even with -q
+    // Text lines of state() from here on line up with all of `states`.
+    void align(const std::vector<State>& states);
     void created(const CreateResult& result);
     void took(const TakeResult& result, int64_t waited_ms);
     // run's denial: text only on stderr, as stdout would be the command's.
@@ -30,6 +39,10 @@ public:
     void followed(const State& state);                    // watch --follow: flushed at once
     void name(const std::string& name);
 
+    // Writes what is buffered. A write error on stdout, here or at any
+    // line: EPIPE kills tbucket by SIGPIPE; others are Error(output).
+    void flush();
+
     void warning(std::string_view message);
     void error(const Error& error, int exit);
 
@@ -39,9 +52,20 @@ private:
 
     bool json_;
     bool quiet_;
+    Columns columns_;
 };
 
-// "api  7.25/10 tokens  refill 10/min  full in 16.5s"
-std::string state_text(const State& state);
+// What --version prints (CLI11 prints it, as it prints --help): "tbucket
+// VERSION" and the commit and build on lines of their own, or one JSON object.
+struct BuildInfo {
+    const char* version;
+    const char* commit;  // git describe --always --dirty, or "unknown"
+    const char* build;   // Release, Debug, ... and sanitizers
+};
+std::string version_text(const BuildInfo& info, bool json);
+
+// "api  7.25/10 tokens  refill 10/min  full in 16.5s", its name and level
+// padded to `columns`.
+std::string state_text(const State& state, const Columns& columns = {});
 
 }  // namespace tbucket::cli

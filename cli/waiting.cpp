@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -99,25 +100,71 @@ void SignalPipe::prepare_exec() {
     set_handler(SIGPIPE, SIG_DFL);
 }
 
-Countdown::Countdown(Output& out, std::string what)
-    : out_(out), what_(std::move(what)), active_(!out.quiet() && isatty(STDERR_FILENO)) {}
+namespace {
+
+// Columns of the terminal on stderr; 80 when it cannot tell.
+std::size_t terminal_columns() {
+    winsize size{};
+    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0) return size.ws_col;
+    return 80;
+}
+
+// Counts to what comes first: the refill's ready time or the deadline.
+std::string remaining_text(const WaitProgress& p) {
+    if (p.deadline_in_ms && (!p.ready_in_ms || *p.deadline_in_ms < *p.ready_in_ms)) {
+        return "timing out in " + format_duration_ms(*p.deadline_in_ms);
+    }
+    if (p.ready_in_ms) return "ready in " + format_duration_ms(*p.ready_in_ms);
+    return format_duration_ms(p.waited_ms) + " so far";
+}
+
+// head + name + tail within `limit` columns, the name cut short with "..."
+// if need be (keeping at least `min_name` of its characters), or "".
+std::string with_name(const std::string& head, const std::string& name, const std::string& tail,
+                      std::size_t limit, std::size_t min_name) {
+    if (head.size() + name.size() + tail.size() <= limit) return head + name + tail;
+    std::size_t others = head.size() + tail.size() + 3;
+    if (others + min_name > limit) return "";
+    return head + name.substr(0, limit - others) + "..." + tail;
+}
+
+// A line that wraps cannot be redrawn in place (each redraw would scroll a
+// new copy), so it gives way to the width: first the name is cut short,
+// then "waiting for N tokens on" goes, then the end of the line. Names and
+// the rest are ASCII, so a byte is a column.
+std::string fit(const std::string& head, const std::string& name, const std::string& tail,
+                std::size_t columns) {
+    std::size_t limit = columns > 1 ? columns - 1 : 1;  // the last column wraps on some terminals
+    for (const std::string& line :
+         {with_name(head, name, tail, limit, 8), with_name("", name, tail, limit, 1)}) {
+        if (!line.empty()) return line;
+    }
+    return (name + tail).substr(0, limit);
+}
+
+}  // namespace
+
+Countdown::Countdown(Output& out, std::string tokens, std::string name)
+    : out_(out),
+      tokens_(std::move(tokens)),
+      name_(std::move(name)),
+      active_(!out.quiet() && isatty(STDERR_FILENO)) {}
 
 void Countdown::progress(const WaitProgress& p) {
     if (!active_ || p.waited_ms < 1000) return;
-    std::string line = "waiting for " + what_ + ": ";
-    line += p.ready_in_ms ? format_duration_ms(*p.ready_in_ms) : format_duration_ms(p.waited_ms) + " so far";
-    std::string padded = "\r" + line;
-    if (line.size() < drawn_) padded += std::string(drawn_ - line.size(), ' ');
-    drawn_ = line.size();
-    std::fputs(padded.c_str(), stderr);
+    std::string line =
+        fit("waiting for " + tokens_ + " on ", name_, ": " + remaining_text(p), terminal_columns());
+    // \r and erase-to-end-of-line: a shorter line leaves nothing behind.
+    std::fputs(("\r\x1b[K" + line).c_str(), stderr);
     std::fflush(stderr);
+    drawn_ = true;
 }
 
 void Countdown::clear() {
-    if (drawn_ == 0) return;
-    std::fputs(("\r" + std::string(drawn_, ' ') + "\r").c_str(), stderr);
+    if (!drawn_) return;
+    std::fputs("\r\x1b[K", stderr);
     std::fflush(stderr);
-    drawn_ = 0;
+    drawn_ = false;
 }
 
 void Countdown::reconnecting(const Error& lost) {
@@ -142,7 +189,7 @@ WaitSpec parse_wait(bool given, const std::string& text, const char* option) {
 WaitResult wait_with_terminal(Context& ctx, WaitRequest request) {
     request.interrupt_fd = ctx.signals().fd();
     std::string n = std::to_string(request.n);
-    Countdown countdown(ctx.out, n + (request.n == 1 ? " token" : " tokens") + " on " + request.name);
+    Countdown countdown(ctx.out, n + (request.n == 1 ? " token" : " tokens"), request.name);
     return wait_for(ctx.client(), request, countdown);
 }
 

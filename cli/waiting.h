@@ -38,12 +38,13 @@ private:
     struct sigaction found_int_ {}, found_term_ {};
 };
 
-// "waiting for 3 tokens on api: 2.4s", redrawn in place on a terminal after
-// about a second of waiting, cleared at the end; nothing with -q or when
-// stderr is not a terminal. Also the one warning of a reconnect.
+// "waiting for 3 tokens on api: ready in 2.4s" (or "timing out in 1s" when
+// the deadline comes first), redrawn in place on a terminal after about a
+// second of waiting, fitted to its width, cleared at the end; nothing with
+// -q or when stderr is not a terminal. Also the one warning of a reconnect.
 class Countdown : public WaitObserver {
 public:
-    Countdown(Output& out, std::string what);
+    Countdown(Output& out, std::string tokens, std::string name);
     int progress_interval_ms() const override { return active_ ? 100 : 0; }
     void progress(const WaitProgress& p) override;
     void reconnecting(const Error& lost) override;
@@ -52,9 +53,10 @@ public:
 private:
     void clear();
     Output& out_;
-    std::string what_;
+    std::string tokens_;  // "3 tokens"
+    std::string name_;
     bool active_;
-    std::size_t drawn_ = 0;
+    bool drawn_ = false;
 };
 
 // --wait[=D] / --timeout D as typed: not given; given with no value

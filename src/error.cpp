@@ -16,6 +16,7 @@ std::string_view kind_name(ErrorKind kind) {
         case ErrorKind::interrupted: return "interrupted";
         case ErrorKind::terminated: return "terminated";
         case ErrorKind::internal: return "internal";
+        case ErrorKind::output: return "output";
     }
     return "internal";
 }

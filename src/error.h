@@ -20,6 +20,7 @@ enum class ErrorKind {
     timeout,      // waited the full timeout
     interrupted,  // SIGINT while waiting
     terminated,   // SIGTERM while waiting
+    output,       // the CLI's stdout could not be written (a full disk; not a closed pipe)
     internal,     // a bug
 };
 

@@ -91,7 +91,10 @@ public:
     }
 
     void report(const std::optional<int64_t>& ready_in_ms) {
-        if (observer_.progress_interval_ms() > 0) observer_.progress({waited_ms(), ready_in_ms});
+        if (observer_.progress_interval_ms() == 0) return;
+        std::optional<int64_t> deadline_in;
+        if (deadline_) deadline_in = ms_until(*deadline_);
+        observer_.progress({waited_ms(), ready_in_ms, deadline_in});
     }
 
     // After a lost connection or a server busy for now: warn once, then

@@ -28,7 +28,8 @@ struct WaitRequest {
 
 struct WaitProgress {
     int64_t waited_ms = 0;
-    std::optional<int64_t> ready_in_ms;  // by the refill rate, if it can tell
+    std::optional<int64_t> ready_in_ms;     // by the refill rate, if it can tell
+    std::optional<int64_t> deadline_in_ms;  // until the timeout, if there is one
 };
 
 // What a waiter tells the one who waits for it; the library never prints.

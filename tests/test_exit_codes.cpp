@@ -17,7 +17,7 @@ const std::vector<std::pair<ErrorKind, int>> spec_codes{
     {ErrorKind::usage, 2},         {ErrorKind::not_found, 3},    {ErrorKind::exists, 4},
     {ErrorKind::impossible, 5},    {ErrorKind::data, 65},        {ErrorKind::unavailable, 69},
     {ErrorKind::refused, 77},      {ErrorKind::internal, 70},    {ErrorKind::timeout, 124},
-    {ErrorKind::interrupted, 130}, {ErrorKind::terminated, 143},
+    {ErrorKind::interrupted, 130}, {ErrorKind::terminated, 143}, {ErrorKind::output, 74},
 };
 
 TEST_CASE("usage errors exit 2", "[exit]") {
@@ -51,6 +51,10 @@ TEST_CASE("Redis refusing exits 77", "[exit]") {
 
 TEST_CASE("an internal error exits 70", "[exit]") {
     CHECK(cli::exit_code(ErrorKind::internal) == 70);
+}
+
+TEST_CASE("a write error on stdout exits 74", "[exit]") {
+    CHECK(cli::exit_code(ErrorKind::output) == 74);
 }
 
 TEST_CASE("waiting the full timeout exits 124", "[exit]") {
@@ -108,6 +112,7 @@ TEST_CASE("kind_name gives the stable JSON names", "[exit]") {
     CHECK(kind_name(ErrorKind::interrupted) == "interrupted");
     CHECK(kind_name(ErrorKind::terminated) == "terminated");
     CHECK(kind_name(ErrorKind::internal) == "internal");
+    CHECK(kind_name(ErrorKind::output) == "output");
 }
 
 }  // namespace

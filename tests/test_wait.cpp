@@ -276,7 +276,58 @@ TEST_CASE("on a terminal a long wait shows a countdown on stderr, cleared at the
     // script(1) gives the command a pseudo-terminal; its output is the terminal's.
     RunResult r = tbucket::test::run({"script", "-qec", command, "/dev/null"});
     CHECK(r.code == 0);
-    CHECK_THAT(r.out, Catch::Contains("waiting for 2 tokens on c: "));
+    CHECK_THAT(r.out, Catch::Contains("waiting for 2 tokens on c: ready in "));
     RunResult quiet = tb({"take", "c", "1", "--wait=5s"});  // stderr is a pipe here
     CHECK(quiet.err.empty());
+}
+
+namespace {
+
+// What a terminal `columns` wide shows while tbucket waits for `args`
+// (script(1) gives it a pseudo-terminal); each redraw of the countdown is
+// one element, the rest of the output (the final error line) the last.
+std::vector<std::string> terminal_lines(int columns, const std::string& args, RunResult& r) {
+    std::string command = "stty cols " + std::to_string(columns) + "; exec " +
+                          tbucket::test::tbucket_path() + " -u " + redis().url() + " " + args;
+    r = tbucket::test::run({"script", "-qfec", command, "/dev/null"}, {{}, "", 20});
+    std::vector<std::string> lines;
+    std::string rest = r.out;
+    for (std::size_t at; (at = rest.find("\r\x1b[K")) != std::string::npos;) {
+        if (at > 0) lines.push_back(rest.substr(0, at));
+        rest.erase(0, at + 4);
+    }
+    lines.push_back(rest);
+    return lines;
+}
+
+}  // namespace
+
+TEST_CASE("the countdown counts to the deadline when it comes before the tokens", "[wait][tty]") {
+    tb({"create", "d", "--capacity", "1", "--rate", "1/10s", "--tokens", "0"});
+    RunResult r;
+    std::vector<std::string> lines = terminal_lines(80, "take d --wait=1.5s", r);
+    CHECK(r.code == 124);
+    REQUIRE(lines.size() >= 2);
+    for (std::size_t i = 0; i + 1 < lines.size(); ++i) {
+        INFO(lines[i]);
+        CHECK_THAT(lines[i], Catch::StartsWith("waiting for 1 token on d: timing out in "));
+        CHECK_THAT(lines[i], Catch::EndsWith("ms"));  // under a second left, never "9.x s"
+    }
+    CHECK_THAT(lines.back(), Catch::StartsWith("tbucket: error: timed out after"));
+}
+
+TEST_CASE("the countdown fits a narrow terminal, cutting the bucket name short", "[wait][tty]") {
+    std::string name = "a-bucket-name-longer-than-the-terminal-is-wide";
+    tb({"create", name, "--capacity", "1", "--rate", "1/10s", "--tokens", "0"});
+    RunResult r;
+    std::vector<std::string> lines = terminal_lines(30, "take " + name + " --wait=1.5s", r);
+    CHECK(r.code == 124);
+    REQUIRE(lines.size() >= 2);
+    for (std::size_t i = 0; i + 1 < lines.size(); ++i) {
+        INFO(lines[i]);
+        CHECK(lines[i].size() < 30);
+        CHECK_THAT(lines[i], Catch::StartsWith("a-bu"));
+        CHECK_THAT(lines[i], Catch::Contains("...: timing out in "));
+        CHECK(lines[i].find('\n') == std::string::npos);
+    }
 }

@@ -59,3 +59,6 @@ for bucket in alpha beta team:api; do
     "$bin" -q -u "$url" create "$bucket" --capacity 1 || { echo "$name: FAIL: cannot create $bucket" >&2; exit 1; }
 done
 "$bin" -q -u "$url" --prefix other: create gamma --capacity 1 || exit 1
+# Keys under the prefix that are not buckets: never offered as names.
+redis-cli -h 127.0.0.1 -p "$port" set 'tbucket:{alien}' x >/dev/null || exit 1
+redis-cli -h 127.0.0.1 -p "$port" hset 'tbucket:{albatross}' f 1 >/dev/null || exit 1

@@ -1,6 +1,6 @@
 #!/bin/sh
-# cpack -G DEB builds a package holding the programs, the man page and the
-# completions; unpacked into a scratch root, its programs run.
+# cpack -G DEB builds a package holding the programs, the man page, the
+# completions and the copyright; unpacked into a scratch root, its programs run.
 # usage: test_deb.sh BUILD_DIR
 set -eu
 build=$1
@@ -13,8 +13,9 @@ dpkg-deb -f "$deb" Package Version Architecture Depends Recommends
 
 dpkg-deb -x "$deb" "$out/root"
 status=0
-for f in usr/bin/tbucket usr/libexec/tbucket/tbucket-tls usr/share/man/man1/tbucket.1 usr/share/bash-completion/completions/tbucket \
-         usr/share/zsh/site-functions/_tbucket usr/share/fish/vendor_completions.d/tbucket.fish; do
+for f in usr/bin/tbucket usr/libexec/tbucket/tbucket-tls usr/share/man/man1/tbucket.1.gz usr/share/bash-completion/completions/tbucket \
+         usr/share/zsh/site-functions/_tbucket usr/share/fish/vendor_completions.d/tbucket.fish \
+         usr/share/doc/tbucket/copyright usr/share/doc/tbucket/changelog.gz; do
     if [ -f "$out/root/$f" ]; then echo "ok: $f"; else echo "missing: $f"; status=1; fi
 done
 "$out/root/usr/bin/tbucket" --version | grep -q '^tbucket [0-9]' || { echo "packaged tbucket --version failed"; status=1; }

@@ -9,7 +9,7 @@ prefix=$(mktemp -d)
 trap 'rm -rf "$prefix"' EXIT
 cmake --install "$build" --prefix "$prefix" >/dev/null
 status=0
-for f in bin/tbucket libexec/tbucket/tbucket-tls share/man/man1/tbucket.1 share/bash-completion/completions/tbucket \
+for f in bin/tbucket libexec/tbucket/tbucket-tls share/man/man1/tbucket.1.gz share/bash-completion/completions/tbucket \
          share/zsh/site-functions/_tbucket share/fish/vendor_completions.d/tbucket.fish; do
     if [ -f "$prefix/$f" ]; then echo "ok: $f"; else echo "missing: $f"; status=1; fi
 done
