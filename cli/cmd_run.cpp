@@ -73,8 +73,9 @@ int cannot_run(Context& ctx, const std::string& command, int code) {
 }
 
 // Signals are held since the commit. Released just before execv, so one
-// that came meanwhile is caught (the tokens go back) rather than killing
-// tbucket with the tokens taken; one in the last instant is the command's.
+// that came meanwhile is caught and the tokens go back, rather than killing
+// tbucket with them taken. One in the last instant, between that look and
+// execv, is caught and dropped: the command runs, as if it came just after.
 [[noreturn]] void exec(Context& ctx, const std::string& name, int64_t taken,
                        const std::string& path, const std::vector<std::string>& command) {
     std::vector<char*> argv;

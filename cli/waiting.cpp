@@ -52,12 +52,15 @@ SignalPipe::SignalPipe() {
     set_handler(SIGTERM, on_signal);
 }
 
-// Signals held since a commit stay held: the command has finished, and
-// exits normally; main() lets through only the one that ended a command.
+// main() lets through only the signal that ended a command.
 SignalPipe::~SignalPipe() {
     if (read_fd_ < 0) return;
     sigaction(SIGINT, &found_int_, nullptr);
     sigaction(SIGTERM, &found_term_, nullptr);
+    // Held since the commit: stay held to the exit. Released here, a signal
+    // that came meanwhile would kill tbucket (the handler is gone) before
+    // exit flushes the result: tokens taken, no result, status 130/143.
+    if (!held_) release();
     close(read_fd_);
     close(write_fd);
     write_fd = -1;
@@ -76,11 +79,13 @@ sigset_t int_and_term() {
 void SignalPipe::hold() {
     sigset_t set = int_and_term();
     sigprocmask(SIG_BLOCK, &set, nullptr);
+    held_ = true;
 }
 
 void SignalPipe::release() {
     sigset_t set = int_and_term();
     sigprocmask(SIG_UNBLOCK, &set, nullptr);
+    held_ = false;
 }
 
 int SignalPipe::arrived() {

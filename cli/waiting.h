@@ -14,7 +14,8 @@ namespace tbucket::cli {
 
 // Installs SIGINT and SIGTERM handlers that write the signal number to a
 // pipe; its read end goes into WaitRequest::interrupt_fd. Restores the
-// dispositions it found when destroyed.
+// dispositions it found when destroyed (signals held stay held: the
+// process is about to exit, and has committed).
 class SignalPipe {
 public:
     SignalPipe();
@@ -35,6 +36,7 @@ public:
 
 private:
     int read_fd_ = -1;
+    bool held_ = false;  // since hold(), until release()
     struct sigaction found_int_ {}, found_term_ {};
 };
 
