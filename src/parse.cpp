@@ -17,16 +17,9 @@ namespace {
 
 std::string quoted(std::string_view text) {
     std::string out = "'";
-    for (unsigned char c : text) {
-        if (c >= 0x20 && c < 0x7f) {
-            out += static_cast<char>(c);
-        } else {
-            char hex[5];
-            std::snprintf(hex, sizeof hex, "\\x%02x", c);
-            out += hex;
-        }
-    }
-    return out + "'";
+    out += printable(text);  // (not "'" + ... + "'": GCC 12 warns -Wrestrict)
+    out += '\'';
+    return out;
 }
 
 std::string describe_byte(unsigned char c) {
@@ -364,6 +357,21 @@ std::string format_duration_ms(int64_t ms) {
     std::string out = buf;
     for (const char* zero : {"m0s", "h0m", "d0h"}) {  // "2m0s" reads better as "2m"
         if (out.ends_with(zero)) out.resize(out.size() - 2);
+    }
+    return out;
+}
+
+// Text as typed, for messages: control and non-ASCII bytes as \xNN.
+std::string printable(std::string_view text) {
+    std::string out;
+    for (unsigned char c : text) {
+        if (c >= 0x20 && c < 0x7f) {
+            out += static_cast<char>(c);
+        } else {
+            char hex[5];
+            std::snprintf(hex, sizeof hex, "\\x%02x", c);
+            out += hex;
+        }
     }
     return out;
 }

@@ -53,4 +53,7 @@ std::string format_rate(const Rate& rate);   // 10/min
 std::string format_amount(double value);     // shortest exact decimal: 0.5, 10
 std::string format_tokens(double value);     // rounded down to 2 decimals: 7.25
 
+// Text as typed, for messages: control and non-ASCII bytes as \xNN.
+std::string printable(std::string_view text);
+
 }  // namespace tbucket

@@ -1,5 +1,7 @@
 #include "url.h"
 
+#include "parse.h"
+
 #include <cstdio>
 
 #include "error.h"
@@ -64,20 +66,6 @@ void parse_userinfo(std::string_view info, ConnectionOptions& options) {
     }
 }
 
-// The host as typed, for messages: control and non-ASCII bytes as \xNN.
-std::string printable(std::string_view text) {
-    std::string out;
-    for (unsigned char c : text) {
-        if (c >= 0x20 && c < 0x7f) {
-            out += static_cast<char>(c);
-        } else {
-            char hex[5];
-            std::snprintf(hex, sizeof hex, "\\x%02x", c);
-            out += hex;
-        }
-    }
-    return out;
-}
 
 // -p and -n: a URL's bounds, in a message that names the option, not the URL.
 int64_t option_number(std::string_view option, std::string_view text, int64_t low, int64_t high) {

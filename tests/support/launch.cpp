@@ -1,5 +1,7 @@
 #include "support/launch.h"
 
+#include "support/process.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -10,33 +12,11 @@
 #include <cerrno>
 #include <stdexcept>
 
-extern char** environ;
-
 namespace tbucket::test {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::nanoseconds;
-
-std::vector<std::string> clean_environment() {
-    std::vector<std::string> env;
-    for (char** e = environ; *e; ++e) {
-        std::string entry = *e;
-        if (entry.rfind("TBUCKET_", 0) == 0 || entry.rfind("REDIS_URL=", 0) == 0 ||
-            entry.rfind("REDISCLI_AUTH=", 0) == 0) {
-            continue;
-        }
-        env.push_back(std::move(entry));
-    }
-    return env;
-}
-
-std::vector<char*> pointers(std::vector<std::string>& strings) {
-    std::vector<char*> out;
-    for (std::string& s : strings) out.push_back(s.data());
-    out.push_back(nullptr);
-    return out;
-}
 
 timespec timespec_of(nanoseconds d) {
     if (d.count() < 0) d = nanoseconds(0);

@@ -16,6 +16,8 @@ extern char** environ;
 namespace tbucket::test {
 namespace {
 
+}  // namespace
+
 std::vector<std::string> clean_environment(const std::map<std::string, std::string>& extra) {
     std::vector<std::string> env;
     for (char** e = environ; *e; ++e) {
@@ -36,8 +38,6 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
     out.push_back(nullptr);
     return out;
 }
-
-}  // namespace
 
 std::string tbucket_path() {
     return TBUCKET_BIN;

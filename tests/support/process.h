@@ -79,4 +79,10 @@ class Child {
 
 std::string tbucket_path();
 
+// This process's environment without TBUCKET_*, REDIS_URL, REDISCLI_AUTH
+// and NO_COLOR, plus `extra`: what every child of the tests starts with.
+std::vector<std::string> clean_environment(const std::map<std::string, std::string>& extra = {});
+// argv/envp for exec: pointers into `strings`, ending with nullptr.
+std::vector<char*> pointers(std::vector<std::string>& strings);
+
 }  // namespace tbucket::test
