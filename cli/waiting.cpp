@@ -13,27 +13,28 @@
 namespace tbucket::cli {
 namespace {
 
-int write_fd = -1;
-volatile sig_atomic_t caught = 0;
+int write_fd = -1;                        // the pipe a waiter polls, once made
+volatile sig_atomic_t caught_signal = 0;  // the first SIGINT or SIGTERM
 
-void set_handler(int sig, void (*handler)(int)) {
+void set_handler(int sig, void (*handler)(int), struct sigaction* found = nullptr) {
     struct sigaction action {};
     action.sa_handler = handler;
     sigemptyset(&action.sa_mask);
     action.sa_flags = 0;  // no SA_RESTART: a blocking poll returns at once
-    sigaction(sig, &action, nullptr);
+    sigaction(sig, &action, found);
 }
 
 // The first signal is noted for the command to act on once its change is
 // settled (which may take the retry window on a server that does not
 // answer); a second one ends tbucket at once, as the user insists.
 void on_signal(int sig) {
-    if (caught) {
+    if (caught_signal) {
         set_handler(sig, SIG_DFL);
         raise(sig);  // delivered when this handler returns
         return;
     }
-    caught = 1;
+    caught_signal = sig;
+    if (write_fd < 0) return;
     unsigned char byte = static_cast<unsigned char>(sig);
     ssize_t ignored = write(write_fd, &byte, 1);
     (void)ignored;
@@ -41,26 +42,38 @@ void on_signal(int sig) {
 
 }  // namespace
 
+// A one-shot command needs only the handler and its flag; the pipe, for a
+// waiter to poll, is made on first use (each system call shows in a
+// one-shot command's time, bench/README.md).
 SignalPipe::SignalPipe() {
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) return;  // then signals simply kill us, as by default
-    read_fd_ = fds[0];
-    write_fd = fds[1];
-    sigaction(SIGINT, nullptr, &found_int_);
-    sigaction(SIGTERM, nullptr, &found_term_);
-    set_handler(SIGINT, on_signal);
-    set_handler(SIGTERM, on_signal);
+    set_handler(SIGINT, on_signal, &found_int_);
+    set_handler(SIGTERM, on_signal, &found_term_);
 }
 
-// main() lets through only the signal that ended a command.
+int SignalPipe::fd() {
+    if (read_fd_ >= 0) return read_fd_;
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) return -1;  // then waits notice signals late
+    read_fd_ = fds[0];
+    write_fd = fds[1];
+    if (caught_signal) {  // came before the pipe: the waiter must see it too
+        unsigned char byte = static_cast<unsigned char>(caught_signal);
+        ssize_t ignored = write(write_fd, &byte, 1);
+        (void)ignored;
+    }
+    return read_fd_;
+}
+
+// Held since the commit: the command has finished and the process is about
+// to exit, so nothing is undone. Released here, a signal that came meanwhile
+// would kill tbucket before exit flushes the result (tokens taken, no
+// result, status 130/143); main() lets through only the one that ended a
+// command.
 SignalPipe::~SignalPipe() {
-    if (read_fd_ < 0) return;
+    if (held_) return;
     sigaction(SIGINT, &found_int_, nullptr);
     sigaction(SIGTERM, &found_term_, nullptr);
-    // Held since the commit: stay held to the exit. Released here, a signal
-    // that came meanwhile would kill tbucket (the handler is gone) before
-    // exit flushes the result: tokens taken, no result, status 130/143.
-    if (!held_) release();
+    if (read_fd_ < 0) return;
     close(read_fd_);
     close(write_fd);
     write_fd = -1;
@@ -88,15 +101,10 @@ void SignalPipe::release() {
     held_ = false;
 }
 
+// One that comes while held stays pending and is never acted on: it came
+// after the commit point.
 int SignalPipe::arrived() {
-    if (read_fd_ < 0) return 0;
-    unsigned char sig = 0;
-    if (read(read_fd_, &sig, 1) == 1) return sig;
-    sigset_t pending;
-    sigpending(&pending);
-    if (sigismember(&pending, SIGTERM)) return SIGTERM;
-    if (sigismember(&pending, SIGINT)) return SIGINT;
-    return 0;
+    return caught_signal;
 }
 
 void SignalPipe::prepare_exec() {

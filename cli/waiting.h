@@ -22,12 +22,13 @@ public:
     ~SignalPipe();
     SignalPipe(const SignalPipe&) = delete;
     SignalPipe& operator=(const SignalPipe&) = delete;
-    int fd() const { return read_fd_; }
+    // Readable once a signal came: for WaitRequest::interrupt_fd.
+    int fd();
 
     // Blocks SIGINT and SIGTERM: from here one that comes stays pending.
     void hold();
     void release();
-    // A signal that came (caught, or pending while held), or 0.
+    // The signal that came before the hold, or 0.
     int arrived();
     // Before exec: a signal ignored when tbucket started is ignored again,
     // and SIGPIPE is the default, as the shell would have left them. The

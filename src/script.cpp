@@ -2,6 +2,7 @@
 
 #include <sys/random.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 
@@ -23,18 +24,21 @@ Command script_command(const ScriptCall& call, bool by_sha) {
 }
 
 std::string request_id_key(const std::string& key) {
-    // 96 random bits: ids of one bucket live for seconds, so a collision
-    // between two requests is out of reach.
-    unsigned char bytes[12];
-    if (getrandom(bytes, sizeof bytes, 0) != static_cast<ssize_t>(sizeof bytes))
-        throw Error(ErrorKind::internal, "cannot read random bytes for a request id");
-    static const char hex[] = "0123456789abcdef";
-    std::string id = key + ":id:";
-    for (unsigned char b : bytes) {
-        id += hex[b >> 4];
-        id += hex[b & 15];
-    }
-    return id;
+    // 64 random bits drawn once per process, then a counter: one system call
+    // per process, not per request (it showed in the library's throughput).
+    // Ids never repeat within a process; two processes' ids meet only if
+    // their 64 random bits do, and an id lives for seconds.
+    static const uint64_t random = [] {
+        uint64_t bits = 0;
+        if (getrandom(&bits, sizeof bits, 0) != static_cast<ssize_t>(sizeof bits))
+            throw Error(ErrorKind::internal, "cannot read random bytes for request ids");
+        return bits;
+    }();
+    static std::atomic<uint32_t> counter{0};
+    char id[25];
+    std::snprintf(id, sizeof id, "%016llx%08x", static_cast<unsigned long long>(random),
+                  counter.fetch_add(1, std::memory_order_relaxed));
+    return key + ":id:" + id;
 }
 
 ScriptCall change_call(const Script& script, std::string key, std::vector<std::string> args,
