@@ -331,3 +331,22 @@ TEST_CASE("the countdown fits a narrow terminal, cutting the bucket name short",
         CHECK(lines[i].find('\n') == std::string::npos);
     }
 }
+
+TEST_CASE("^C to a shell loop of waits stops the loop, as tbucket dies by SIGINT", "[wait][signal]") {
+    tb({"create", "d", "--capacity", "1", "--tokens", "0"});
+    tbucket::test::RunOptions options;
+    options.env = {{"TB", tbucket::test::tbucket_path()}, {"URL", redis().url()}};
+    // Child makes its own process group: the signal goes to the whole group,
+    // as a terminal's ^C does. bash gets it too, and goes on with the loop
+    // only when its child did not die of it.
+    Child loop({"bash", "-c",
+                "for i in 1 2 3; do \"$TB\" -u \"$URL\" take d --wait; echo next; done; echo finished"},
+               options);
+    until_subscribed(redis(), "d");
+    REQUIRE(kill(-loop.pid(), SIGINT) == 0);
+    RunResult r = loop.wait();
+    INFO("stdout: " << r.out << "stderr: " << r.err);
+    CHECK(r.code == 128 + SIGINT);
+    CHECK(r.out.empty());  // neither "next" nor "finished"
+    CHECK(redis().string({"HGET", "tbucket:{d}", "t"}) == "0");
+}
