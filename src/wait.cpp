@@ -204,7 +204,9 @@ private:
     // the waiter's feet.
     Deadline keepalive(const State& known) const {
         if (!known.expire_ms) return std::nullopt;
-        return checked_at_ + std::chrono::milliseconds(std::max<int64_t>(*known.expire_ms / 2, 1));
+        // Not more often than every 50 ms: a bucket whose expiry is shorter
+        // than that may still vanish, and the waiter then ends with 3.
+        return checked_at_ + std::chrono::milliseconds(std::max<int64_t>(*known.expire_ms / 2, 50));
     }
 
     static Deadline earliest(const Deadline& a, const Deadline& b) {
