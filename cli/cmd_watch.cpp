@@ -1,3 +1,11 @@
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <thread>
+
 #include "app.h"
 #include "exit_codes.h"
 #include "parse.h"
@@ -15,7 +23,25 @@ struct WatchOptions {
     SettingsText settings;
 };
 
+// A reader that goes away ends a follow at once, not at the bucket's next
+// change (which on an idle bucket may never come): a pipe's write end
+// reports POLLERR as soon as its read end is closed, and tbucket then dies
+// by SIGPIPE, as its next write would have made it.
+void end_when_reader_leaves() {
+    struct stat st {};
+    if (fstat(STDOUT_FILENO, &st) != 0 || !S_ISFIFO(st.st_mode)) return;
+    std::thread([] {
+        pollfd out{STDOUT_FILENO, 0, 0};
+        while (poll(&out, 1, -1) < 0 && errno == EINTR) {
+        }
+        if (!(out.revents & POLLERR)) return;
+        signal(SIGPIPE, SIG_DFL);
+        raise(SIGPIPE);
+    }).detach();
+}
+
 int follow(Context& ctx, const std::string& name, std::optional<int64_t> timeout_ms) {
+    end_when_reader_leaves();
     Countdown quiet_countdown(ctx.out, "", name);  // no progress while following; reconnect warnings only
     tbucket::follow(ctx.client(), name, timeout_ms, ctx.signals().fd(), [&ctx](const State& s) { ctx.out.followed(s); },
                     quiet_countdown);

@@ -36,6 +36,18 @@ std::vector<std::string> shell(const std::string& script) {
 
 }  // namespace
 
+TEST_CASE("watch --follow on an idle bucket dies by SIGPIPE at once when its reader is gone",
+          "[e2e][output]") {
+    REQUIRE(tb({"create", "i", "--capacity", "5"}).code == 0);
+    // head leaves after the first line (the state at start); nothing changes after.
+    tbucket::test::Child pipeline(shell(
+        R"("$0" -u "$1" watch i --follow | head -1 >/dev/null; echo "status ${PIPESTATUS[0]}")"));
+    REQUIRE(pipeline.exited_within(10));
+    RunResult r = pipeline.wait();
+    CHECK(r.out == "status " + std::to_string(128 + SIGPIPE) + "\n");
+    CHECK(r.err.empty());
+}
+
 TEST_CASE("watch --follow dies by SIGPIPE at its next line once its reader is gone",
           "[e2e][output]") {
     REQUIRE(tb({"create", "w", "--capacity", "1000000", "--tokens", "0"}).code == 0);
