@@ -313,7 +313,7 @@ void memory() {
     do {
         Reply page = c.call({"SCAN", cursor, "MATCH", "tbucket:*:id:*", "COUNT", "1000"});
         cursor = std::string(page->element[0]->str, page->element[0]->len);
-        Command unlink{"UNLINK"};
+        Command unlink{"DEL"};  // not UNLINK: freed before used_memory is read
         for (std::size_t i = 0; i < page->element[1]->elements; ++i) {
             unlink.emplace_back(page->element[1]->element[i]->str, page->element[1]->element[i]->len);
         }
