@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "script.h"
+#include "parse.h"
 #include "support/e2e.h"
 
 using tbucket::test::redis;
@@ -69,19 +70,7 @@ struct Case {
 
 std::string printable(const std::vector<std::string>& args) {
     std::string out;
-    for (const std::string& a : args) {
-        out += " '";
-        for (unsigned char c : a) {
-            if (c >= 0x20 && c < 0x7f) {
-                out += static_cast<char>(c);
-            } else {
-                char hex[8];
-                std::snprintf(hex, sizeof hex, "\\x%02x", c);
-                out += hex;
-            }
-        }
-        out += "'";
-    }
+    for (const std::string& a : args) out += " '" + tbucket::printable(a) + "'";
     return out.size() > 300 ? out.substr(0, 300) + "..." : out;
 }
 
