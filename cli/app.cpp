@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "error.h"
+#include "lease.h"
 #include "parse.h"
 #include "tls_build.h"
 
@@ -138,13 +139,14 @@ SignalPipe& Context::signals() {
     return *signals_;
 }
 
-void Context::commit(const std::string& name, int64_t taken) {
+void Context::commit(const std::string& name, int64_t taken, const std::string& lease) {
     if (!signals_) return;
     signals_->hold();
-    give_back_if_signalled(name, taken);
+    give_back_if_signalled(name, taken, lease);
 }
 
-void Context::give_back_if_signalled(const std::string& name, int64_t taken) {
+void Context::give_back_if_signalled(const std::string& name, int64_t taken,
+                                     const std::string& lease) {
     int sig = signals_ ? signals_->arrived() : 0;
     if (!sig) return;
     std::string what = sig == SIGTERM ? "terminated" : "interrupted";
@@ -152,7 +154,11 @@ void Context::give_back_if_signalled(const std::string& name, int64_t taken) {
     if (taken <= 0) throw Error(kind, what + "; nothing taken");
     std::string tokens = std::to_string(taken) + (taken == 1 ? " token" : " tokens");
     try {
-        client().put(name, taken, false, std::nullopt);
+        if (lease.empty()) {
+            client().put(name, taken, false, std::nullopt);
+        } else {
+            release_lease(client(), name, lease);
+        }
     } catch (const Error& e) {
         throw Error(e.kind(), what + " after taking " + tokens + " of '" + name +
                                   "', and giving them back failed: " + e.what());

@@ -50,9 +50,11 @@ class Context {
     // `name` (SPEC §8). Holds signals from here to the exit; one that came
     // before gives the tokens back and ends the command (Error interrupted
     // or terminated), so it either finishes or leaves nothing taken.
-    void commit(const std::string& name, int64_t taken);
+    // `lease`: the tokens are held as this lease, and go back by releasing it.
+    void commit(const std::string& name, int64_t taken, const std::string& lease = {});
     // The same check without holding signals (run's last look before exec).
-    void give_back_if_signalled(const std::string& name, int64_t taken);
+    void give_back_if_signalled(const std::string& name, int64_t taken,
+                                const std::string& lease = {});
     Output& out;
     const GlobalOptions& global;
     // The exit status of a denial: -E if given, else the command's default.
@@ -119,6 +121,7 @@ Subcommand setup_list(CLI::App& app);
 Subcommand setup_delete(CLI::App& app);
 Subcommand setup_reset(CLI::App& app);
 Subcommand setup_watch(CLI::App& app);
+Subcommand setup_lease(CLI::App& app);
 // `command`: what followed "--" on the command line.
 Subcommand setup_run(CLI::App& app, const std::vector<std::string>& command);
 

@@ -7,8 +7,10 @@
 
 #include "app.h"
 #include "exit_codes.h"
+#include "lease.h"
 #include "parse.h"
 #include "suggest.h"
+#include "supervise.h"
 #include "waiting.h"
 
 namespace tbucket::cli {
@@ -21,6 +23,10 @@ struct RunOptions {
     CLI::Option* wait_option = nullptr;
     std::string wait;
     bool fail_open = false;
+    CLI::Option* lease_option = nullptr;
+    std::string lease = "30s";
+    std::string on_lost = "term";
+    bool consume = false;
     const std::vector<std::string>* command = nullptr;
     const CLI::App* app = nullptr;
 };
@@ -91,12 +97,32 @@ int cannot_run(Context& ctx, const std::string& command, int code) {
 }
 
 TakeResult take(Context& ctx, const std::string& name, int64_t n,
-                const std::optional<Settings>& settings, const WaitSpec& wait, int64_t& waited_ms) {
-    if (!wait.wait) return ctx.client().take(name, n, TakeMode::all, settings);
-    WaitResult waited =
-        wait_with_terminal(ctx, WaitRequest{name, n, true, settings, wait.timeout_ms});
+                const std::optional<Settings>& settings, const WaitSpec& wait,
+                const std::optional<LeaseSpec>& lease, int64_t& waited_ms) {
+    if (!wait.wait) {
+        return ctx.client().take(name, n, TakeMode::all, settings, lease ? &*lease : nullptr);
+    }
+    WaitRequest request{name, n, true, settings, wait.timeout_ms};
+    request.lease = lease;
+    WaitResult waited = wait_with_terminal(ctx, std::move(request));
     waited_ms = waited.waited_ms;
     return waited.result;
+}
+
+// The lease run asks for (SPEC §9), unless --consume. Only an explicit
+// --lease makes a refilling bucket an error: without it such a bucket is
+// simply taken from, as before leases.
+std::optional<LeaseSpec> lease_spec(const RunOptions& o) {
+    bool explicit_lease = o.lease_option->count() > 0;
+    if (o.consume && explicit_lease)
+        throw Error(ErrorKind::usage, "--consume and --lease exclude each other");
+    int64_t ttl = parse_lease_ms("--lease", o.lease);
+    if (o.on_lost != "term" && o.on_lost != "keep") {
+        throw Error(ErrorKind::usage,
+                    "--on-lost must be term or keep, not '" + printable(o.on_lost) + "'");
+    }
+    if (o.consume) return std::nullopt;
+    return LeaseSpec{new_lease_id(), ttl, lease_holder(getpid()), explicit_lease};
 }
 
 int run(Context& ctx, const RunOptions& o) {
@@ -110,6 +136,7 @@ int run(Context& ctx, const RunOptions& o) {
     std::optional<Settings> settings = parse_settings(o.settings);
     WaitSpec wait = parse_wait(o.wait_option->count() > 0, o.wait, "--wait");
     bool open = fail_open(o);
+    std::optional<LeaseSpec> lease = lease_spec(o);
     if (o.command->empty()) throw Error(ErrorKind::usage, "run needs a command after --");
     std::string path;
     try {
@@ -121,7 +148,7 @@ int run(Context& ctx, const RunOptions& o) {
     ctx.signals();
     TakeResult result;
     try {
-        result = take(ctx, name, n, settings, wait, waited_ms);
+        result = take(ctx, name, n, settings, wait, lease, waited_ms);
     } catch (const Error& e) {
         if (!open || !is_outage(e.kind())) throw;
         // Also when the take's outcome is unknown: the caller chose running
@@ -130,10 +157,14 @@ int run(Context& ctx, const RunOptions& o) {
                         "); running the command anyway (--fail-open)");
         exec(ctx, name, 0, path, *o.command);
     }
-    ctx.commit(name, result.taken);
+    ctx.commit(name, result.taken, result.leased() ? lease->id : std::string());
     if (!result.ok()) {
         ctx.out.run_denied(result, waited_ms);
         return ctx.denied_exit(exit_run_denied);
+    }
+    if (result.leased()) {
+        Lease held{name, lease->id, result.fence, result.taken, lease->ttl_ms, o.on_lost == "keep"};
+        supervise(ctx, held, path, *o.command);
     }
     exec(ctx, name, result.taken, path, *o.command);
 }
@@ -144,7 +175,9 @@ Subcommand setup_run(CLI::App& app, const std::vector<std::string>& command) {
     auto o = std::make_shared<RunOptions>();
     o->command = &command;
     CLI::App* cmd = app.add_subcommand(
-        "run", "Take N tokens, then run a command (-- CMD ARGS...); denied: exit 75");
+        "run",
+        "Take N tokens and run a command (-- CMD ARGS...); on a semaphore they come back after it; "
+        "denied: exit 75");
     o->app = cmd;
     cmd->add_option("NAME", o->name, "bucket name")->required()->type_name("");
     cmd->add_option("N", o->count, "tokens to take")->type_name("")->capture_default_str();
@@ -156,11 +189,27 @@ Subcommand setup_run(CLI::App& app, const std::vector<std::string>& command) {
     cmd->add_flag("--fail-open", o->fail_open,
                   "Redis unavailable (exit 69): warn and run the command anyway, untaken "
                   "(env TBUCKET_FAIL_OPEN=1)");
+    o->lease_option =
+        cmd->add_option("--lease", o->lease,
+                        "on a bucket without refill: how long the tokens stay held if tbucket "
+                        "dies (renewed while the command runs; 1s..1d)")
+            ->type_name("DURATION")
+            ->capture_default_str();
+    cmd->add_option("--on-lost", o->on_lost,
+                    "when the lease could not be renewed in time: term (SIGTERM the command) or "
+                    "keep")
+        ->type_name("term|keep")
+        ->capture_default_str();
+    cmd->add_flag("--consume", o->consume,
+                  "take the tokens for good and exec the command (no lease, nothing given back)");
     add_settings_options(cmd, o->settings, false);
     cmd->footer(
         "The command is looked up before any token is taken (not found: 127, not executable: "
-        "126),\n"
-        "then replaces tbucket: its exit status and signals are its own.");
+        "126).\n"
+        "On a bucket without refill the tokens are a lease: tbucket stays the command's parent,\n"
+        "passes signals on, gives the tokens back when it ends and exits as it did (killed by a\n"
+        "signal: dies of the same signal). The command sees TBUCKET_LEASE and TBUCKET_FENCE.\n"
+        "On a bucket with refill (or with --consume) the command replaces tbucket.");
     return {cmd, [o](Context& ctx) { return run(ctx, *o); }};
 }
 

@@ -119,6 +119,7 @@ constexpr struct {
     {"list", [](CLI::App& a, const std::vector<std::string>&) { return setup_list(a); }},
     {"reset", [](CLI::App& a, const std::vector<std::string>&) { return setup_reset(a); }},
     {"delete", [](CLI::App& a, const std::vector<std::string>&) { return setup_delete(a); }},
+    {"lease", [](CLI::App& a, const std::vector<std::string>&) { return setup_lease(a); }},
 };
 
 // A global option that takes the next word as its value (--url URL).

@@ -54,6 +54,8 @@ Json state_json(const State& s) {
     j["full_in_ms"] = optional_ms(s.full_in_ms());
     j["expire_ms"] = optional_ms(s.expire_ms);
     j["server_time_ms"] = s.server_time_us / 1000;
+    j["leased"] = number(s.leased);
+    if (s.lease_count) j["leases"] = *s.lease_count;
     return j;
 }
 
@@ -123,6 +125,10 @@ std::string state_text(const State& s, const Columns& columns) {
         text += "  no refill";
     }
     if (s.expire_ms) text += "  expires after " + format_duration_ms(*s.expire_ms) + " idle";
+    if (s.leased > 0) {
+        text += "  " + format_tokens(s.leased) + " leased";
+        if (s.lease_count) text += " (" + plural(*s.lease_count, "lease") + ")";
+    }
     return text;
 }
 
@@ -242,6 +248,67 @@ void Output::watched(const State& state, int64_t waited_ms) {
 void Output::followed(const State& state) {
     line(json_ ? dump(state_json(state)) : state_text(state), true);
     flush();
+}
+
+void Output::lease_taken(const TakeResult& r, const std::string& id, int64_t ttl_ms,
+                         int64_t waited_ms) {
+    if (json_) {
+        Json j = state_json(r.state);
+        j["ok"] = r.ok();
+        j["requested"] = r.requested;
+        j["taken"] = r.taken;
+        j["lease"] = r.ok() ? Json(id) : Json(nullptr);
+        j["fence"] = r.ok() ? Json(r.fence) : Json(nullptr);
+        j["ttl_ms"] = ttl_ms;
+        j["retry_after_ms"] = optional_ms(r.retry_after_ms);
+        j["waited_ms"] = waited_ms;
+        return line(dump(j), true);
+    }
+    // "ID FENCE", even with -q: it is what the caller reads.
+    if (r.ok()) return line(id + " " + std::to_string(r.fence), true);
+    denial(r);
+}
+
+void Output::lease_renewed(const State& state, const std::string& id, int64_t ttl_ms) {
+    if (json_) {
+        Json j = state_json(state);
+        j["lease"] = id;
+        j["renewed"] = true;
+        j["ends_in_ms"] = ttl_ms;
+        return line(dump(j));
+    }
+    line("lease " + id + " on " + state.name + " renewed: ends in " + format_duration_ms(ttl_ms));
+}
+
+void Output::lease_released(const State& state, const std::string& id, bool already,
+                            double added) {
+    if (json_) {
+        Json j = state_json(state);
+        j["lease"] = id;
+        j["released"] = !already;
+        j["added"] = number(micro_tokens(added));
+        return line(dump(j));
+    }
+    if (already) return line("lease " + id + " on " + state.name + " was released before");
+    line("lease " + id + " released: " + format_tokens(added) + (added == 1 ? " token" : " tokens") +
+         " back to " + state.name);
+}
+
+void Output::leases(const State& state, const std::vector<LeaseInfo>& leases) {
+    for (const LeaseInfo& l : leases) {
+        int64_t held_ms = std::max<int64_t>(0, state.server_time_us / 1000 - l.since_ms);
+        if (json_) {
+            Json j{{"name", state.name}, {"lease", l.id},       {"tokens", l.tokens},
+                   {"fence", l.fence},   {"host", l.host},      {"pid", l.pid},
+                   {"since_ms", l.since_ms}, {"held_ms", held_ms}, {"ends_in_ms", l.ends_in_ms}};
+            line(dump(j), true);
+            continue;
+        }
+        line(l.id + "  " + plural(l.tokens, "token") + "  fence " + std::to_string(l.fence) + "  " +
+                 l.host + " pid " + std::to_string(l.pid) + "  held " +
+                 format_duration_ms(held_ms) + "  ends in " + format_duration_ms(l.ends_in_ms),
+             true);
+    }
 }
 
 void Output::name(const std::string& name) {

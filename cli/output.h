@@ -10,6 +10,7 @@
 
 #include "bucket.h"
 #include "error.h"
+#include "lease.h"
 
 namespace tbucket::cli {
 
@@ -38,6 +39,12 @@ public:
     void watched(const State& state, int64_t waited_ms);  // watch without --take
     void followed(const State& state);                    // watch --follow: flushed at once
     void name(const std::string& name);
+    // lease take: "ID FENCE" (shown even with -q), or the denial.
+    void lease_taken(const TakeResult& result, const std::string& id, int64_t ttl_ms,
+                     int64_t waited_ms);
+    void lease_renewed(const State& state, const std::string& id, int64_t ttl_ms);
+    void lease_released(const State& state, const std::string& id, bool already, double added);
+    void leases(const State& state, const std::vector<LeaseInfo>& leases);
 
     // Writes what is buffered. A write error on stdout, here or at any
     // line: EPIPE kills tbucket by SIGPIPE; others are Error(output).

@@ -34,6 +34,10 @@ public:
     // and SIGPIPE is the default, as the shell would have left them. The
     // handlers stay until exec itself resets them to the default.
     void prepare_exec();
+    // Whether SIGINT or SIGTERM was ignored when tbucket started.
+    bool ignored_at_start(int sig) const {
+        return (sig == SIGINT ? found_int_ : found_term_).sa_handler == SIG_IGN;
+    }
 
 private:
     int read_fd_ = -1;

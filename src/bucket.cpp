@@ -5,46 +5,11 @@
 #include <cmath>
 #include <thread>
 
+#include "reply_read.h"
 #include "script.h"
 
 namespace tbucket {
 namespace {
-
-[[noreturn]] void bad_reply(const std::string& what) {
-    throw Error(ErrorKind::internal, "unexpected reply from Redis: " + what);
-}
-
-const redisReply& element(const redisReply& reply, std::size_t i) {
-    if (reply.type != REDIS_REPLY_ARRAY || i >= reply.elements)
-        bad_reply("missing element " + std::to_string(i));
-    return *reply.element[i];
-}
-
-int64_t integer_at(const redisReply& reply, std::size_t i) {
-    const redisReply& e = element(reply, i);
-    if (e.type != REDIS_REPLY_INTEGER)
-        bad_reply("element " + std::to_string(i) + " is not an integer");
-    return static_cast<int64_t>(e.integer);
-}
-
-std::string string_at(const redisReply& reply, std::size_t i) {
-    const redisReply& e = element(reply, i);
-    if (e.type != REDIS_REPLY_STRING && e.type != REDIS_REPLY_STATUS) {
-        bad_reply("element " + std::to_string(i) + " is not a string");
-    }
-    return std::string(e.str, e.len);
-}
-
-double number_at(const redisReply& reply, std::size_t i) {
-    std::string text = string_at(reply, i);
-    double value = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    // from_chars reads "nan" and "inf" too: no bucket holds either, and
-    // either would turn into garbage when shown as a whole number.
-    if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(value))
-        bad_reply("'" + text + "' is not a number");
-    return value;
-}
 
 // A script's reply, or the Error its error reply stands for. `asked`: the
 // settings the caller wanted, named when the bucket has others.
@@ -196,18 +161,35 @@ CreateResult Client::create(const std::string& name, const Settings& settings,
 }
 
 std::vector<std::string> take_args(int64_t n, TakeMode mode,
-                                   const std::optional<Settings>& create_with) {
+                                   const std::optional<Settings>& create_with,
+                                   const LeaseSpec* lease) {
     static const char* const mode_arg[] = {"0", "1", "2", "3", "4"};
     std::vector<std::string> args{std::to_string(n), mode_arg[static_cast<int>(mode)]};
     for (std::string& a : settings_args(create_with)) args.push_back(std::move(a));
+    if (lease) {
+        args.push_back(lease->id);
+        args.push_back(std::to_string(lease->ttl_ms));
+        args.push_back(lease->holder);
+        args.emplace_back(lease->required ? "l" : "a");
+    }
     return args;
 }
 
 TakeResult take_result(const Reply& answer, std::string node, const std::string& name, int64_t n,
                        TakeMode mode, const std::optional<Settings>& create_with) {
     const redisReply& reply = checked(answer, name, create_with ? &*create_with : nullptr);
-    TakeResult result{parse_state(reply, name), n, integer_at(reply, 6), std::nullopt};
+    TakeResult result;
+    result.state = parse_state(reply, name);
+    result.requested = n;
+    result.taken = integer_at(reply, 6);
     result.state.node = std::move(node);
+    // A repeat answered from an id stored by a version before leases ends
+    // at the amount taken.
+    if (reply.elements > 9) {
+        result.state.leased = number_at(reply, 7);
+        if (int64_t next = integer_at(reply, 8); next > 0) result.next_lease_end_ms = next;
+        result.fence = integer_at(reply, 9);
+    }
     double wanted = mode == TakeMode::partial ? 1.0 : static_cast<double>(n);
     result.retry_after_ms = result.ok() ? 0 : result.state.ms_until(wanted);
     return result;
@@ -229,9 +211,10 @@ PutResult put_result(const Reply& answer, std::string node, const std::string& n
 }
 
 TakeResult Client::take(const std::string& name, int64_t n, TakeMode mode,
-                        const std::optional<Settings>& create_with) {
+                        const std::optional<Settings>& create_with, const LeaseSpec* lease) {
     std::string node;
-    Reply answer = run_change(scripts::take_script, name, take_args(n, mode, create_with), node);
+    Reply answer =
+        run_change(scripts::take_script, name, take_args(n, mode, create_with, lease), node);
     return take_result(answer, std::move(node), name, n, mode, create_with);
 }
 
@@ -269,6 +252,10 @@ std::vector<StateOrError> Client::each(const Script& script, const std::vector<s
         } else {
             State state = parse_state(*replies[i], names[i]);
             state.node = std::move(by[i]);
+            if (&script == &scripts::info_script && replies[i]->elements > 7) {
+                state.leased = number_at(*replies[i], 6);
+                state.lease_count = integer_at(*replies[i], 7);
+            }
             results.emplace_back(std::move(state));
         }
     }

@@ -35,6 +35,8 @@ struct State {
     std::optional<int64_t> expire_ms;
     int64_t server_time_us = 0;
     std::string node;  // "host:port" of the server that answered, when known
+    double leased = 0;                  // tokens held by leases (not in `tokens`)
+    std::optional<int64_t> lease_count;  // known to info only
 
     int64_t available() const;
     // Until the level reaches capacity: 0 when full, nullopt when it never will.
@@ -50,6 +52,22 @@ struct TakeResult {
     int64_t taken = 0;
     bool ok() const { return taken > 0; }
     std::optional<int64_t> retry_after_ms;  // 0 when ok
+    // Until the bucket's next lease ends and gives its tokens back
+    // (server's view); nullopt when no lease is held.
+    std::optional<int64_t> next_lease_end_ms;
+    int64_t fence = 0;  // of the lease made by this take; 0: none made
+    bool leased() const { return fence > 0; }
+};
+
+// A take as a lease (SPEC §9): the tokens are held under `id` for `ttl_ms`
+// unless renewed, and come back when it is released or ends. On a bucket
+// with refill a lease makes no sense: `required` makes that an Error usage,
+// else the tokens are simply taken.
+struct LeaseSpec {
+    std::string id;      // new_lease_id()
+    int64_t ttl_ms = 0;
+    std::string holder;  // "<host> <pid>", shown by lease list
+    bool required = true;
 };
 
 struct PutResult {
@@ -86,7 +104,7 @@ class Client {
                         std::optional<int64_t> tokens, CreateMode mode);
     // `create_with`: settings to create a missing bucket with (inline create).
     TakeResult take(const std::string& name, int64_t n, TakeMode mode,
-                    const std::optional<Settings>& create_with);
+                    const std::optional<Settings>& create_with, const LeaseSpec* lease = nullptr);
     PutResult put(const std::string& name, int64_t n, bool force,
                   const std::optional<Settings>& create_with);
     State reset(const std::string& name, std::optional<int64_t> tokens);
@@ -106,13 +124,16 @@ class Client {
     void set_retry_window_ms(int64_t ms) { retry_window_ms_ = ms; }
     int64_t default_retry_window_ms() const;
 
+    // A script that changes the bucket `name`, through the retry loop of
+    // SPEC §8 (run_changes); `node` gets who answered. For src/lease.cpp.
+    Reply run_change(const Script& script, const std::string& name,
+                     std::vector<std::string> args, std::string& node);
+
   private:
     std::vector<StateOrError> each(const Script& script, const std::vector<std::string>& names,
                                    bool change);
     std::vector<Reply> run_changes(const std::vector<ScriptCall>& calls,
                                    std::vector<std::string>& by);
-    Reply run_change(const Script& script, const std::string& name,
-                     std::vector<std::string> args, std::string& node);
     void scan(Connection& connection, const std::string& match, std::vector<std::string>& names);
 
     Nodes nodes_;
@@ -127,7 +148,8 @@ State parse_state(const redisReply& reply, const std::string& name);
 // reply (or the Error it stands for), for clients that send calls their
 // own way (ConcurrentClient). `node` goes into the result's state.
 std::vector<std::string> take_args(int64_t n, TakeMode mode,
-                                   const std::optional<Settings>& create_with);
+                                   const std::optional<Settings>& create_with,
+                                   const LeaseSpec* lease = nullptr);
 TakeResult take_result(const Reply& answer, std::string node, const std::string& name, int64_t n,
                        TakeMode mode, const std::optional<Settings>& create_with);
 std::vector<std::string> put_args(int64_t n, bool force,

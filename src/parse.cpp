@@ -231,6 +231,14 @@ int64_t parse_duration_ms(std::string_view what, std::string_view text) {
     return duration_ms(std::string(what) + " " + quoted(text), text);
 }
 
+int64_t parse_lease_ms(std::string_view what, std::string_view text) {
+    int64_t ms = parse_duration_ms(what, text);
+    if (ms < min_lease_ms || ms > max_lease_ms) {
+        bad(std::string(what) + " must be 1s..1d, not " + quoted(text));
+    }
+    return ms;
+}
+
 int64_t parse_exact_duration_ms(std::string_view what, std::string_view text) {
     parse_duration_ms(what, text);  // the syntax and the range
     std::optional<ExactMs> exact = exact_ms(text);

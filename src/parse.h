@@ -45,6 +45,13 @@ int64_t parse_duration_ms(std::string_view what, std::string_view text);
 // duration that is not a whole number of milliseconds is refused, not rounded.
 int64_t parse_exact_duration_ms(std::string_view what, std::string_view text);
 
+// How long a lease lives without renewal (--lease, --ttl): 1s..1d. Shorter
+// cannot be renewed reliably across a network; longer keeps a dead
+// holder's tokens away for more than a day.
+inline constexpr int64_t min_lease_ms = 1000;
+inline constexpr int64_t max_lease_ms = 86'400'000;
+int64_t parse_lease_ms(std::string_view what, std::string_view text);
+
 // Human forms, each accepted back by the parsers above.
 std::string format_duration_ms(int64_t ms);  // 250ms, 16.5s, 2m30s, 1h5m, 3d2h
 std::string format_exact_ms(int64_t ms);     // exact: 1h, 1m30s, 250ms

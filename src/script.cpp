@@ -120,6 +120,16 @@ Error script_error(const redisReply& reply, std::string_view name) {
         return Error(ErrorKind::impossible,
                      "more tokens asked than " + bucket + " can hold (capacity " + detail + ")");
     }
+    if (code == "TBREFILLS") {
+        // detail: "<amount> <period ms>"
+        char amount[64] = {0};
+        long long period = 0;
+        std::string rate = detail;
+        if (std::sscanf(detail.c_str(), "%63s %lld", amount, &period) == 2)
+            rate = format_rate(Rate{std::strtod(amount, nullptr), period});
+        return Error(ErrorKind::usage, bucket + " refills (" + rate +
+                                           "): leases are for buckets without refill");
+    }
     if (code == "TBDATA") return Error(ErrorKind::data, detail);
     if (code == "TBUSAGE") return Error(ErrorKind::usage, detail);
     ErrorKind kind = classify_reply_error(text);

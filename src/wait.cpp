@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "lease.h"
 #include "parse.h"
 #include "subscription.h"
 
@@ -172,7 +173,13 @@ private:
     TakeResult check() {
         TakeMode mode = request_.take ? TakeMode::wait_all : TakeMode::wait_check;
         client_.set_retry_window_ms(session_.retry_window_ms());
-        TakeResult result = client_.take(request_.name, request_.n, mode, request_.create_with);
+        const LeaseSpec* lease = request_.take && request_.lease ? &*request_.lease : nullptr;
+        TakeResult result = client_.take(request_.name, request_.n, mode, request_.create_with, lease);
+        lease_ends_at_ = Deadline();
+        // A lease that ends gives its tokens back inside the next script that
+        // touches the bucket, with no event before: look then (1 ms late, so
+        // that the server's clock has passed it).
+        if (result.next_lease_end_ms) lease_ends_at_ = after_ms(*result.next_lease_end_ms + 1);
         checked_at_ = Clock::now();  // the check used the bucket: its idle expiry restarted
         return result;
     }
@@ -230,7 +237,7 @@ private:
         std::optional<int64_t> ready_in = known.ms_until(static_cast<double>(request_.n));
         Deadline wake_at;
         if (ready_in) wake_at = after_ms(*ready_in);
-        wake_at = earliest(wake_at, keepalive(known));
+        wake_at = earliest(earliest(wake_at, keepalive(known)), lease_ends_at_);
         for (;;) {
             stop_if_signalled();
             if (passed(wake_at)) return;
@@ -253,6 +260,7 @@ private:
             checked_at_ = Clock::now();  // a change is a use: the expiry restarted
             ready_in = now->ms_until(static_cast<double>(request_.n));
             wake_at = earliest(ready_in ? Deadline(after_ms(*ready_in)) : std::nullopt, keepalive(*now));
+            wake_at = earliest(wake_at, lease_ends_at_);
         }
     }
 
@@ -262,7 +270,11 @@ private:
         if (int sig = session_.signal()) {
             if (result.taken > 0) {
                 try {
-                    client_.put(request_.name, result.taken, false, std::nullopt);
+                    if (result.leased()) {
+                        release_lease(client_, request_.name, request_.lease->id);
+                    } else {
+                        client_.put(request_.name, result.taken, false, std::nullopt);
+                    }
                 } catch (const Error&) {
                 }
             }
@@ -275,6 +287,7 @@ private:
     const WaitRequest& request_;
     Session session_;
     Clock::time_point checked_at_ = Clock::now();
+    Deadline lease_ends_at_;  // when the bucket's next lease ends, as last seen
 };
 
 State current_state(Client& client, const std::string& name) {
@@ -288,9 +301,10 @@ State current_state(Client& client, const std::string& name) {
 std::optional<State> parse_event(const std::string& name, const std::string& payload) {
     if (payload == "deleted") return std::nullopt;
     char amount[64] = {0};
-    double tokens = 0, capacity = 0, period = 0, expire = 0, now = 0;
-    if (std::sscanf(payload.c_str(), "%lf %lf %63s %lf %lf %lf", &tokens, &capacity, amount, &period, &expire,
-                    &now) != 6 ||
+    double tokens = 0, capacity = 0, period = 0, expire = 0, now = 0, leased = 0;
+    int fields = std::sscanf(payload.c_str(), "%lf %lf %63s %lf %lf %lf %lf", &tokens, &capacity, amount, &period,
+                             &expire, &now, &leased);
+    if (fields < 6 || !(leased >= 0 && leased <= 9007199254740991.0) ||
         !(tokens >= 0 && tokens <= 9007199254740991.0) || !(capacity >= 1 && capacity <= 9007199254740991.0) ||
         !(period >= 0 && period <= 9007199254740991.0) || !(expire >= 0 && expire <= 9007199254740991.0) ||
         !(now >= 0 && now <= 9007199254740991.0)) {
@@ -309,6 +323,7 @@ std::optional<State> parse_event(const std::string& name, const std::string& pay
     }
     if (expire > 0) s.expire_ms = static_cast<int64_t>(expire);
     s.server_time_us = static_cast<int64_t>(now);
+    s.leased = leased;
     return s;
 }
 

@@ -24,6 +24,8 @@ struct WaitRequest {
     // Readable when the caller was signalled: it holds the signal number as
     // one byte (a self-pipe written by the caller's signal handler).
     int interrupt_fd = -1;
+    // Take the tokens as this lease (with take only).
+    std::optional<LeaseSpec> lease = std::nullopt;
 };
 
 struct WaitProgress {
@@ -50,7 +52,8 @@ struct WaitResult {
 
 // Blocks until n tokens are there (taking them when request.take), the
 // deadline (Error timeout), deletion (not_found), a signal (interrupted /
-// terminated; tokens taken at that moment are given back). N above the
+// terminated; tokens taken at that moment are given back). Leases of the
+// bucket that end give their tokens back: the waiter wakes for that too. N above the
 // capacity of a refilling bucket is Error impossible at once, unless the
 // level holds N; a bucket without refill waits for puts (forced ones may
 // pass capacity). A lost connection is re-opened with
@@ -63,8 +66,8 @@ WaitResult wait_for(Client& client, const WaitRequest& request, WaitObserver& ob
 void follow(Client& client, const std::string& name, std::optional<int64_t> timeout_ms, int interrupt_fd,
             const std::function<void(const State&)>& on_state, WaitObserver& observer);
 
-// Parses an events-channel message ("<t> <c> <r|-> <p> <x> <now_us>"), or
-// nullopt for "deleted".
+// Parses an events-channel message ("<t> <c> <r|-> <p> <x> <now_us>
+// [<leased>]"), or nullopt for "deleted".
 std::optional<State> parse_event(const std::string& name, const std::string& payload);
 
 }  // namespace tbucket

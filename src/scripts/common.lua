@@ -7,6 +7,10 @@
 --   r   refill amount per period (absent: no refill)
 --   p   refill period in milliseconds (present exactly when r is)
 --   x   idle expiry in milliseconds (absent: never expires)
+--   l   tokens held by leases (absent: 0); only on buckets without refill
+--   f   the last fence handed out with a lease (absent: none yet); each new
+--       lease gets max(f + 1, server time in microseconds), so fences keep
+--       growing even across delete and create
 -- Every number is written with %.17g so it reads back as the same double:
 -- Lua's own tostring keeps only 14 digits.
 --
@@ -16,6 +20,21 @@
 --   <key>:id:<id>    string, the packed first reply of one request that
 --                    changed the bucket; expires after the time its client
 --                    may still send it again (SPEC §8, at most once)
+--   <key>:leases     hash, lease id (24 hex) -> "<tokens> <fence> <since ms>
+--                    <ttl ms> <host> <pid>"
+--   <key>:lexp       sorted set, lease id -> expiry (server time, ms); a
+--                    lease whose expiry has passed is reclaimed (its tokens
+--                    go back) by the next script that touches the bucket,
+--                    so no sweeper runs anywhere
+--   <key>:rel:<id>   string, a released lease's tombstone (1 hour): releasing
+--                    it again is harmless, not "unknown"
+-- The level t counts free tokens only: t + l never passes c (a put does not
+-- fill the room of leased tokens; they come back by themselves).
+-- Reserved, designed with leases for fair waiting and several buckets: a
+-- FIFO of waiters' tickets (<key>:q, sorted set scored by server time in
+-- microseconds, so that two tickets are in the same order in every queue
+-- they share; <key>:qt their requests; <key>:w:<ticket>, each waiter's own
+-- channel, whose subscriber count proves it alive at no cost while idle).
 -- A script that changes a bucket gets KEYS[2], the request's id key, and
 -- ARGV[1], how long the server remembers it (ms). Scripts that only read
 -- (info) get neither.
@@ -77,7 +96,7 @@ end
 
 -- The bucket at key, or nil when there is no key. Anything else is TBDATA.
 local function load(key)
-    local v = redis.pcall('HMGET', key, 'c', 't', 'ts', 'r', 'p', 'x')
+    local v = redis.pcall('HMGET', key, 'c', 't', 'ts', 'r', 'p', 'x', 'l', 'f')
     if v.err then
         -- Only a key of another type is "not a bucket"; an ACL refusal is passed on.
         if string.sub(v.err, 1, 9) ~= 'WRONGTYPE' then error(v) end
@@ -102,6 +121,9 @@ local function load(key)
         b.x, b.xs = tonumber(v[6]), v[6]
         if not b.x or b.x < 1 or b.x > MAX or b.x % 1 ~= 0 then bad_key(key, 'has a bad expiry') end
     end
+    b.l, b.f = tonumber(v[7] or 0), tonumber(v[8] or 0)
+    if not b.l or b.l < 0 or b.l > MAX or b.l % 1 ~= 0 then bad_key(key, 'has a bad leased count') end
+    if not b.f or b.f < 0 or b.f > MAX or b.f % 1 ~= 0 then bad_key(key, 'has a bad fence') end
     return b
 end
 
@@ -126,7 +148,8 @@ end
 
 -- A fresh bucket with settings s and level t (nil: full), not yet written.
 local function fresh(s, t, now)
-    return {c = s.c, t = t or s.c, ts = now, r = s.r, p = s.p, x = s.x, cs = s.cs, rs = s.rs, ps = s.ps, xs = s.xs}
+    return {c = s.c, t = t or s.c, ts = now, r = s.r, p = s.p, x = s.x, cs = s.cs, rs = s.rs, ps = s.ps, xs = s.xs,
+        l = 0, f = 0}
 end
 
 -- Writes every field of b, replacing whatever the key held.
@@ -138,6 +161,8 @@ local function write_all(key, b, t_text, ts_text)
         redis.call('HSET', key, 'c', b.cs, 't', t_text, 'ts', ts_text)
     end
     if b.x then redis.call('HSET', key, 'x', b.xs) end
+    if b.l > 0 then redis.call('HSET', key, 'l', num(b.l)) end
+    if b.f > 0 then redis.call('HSET', key, 'f', num(b.f)) end
 end
 
 -- The bucket at key; created from ARGV[i..] when missing and settings are
@@ -177,10 +202,11 @@ local function publish(channel, message)
 end
 
 -- The message announcing a bucket's new state:
--- "<level> <capacity> <rate amount|-> <period ms> <expiry ms> <time us>".
+-- "<level> <capacity> <rate amount|-> <period ms> <expiry ms> <time us> <leased>"
+-- (older versions sent the first six: readers take the seventh as optional).
 local function event(b, t_text, now_text)
     return t_text .. ' ' .. b.cs .. ' ' .. (b.rs or '-') .. ' ' .. (b.ps or '0') .. ' ' ..
-        (b.xs or '0') .. ' ' .. now_text
+        (b.xs or '0') .. ' ' .. now_text .. ' ' .. num(b.l)
 end
 
 -- The first answer to this request when it already ran, else nil.
@@ -203,15 +229,92 @@ local function begin_change(key, reply, message)
     end
 end
 
+-- Tokens of a lease that ended come back, but never into the room of
+-- tokens still leased (t + l stays at most c) and never above a forced
+-- credit. Returns what went in.
+local function give_back(b, n)
+    n = math.min(n, b.l)
+    b.l = b.l - n
+    local added = math.min(n, math.max(0, b.c - b.l - b.t))
+    b.t = b.t + added
+    b.leases_changed = true
+    return added
+end
+
+-- Leases whose time is up give their tokens back (see the layout). Their
+-- keys are removed by save(), after the change is announced.
+local function reclaim(key, b, now)
+    if b.l <= 0 then return end
+    local ended = redis.call('ZRANGEBYSCORE', key .. ':lexp', '-inf', math.floor(now / 1000))
+    if #ended == 0 then return end
+    local records = redis.call('HMGET', key .. ':leases', unpack(ended))
+    for i = 1, #ended do
+        give_back(b, tonumber(string.match(records[i] or '', '^%d+')) or 0)
+    end
+    if b.l == 0 then b.drop_leases = true end
+    b.ended = ended
+end
+
+-- A lease id as tbucket makes them: 24 lowercase hex digits.
+local function lease_id(text)
+    if not string.match(text, '^' .. string.rep('[0-9a-f]', 24) .. '$') then
+        fail('TBUSAGE', 'a lease id is 24 lowercase hex digits')
+    end
+    return text
+end
+
+-- A new lease of n tokens, already taken from the level: counted in l, and
+-- written by save(). Returns its fence.
+local function hold(b, id, n, ttl, holder, now)
+    local ms = math.floor(now / 1000)
+    b.l = b.l + n
+    b.f = math.max(b.f + 1, now)
+    b.leases_changed = true
+    b.new_lease = {id, ms + ttl, num(n) .. ' ' .. num(b.f) .. ' ' .. ms .. ' ' .. ttl .. ' ' .. holder}
+    return b.f
+end
+
+-- Milliseconds until the next lease ends (0: none held), for a waiter,
+-- whose wake-up time must include it. Read before save(): leases that
+-- ended now are still listed, a lease made now is not yet.
+local function next_expiry_ms(key, b, now)
+    if b.l <= 0 then return 0 end
+    local ms = math.floor(now / 1000)
+    local first = redis.call('ZRANGEBYSCORE', key .. ':lexp', '(' .. ms, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+    local at = tonumber(first[2])
+    if b.new_lease and (not at or b.new_lease[2] < at) then at = b.new_lease[2] end
+    if not at then return 0 end
+    return math.max(1, at - ms)
+end
+
 -- Writes level and time, or the whole bucket when it is new; then the idle
--- expiry restarts, as on every use.
+-- expiry restarts, as on every use. Lease records follow the bucket.
 local function save(key, b, t_text, now_text, created, changed)
     if created then
         write_all(key, b, t_text, now_text)
+    elseif changed and b.leases_changed then
+        redis.call('HSET', key, 't', t_text, 'ts', now_text, 'l', num(b.l), 'f', num(b.f))
     elseif changed then
         redis.call('HSET', key, 't', t_text, 'ts', now_text)
     end
-    if b.x then redis.call('PEXPIRE', key, b.x) end
+    if b.drop_leases then
+        redis.call('DEL', key .. ':leases', key .. ':lexp')
+    elseif b.ended then
+        redis.call('ZREM', key .. ':lexp', unpack(b.ended))
+        redis.call('HDEL', key .. ':leases', unpack(b.ended))
+    end
+    if b.new_lease then
+        local id, expiry, record = unpack(b.new_lease)
+        redis.call('ZADD', key .. ':lexp', expiry, id)
+        redis.call('HSET', key .. ':leases', id, record)
+    end
+    if b.x then
+        redis.call('PEXPIRE', key, b.x)
+        if b.l > 0 then
+            redis.call('PEXPIRE', key .. ':leases', b.x)
+            redis.call('PEXPIRE', key .. ':lexp', b.x)
+        end
+    end
 end
 
 -- The reply every script starts with: level, capacity, rate amount ('' none),

@@ -3,7 +3,9 @@
 -- ARGV[1] id memory ms (see common)
 -- ARGV[2..5] capacity, rate amount ('' none), period ms, expiry ms ('' none)
 -- ARGV[6] starting level 0..capacity ('' = full), used when created or replaced
--- ARGV[7] '' (same settings or nothing), 'update' (keep level, clamped) or 'replace'
+-- ARGV[7] '' (same settings or nothing), 'update' (keep level and leases,
+--         the level clamped to capacity less leased tokens) or 'replace'
+--         (a fresh bucket: leases dropped, fences keep growing)
 -- Reply: state .. outcome ('existed', 'created', 'updated', 'replaced');
 --        a repeat of the request gets the first reply
 -- Errors: TBEXISTS <c> <r> <p> <x> (other settings), TBDATA, TBUSAGE
@@ -23,11 +25,18 @@ if not b then
     b, outcome = fresh(s, level, now), 'created'
 elseif same(b, s) then
     refill(b, now)
+    reclaim(key, b, now)
 elseif mode == 'replace' then
+    -- A fresh bucket: its leases go, its fences keep growing.
+    local fence, leased = b.f, b.l
     b, outcome = fresh(s, level, now), 'replaced'
+    b.f, b.drop_leases = fence, leased > 0
 elseif mode == 'update' then
     refill(b, now)
-    b, outcome = fresh(s, math.min(b.t, s.c), now), 'updated'
+    reclaim(key, b, now)
+    local old = b
+    b, outcome = fresh(s, math.min(b.t, math.max(0, s.c - b.l)), now), 'updated'
+    b.l, b.f, b.ended, b.drop_leases = old.l, old.f, old.ended, old.drop_leases
 else
     disagree(b)
 end
@@ -35,6 +44,7 @@ local t_text = num(b.t)
 local written = outcome ~= 'existed'
 local reply = state(b, t_text, now)
 reply[7] = outcome
-if written or b.stepped then begin_change(key, reply, event(b, t_text, now_text)) end
-save(key, b, t_text, now_text, written, b.stepped)
+local changed = b.stepped or b.leases_changed
+if written or changed then begin_change(key, reply, event(b, t_text, now_text)) end
+save(key, b, t_text, now_text, written, changed)
 return reply

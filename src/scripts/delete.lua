@@ -1,4 +1,5 @@
--- delete: remove the bucket; waiters hear 'deleted' and give up.
+-- delete: remove the bucket and its leases; waiters hear 'deleted' and
+-- give up, holders of leases learn it when they next renew.
 -- KEYS[1] bucket, KEYS[2] request id key
 -- ARGV[1] id memory ms (see common)
 -- Reply: state just before deletion; a repeat of the request gets the first reply
@@ -11,5 +12,5 @@ if not b then fail('TBNOTFOUND', key) end
 refill(b, now)
 local reply = state(b, num(b.t), now)
 begin_change(key, reply, 'deleted')
-redis.call('DEL', key)
+redis.call('DEL', key, key .. ':leases', key .. ':lexp')
 return reply

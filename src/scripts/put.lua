@@ -1,5 +1,6 @@
--- put: give N tokens back. The level never exceeds capacity; what does not
--- fit is reported as overflow. With force the level may exceed capacity.
+-- put: give N tokens back. The level never exceeds capacity less the tokens
+-- held by leases (they come back by themselves); what does not fit is
+-- reported as overflow. With force the level may exceed capacity.
 -- KEYS[1] bucket, KEYS[2] request id key
 -- ARGV[1] id memory ms (see common)
 -- ARGV[2] N (1..2^53-1)
@@ -15,15 +16,16 @@ if again then return again end
 local now, now_text = clock()
 local b, created = load_or_fresh(key, 4, now)
 refill(b, now)
+reclaim(key, b, now)
 local added = n
 if force then
     if b.t + n > MAX then fail('TBUSAGE', 'the level would pass ' .. num(MAX)) end
 else
-    added = math.min(n, math.max(0, b.c - b.t))
+    added = math.min(n, math.max(0, b.c - b.l - b.t))
 end
 b.t = b.t + added
 local t_text = num(b.t)
-local changed = created or added > 0 or b.stepped
+local changed = created or added > 0 or b.stepped or b.leases_changed
 local reply = state(b, t_text, now)
 reply[7] = num(added)
 reply[8] = num(n - added)

@@ -1,4 +1,5 @@
--- reset: set the level.
+-- reset: set the level, and drop every lease (their holders learn it when
+-- they next renew).
 -- KEYS[1] bucket, KEYS[2] request id key
 -- ARGV[1] id memory ms (see common)
 -- ARGV[2] level 0..capacity ('' = full)
@@ -13,6 +14,9 @@ local t = b.c
 if ARGV[2] ~= '' then t = whole(ARGV[2], '--tokens', 0) end
 if t > b.c then fail('TBUSAGE', '--tokens ' .. num(t) .. ' is above the capacity ' .. b.cs) end
 b.t = t
+if b.l > 0 then
+    b.l, b.leases_changed, b.drop_leases = 0, true, true
+end
 local t_text = num(b.t)
 local reply = state(b, t_text, now)
 begin_change(key, reply, event(b, t_text, now_text))

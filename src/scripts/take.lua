@@ -1,4 +1,4 @@
--- take: remove N tokens at once, or none.
+-- take: remove N tokens at once, or none; optionally as a lease.
 -- KEYS[1] bucket, KEYS[2] request id key
 -- ARGV[1] id memory ms (see common)
 -- ARGV[2] N (1..2^53-1)
@@ -10,30 +10,56 @@
 -- but on a bucket without refill a forced put may bring the level to N.
 -- ARGV[4..7] capacity, rate amount, period ms, expiry ms: create when missing
 --            ('' capacity: do not create)
--- Reply: state (see common) .. taken; a repeat of the request gets the first reply
+-- ARGV[8..11] optional, a lease (modes '0' and '3'): its id (24 hex), how
+--            long it lives without renewal (ms), its holder ("<host> <pid>"),
+--            and 'l' (a refilling bucket is TBUSAGE: leases are for buckets
+--            without refill) or 'a' (a refilling bucket is simply taken from)
+-- Reply: state (see common) .. taken, leased tokens, ms until the next
+--        lease ends (0: none), the new lease's fence (0: no lease made);
+--        a repeat of the request gets the first reply
 -- Errors: TBNOTFOUND, TBEXISTS, TBIMPOSSIBLE (N above capacity), TBDATA, TBUSAGE
 local n = whole(ARGV[2], 'count', 1)
 local mode = ARGV[3]
 if mode ~= '3' and mode ~= '4' then choice(mode, 'mode', '0', '1', '2') end
 local waiting = mode == '3' or mode == '4'
 if mode == '3' then mode = '0' elseif mode == '4' then mode = '2' end
+local lease = ARGV[8] and ARGV[8] ~= ''
+local ttl, kind
+if lease then
+    if mode ~= '0' then fail('TBUSAGE', 'a lease takes N or nothing') end
+    lease_id(ARGV[8])
+    ttl = whole(ARGV[9], 'lease time', 1)
+    if not string.match(ARGV[10], '^[%w%.%-_]+ %d+$') then fail('TBUSAGE', 'lease holder must be "<host> <pid>"') end
+    kind = choice(ARGV[11], 'lease kind', 'l', 'a')
+end
 local again = first_answer()
 if again then return again end
 local now, now_text = clock()
 local b, created = load_or_fresh(key, 4, now)
 refill(b, now)
+reclaim(key, b, now)
+if lease and b.r then
+    if kind == 'l' then
+        fail('TBREFILLS', b.rs .. ' ' .. b.ps)
+    end
+    lease = false
+end
 if n > b.c and mode ~= '1' and b.t < n and (b.r or not waiting) then fail('TBIMPOSSIBLE', b.cs) end
 local want = n
 if mode == '1' then want = math.min(n, math.floor(b.t)) end
-local taken = 0
+local taken, fence = 0, 0
 if want >= 1 and b.t >= want and mode ~= '2' then
     b.t = b.t - want
     taken = want
+    if lease then fence = hold(b, ARGV[8], taken, ttl, ARGV[10], now) end
 end
 local t_text = num(b.t)
-local changed = created or taken > 0 or b.stepped
+local changed = created or taken > 0 or b.stepped or b.leases_changed
 local reply = state(b, t_text, now)
 reply[7] = taken
+reply[8] = num(b.l)
+reply[9] = next_expiry_ms(key, b, now)
+reply[10] = fence
 if changed then begin_change(key, reply, event(b, t_text, now_text)) end
 save(key, b, t_text, now_text, created, changed)
 return reply

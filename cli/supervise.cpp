@@ -1,0 +1,278 @@
+#include "supervise.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+
+#include "app.h"
+#include "exit_codes.h"
+#include "lease.h"
+#include "parse.h"
+
+namespace tbucket::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The signals passed on to the command (SPEC §9), and SIGCHLD, which says
+// it ended. Each arrives through a pipe, as (number, si_code).
+constexpr int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+
+int signal_write_fd = -1;
+
+struct Arrival {
+    int sig;
+    int code;
+};
+
+void on_signal(int sig, siginfo_t* info, void*) {
+    Arrival a{sig, info ? info->si_code : SI_USER};
+    int saved = errno;
+    ssize_t ignored = write(signal_write_fd, &a, sizeof a);
+    (void)ignored;
+    errno = saved;
+}
+
+sigset_t supervised_set() {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int sig : forwarded) sigaddset(&set, sig);
+    sigaddset(&set, SIGCHLD);
+    return set;
+}
+
+// Handlers for the forwarded signals and SIGCHLD; `found` gets what each
+// forwarded one was, for the command to start as tbucket started.
+int install_handlers(struct sigaction (&found)[std::size(forwarded)]) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0)
+        throw Error(ErrorKind::internal, "cannot make a pipe for signals");
+    signal_write_fd = fds[1];
+    struct sigaction action {};
+    action.sa_sigaction = on_signal;
+    action.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigfillset(&action.sa_mask);
+    for (std::size_t i = 0; i < std::size(forwarded); ++i)
+        sigaction(forwarded[i], &action, &found[i]);
+    action.sa_flags |= SA_NOCLDSTOP;
+    sigaction(SIGCHLD, &action, nullptr);
+    return fds[0];
+}
+
+// In the child, between fork and exec: only async-signal-safe calls. A
+// signal ignored when tbucket started stays ignored (nohup, a background
+// job); exec turns the caught ones back to their defaults.
+[[noreturn]] void start_command(const bool (&ignored)[std::size(forwarded)],
+                                const std::string& path, char* const* argv, pid_t parent,
+                                bool keep_on_lost) {
+    // Without tbucket nothing renews the lease: the command hears it as it
+    // would hear a lost lease.
+    if (!keep_on_lost) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent) raise(SIGTERM);
+    }
+    for (std::size_t i = 0; i < std::size(forwarded); ++i) {
+        if (ignored[i]) signal(forwarded[i], SIG_IGN);
+    }
+    signal(SIGPIPE, SIG_DFL);
+    signal(SIGCHLD, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    execv(path.c_str(), argv);
+    _exit(errno == ENOENT ? exit_not_found : exit_not_runnable);
+}
+
+// Renews the lease every third of its time on a thread of its own, so that
+// a server slow to answer never delays a signal or the command's end. When
+// the lease is lost it says why, once, through `lost_fd`.
+class Renewer {
+  public:
+    Renewer(Client& client, const Lease& lease, int lost_fd)
+        : client_(client), lease_(lease), lost_fd_(lost_fd) {
+        // A renewal whose reply is lost is asked again for a third of the
+        // lease at most: longer, and the lease would end meanwhile.
+        client_.set_retry_window_ms(std::max<int64_t>(lease.ttl_ms / 3, 100));
+        thread_ = std::thread([this] { loop(); });
+    }
+    ~Renewer() { stop(); }
+
+    void stop() {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            stopping_ = true;
+        }
+        wake_.notify_all();
+        if (thread_.joinable()) thread_.join();
+    }
+
+    std::string why_lost() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return why_;
+    }
+
+  private:
+    void loop() {
+        auto renewed_at = Clock::now();  // the take: the lease runs from about then
+        auto every = std::chrono::milliseconds(lease_.ttl_ms / 3);
+        auto next = renewed_at + every;
+        for (;;) {
+            {
+                std::unique_lock<std::mutex> lock(mutex_);
+                if (wake_.wait_until(lock, next, [this] { return stopping_; })) return;
+            }
+            auto asked_at = Clock::now();
+            if (asked_at - renewed_at >= std::chrono::milliseconds(lease_.ttl_ms)) {
+                return lost("not renewed for " + format_exact_ms(lease_.ttl_ms));
+            }
+            try {
+                RenewResult r = renew_lease(client_, lease_.name, lease_.id, lease_.ttl_ms);
+                if (!r.held)
+                    return lost("it had ended: not renewed in time, or the bucket was reset");
+                renewed_at = asked_at;
+                next = asked_at + every;
+            } catch (const Error& e) {
+                if (e.kind() == ErrorKind::not_found) return lost("the bucket was deleted");
+                // Out of reach for now: again soon, until the lease's time is up.
+                next = Clock::now() +
+                       std::min<std::chrono::milliseconds>(every, std::chrono::seconds(1));
+                std::lock_guard<std::mutex> lock(mutex_);
+                why_ = e.what();
+            }
+        }
+    }
+
+    void lost(const std::string& why) {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            why_ = why + (why_.empty() ? "" : " (last error: " + why_ + ")");
+        }
+        char byte = 1;
+        ssize_t ignored = write(lost_fd_, &byte, 1);
+        (void)ignored;
+    }
+
+    Client& client_;
+    const Lease& lease_;
+    int lost_fd_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    bool stopping_ = false;
+    std::string why_;
+    std::thread thread_;
+};
+
+// Ends tbucket as the command ended: its exit status, or death by the same
+// signal (so that a shell sees 128+N and a parent sees WIFSIGNALED), without
+// a core file of tbucket's own.
+[[noreturn]] void end_as(int status) {
+    std::fflush(nullptr);
+    if (WIFEXITED(status)) std::_Exit(WEXITSTATUS(status));
+    int sig = WTERMSIG(status);
+    struct rlimit none {
+        0, 0
+    };
+    setrlimit(RLIMIT_CORE, &none);
+    signal(sig, SIG_DFL);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    sigprocmask(SIG_UNBLOCK, &set, nullptr);
+    raise(sig);
+    std::_Exit(128 + sig);
+}
+
+void give_back(Context& ctx, const Lease& lease) {
+    try {
+        release_lease(ctx.client(), lease.name, lease.id);
+    } catch (const Error& e) {
+        ctx.out.warning("could not give the lease on '" + lease.name + "' back (" + e.what() +
+                        "); its tokens come back when it ends, within " +
+                        format_exact_ms(lease.ttl_ms));
+    }
+}
+
+}  // namespace
+
+void supervise(Context& ctx, const Lease& lease, const std::string& path,
+               const std::vector<std::string>& command) {
+    sigset_t set = supervised_set();
+    sigprocmask(SIG_BLOCK, &set, nullptr);
+    struct sigaction found[std::size(forwarded)];
+    int signal_fd = install_handlers(found);
+    int lost_pipe[2];
+    if (pipe2(lost_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+        throw Error(ErrorKind::internal, "cannot make a pipe");
+    setenv("TBUCKET_LEASE", lease.id.c_str(), 1);
+    setenv("TBUCKET_FENCE", std::to_string(lease.fence).c_str(), 1);
+    std::vector<char*> argv;
+    for (const std::string& arg : command) argv.push_back(const_cast<char*>(arg.c_str()));
+    argv.push_back(nullptr);
+    bool ignored[std::size(forwarded)];
+    for (std::size_t i = 0; i < std::size(forwarded); ++i) {
+        int sig = forwarded[i];
+        ignored[i] = sig == SIGINT || sig == SIGTERM ? ctx.signals().ignored_at_start(sig)
+                                                     : found[i].sa_handler == SIG_IGN;
+    }
+    ctx.out.flush();
+    std::fflush(nullptr);
+    pid_t parent = getpid();
+    pid_t child = fork();
+    if (child == 0) start_command(ignored, path, argv.data(), parent, lease.keep_on_lost);
+    if (child < 0) {
+        give_back(ctx, lease);
+        throw Error(ErrorKind::internal, "cannot start the command: fork failed");
+    }
+    Renewer renewer(ctx.client(), lease, lost_pipe[1]);
+    // From here signals come through signal_fd; SIGINT and SIGTERM were held
+    // since the take (Context::commit): one that came meanwhile is passed on.
+    ctx.signals().release();
+    sigprocmask(SIG_UNBLOCK, &set, nullptr);
+    int status = 0;
+    for (;;) {
+        pollfd fds[2] = {{signal_fd, POLLIN, 0}, {lost_pipe[0], POLLIN, 0}};
+        if (poll(fds, 2, -1) < 0) continue;
+        if (fds[1].revents) {
+            char byte;
+            while (read(lost_pipe[0], &byte, 1) == 1) {
+            }
+            std::string what =
+                "the lease on '" + lease.name + "' is lost (" + renewer.why_lost() + ")";
+            if (lease.keep_on_lost) {
+                ctx.out.warning(what + "; the command keeps running (--on-lost=keep)");
+            } else {
+                ctx.out.warning(what + "; sending SIGTERM to the command");
+                kill(child, SIGTERM);
+            }
+        }
+        Arrival a{};
+        bool ended = false;
+        while (read(signal_fd, &a, sizeof a) == static_cast<ssize_t>(sizeof a)) {
+            if (a.sig != SIGCHLD) {
+                // A signal from the terminal reached the command too (same
+                // process group): passing it on would deliver it twice.
+                if (a.code != SI_KERNEL) kill(child, a.sig);
+                continue;
+            }
+            ended = ended || waitpid(child, &status, WNOHANG) == child;
+        }
+        if (ended) break;
+    }
+    renewer.stop();
+    give_back(ctx, lease);
+    end_as(status);
+}
+
+}  // namespace tbucket::cli

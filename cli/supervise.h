@@ -1,0 +1,30 @@
+#pragma once
+
+// run's lease (SPEC §9): tbucket stays the command's parent, passes signals
+// on, renews the lease while the command runs, gives the tokens back when
+// it ends, and exits as it did.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tbucket::cli {
+
+class Context;
+
+struct Lease {
+    std::string name;
+    std::string id;
+    int64_t fence = 0;
+    int64_t tokens = 0;
+    int64_t ttl_ms = 0;
+    bool keep_on_lost = false;  // --on-lost=keep: warn, and let the command run
+};
+
+// Forks and runs the command at `path` with TBUCKET_LEASE and TBUCKET_FENCE
+// set; never returns: tbucket exits with the command's status, or dies of
+// the signal that killed it. Signals must be held (Context::commit).
+[[noreturn]] void supervise(Context& ctx, const Lease& lease, const std::string& path,
+                            const std::vector<std::string>& command);
+
+}  // namespace tbucket::cli
