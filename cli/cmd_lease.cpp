@@ -141,7 +141,7 @@ Subcommand setup_lease(CLI::App& app) {
         "by themselves. Renewing or releasing a lease that ended: exit 3 (never revived).\n"
         "Releasing one twice is harmless. Example:\n"
         "  read id fence < <(tbucket lease take deploys --ttl 10m)\n"
-        "  ./deploy.sh --fence \"$fence\"; tbucket lease release deploys \"$id\"");
+        "  FENCE=$fence ./deploy.sh; tbucket lease release deploys \"$id\"");
     return {cmd, [chosen](Context& ctx) { return (*chosen)(ctx); }};
 }
 

@@ -323,7 +323,7 @@ TEST_CASE("delete removes the bucket and tells its subscribers", "[redis][delete
     CHECK(std::string((*message)->element[2]->str) == "deleted");
 }
 
-TEST_CASE("list finds names under the prefix by glob with SCAN; keys of other shapes are ignored",
+TEST_CASE("list finds names under the prefix by glob with SCAN, and keys of other shapes are ignored",
           "[redis][list]") {
     Client c = client();
     for (const char* name : {"api", "api:eu", "jobs", "x/y@z+1"}) {
@@ -380,7 +380,7 @@ TEST_CASE("bucket changes reach Redis only as scripts, one command each", "[redi
     CHECK(from_clients == std::vector<std::string>(6, "EVALSHA"));
 }
 
-TEST_CASE("AUTH and SELECT open the connection; a wrong or missing password is refused", "[redis][auth]") {
+TEST_CASE("AUTH and SELECT open the connection, and a wrong or missing password is refused", "[redis][auth]") {
     test::RedisServer server({"--requirepass", "s3cret"});
     ConnectionOptions o = server.options();
     o.password = "s3cret";

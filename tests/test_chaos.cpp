@@ -309,7 +309,7 @@ TEST_CASE("run --wait signalled at any instant either runs its command or leaves
         true,
         [&](int i) {
             return tb_args(redis().url(),
-                           {"run", "s", "--wait", "--", "/bin/sh", "-c", marker.command(i)});
+                           {"run", "s", "--wait", "--consume", "--", "/bin/sh", "-c", marker.command(i)});
         },
         classify_run);
     check_race(log);
@@ -393,7 +393,7 @@ std::vector<std::string> op_argv(const Op& op, const std::string& url, const Mar
             command = {"watch", "r", n, "--take", "--timeout", "2s"};
             break;
         case Kind::run_wait:
-            command = {"run", "r", n, "--wait=2s", "--", "/bin/sh", "-c", marker.command(op.id)};
+            command = {"run", "r", n, "--wait=2s", "--consume", "--", "/bin/sh", "-c", marker.command(op.id)};
             break;
     }
     args.insert(args.end(), command.begin(), command.end());

@@ -245,7 +245,7 @@ TEST_CASE("run --wait whose reply is lost takes once and runs its command once",
     const std::string file = redis().dir() + "/ran";
     RunResult r =
         with_lost_reply(proxy, Fault::drop_reply,
-                        {"run", "b", "2", "--wait=30s", "--", "sh", "-c", "echo ran >> " + file});
+                        {"run", "b", "2", "--wait=30s", "--consume", "--", "sh", "-c", "echo ran >> " + file});
     INFO(describe(r));
     CHECK(r.code == 0);
     CHECK(read_file(file) == "ran\n");

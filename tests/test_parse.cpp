@@ -161,7 +161,7 @@ TEST_CASE("a count of 0 is refused unless zero is allowed", "[parse]") {
     CHECK(parse_count("--tokens", "0", true) == 0);
 }
 
-TEST_CASE("2^53-1 is the largest count; 2^53 is refused", "[parse]") {
+TEST_CASE("2^53-1 is the largest count and 2^53 is refused", "[parse]") {
     CHECK(parse_count("count", "9007199254740991") == max_count);
     CHECK(parse_count("count", "9007199254740991", true) == 9007199254740991);
     std::string message = usage_error([] { parse_count("count", "9007199254740992"); });

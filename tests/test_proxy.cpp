@@ -173,7 +173,7 @@ TEST_CASE("a fault on one connection leaves another connection's replies alone",
     CHECK(late.get() == 1);
 }
 
-TEST_CASE("the nth matching command is the one faulted; other names are not counted",
+TEST_CASE("the nth matching command is the one faulted, and other names are not counted",
           "[redis][proxy]") {
     FaultProxy proxy(redis().port());
     proxy.fault_nth({"incr", "incrby"}, 3, Fault::drop_reply);
@@ -269,7 +269,7 @@ TEST_CASE("cut_all closes every client connection", "[redis][proxy]") {
 
 // What a person types into telnet; Redis answers nothing to an empty line,
 // so counting one as a command would shift every reply after it.
-TEST_CASE("inline commands are faulted too; an empty line expects no reply", "[redis][proxy]") {
+TEST_CASE("inline commands are faulted too, and an empty line expects no reply", "[redis][proxy]") {
     FaultProxy proxy(redis().port());
     proxy.fault_nth({"INCR"}, 1, Fault::cut_before_reply);
     int fd = test::connect_loopback(proxy.port());

@@ -1,0 +1,362 @@
+// SPEC §9, leases, end to end: the built binary against a real
+// redis-server. Every case reads the bucket on the server afterwards, so a
+// token kept or given back twice fails it, not only a wrong exit code.
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/e2e.h"
+
+using nlohmann::json;
+using tbucket::test::Child;
+using tbucket::test::json_lines;
+using tbucket::test::one_error_line;
+using tbucket::test::redis;
+using tbucket::test::RunResult;
+using tbucket::test::slowdown;
+using tbucket::test::tb_argv;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+RunResult tb(std::vector<std::string> args) {
+    return tbucket::test::run(tb_argv(redis().url(), std::move(args)));
+}
+
+std::string describe(const RunResult& r) {
+    return "exit " + std::to_string(r.code) + "\nstdout: " + r.out + "\nstderr: " + r.err;
+}
+
+void semaphore(const std::string& name, int capacity) {
+    tb({"delete", name});
+    RunResult r = tb({"create", name, "--capacity", std::to_string(capacity)});
+    REQUIRE(r.code == 0);
+}
+
+std::string field(const std::string& name, const std::string& f) {
+    return redis().string({"HGET", "tbucket:{" + name + "}", f});
+}
+
+json info(const std::string& name) {
+    RunResult r = tb({"--json", "info", name});
+    REQUIRE(r.code == 0);
+    return json::parse(r.out);
+}
+
+// No lease record is left in Redis for the bucket.
+bool no_lease_keys(const std::string& name) {
+    const std::string key = "tbucket:{" + name + "}";
+    return redis().command({"EXISTS", key + ":leases", key + ":lexp"})->integer == 0;
+}
+
+std::string temp_path(const std::string& leaf) {
+    return redis().dir() + "/" + leaf;
+}
+
+bool exists(const std::string& path) {
+    struct stat st {};
+    return stat(path.c_str(), &st) == 0;
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+// Polls (the server state has no event to wait on) up to `seconds`.
+template <typename Pred>
+bool eventually(Pred pred, double seconds) {
+    auto end = Clock::now() + std::chrono::duration<double>(seconds * slowdown());
+    while (Clock::now() < end) {
+        if (pred()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return pred();
+}
+
+// A command that waits until `file` exists, then exits with `code`.
+std::vector<std::string> until_file(const std::string& file, int code, const std::string& before = "") {
+    return {"sh", "-c",
+            before + "echo started; while [ ! -e " + file + " ]; do sleep 0.02; done; exit " +
+                std::to_string(code)};
+}
+
+std::vector<std::string> run_args(const std::string& name, std::vector<std::string> options,
+                                  const std::vector<std::string>& command) {
+    std::vector<std::string> args{"run", name};
+    args.insert(args.end(), options.begin(), options.end());
+    args.push_back("--");
+    args.insert(args.end(), command.begin(), command.end());
+    return tb_argv(redis().url(), args);
+}
+
+}  // namespace
+
+TEST_CASE("run on a semaphore gives the token back and exits with the command's status",
+          "[trust][lease]") {
+    semaphore("l1", 3);
+    RunResult r = tb({"run", "l1", "2", "--", "sh", "-c",
+                      "echo out; echo err >&2; echo \"$TBUCKET_LEASE $TBUCKET_FENCE\"; exit 7"});
+    INFO(describe(r));
+    CHECK(r.code == 7);
+    std::vector<std::string> lines = tbucket::test::text_lines(r.out);
+    REQUIRE(lines.size() >= 2);
+    CHECK(lines[0] == "out");
+    CHECK(r.err == "err\n");
+    std::istringstream env(lines[1]);
+    std::string id, fence;
+    env >> id >> fence;
+    CHECK(id.size() == 24);
+    CHECK(std::stoll(fence) > 0);
+    CHECK(field("l1", "t") == "3");
+    CHECK(field("l1", "l") == "0");
+    CHECK(no_lease_keys("l1"));
+}
+
+TEST_CASE("fences grow with every lease of a bucket", "[trust][lease]") {
+    semaphore("l2", 1);
+    long long last = 0;
+    for (int i = 0; i < 3; ++i) {
+        RunResult r = tb({"run", "l2", "--", "sh", "-c", "echo $TBUCKET_FENCE"});
+        REQUIRE(r.code == 0);
+        long long fence = std::stoll(r.out);
+        CHECK(fence > last);
+        last = fence;
+    }
+}
+
+TEST_CASE("run whose command dies of SIGSEGV dies of SIGSEGV, and the token is back",
+          "[trust][lease]") {
+    semaphore("l3", 1);
+    RunResult r = tb({"run", "l3", "--", "sh", "-c", "kill -SEGV $$"});
+    CHECK(r.code == 128 + SIGSEGV);
+    CHECK(field("l3", "t") == "1");
+    CHECK(no_lease_keys("l3"));
+}
+
+TEST_CASE("run passes SIGTERM on, and a command that ignores it keeps running, holding its lease",
+          "[trust][lease]") {
+    semaphore("l4", 1);
+    const std::string done = temp_path("l4-done"), heard = temp_path("l4-heard");
+    Child child(run_args("l4", {"--lease", "1s"},
+                         until_file(done, 3, "trap 'echo term > " + heard + "' TERM; ")));
+    REQUIRE(child.wait_for_output("started", 10 * slowdown()));
+    child.signal(SIGTERM);
+    CHECK(eventually([&] { return exists(heard); }, 10));
+    // Past the lease time: renewals keep it held while the command runs.
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    CHECK_FALSE(child.exited_within(0));
+    CHECK(info("l4")["leased"] == 1);
+    CHECK(tb({"take", "l4"}).code == 1);
+    std::ofstream(done).put('x');
+    RunResult r = child.wait();
+    INFO(describe(r));
+    CHECK(r.code == 3);
+    CHECK(field("l4", "t") == "1");
+}
+
+TEST_CASE("the token of a SIGKILLed run comes back when its lease ends, to a waiter",
+          "[trust][lease]") {
+    semaphore("l5", 1);
+    const std::string heard = temp_path("l5-heard");
+    Child holder(run_args("l5", {"--lease", "1s"},
+                          {"sh", "-c", "trap 'echo term > " + heard + "; exit 0' TERM; echo started; "
+                                       "while :; do sleep 0.02; done"}));
+    REQUIRE(holder.wait_for_output("started", 10 * slowdown()));
+    Child waiter(tb_argv(redis().url(), {"--json", "take", "l5", "--wait=20s"}));
+    REQUIRE(tbucket::test::wait_for_subscribers(redis(), "tbucket:{l5}:events", 1));
+    holder.signal(SIGKILL);
+    holder.wait();
+    // The command hears that its parent died (as a lost lease): SIGTERM.
+    CHECK(eventually([&] { return exists(heard); }, 10));
+    RunResult r = waiter.wait();
+    INFO(describe(r));
+    REQUIRE(r.code == 0);
+    CHECK(json::parse(r.out)["taken"] == 1);
+    CHECK(field("l5", "l") == "0");
+    CHECK(no_lease_keys("l5"));
+}
+
+TEST_CASE("a stopped run loses its lease to another holder and SIGTERMs its command on waking",
+          "[trust][lease]") {
+    semaphore("l6", 1);
+    const std::string heard = temp_path("l6-heard");
+    Child holder(run_args("l6", {"--lease", "1s"},
+                          {"sh", "-c", "trap 'echo term > " + heard + "; exit 0' TERM; echo started; "
+                                       "while :; do sleep 0.02; done"}));
+    REQUIRE(holder.wait_for_output("started", 10 * slowdown()));
+    holder.signal(SIGSTOP);
+    RunResult other = tb({"run", "l6", "--wait=20s", "--", "true"});
+    CHECK(other.code == 0);
+    holder.signal(SIGCONT);
+    RunResult r = holder.wait();
+    INFO(describe(r));
+    CHECK(exists(heard));
+    CHECK_THAT(r.err, Catch::Contains("lease on 'l6' is lost"));
+    CHECK_THAT(r.err, Catch::Contains("sending SIGTERM"));
+    CHECK(r.code == 0);  // the command's own status after its trap
+    CHECK(field("l6", "t") == "1");
+    CHECK(no_lease_keys("l6"));
+}
+
+TEST_CASE("with --on-lost=keep a stopped run's command keeps running after the lease is lost",
+          "[trust][lease]") {
+    semaphore("l7", 1);
+    const std::string done = temp_path("l7-done");
+    Child holder(run_args("l7", {"--lease", "1s", "--on-lost=keep"}, until_file(done, 5)));
+    REQUIRE(holder.wait_for_output("started", 10 * slowdown()));
+    holder.signal(SIGSTOP);
+    CHECK(tb({"take", "l7", "--wait=20s"}).code == 0);
+    holder.signal(SIGCONT);
+    CHECK(holder.wait_for_output("keeps running", 10 * slowdown()));
+    std::ofstream(done).put('x');
+    RunResult r = holder.wait();
+    CHECK(r.code == 5);
+    // Releasing the lost lease at the end adds nothing: the take holds it.
+    CHECK(field("l7", "t") == "0");
+}
+
+TEST_CASE("lease take prints ID FENCE, then renew, release, release again and renew after", "[trust][lease]") {
+    semaphore("l8", 3);
+    RunResult taken = tb({"lease", "take", "l8", "2", "--ttl", "1m"});
+    REQUIRE(taken.code == 0);
+    std::istringstream words(taken.out);
+    std::string id, fence, rest;
+    words >> id >> fence >> rest;
+    CHECK(id.size() == 24);
+    CHECK(std::stoll(fence) > 0);
+    CHECK(rest.empty());
+    CHECK(field("l8", "t") == "1");
+    RunResult listed = tb({"--json", "lease", "list", "l8"});
+    REQUIRE(listed.code == 0);
+    std::vector<json> leases = json_lines(listed.out);
+    REQUIRE(leases.size() == 1);
+    CHECK(leases[0]["lease"] == id);
+    CHECK(leases[0]["tokens"] == 2);
+    CHECK(leases[0]["pid"] == static_cast<long long>(getpid()));
+    CHECK(info("l8")["leases"] == 1);
+    CHECK(tb({"lease", "renew", "l8", id, "--ttl", "30s"}).code == 0);
+    RunResult released = tb({"--json", "lease", "release", "l8", id});
+    REQUIRE(released.code == 0);
+    CHECK(json::parse(released.out)["added"] == 2);
+    CHECK(field("l8", "t") == "3");
+    RunResult again = tb({"--json", "lease", "release", "l8", id});
+    CHECK(again.code == 0);
+    CHECK(json::parse(again.out)["added"] == 0);
+    CHECK(field("l8", "t") == "3");
+    RunResult renewed = tb({"lease", "renew", "l8", id});
+    CHECK(renewed.code == 3);
+    CHECK(one_error_line(renewed.err));
+    CHECK(field("l8", "t") == "3");
+}
+
+TEST_CASE("an expired lease is never revived, and releasing it adds nothing", "[trust][lease]") {
+    semaphore("l9", 2);
+    RunResult taken = tb({"lease", "take", "l9", "--ttl", "1s"});
+    REQUIRE(taken.code == 0);
+    std::string id = taken.out.substr(0, 24);
+    REQUIRE(eventually([] { return info("l9")["leased"] == 0; }, 10));
+    RunResult renewed = tb({"lease", "renew", "l9", id});
+    CHECK(renewed.code == 3);
+    CHECK_THAT(renewed.err, Catch::Contains("not held"));
+    RunResult released = tb({"lease", "release", "l9", id});
+    CHECK(released.code == 3);
+    CHECK(field("l9", "t") == "2");
+    CHECK(no_lease_keys("l9"));
+}
+
+TEST_CASE("reset drops every lease and put never fills the room of leased tokens", "[trust][lease]") {
+    semaphore("la", 3);
+    RunResult taken = tb({"lease", "take", "la", "--ttl", "1m"});
+    REQUIRE(taken.code == 0);
+    RunResult put = tb({"--json", "put", "la"});
+    REQUIRE(put.code == 0);
+    CHECK(json::parse(put.out)["overflow"] == 1);
+    CHECK(field("la", "t") == "2");
+    CHECK(tb({"reset", "la"}).code == 0);
+    CHECK(field("la", "t") == "3");
+    CHECK(field("la", "l") == "0");
+    CHECK(no_lease_keys("la"));
+    CHECK(tb({"lease", "release", "la", taken.out.substr(0, 24)}).code == 3);
+    CHECK(field("la", "t") == "3");
+}
+
+TEST_CASE("bad lease input is exit 2 with one line, and Redis is untouched", "[trust][lease]") {
+    semaphore("lb", 2);
+    tb({"create", "lr", "--capacity", "5", "--rate", "1/s"});
+    const std::vector<std::vector<std::string>> cases{
+        {"run", "lb", "--lease", "0", "--", "true"},
+        {"run", "lb", "--lease", "-1s", "--", "true"},
+        {"run", "lb", "--lease", "2d", "--", "true"},
+        {"run", "lb", "--lease", "1s", "--consume", "--", "true"},
+        {"run", "lb", "--on-lost=bogus", "--", "true"},
+        {"lease", "renew", "lb", "xyz"},
+        {"lease", "release", "lb", "0123456789ABCDEF01234567"},
+        {"lease", "take", "lb", "--ttl", "0"},
+        {"run", "lr", "--lease", "5s", "--", "true"},
+        {"lease", "take", "lr"},
+    };
+    for (const auto& args : cases) {
+        RunResult r = tb(args);
+        INFO(args[0] << " " << args[1] << " " << args[2] << ": " << describe(r));
+        CHECK(r.code == 2);
+        CHECK(one_error_line(r.err));
+        CHECK(r.out.empty());
+    }
+    CHECK(field("lb", "t") == "2");
+    CHECK(field("lr", "t") == "5");
+    CHECK(no_lease_keys("lb"));
+    CHECK(no_lease_keys("lr"));
+    // Without --lease, a refilling bucket is consumed, as before leases.
+    CHECK(tb({"run", "lr", "--", "true"}).code == 0);
+    CHECK(std::stod(field("lr", "t")) < 5);
+}
+
+TEST_CASE("many shells running a critical section under a lease never pass the capacity",
+          "[trust][lease][concurrency]") {
+    semaphore("lc", 3);
+    const std::string log = temp_path("lc-log"), lock = temp_path("lc-lock");
+    // Each critical section logs +1 at its start and -1 at its end, under a
+    // lock, so the log's running sum is the number inside at each moment.
+    const std::string critical = "flock " + lock + " sh -c 'echo +1 >> " + log +
+                                 "'; sleep 0.01; flock " + lock + " sh -c 'echo -1 >> " + log + "'";
+    const int shells = 6, each = 15;
+    std::vector<std::unique_ptr<Child>> loops;
+    for (int s = 0; s < shells; ++s) {
+        std::string loop = "i=0; while [ $i -lt " + std::to_string(each) + " ]; do " +
+                           tbucket::test::tbucket_path() + " -u " + redis().url() +
+                           " run lc --wait=60s --lease 3s -- sh -c \"" + critical +
+                           "\" || echo FAILED; i=$((i+1)); done";
+        loops.push_back(std::make_unique<Child>(std::vector<std::string>{"sh", "-c", loop}));
+    }
+    for (auto& l : loops) {
+        RunResult r = l->wait();
+        CHECK(r.out.find("FAILED") == std::string::npos);
+    }
+    int inside = 0, most = 0, starts = 0;
+    std::istringstream lines(read_file(log));
+    for (std::string line; std::getline(lines, line);) {
+        inside += std::stoi(line);
+        starts += line == "+1";
+        most = std::max(most, inside);
+    }
+    CHECK(starts == shells * each);
+    CHECK(most <= 3);
+    CHECK(inside == 0);
+    CHECK(field("lc", "t") == "3");
+    CHECK(no_lease_keys("lc"));
+}
