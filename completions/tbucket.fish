@@ -36,7 +36,8 @@ function __tbucket_state
         end
         switch $w
             case -u --url -h -p -n -a --prefix --password-file --connect-timeout --timeout-io -E --denied-exit \
-                --capacity --rate --expire --tokens --timeout --cacert --cacertdir --cert --key --sni
+                --capacity --rate --expire --tokens --timeout --cacert --cacertdir --cert --key --sni \
+                --lease --ttl --on-lost
                 set skip 1
             case --wait
                 set after_wait 1
@@ -68,6 +69,12 @@ end
 function __tbucket_at_name
     set -l state (__tbucket_state)
     test "$state[3]" = -; and test "$state[2]" -eq 0; and contains -- $state[1] $argv
+end
+
+# True at the action of `lease`, or at the NAME after it.
+function __tbucket_at_lease_arg
+    set -l state (__tbucket_state)
+    test "$state[3]" = -; and test "$state[1]" = lease; and test "$state[2]" -eq $argv[1]
 end
 
 # True at take's count, where `all` may stand.
@@ -140,7 +147,8 @@ complete -c tbucket -n __tbucket_needs_command -a list -d 'Names of buckets matc
 complete -c tbucket -n __tbucket_needs_command -a delete -d 'Remove buckets'
 complete -c tbucket -n __tbucket_needs_command -a reset -d "Set a bucket's level"
 complete -c tbucket -n __tbucket_needs_command -a watch -d 'Block until N tokens are there'
-complete -c tbucket -n __tbucket_needs_command -a run -d 'Take N tokens, then run a command'
+complete -c tbucket -n __tbucket_needs_command -a run -d 'Take N tokens and run a command'
+complete -c tbucket -n __tbucket_needs_command -a lease -d 'Hold tokens of a semaphore until released or expired'
 
 # Global options: before the command or after it
 set -l not_in_run_command 'not __tbucket_in_run_command'
@@ -180,6 +188,12 @@ complete -c tbucket -n '__tbucket_using take' -l partial -d 'Take as many whole 
 complete -c tbucket -n '__tbucket_using take run' -l wait -a $durations -d 'Wait for the tokens, forever or up to a duration'
 complete -c tbucket -n __tbucket_after_wait -a $durations -d 'Longest wait'
 complete -c tbucket -n '__tbucket_using run' -l fail-open -d 'Redis unavailable: run the command anyway'
+complete -c tbucket -n '__tbucket_using run' -l lease -x -a $durations -d 'How long the lease lives without renewal'
+complete -c tbucket -n '__tbucket_using run' -l on-lost -x -a 'term keep' -d 'When the lease is lost'
+complete -c tbucket -n '__tbucket_using run' -l consume -d 'Take the tokens for good and exec the command'
+complete -c tbucket -n '__tbucket_using lease' -l ttl -x -a $durations -d 'How long the lease lives without renewal'
+complete -c tbucket -n '__tbucket_using lease' -l wait -a $durations -d 'Wait for the tokens, forever or up to a duration'
+complete -c tbucket -n '__tbucket_using lease' -l capacity -x -d 'Create a missing bucket with this capacity'
 complete -c tbucket -n '__tbucket_using put' -l force -d 'Let the level exceed the capacity'
 complete -c tbucket -n '__tbucket_using watch' -l timeout -x -a $durations -d 'Give up after this long'
 complete -c tbucket -n '__tbucket_using watch' -l take -d 'Take the tokens in the same step'
@@ -190,6 +204,8 @@ complete -c tbucket -n '__tbucket_using reset' -l tokens -x -d 'The new level (d
 complete -c tbucket -n '__tbucket_at_name create take put watch run reset list' -a '(__tbucket_buckets)' -d Bucket
 complete -c tbucket -n '__tbucket_using info delete' -a '(__tbucket_buckets)' -d Bucket
 complete -c tbucket -n __tbucket_at_take_count -x -a all -d 'Every whole token there is'
+complete -c tbucket -n '__tbucket_at_lease_arg 0' -x -a 'take renew release list' -d 'Lease action'
+complete -c tbucket -n '__tbucket_at_lease_arg 1' -x -a '(__tbucket_buckets)' -d Bucket
 
 # The command that run runs
 complete -c tbucket -n __tbucket_in_run_command -x -a '(__tbucket_run_command)'
