@@ -189,6 +189,7 @@ void Output::took(const TakeResult& r, int64_t waited_ms) {
         j["taken"] = r.taken;
         j["retry_after_ms"] = optional_ms(r.retry_after_ms);
         j["waited_ms"] = waited_ms;
+        j["queued_ahead"] = r.queued_ahead;
         return line(dump(j));
     }
     line(state_text(r.state));
@@ -206,6 +207,9 @@ void Output::denial(const TakeResult& r) {
     std::string asked = r.requested > 0 ? plural(r.requested, "token") : "all tokens";
     std::string why = "denied: " + asked + " asked, " + plural(r.state.available(), "token") +
                       " available in '" + r.state.name + "'";
+    if (r.queued_ahead > 0) {
+        why += ", " + plural(r.queued_ahead, "waiter") + " queued ahead (served first)";
+    }
     if (r.retry_after_ms) {
         why += "; enough in " + format_duration_ms(*r.retry_after_ms);
     } else if (r.state.rate) {

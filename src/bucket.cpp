@@ -190,8 +190,21 @@ TakeResult take_result(const Reply& answer, std::string node, const std::string&
         if (int64_t next = integer_at(reply, 8); next > 0) result.next_lease_end_ms = next;
         result.fence = integer_at(reply, 9);
     }
+    if (reply.elements > 11) {
+        result.queued_ahead = std::max<int64_t>(0, integer_at(reply, 10));
+        result.queued_tokens = number_at(reply, 11);
+    }
     double wanted = mode == TakeMode::partial ? 1.0 : static_cast<double>(n);
     result.retry_after_ms = result.ok() ? 0 : result.state.ms_until(wanted);
+    if (!result.ok() && result.queued_ahead > 0 && result.state.rate) {
+        // Those queued are served first: when the refill has brought theirs too.
+        const Rate& r = *result.state.rate;
+        double missing = result.queued_tokens + wanted - result.state.tokens;
+        double ms = std::ceil(std::max(0.0, missing) * static_cast<double>(r.period_ms) / r.amount);
+        result.retry_after_ms = ms <= static_cast<double>(max_duration_ms)
+                                    ? std::optional<int64_t>(static_cast<int64_t>(ms))
+                                    : std::nullopt;
+    }
     return result;
 }
 

@@ -57,6 +57,10 @@ struct TakeResult {
     std::optional<int64_t> next_lease_end_ms;
     int64_t fence = 0;  // of the lease made by this take; 0: none made
     bool leased() const { return fence > 0; }
+    // Waiters queued ahead (SPEC §10), who are served first, and the tokens
+    // they ask for; a one-shot take is denied while there are any.
+    int64_t queued_ahead = 0;
+    double queued_tokens = 0;
 };
 
 // A take as a lease (SPEC §9): the tokens are held under `id` for `ttl_ms`

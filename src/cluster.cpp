@@ -122,6 +122,10 @@ void Nodes::forget(const std::string& endpoint) {
     std::erase_if(slots_, [&endpoint](const auto& slot) { return slot.second == endpoint; });
 }
 
+void Nodes::close_all() {
+    for (auto& [endpoint, connection] : connections_) connection->close();
+}
+
 void Nodes::reset() {
     for (auto& [endpoint, connection] : connections_) connection->close();
     slots_.clear();

@@ -74,6 +74,9 @@ public:
 
     // Closes every connection and forgets what redirects taught.
     void reset();
+    // Closes every connection (each opens again when next used), keeping
+    // where keys live: an idle waiter holds only its subscription.
+    void close_all();
 
 private:
     struct Pending;

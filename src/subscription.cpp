@@ -20,8 +20,8 @@ std::string word(const redisReply& reply) {
 
 }  // namespace
 
-Subscription::Subscription(Nodes& nodes, std::string key)
-    : nodes_(nodes), key_(std::move(key)), channel_(key_ + ":events") {}
+Subscription::Subscription(Nodes& nodes, std::string key, const std::string& suffix)
+    : nodes_(nodes), key_(std::move(key)), channel_(key_ + suffix) {}
 
 // The server's first answer to (S)SUBSCRIBE at `node`: a confirmation or an
 // error reply. Throws Error(unavailable) when none comes in time.

@@ -14,8 +14,9 @@ namespace tbucket {
 
 class Subscription {
 public:
-    // `key`: the bucket's key; the channel is "<key>:events".
-    Subscription(Nodes& nodes, std::string key);
+    // `key`: the bucket's key; the channel is "<key>" + `suffix`: its events
+    // (":events"), or a waiter's own channel (":w:<ticket>").
+    Subscription(Nodes& nodes, std::string key, const std::string& suffix = ":events");
 
     // Subscribes on the node that owns the key, following MOVED; seeds are
     // tried in order while the owner is unknown. Throws Error(unavailable)

@@ -11,43 +11,14 @@
 
 #include "lease.h"
 #include "parse.h"
+#include "queue_wait.h"
 #include "subscription.h"
+#include "wait_session.h"
 
 namespace tbucket {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-using Deadline = std::optional<Clock::time_point>;
-
-constexpr int64_t forever_ms = -1;
-constexpr int64_t max_retry_window_ms = 10 * 60 * 1000;
-
-Clock::time_point after_ms(int64_t ms) { return Clock::now() + std::chrono::milliseconds(ms); }
-
-int64_t ms_until(Clock::time_point t) {
-    auto left = std::chrono::duration_cast<std::chrono::microseconds>(t - Clock::now()).count();
-    return left <= 0 ? 0 : (left + 999) / 1000;  // round up: never wake early
-}
-
-int64_t ms_since(Clock::time_point t) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
-}
-
-bool passed(const Deadline& d) { return d && Clock::now() >= *d; }
-
-// The signal the caller's handler wrote to interrupt_fd, or 0.
-int pending_signal(int fd) {
-    if (fd < 0) return 0;
-    pollfd pfd{fd, POLLIN, 0};
-    if (poll(&pfd, 1, 0) != 1) return 0;
-    unsigned char sig = 0;
-    return read(fd, &sig, 1) == 1 ? sig : 0;
-}
-
-[[noreturn]] void throw_signal(int sig, const std::string& what) {
-    ErrorKind kind = sig == SIGTERM ? ErrorKind::terminated : ErrorKind::interrupted;
-    throw Error(kind, std::string(sig == SIGTERM ? "terminated" : "interrupted") + " " + what);
-}
+using namespace wait_detail;
 
 // Whether an events-channel message is one a tbucket script published.
 // Anyone allowed on the channel can publish there; such a message must not
@@ -61,101 +32,15 @@ bool well_formed(const std::string& payload) {
     }
 }
 
-// What a wait or a follow shares: the deadline, signals, progress, and
-// getting back on its feet after the connection drops.
-class Session {
-public:
-    Session(Client& client, const std::string& name, std::optional<int64_t> timeout_ms, int interrupt_fd,
-            WaitObserver& observer)
-        : client_(client),
-          subscription_(client.nodes(), client.key(name)),
-          interrupt_fd_(interrupt_fd),
-          observer_(observer) {
-        if (timeout_ms) deadline_ = after_ms(*timeout_ms);
-    }
-
-    Subscription& subscription() { return subscription_; }
-    const Deadline& deadline() const { return deadline_; }
-    int64_t waited_ms() const { return ms_since(start_); }
-    int signal() const { return pending_signal(interrupt_fd_); }
-    int interrupt_fd() const { return interrupt_fd_; }
-
-    // How long the next sleep may be: up to `wake_at`, the deadline and the
-    // next progress report.
-    int64_t sleep_ms(const Deadline& wake_at) const {
-        int64_t ms = forever_ms;
-        auto limit = [&ms](int64_t candidate) { ms = ms < 0 ? candidate : std::min(ms, candidate); };
-        if (wake_at) limit(ms_until(*wake_at));
-        if (deadline_) limit(ms_until(*deadline_));
-        if (int every = observer_.progress_interval_ms(); every > 0) limit(every);
-        return ms;
-    }
-
-    void report(const std::optional<int64_t>& ready_in_ms) {
-        if (observer_.progress_interval_ms() == 0) return;
-        std::optional<int64_t> deadline_in;
-        if (deadline_) deadline_in = ms_until(*deadline_);
-        observer_.progress({waited_ms(), ready_in_ms, deadline_in});
-    }
-
-    // After a lost connection or a server busy for now: warn once, then
-    // re-open with backoff until it works or the deadline passes (rethrows
-    // the loss). The backoff keeps doubling across calls until a check
-    // succeeds (succeeded()), so a server that accepts connections but
-    // fails every call is not asked at 20 Hz. A change whose outcome is
-    // unknown, or a server that refuses writes, is not recovered from.
-    void recover(const Error& lost) {
-        if (lost.kind() != ErrorKind::unavailable || lost.maybe_done()) throw lost;
-        if (!warned_) observer_.reconnecting(lost);
-        warned_ = true;
-        client_.nodes().reset();  // where the bucket lives is asked anew
-        for (;; backoff_ms_ = std::min<int64_t>(backoff_ms_ * 2, 1000)) {
-            if (passed(deadline_)) throw lost;
-            int64_t pause = deadline_ ? std::min(backoff_ms_, ms_until(*deadline_)) : backoff_ms_;
-            pollfd pfd{interrupt_fd_, POLLIN, 0};
-            poll(&pfd, interrupt_fd_ >= 0 ? 1 : 0, static_cast<int>(pause));
-            if (pfd.revents) return;  // a signal: the caller's next look at signal() ends it
-            try {
-                subscription_.open();
-                backoff_ms_ = std::min<int64_t>(backoff_ms_ * 2, 1000);
-                return;
-            } catch (const Error& again) {
-                if (again.kind() != ErrorKind::unavailable) throw;
-            }
-        }
-    }
-
-    void succeeded() { backoff_ms_ = 50; }
-
-    // How long a change may be sent again after a lost reply: the user
-    // agreed to wait until the deadline, so up to it (at most 10 minutes,
-    // which bounds what the server remembers), never less than the default.
-    int64_t retry_window_ms() const {
-        int64_t base = client_.default_retry_window_ms();
-        int64_t left = deadline_ ? ms_until(*deadline_) : max_retry_window_ms;
-        return std::max(base, std::min(left, max_retry_window_ms));
-    }
-
-private:
-    Client& client_;
-    Subscription subscription_;
-    int interrupt_fd_;
-    WaitObserver& observer_;
-    Clock::time_point start_ = Clock::now();
-    Deadline deadline_;
-    bool warned_ = false;
-    int64_t backoff_ms_ = 50;
-};
-
 class Waiter {
-public:
+  public:
     Waiter(Client& client, const WaitRequest& request, WaitObserver& observer)
         : client_(client),
           request_(request),
           session_(client, request.name, request.timeout_ms, request.interrupt_fd, observer) {}
 
     WaitResult run() {
-        session_.subscription().open();  // first, so no change after the check is missed
+        session_.subscription().open();     // first, so no change after the check is missed
         TakeResult result = check_again();  // connected once: from here on, losses are survived
         while (!satisfied(result)) {
             if (request_.timeout_ms == 0) timed_out();
@@ -165,7 +50,7 @@ public:
         return finish(result);
     }
 
-private:
+  private:
     bool satisfied(const TakeResult& r) const {
         return request_.take ? r.ok() : r.state.tokens >= static_cast<double>(request_.n);
     }
@@ -174,8 +59,9 @@ private:
         TakeMode mode = request_.take ? TakeMode::wait_all : TakeMode::wait_check;
         client_.set_retry_window_ms(session_.retry_window_ms());
         const LeaseSpec* lease = request_.take && request_.lease ? &*request_.lease : nullptr;
-        TakeResult result = client_.take(request_.name, request_.n, mode, request_.create_with, lease);
-        lease_ends_at_ = Deadline();
+        TakeResult result =
+            client_.take(request_.name, request_.n, mode, request_.create_with, lease);
+        lease_ends_at_ = WakeAt();
         // A lease that ends gives its tokens back inside the next script that
         // touches the bucket, with no event before: look then (1 ms late, so
         // that the server's clock has passed it).
@@ -199,24 +85,26 @@ private:
 
     [[noreturn]] void timed_out() {
         if (request_.timeout_ms == 0) {
-            throw Error(ErrorKind::timeout, "not there now: " + what() + " (a zero timeout looks once)");
+            throw Error(ErrorKind::timeout,
+                        "not there now: " + what() + " (a zero timeout looks once)");
         }
         int64_t waited = request_.timeout_ms.value_or(session_.waited_ms());
-        throw Error(ErrorKind::timeout, "timed out after " + format_exact_ms(waited) + " waiting for " + what());
+        throw Error(ErrorKind::timeout,
+                    "timed out after " + format_exact_ms(waited) + " waiting for " + what());
     }
 
     // Waiting counts as use of a bucket with an idle expiry: the waiter
     // checks again (which restarts the expiry) when half of it has passed
     // since the bucket was last seen in use, so it never expires under
     // the waiter's feet.
-    Deadline keepalive(const State& known) const {
+    WakeAt keepalive(const State& known) const {
         if (!known.expire_ms) return std::nullopt;
         // Not more often than every 50 ms: a bucket whose expiry is shorter
         // than that may still vanish, and the waiter then ends with 3.
         return checked_at_ + std::chrono::milliseconds(std::max<int64_t>(*known.expire_ms / 2, 50));
     }
 
-    static Deadline earliest(const Deadline& a, const Deadline& b) {
+    static WakeAt earliest(const WakeAt& a, const WakeAt& b) {
         if (!a) return b;
         if (!b) return a;
         return std::min(*a, *b);
@@ -228,14 +116,15 @@ private:
     }
 
     void stop_if_signalled() {
-        if (int sig = session_.signal()) throw_signal(sig, "while waiting for " + what() + "; nothing taken");
+        if (int sig = session_.signal())
+            throw_signal(sig, "while waiting for " + what() + "; nothing taken");
     }
 
     // Sleeps until a notification says the tokens may be there, the refill
     // rate says they will be, or the deadline (Error timeout).
     void sleep_until_worth_checking(const State& known) {
         std::optional<int64_t> ready_in = known.ms_until(static_cast<double>(request_.n));
-        Deadline wake_at;
+        WakeAt wake_at;
         if (ready_in) wake_at = after_ms(*ready_in);
         wake_at = earliest(earliest(wake_at, keepalive(known)), lease_ends_at_);
         for (;;) {
@@ -245,7 +134,8 @@ private:
             session_.report(wake_at ? std::optional<int64_t>(ms_until(*wake_at)) : std::nullopt);
             Subscription::Event event;
             try {
-                event = session_.subscription().next(session_.sleep_ms(wake_at), session_.interrupt_fd());
+                event = session_.subscription().next(session_.sleep_ms(wake_at),
+                                                     session_.interrupt_fd());
                 if (event.kind == Subscription::Event::Kind::moved) session_.subscription().open();
             } catch (const Error& e) {
                 session_.recover(e);
@@ -253,13 +143,17 @@ private:
             }
             if (event.kind == Subscription::Event::Kind::moved) return;  // as after a reconnect
             if (event.kind == Subscription::Event::Kind::none) continue;
-            if (!well_formed(event.payload)) return;  // another client's message: look for ourselves
+            if (!well_formed(event.payload))
+                return;  // another client's message: look for ourselves
             std::optional<State> now = parse_event(request_.name, event.payload);
-            if (!now) throw Error(ErrorKind::not_found, "bucket '" + request_.name + "' was deleted while waiting");
+            if (!now)
+                throw Error(ErrorKind::not_found,
+                            "bucket '" + request_.name + "' was deleted while waiting");
             if (now->tokens >= static_cast<double>(request_.n)) return;
             checked_at_ = Clock::now();  // a change is a use: the expiry restarted
             ready_in = now->ms_until(static_cast<double>(request_.n));
-            wake_at = earliest(ready_in ? Deadline(after_ms(*ready_in)) : std::nullopt, keepalive(*now));
+            wake_at =
+                earliest(ready_in ? WakeAt(after_ms(*ready_in)) : std::nullopt, keepalive(*now));
             wake_at = earliest(wake_at, lease_ends_at_);
         }
     }
@@ -287,7 +181,7 @@ private:
     const WaitRequest& request_;
     Session session_;
     Clock::time_point checked_at_ = Clock::now();
-    Deadline lease_ends_at_;  // when the bucket's next lease ends, as last seen
+    WakeAt lease_ends_at_;  // when the bucket's next lease ends, as last seen
 };
 
 State current_state(Client& client, const std::string& name) {
@@ -302,11 +196,13 @@ std::optional<State> parse_event(const std::string& name, const std::string& pay
     if (payload == "deleted") return std::nullopt;
     char amount[64] = {0};
     double tokens = 0, capacity = 0, period = 0, expire = 0, now = 0, leased = 0;
-    int fields = std::sscanf(payload.c_str(), "%lf %lf %63s %lf %lf %lf %lf", &tokens, &capacity, amount, &period,
-                             &expire, &now, &leased);
+    int fields = std::sscanf(payload.c_str(), "%lf %lf %63s %lf %lf %lf %lf", &tokens, &capacity,
+                             amount, &period, &expire, &now, &leased);
     if (fields < 6 || !(leased >= 0 && leased <= 9007199254740991.0) ||
-        !(tokens >= 0 && tokens <= 9007199254740991.0) || !(capacity >= 1 && capacity <= 9007199254740991.0) ||
-        !(period >= 0 && period <= 9007199254740991.0) || !(expire >= 0 && expire <= 9007199254740991.0) ||
+        !(tokens >= 0 && tokens <= 9007199254740991.0) ||
+        !(capacity >= 1 && capacity <= 9007199254740991.0) ||
+        !(period >= 0 && period <= 9007199254740991.0) ||
+        !(expire >= 0 && expire <= 9007199254740991.0) ||
         !(now >= 0 && now <= 9007199254740991.0)) {
         throw Error(ErrorKind::internal, "unexpected event on the bucket's channel: " + payload);
     }
@@ -317,7 +213,8 @@ std::optional<State> parse_event(const std::string& name, const std::string& pay
     if (std::string_view(amount) != "-") {
         double r = std::strtod(amount, nullptr);
         if (!(r > 0 && r <= 1e15) || period < 1) {
-            throw Error(ErrorKind::internal, "unexpected event on the bucket's channel: " + payload);
+            throw Error(ErrorKind::internal,
+                        "unexpected event on the bucket's channel: " + payload);
         }
         s.rate = Rate{r, static_cast<int64_t>(period)};
     }
@@ -332,12 +229,16 @@ WaitResult wait_for(Client& client, const WaitRequest& request, WaitObserver& ob
         WaitObserver& observer;
         ~Finished() { observer.finished(); }
     } finished{observer};
+    // Takers wait in line; a watch without --take takes nothing, owes no
+    // one, and follows the bucket's events.
+    if (request.take) return wait_in_line(client, request, observer);
     Waiter waiter(client, request, observer);
     return waiter.run();
 }
 
-void follow(Client& client, const std::string& name, std::optional<int64_t> timeout_ms, int interrupt_fd,
-            const std::function<void(const State&)>& on_state, WaitObserver& observer) {
+void follow(Client& client, const std::string& name, std::optional<int64_t> timeout_ms,
+            int interrupt_fd, const std::function<void(const State&)>& on_state,
+            WaitObserver& observer) {
     Session session(client, name, timeout_ms, interrupt_fd, observer);
     session.subscription().open();
     on_state(current_state(client, name));

@@ -567,20 +567,22 @@ TEST_CASE("a waiter whose take is refused by a full server exits 69 at once",
     CHECK(level(full.server, "f") == "3");
 }
 
-TEST_CASE("a waiter for more than there is on a full server waits its timeout without polling",
+TEST_CASE("a waiter for more than there is on a full server cannot queue and exits 69 at once",
           "[trust][exact][oom][wait]") {
-    // Its check is a denial, which writes nothing, so the server refuses
-    // nothing: the waiter sleeps until a put (none comes) or its timeout.
+    // Taking its place in line (SPEC §10) is a write, refused by a full
+    // server like the take itself: no polling, nothing left behind.
     FullServer full;
     long long before = script_calls(full.server);
     auto start = Clock::now();
     RunResult r = tb(full.server.url(), {"take", "f", "5", "--wait=2s"});
     double took = seconds_since(start);
     INFO(describe(r) << "\ntook " << took << " s");
-    CHECK(r.code == 124);
-    CHECK(took < 3.0 * slowdown());
+    CHECK(r.code == 69);
+    CHECK_THAT(r.err, Catch::Contains("OOM"));
+    CHECK(took < 1.0 * slowdown());
     CHECK(script_calls(full.server) - before <= 3);
     CHECK(level(full.server, "f") == "3");
+    CHECK(full.server.command({"EXISTS", "tbucket:{f}:q", "tbucket:{f}:qt"})->integer == 0);
 }
 
 namespace {

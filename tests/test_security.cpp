@@ -26,11 +26,15 @@ const std::string password = "limitedpw";
 // for list, SSUBSCRIBE for waiting; inside the scripts TIME, HMGET, HSET, DEL,
 // EXISTS (when HMGET finds no field: a missing key, or a hash that is no
 // bucket), TYPE (a key of another type), PEXPIRE (--expire), SPUBLISH
-// (change events, sharded pub/sub), GET and SET (request ids). AUTH needs no
-// rule; SELECT only with a /DB in the URL.
+// (change events, sharded pub/sub), GET and SET (request ids); for leases
+// and the waiters' queue HGET, HDEL and the sorted-set commands ZADD, ZREM,
+// ZRANGE, ZRANGEBYSCORE, ZSCORE, ZRANK, ZCARD. AUTH needs no rule; SELECT
+// only with a /DB in the URL.
 const std::vector<std::string> minimal_rules = {
-    "+evalsha", "+eval", "+scan",   "+ssubscribe", "+time",     "+hmget", "+hset",
-    "+del",     "+exists", "+type", "+pexpire",    "+spublish", "+get",   "+set"};
+    "+evalsha", "+eval",   "+scan",  "+ssubscribe", "+time",          "+hmget",  "+hset",
+    "+del",     "+exists", "+type",  "+pexpire",    "+spublish",      "+get",    "+set",
+    "+hget",    "+hdel",   "+zadd",  "+zrem",       "+zrange",        "+zscore", "+zrank",
+    "+zcard",   "+zrangebyscore"};
 
 // A server that wants a password, with a user "limited" whose rules the
 // test sets; the test's own connection is the default user's.
@@ -153,6 +157,15 @@ std::vector<Step> every_command(const std::string& b) {
         {{"watch", b, "--follow", "--timeout", "300ms"}, 0, true},
         {{"run", b, "--wait=5s", "--", "true"}, 0, true},
         {{"take", b + "-inline", "--capacity", "3", "--expire", "1h"}, 0},
+        // A semaphore: leases (run, lease take, info, lease list, reset)
+        // and the queue (a waiter that gives up leaves it).
+        {{"create", b + "-sem", "--capacity", "2"}, 0},
+        {{"run", b + "-sem", "--", "true"}, 0},
+        {{"lease", "take", b + "-sem", "--ttl", "1m"}, 0},
+        {{"info", b + "-sem"}, 0},
+        {{"lease", "list", b + "-sem"}, 0},
+        {{"take", b + "-sem", "2", "--wait=300ms"}, 124, true},
+        {{"reset", b + "-sem"}, 0},
         {{"take", "not-a-bucket"}, 65},
         {{"take", "empty-hash"}, 65},
         {{"delete", b}, 0},

@@ -33,9 +33,7 @@ RunResult tb(std::vector<std::string> args) {
 bool subscribed(tbucket::test::RedisServer& server, const std::string& name, long long n = 1) {
     auto deadline = Clock::now() + std::chrono::seconds(10);
     while (Clock::now() < deadline) {
-        tbucket::Reply r =
-            server.command({"PUBSUB", "SHARDNUMSUB", "tbucket:{" + name + "}:events"});
-        if (r->elements == 2 && r->element[1]->integer >= n) return true;
+        if (tbucket::test::waiters(server, "tbucket:{" + name + "}:events") >= n) return true;
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     return false;

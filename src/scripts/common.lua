@@ -30,11 +30,27 @@
 --                    it again is harmless, not "unknown"
 -- The level t counts free tokens only: t + l never passes c (a put does not
 -- fill the room of leased tokens; they come back by themselves).
--- Reserved, designed with leases for fair waiting and several buckets: a
--- FIFO of waiters' tickets (<key>:q, sorted set scored by server time in
--- microseconds, so that two tickets are in the same order in every queue
--- they share; <key>:qt their requests; <key>:w:<ticket>, each waiter's own
--- channel, whose subscriber count proves it alive at no cost while idle).
+--   q   waiters' tickets queued (absent: 0)
+--   qn  tokens they ask for, all together
+--   <key>:q          sorted set, the waiters' queue (SPEC §10): ticket id (24
+--                    hex, the waiter's; also its lease id when it asks for a
+--                    lease) -> place, the server time in microseconds when it
+--                    joined (strictly increasing), so that two tickets are in
+--                    the same order in every queue they share
+--   <key>:qt         hash, ticket id -> "<tokens> <gives up at, ms|0>
+--                    <lease ttl ms|0>[ <host> <pid>]"
+--   <key>:w:<ticket> channel, the waiter's own: "served" (its tokens are
+--                    set aside: look), "wake" (it is first: look), "ping"
+--                    (ignored), "deleted". Its subscriber count is the waiter's
+--                    liveness: a ticket whose channel has no subscriber when it
+--                    is served or first in line is dropped, so a dead waiter
+--                    holds no place, and an idle one sends nothing.
+--   <key>:g:<ticket> string, tokens set aside for a waiter by another client's
+--                    script (cmsgpack {taken, fence}), until it claims them
+-- Tokens go to the queue first, in order: every script that adds tokens
+-- (put, release, reclaim, reset, create --update) serves the first tickets
+-- it can; a one-shot take is denied while tickets are queued. A ticket that
+-- asks for more than the capacity (waiting for a forced put) holds up no one.
 -- A script that changes a bucket gets KEYS[2], the request's id key, and
 -- ARGV[1], how long the server remembers it (ms). Scripts that only read
 -- (info) get neither.
@@ -96,7 +112,7 @@ end
 
 -- The bucket at key, or nil when there is no key. Anything else is TBDATA.
 local function load(key)
-    local v = redis.pcall('HMGET', key, 'c', 't', 'ts', 'r', 'p', 'x', 'l', 'f')
+    local v = redis.pcall('HMGET', key, 'c', 't', 'ts', 'r', 'p', 'x', 'l', 'f', 'q', 'qn')
     if v.err then
         -- Only a key of another type is "not a bucket"; an ACL refusal is passed on.
         if string.sub(v.err, 1, 9) ~= 'WRONGTYPE' then error(v) end
@@ -124,6 +140,8 @@ local function load(key)
     b.l, b.f = tonumber(v[7] or 0), tonumber(v[8] or 0)
     if not b.l or b.l < 0 or b.l > MAX or b.l % 1 ~= 0 then bad_key(key, 'has a bad leased count') end
     if not b.f or b.f < 0 or b.f > MAX or b.f % 1 ~= 0 then bad_key(key, 'has a bad fence') end
+    b.q, b.qn = tonumber(v[9] or 0), tonumber(v[10] or 0)
+    if not b.q or b.q < 0 or b.q % 1 ~= 0 or not b.qn or b.qn < 0 then bad_key(key, 'has a bad queue count') end
     return b
 end
 
@@ -149,7 +167,7 @@ end
 -- A fresh bucket with settings s and level t (nil: full), not yet written.
 local function fresh(s, t, now)
     return {c = s.c, t = t or s.c, ts = now, r = s.r, p = s.p, x = s.x, cs = s.cs, rs = s.rs, ps = s.ps, xs = s.xs,
-        l = 0, f = 0}
+        l = 0, f = 0, q = 0, qn = 0}
 end
 
 -- Writes every field of b, replacing whatever the key held.
@@ -163,6 +181,7 @@ local function write_all(key, b, t_text, ts_text)
     if b.x then redis.call('HSET', key, 'x', b.xs) end
     if b.l > 0 then redis.call('HSET', key, 'l', num(b.l)) end
     if b.f > 0 then redis.call('HSET', key, 'f', num(b.f)) end
+    if b.q > 0 then redis.call('HSET', key, 'q', num(b.q), 'qn', num(b.qn)) end
 end
 
 -- The bucket at key; created from ARGV[i..] when missing and settings are
@@ -202,11 +221,12 @@ local function publish(channel, message)
 end
 
 -- The message announcing a bucket's new state:
--- "<level> <capacity> <rate amount|-> <period ms> <expiry ms> <time us> <leased>"
--- (older versions sent the first six: readers take the seventh as optional).
+-- "<level> <capacity> <rate amount|-> <period ms> <expiry ms> <time us> <leased>
+-- <queued>" (older versions sent the first six: readers take the rest as
+-- optional).
 local function event(b, t_text, now_text)
     return t_text .. ' ' .. b.cs .. ' ' .. (b.rs or '-') .. ' ' .. (b.ps or '0') .. ' ' ..
-        (b.xs or '0') .. ' ' .. now_text .. ' ' .. num(b.l)
+        (b.xs or '0') .. ' ' .. now_text .. ' ' .. num(b.l) .. ' ' .. num(b.q)
 end
 
 -- The first answer to this request when it already ran, else nil.
@@ -270,7 +290,8 @@ local function hold(b, id, n, ttl, holder, now)
     b.l = b.l + n
     b.f = math.max(b.f + 1, now)
     b.leases_changed = true
-    b.new_lease = {id, ms + ttl, num(n) .. ' ' .. num(b.f) .. ' ' .. ms .. ' ' .. ttl .. ' ' .. holder}
+    b.new_leases = b.new_leases or {}
+    table.insert(b.new_leases, {id, ms + ttl, num(n) .. ' ' .. num(b.f) .. ' ' .. ms .. ' ' .. ttl .. ' ' .. holder})
     return b.f
 end
 
@@ -282,9 +303,122 @@ local function next_expiry_ms(key, b, now)
     local ms = math.floor(now / 1000)
     local first = redis.call('ZRANGEBYSCORE', key .. ':lexp', '(' .. ms, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
     local at = tonumber(first[2])
-    if b.new_lease and (not at or b.new_lease[2] < at) then at = b.new_lease[2] end
+    for _, l in ipairs(b.new_leases or {}) do
+        if not at or l[2] < at then at = l[2] end
+    end
     if not at then return 0 end
     return math.max(1, at - ms)
+end
+
+-- Publishes on a waiter's own channel; true when the waiter heard it
+-- (its subscriber count), which is all that proves it alive.
+local function notify(key, ticket, message)
+    local channel = key .. ':w:' .. ticket
+    local r = redis.pcall('SPUBLISH', channel, message)
+    if type(r) == 'table' and r.err then
+        if not string.find(string.lower(r.err), 'unknown', 1, true) then error(r) end
+        r = redis.call('PUBLISH', channel, message)
+    end
+    return r > 0
+end
+
+-- "<tokens> <gives up at ms|0> <lease ttl ms|0>[ <host> <pid>]" as a table.
+local function ticket_record(text)
+    if not text then return nil end
+    local n, deadline, ttl, holder = string.match(text, '^(%d+) (%d+) (%d+) ?(.*)$')
+    if not n then return nil end
+    return {n = tonumber(n), deadline = tonumber(deadline), ttl = tonumber(ttl), holder = holder}
+end
+
+-- Ticket changes wait for save(), like every write.
+local function dequeue(b, ticket, n)
+    b.q, b.qn = math.max(0, b.q - 1), math.max(0, b.qn - n)
+    b.dequeued = b.dequeued or {}
+    table.insert(b.dequeued, ticket)
+    b.gone = b.gone or {}
+    b.gone[ticket] = true
+    b.queue_changed = true
+end
+
+local function enqueue(key, b, ticket, n, record, place, now)
+    if not place then
+        local last = redis.call('ZRANGE', key .. ':q', -1, -1, 'WITHSCORES')
+        place = math.max(now, (tonumber(last[2]) or 0) + 1)
+    end
+    b.enqueued = {ticket, place, record}
+    b.q, b.qn = b.q + 1, b.qn + n
+    b.queue_changed = true
+    return place
+end
+
+-- Takes a ticket's tokens from the level, as a lease when it asked for one
+-- (its ticket id is the lease id). Returns {taken, fence}.
+local function take_for(b, ticket, t, now)
+    b.t = b.t - t.n
+    local fence = 0
+    if t.ttl > 0 then fence = hold(b, ticket, t.n, t.ttl, t.holder, now) end
+    return {t.n, fence}
+end
+
+-- Serves the queue from its head while the level allows, skipping tickets
+-- that are gone (gave up, or their waiter's channel is silent) or ask for
+-- more than the capacity. `self`: the caller's own ticket, served without a
+-- message (returns its {taken, fence}). `wake`: the message for a first
+-- ticket that cannot be served yet ('wake': the level changed, look again;
+-- 'ping': only prove you are there; nil: say nothing, a one-shot take).
+local function serve_queue(key, b, now, self, wake)
+    local ms, from, mine = math.floor(now / 1000), 0, nil
+    while b.q > 0 do
+        local ids = redis.call('ZRANGE', key .. ':q', from, from + 63)
+        if #ids == 0 then
+            -- The count says more than the queue holds (a ticket key lost
+            -- to eviction or by hand): believe the queue.
+            if not b.enqueued then b.q, b.queue_changed = 0, true end
+            break
+        end
+        local records = redis.call('HMGET', key .. ':qt', unpack(ids))
+        for i = 1, #ids do
+            local id, t = ids[i], ticket_record(records[i])
+            if b.gone and b.gone[id] then  -- left in this script
+            elseif not t or (t.deadline > 0 and t.deadline <= ms) then
+                dequeue(b, id, t and t.n or 0)
+            elseif b.t >= t.n and (id == self or notify(key, id, 'served')) then
+                local given = take_for(b, id, t, now)
+                if id == self then
+                    mine = given
+                else
+                    b.grants = b.grants or {}
+                    table.insert(b.grants, {id, cmsgpack.pack(given)})
+                end
+                dequeue(b, id, t.n)
+            elseif b.t >= t.n then
+                dequeue(b, id, t.n)  -- its waiter is gone
+            elseif t.n > b.c then  -- looks for a forced put: holds up no one
+            elseif id == self or not wake or notify(key, id, wake) then
+                return mine
+            else
+                dequeue(b, id, t.n)
+            end
+        end
+        from = from + #ids
+    end
+    if b.q == 0 then b.qn = 0 end
+    return mine
+end
+
+local function save_queue(key, b)
+    if b.enqueued then
+        redis.call('ZADD', key .. ':q', b.enqueued[2], b.enqueued[1])
+        redis.call('HSET', key .. ':qt', b.enqueued[1], b.enqueued[3])
+    end
+    if b.dequeued then
+        redis.call('ZREM', key .. ':q', unpack(b.dequeued))
+        redis.call('HDEL', key .. ':qt', unpack(b.dequeued))
+    end
+    for _, g in ipairs(b.grants or {}) do
+        redis.call('SET', key .. ':g:' .. g[1], g[2], 'PX', 600000)
+    end
+    if b.claimed then redis.call('DEL', b.claimed) end
 end
 
 -- Writes level and time, or the whole bucket when it is new; then the idle
@@ -292,10 +426,18 @@ end
 local function save(key, b, t_text, now_text, created, changed)
     if created then
         write_all(key, b, t_text, now_text)
-    elseif changed and b.leases_changed then
-        redis.call('HSET', key, 't', t_text, 'ts', now_text, 'l', num(b.l), 'f', num(b.f))
     elseif changed then
-        redis.call('HSET', key, 't', t_text, 'ts', now_text)
+        local fields = {'t', t_text, 'ts', now_text}
+        if b.leases_changed then
+            fields[5], fields[6], fields[7], fields[8] = 'l', num(b.l), 'f', num(b.f)
+        end
+        if b.queue_changed then
+            table.insert(fields, 'q')
+            table.insert(fields, num(b.q))
+            table.insert(fields, 'qn')
+            table.insert(fields, num(b.qn))
+        end
+        redis.call('HSET', key, unpack(fields))
     end
     if b.drop_leases then
         redis.call('DEL', key .. ':leases', key .. ':lexp')
@@ -303,16 +445,20 @@ local function save(key, b, t_text, now_text, created, changed)
         redis.call('ZREM', key .. ':lexp', unpack(b.ended))
         redis.call('HDEL', key .. ':leases', unpack(b.ended))
     end
-    if b.new_lease then
-        local id, expiry, record = unpack(b.new_lease)
-        redis.call('ZADD', key .. ':lexp', expiry, id)
-        redis.call('HSET', key .. ':leases', id, record)
+    for _, l in ipairs(b.new_leases or {}) do
+        redis.call('ZADD', key .. ':lexp', l[2], l[1])
+        redis.call('HSET', key .. ':leases', l[1], l[3])
     end
+    save_queue(key, b)
     if b.x then
         redis.call('PEXPIRE', key, b.x)
         if b.l > 0 then
             redis.call('PEXPIRE', key .. ':leases', b.x)
             redis.call('PEXPIRE', key .. ':lexp', b.x)
+        end
+        if b.q > 0 then
+            redis.call('PEXPIRE', key .. ':q', b.x)
+            redis.call('PEXPIRE', key .. ':qt', b.x)
         end
     end
 end

@@ -28,23 +28,24 @@ elseif same(b, s) then
     reclaim(key, b, now)
 elseif mode == 'replace' then
     -- A fresh bucket: its leases go, its fences keep growing.
-    local fence, leased = b.f, b.l
+    local old = b
     b, outcome = fresh(s, level, now), 'replaced'
-    b.f, b.drop_leases = fence, leased > 0
+    b.f, b.drop_leases, b.q, b.qn = old.f, old.l > 0, old.q, old.qn
 elseif mode == 'update' then
     refill(b, now)
     reclaim(key, b, now)
     local old = b
     b, outcome = fresh(s, math.min(b.t, math.max(0, s.c - b.l)), now), 'updated'
-    b.l, b.f, b.ended, b.drop_leases = old.l, old.f, old.ended, old.drop_leases
+    b.l, b.f, b.ended, b.drop_leases, b.q, b.qn = old.l, old.f, old.ended, old.drop_leases, old.q, old.qn
 else
     disagree(b)
 end
-local t_text = num(b.t)
 local written = outcome ~= 'existed'
+if b.q > 0 and (written or b.leases_changed) then serve_queue(key, b, now, nil, 'wake') end
+local t_text = num(b.t)
 local reply = state(b, t_text, now)
 reply[7] = outcome
-local changed = b.stepped or b.leases_changed
+local changed = b.stepped or b.leases_changed or b.queue_changed
 if written or changed then begin_change(key, reply, event(b, t_text, now_text)) end
 save(key, b, t_text, now_text, written, changed)
 return reply

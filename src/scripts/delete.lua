@@ -1,5 +1,6 @@
 -- delete: remove the bucket and its leases; waiters hear 'deleted' and
--- give up, holders of leases learn it when they next renew.
+-- give up (queued ones on their own channel), holders of leases learn it
+-- when they next renew.
 -- KEYS[1] bucket, KEYS[2] request id key
 -- ARGV[1] id memory ms (see common)
 -- Reply: state just before deletion; a repeat of the request gets the first reply
@@ -12,5 +13,8 @@ if not b then fail('TBNOTFOUND', key) end
 refill(b, now)
 local reply = state(b, num(b.t), now)
 begin_change(key, reply, 'deleted')
-redis.call('DEL', key, key .. ':leases', key .. ':lexp')
+if b.q > 0 then
+    for _, ticket in ipairs(redis.call('ZRANGE', key .. ':q', 0, -1)) do notify(key, ticket, 'deleted') end
+end
+redis.call('DEL', key, key .. ':leases', key .. ':lexp', key .. ':q', key .. ':qt')
 return reply

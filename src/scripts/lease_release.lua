@@ -31,12 +31,13 @@ elseif expiry then
 elseif redis.call('EXISTS', tombstone) == 1 then
     outcome = 'already'
 end
+if b.q > 0 and b.leases_changed then serve_queue(key, b, now, nil, 'wake') end
 local t_text = num(b.t)
 local reply = state(b, t_text, now)
 reply[7] = num(b.l)
 reply[8] = outcome
 reply[9] = num(added)
-local changed = b.leases_changed or b.stepped
+local changed = b.leases_changed or b.stepped or b.queue_changed
 if changed then begin_change(key, reply, event(b, t_text, now_text)) end
 save(key, b, t_text, now_text, false, changed)
 if outcome == 'released' then redis.call('SET', tombstone, '1', 'PX', 3600000) end

@@ -21,12 +21,13 @@ reclaim(key, b, now)
 local ms = math.floor(now / 1000)
 local expiry = b.l > 0 and tonumber(redis.call('ZSCORE', key .. ':lexp', id))
 local held = expiry and expiry > ms
+if b.q > 0 and b.leases_changed then serve_queue(key, b, now, nil, 'wake') end
 local t_text = num(b.t)
 local reply = state(b, t_text, now)
 reply[7] = num(b.l)
 reply[8] = held and 'renewed' or 'lost'
 reply[9] = held and ttl or 0
-local changed = b.leases_changed or b.stepped
+local changed = b.leases_changed or b.stepped or b.queue_changed
 if changed then begin_change(key, reply, event(b, t_text, now_text)) end
 save(key, b, t_text, now_text, false, changed)
 if held then

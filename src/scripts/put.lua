@@ -1,6 +1,7 @@
 -- put: give N tokens back. The level never exceeds capacity less the tokens
 -- held by leases (they come back by themselves); what does not fit is
--- reported as overflow. With force the level may exceed capacity.
+-- reported as overflow. With force the level may exceed capacity. Queued
+-- waiters are served from what came in, in order.
 -- KEYS[1] bucket, KEYS[2] request id key
 -- ARGV[1] id memory ms (see common)
 -- ARGV[2] N (1..2^53-1)
@@ -24,8 +25,9 @@ else
     added = math.min(n, math.max(0, b.c - b.l - b.t))
 end
 b.t = b.t + added
+if b.q > 0 then serve_queue(key, b, now, nil, 'wake') end
 local t_text = num(b.t)
-local changed = created or added > 0 or b.stepped or b.leases_changed
+local changed = created or added > 0 or b.stepped or b.leases_changed or b.queue_changed
 local reply = state(b, t_text, now)
 reply[7] = num(added)
 reply[8] = num(n - added)

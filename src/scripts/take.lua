@@ -14,8 +14,11 @@
 --            long it lives without renewal (ms), its holder ("<host> <pid>"),
 --            and 'l' (a refilling bucket is TBUSAGE: leases are for buckets
 --            without refill) or 'a' (a refilling bucket is simply taken from)
+-- Waiters queued (see common) are served first; while any remain a take
+-- takes nothing (SPEC §10: no one takes what an earlier waiter is owed).
 -- Reply: state (see common) .. taken, leased tokens, ms until the next
---        lease ends (0: none), the new lease's fence (0: no lease made);
+--        lease ends (0: none), the new lease's fence (0: no lease made),
+--        waiters queued ahead, the tokens they ask for;
 --        a repeat of the request gets the first reply
 -- Errors: TBNOTFOUND, TBEXISTS, TBIMPOSSIBLE (N above capacity), TBDATA, TBUSAGE
 local n = whole(ARGV[2], 'count', 1)
@@ -45,21 +48,24 @@ if lease and b.r then
     lease = false
 end
 if n > b.c and mode ~= '1' and b.t < n and (b.r or not waiting) then fail('TBIMPOSSIBLE', b.cs) end
+if b.q > 0 and mode ~= '2' then serve_queue(key, b, now, nil, nil) end
 local want = n
 if mode == '1' then want = math.min(n, math.floor(b.t)) end
 local taken, fence = 0, 0
-if want >= 1 and b.t >= want and mode ~= '2' then
+if want >= 1 and b.t >= want and mode ~= '2' and b.q == 0 then
     b.t = b.t - want
     taken = want
     if lease then fence = hold(b, ARGV[8], taken, ttl, ARGV[10], now) end
 end
 local t_text = num(b.t)
-local changed = created or taken > 0 or b.stepped or b.leases_changed
+local changed = created or taken > 0 or b.stepped or b.leases_changed or b.queue_changed
 local reply = state(b, t_text, now)
 reply[7] = taken
 reply[8] = num(b.l)
 reply[9] = next_expiry_ms(key, b, now)
 reply[10] = fence
+reply[11] = b.q
+reply[12] = num(b.qn)
 if changed then begin_change(key, reply, event(b, t_text, now_text)) end
 save(key, b, t_text, now_text, created, changed)
 return reply

@@ -54,15 +54,30 @@ inline std::vector<std::string> text_lines(const std::string& out) {
     return lines;
 }
 
-// True once `n` clients are subscribed to the bucket's events channel (the
-// waiters are then past their first check, or about to make it).
+// How many wait on the bucket whose events channel is `channel`: those
+// subscribed to it (watch without --take, watch --follow) and those queued
+// (takers, SPEC §10: subscribed to their own channel before they queue).
+template <typename Server>
+long long waiters(Server& server, const std::string& channel) {
+    long long n = 0;
+    Reply r = server.command({"PUBSUB", "SHARDNUMSUB", channel});
+    if (r->elements == 2) n += r->element[1]->integer;
+    const std::string suffix = ":events";
+    if (channel.size() > suffix.size() && channel.compare(channel.size() - suffix.size(), suffix.size(), suffix) == 0) {
+        Reply q = server.command({"HGET", channel.substr(0, channel.size() - suffix.size()), "q"});
+        if (q->type == REDIS_REPLY_STRING) n += std::stoll(std::string(q->str, q->len));
+    }
+    return n;
+}
+
+// True once `n` waiters wait on the bucket (see waiters()): they are then
+// past their first check, or about to make it.
 template <typename Server>
 bool wait_for_subscribers(Server& server, const std::string& channel, long long n,
                           double seconds = 10) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
     while (std::chrono::steady_clock::now() < deadline) {
-        Reply r = server.command({"PUBSUB", "SHARDNUMSUB", channel});
-        if (r->elements == 2 && r->element[1]->integer >= n) return true;
+        if (waiters(server, channel) >= n) return true;
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     return false;
