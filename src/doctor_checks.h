@@ -1,0 +1,46 @@
+#pragma once
+
+// The parts of doctor.cpp: checks of one server (doctor_server.cpp), of its
+// ACL rights (doctor_acl.cpp) and of a cluster's layout (doctor.cpp).
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "connection.h"
+#include "doctor.h"
+
+namespace tbucket::doctor {
+
+// INFO's "field:value" lines.
+using Info = std::map<std::string, std::string, std::less<>>;
+Info parse_info(std::string_view text);
+
+// A string, status or error reply's text; "" for other types.
+std::string text_of(const redisReply& reply);
+bool is_error(const Reply& reply);
+
+Check make(std::string name, CheckStatus status, const std::string& node, std::string summary,
+           std::string advice);
+
+// What a server is, as far as the cluster layout tells (standalone: none).
+struct Role {
+    bool in_cluster = false;
+    int replicas = -1;  // known replicas of this primary; -1: ask INFO replication
+};
+
+// version, scripts, persistence, eviction, replication and clock of one
+// server, on a connection of its own. Throws Error(unavailable) when it
+// cannot be reached.
+void check_server(Connection& server, const Role& role, std::vector<Check>& out);
+
+// The rights of the connection's user on `<prefix>{x}` and its events
+// channel (ACL WHOAMI, ACL DRYRUN).
+Check check_acl(Connection& server, const std::string& prefix);
+
+// SSUBSCRIBE (SUBSCRIBE before Redis 7) on one connection, SPUBLISH on
+// another: is the message delivered within the bound?
+Check check_pubsub(Nodes& nodes, const DoctorOptions& options);
+
+}  // namespace tbucket::doctor
