@@ -47,15 +47,6 @@ Check make(std::string name, CheckStatus status, const std::string& node, std::s
 
 namespace {
 
-// One line of CLUSTER NODES: "<id> <ip:port@bus[,host]> <flags> <primary>
-// <ping> <pong> <epoch> <link> <slot ranges...>".
-struct ClusterNode {
-    std::string id, host, flags, primary_id;
-    int port = 0;
-    bool primary = false, failed = false;
-    std::vector<std::pair<int, int>> slots;
-};
-
 std::vector<std::string_view> node_words(std::string_view line) {
     std::vector<std::string_view> out;
     while (!line.empty()) {
@@ -77,8 +68,14 @@ std::optional<ClusterNode> parse_node(std::string_view line) {
     n.host = where.substr(0, colon);
     n.port = std::atoi(std::string(where.substr(colon + 1)).c_str());
     n.flags = w[2];
-    n.primary = n.flags.find("master") != std::string::npos;
-    n.failed = n.flags.find("fail") != std::string::npos;  // fail, or fail? (suspected)
+    // Whole flags, so that "nofailover" is no failure.
+    std::string_view flags = w[2];
+    while (!flags.empty()) {
+        std::string_view flag = flags.substr(0, flags.find(','));
+        n.primary = n.primary || flag == "master";
+        n.failed = n.failed || flag == "fail" || flag == "fail?";
+        flags.remove_prefix(std::min(flags.size(), flag.size() + 1));
+    }
     n.primary_id = w[3] == "-" ? "" : std::string(w[3]);
     for (std::size_t i = 8; i < w.size(); ++i) {
         if (w[i].front() == '[') continue;  // a slot being imported or migrated
@@ -91,6 +88,8 @@ std::optional<ClusterNode> parse_node(std::string_view line) {
     return n;
 }
 
+}  // namespace
+
 std::vector<ClusterNode> parse_cluster_nodes(std::string_view text) {
     std::vector<ClusterNode> nodes;
     while (!text.empty()) {
@@ -100,6 +99,8 @@ std::vector<ClusterNode> parse_cluster_nodes(std::string_view text) {
     }
     return nodes;
 }
+
+namespace {
 
 // "0-5460, 10923" for slots, at most five ranges named.
 std::string ranges_text(const std::vector<std::pair<int, int>>& ranges) {

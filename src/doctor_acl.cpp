@@ -222,8 +222,8 @@ Check check_pubsub(Nodes& nodes, const DoctorOptions& options) {
     return make(
         "pubsub", CheckStatus::fail, "",
         how + ": published on " + channel + " (Redis counted " + std::to_string(receivers) +
-            " receivers) but nothing arrived within " + std::to_string(options.pubsub_timeout_ms) +
-            "ms",
+            (receivers == 1 ? " receiver" : " receivers") + ") but nothing arrived within " +
+            std::to_string(options.pubsub_timeout_ms) + "ms",
         "something in between (a proxy?) drops pub/sub: waiters wake only when refill "
         "would be enough, and a put or delete wakes nobody; connect tbucket to Redis itself");
 }

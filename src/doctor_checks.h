@@ -6,6 +6,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "connection.h"
@@ -23,6 +24,16 @@ bool is_error(const Reply& reply);
 
 Check make(std::string name, CheckStatus status, const std::string& node, std::string summary,
            std::string advice);
+
+// One line of CLUSTER NODES: "<id> <ip:port@bus[,host]> <flags> <primary>
+// <ping> <pong> <epoch> <link> <slot ranges...>".
+struct ClusterNode {
+    std::string id, host, flags, primary_id;
+    int port = 0;
+    bool primary = false, failed = false;    // failed: flagged fail, or fail? (suspected)
+    std::vector<std::pair<int, int>> slots;  // slots being migrated or imported left out
+};
+std::vector<ClusterNode> parse_cluster_nodes(std::string_view text);
 
 // What a server is, as far as the cluster layout tells (standalone: none).
 struct Role {

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "support/e2e.h"
+#include "support/fault_proxy.h"
 #include "support/process.h"
 #include "support/redis_server.h"
 
@@ -241,4 +242,19 @@ TEST_CASE("doctor on a primary with a replica says what a failover can lose", "[
     CHECK(replication.at("status") == "info");
     CHECK(replication.at("summary") == "1 replica, asynchronous");
     CHECK(contains(replication.at("advice"), "does not use WAIT"));
+}
+
+TEST_CASE("doctor through a proxy that drops pub/sub names the pubsub FAIL", "[doctor]") {
+    RedisServer server({"--appendonly", "yes"});
+    tbucket::test::FaultProxy proxy(server.port());
+    proxy.drop_pubsub_messages();  // subscriptions confirmed, messages never delivered
+    RunResult r = tbucket::test::run(tb_argv(proxy.url(), {"--json", "doctor"}));
+    INFO(r.out << r.err);
+    CHECK(r.code == 1);
+    json pubsub = check(r, "pubsub");
+    CHECK(pubsub.at("status") == "fail");
+    CHECK(contains(pubsub.at("summary"),
+                   "(Redis counted 1 receiver) but nothing arrived within 2000ms"));
+    CHECK(contains(pubsub.at("advice"), "a put or delete wakes nobody"));
+    CHECK(check(r, "scripts").at("status") == "ok");  // the rest goes through
 }
