@@ -79,6 +79,12 @@ int run(Context& ctx) {
 Subcommand setup_doctor(CLI::App& app) {
     CLI::App* cmd = app.add_subcommand(
         "doctor", "Check the server for what would make buckets wrong (exit 1 if a check FAILs)");
+    cmd->footer(
+        "Checks, one line each (OK, INFO, WARN, FAIL): cluster primaries and slots, version,\n"
+        "scripts, persistence, eviction policy, ACL rights on the prefix, a pub/sub round\n"
+        "trip, replication, clock. -q: only WARN and FAIL lines; --json: one object per\n"
+        "check (check, status, nodes, summary, advice).\n\n" +
+        cmd->get_footer());
     return {cmd, [](Context& ctx) { return run(ctx); }};
 }
 

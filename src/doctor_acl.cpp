@@ -163,6 +163,17 @@ Check verdict(const std::string& node, const std::string& user, const std::vecto
                 "bucket commands fail with NOPERM (exit 77) and change nothing; " + fix);
 }
 
+// Whether the message `tag` comes on the subscription before `deadline`.
+bool arrives(Subscription& subscription, const std::string& tag, DoctorClock::time_point deadline) {
+    while (DoctorClock::now() < deadline) {
+        auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - DoctorClock::now());
+        Subscription::Event event = subscription.next(std::max<int64_t>(left.count(), 1), -1);
+        if (event.kind == Subscription::Event::Kind::message && event.payload == tag) return true;
+    }
+    return false;
+}
+
 }  // namespace
 
 Check check_acl(Connection& server, const std::string& prefix) {
@@ -207,11 +218,7 @@ Check check_pubsub(Nodes& nodes, const DoctorOptions& options) {
                         std::string(publish) + " on " + options.prefix + "*");
     }
     auto deadline = start + std::chrono::milliseconds(options.pubsub_timeout_ms);
-    while (DoctorClock::now() < deadline) {
-        auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - DoctorClock::now());
-        Subscription::Event event = subscription.next(std::max<int64_t>(left.count(), 1), -1);
-        if (event.kind != Subscription::Event::Kind::message || event.payload != tag) continue;
+    if (arrives(subscription, tag, deadline)) {
         double ms = std::chrono::duration<double, std::milli>(DoctorClock::now() - start).count();
         char took[64];
         std::snprintf(took, sizeof took, " delivered in %.2fms", ms);
