@@ -6,7 +6,6 @@
 #include "doctor.h"
 
 #include <algorithm>
-#include <array>
 #include <optional>
 
 #include "doctor_checks.h"
@@ -136,16 +135,21 @@ Check primary_down(const ClusterNode& p, const std::string& why, int replicas) {
         "buckets in its slots " + ranges_text(p.slots) + " cannot be used (exit 69) " + then);
 }
 
-Check slots_check(const std::vector<ClusterNode>& all, const std::vector<std::string>& down) {
-    std::array<bool, cluster_slots> live{};
-    int primaries = 0;
+// Which slots have a primary that answers.
+std::vector<bool> live_slots(const std::vector<ClusterNode>& all,
+                             const std::vector<std::string>& down) {
+    std::vector<bool> live(cluster_slots, false);
     for (const ClusterNode& n : all) {
-        if (!n.primary || n.slots.empty()) continue;
-        ++primaries;
-        if (n.failed || std::count(down.begin(), down.end(), n.id)) continue;
+        if (!n.primary || n.failed || std::count(down.begin(), down.end(), n.id)) continue;
         for (auto [lo, hi] : n.slots)
             for (int s = std::max(lo, 0); s <= hi && s < cluster_slots; ++s) live[s] = true;
     }
+    return live;
+}
+
+Check slots_check(const std::vector<ClusterNode>& all, const std::vector<bool>& live) {
+    auto primaries = std::count_if(
+        all.begin(), all.end(), [](const ClusterNode& n) { return n.primary && !n.slots.empty(); });
     std::vector<std::pair<int, int>> missing;
     int count = 0;
     for (int s = 0; s < cluster_slots; ++s) {
@@ -168,8 +172,9 @@ Check slots_check(const std::vector<ClusterNode>& all, const std::vector<std::st
         "fail over to a replica, or assign the slots (redis-cli --cluster fix)");
 }
 
-void check_cluster(Nodes& nodes, const std::vector<ClusterNode>& all, const std::string& prefix,
-                   std::vector<Check>& out) {
+// Returns the slots that have a live primary.
+std::vector<bool> check_cluster(Nodes& nodes, const std::vector<ClusterNode>& all,
+                                const std::string& prefix, std::vector<Check>& out) {
     std::vector<std::string> down;
     for (const ClusterNode& p : all) {
         if (!p.primary || p.slots.empty()) continue;
@@ -192,7 +197,17 @@ void check_cluster(Nodes& nodes, const std::vector<ClusterNode>& all, const std:
         out.push_back(make("cluster-primary", CheckStatus::ok, node_address(p), "primary answers",
                            "its buckets can be used"));
     }
-    out.push_back(slots_check(all, down));
+    bool any_slots = std::any_of(
+        all.begin(), all.end(), [](const ClusterNode& n) { return n.primary && !n.slots.empty(); });
+    // A cluster with no slots assigned yet still has a server to check.
+    if (!any_slots) {
+        Connection seed(nodes.seed_options().front());
+        check_server(seed, Role{true, -1}, out);
+        out.push_back(check_acl(seed, prefix));
+    }
+    std::vector<bool> live = live_slots(all, down);
+    out.push_back(slots_check(all, live));
+    return live;
 }
 
 // Checks alike on several nodes become one naming them all; then the
@@ -249,9 +264,10 @@ std::vector<Check> run_doctor(Nodes& nodes, const DoctorOptions& options) {
     using namespace doctor;
     Reply layout = std::move(nodes.pipeline({{"", {"CLUSTER", "NODES"}}}).front());
     std::vector<Check> out;
+    std::vector<bool> live;  // on a cluster, the slots whose primary answers
     std::string why = is_error(layout) ? text_of(*layout) : "";
     if (!is_error(layout)) {
-        check_cluster(nodes, parse_cluster_nodes(text_of(*layout)), options.prefix, out);
+        live = check_cluster(nodes, parse_cluster_nodes(text_of(*layout)), options.prefix, out);
     } else {
         if (why.find("cluster support disabled") == std::string::npos) {
             out.push_back(
@@ -264,7 +280,7 @@ std::vector<Check> run_doctor(Nodes& nodes, const DoctorOptions& options) {
         out.push_back(check_acl(server, options.prefix));
     }
     try {
-        out.push_back(check_pubsub(nodes, options));
+        out.push_back(check_pubsub(nodes, options, live));
     } catch (const Error& e) {
         out.push_back(
             make("pubsub", CheckStatus::fail, "", std::string("round trip failed: ") + e.what(),

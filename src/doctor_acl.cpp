@@ -193,10 +193,16 @@ Check check_acl(Connection& server, const std::string& prefix) {
     return verdict(node, user, list, *answers, prefix);
 }
 
-Check check_pubsub(Nodes& nodes, const DoctorOptions& options) {
+Check check_pubsub(Nodes& nodes, const DoctorOptions& options, const std::vector<bool>& live) {
     std::random_device random;
-    std::string tag = "doctor-" + hex_text((uint64_t(random()) << 32) | random());
-    std::string key = options.prefix + "{" + tag + "}";
+    std::string tag, key;
+    // A fresh random channel in a live slot (tries are independent, so a
+    // handful find one unless nearly every slot is down).
+    for (int tries = 0; tries < 1000; ++tries) {
+        tag = "doctor-" + hex_text((uint64_t(random()) << 32) | random());
+        key = options.prefix + "{" + tag + "}";
+        if (live.empty() || live[key_slot(key)]) break;
+    }
     std::string channel = key + ":events";
     Subscription subscription(nodes, key);
     try {

@@ -51,7 +51,8 @@ void check_server(Connection& server, const Role& role, std::vector<Check>& out)
 Check check_acl(Connection& server, const std::string& prefix);
 
 // SSUBSCRIBE (SUBSCRIBE before Redis 7) on one connection, SPUBLISH on
-// another: is the message delivered within the bound?
-Check check_pubsub(Nodes& nodes, const DoctorOptions& options);
+// another: is the message delivered within the bound? On a cluster the
+// channel's slot is one of `live` (a down primary is its own check).
+Check check_pubsub(Nodes& nodes, const DoctorOptions& options, const std::vector<bool>& live);
 
 }  // namespace tbucket::doctor
