@@ -17,6 +17,7 @@ using DoctorClock = std::chrono::steady_clock;
 struct Need {
     std::string what;  // "SPUBLISH on tbucket:{doctor}:events"
     Command command;
+    bool lease = false;  // only leases need it (run on a semaphore, lease ...)
 };
 
 // Every command a tbucket command runs, itself or inside its scripts, with
@@ -24,11 +25,12 @@ struct Need {
 std::vector<Need> needs(const std::string& key) {
     std::string channel = key + ":events";
     std::string id = key + ":id:doctor";
+    std::string leases = key + ":leases", expiries = key + ":lexp";
     std::string sha(40, '0');  // DRYRUN runs nothing: any SHA will do
     return {
         {"EVALSHA on " + key, {"EVALSHA", sha, "2", key, id}},
         {"EVAL on " + key, {"EVAL", "return", "2", key, id}},  // one word: see probe()
-        {"HSET on " + key, {"HSET", key, "c", "1"}},
+        {"HSET on " + key, {"HSET", key, "c", "1"}},           // third: see denials()
         {"HMGET on " + key, {"HMGET", key, "c"}},
         {"DEL on " + key, {"DEL", key}},
         {"PEXPIRE on " + key, {"PEXPIRE", key, "1000"}},
@@ -40,6 +42,13 @@ std::vector<Need> needs(const std::string& key) {
         {"SCAN", {"SCAN", "0"}},
         {"SPUBLISH on " + channel, {"SPUBLISH", channel, "x"}},
         {"SSUBSCRIBE on " + channel, {"SSUBSCRIBE", channel}},
+        {"HGET on " + leases, {"HGET", leases, "x"}, true},
+        {"HDEL on " + leases, {"HDEL", leases, "x"}, true},
+        {"ZADD on " + expiries, {"ZADD", expiries, "1", "x"}, true},
+        {"ZCARD on " + expiries, {"ZCARD", expiries}, true},
+        {"ZRANGEBYSCORE on " + expiries, {"ZRANGEBYSCORE", expiries, "0", "1"}, true},
+        {"ZREM on " + expiries, {"ZREM", expiries, "x"}, true},
+        {"ZSCORE on " + expiries, {"ZSCORE", expiries, "x"}, true},
     };
 }
 
@@ -51,13 +60,15 @@ std::string plus_command(const Need& need) {
 
 // The ACL rules that grant what a denial names. A script's "refused" does
 // not say why: then both the pattern and the command.
+// `keys_ok`: some command on a key under the prefix was allowed, so the
+// key pattern is not what is missing.
 std::vector<std::string> rules_for(const std::string& denial, const Need& need,
-                                   const std::string& prefix) {
+                                   const std::string& prefix, bool keys_ok) {
     if (denial == "refused") {
         bool channel = need.command.front() == "SPUBLISH" || need.command.front() == "SSUBSCRIBE";
         bool key = need.command.size() > 1 && !channel && need.command.front() != "SCAN";
         if (channel) return {"'&" + prefix + "*'", plus_command(need)};
-        if (key) return {"'~" + prefix + "*'", plus_command(need)};
+        if (key && !keys_ok) return {"'~" + prefix + "*'", plus_command(need)};
         return {plus_command(need)};
     }
     auto ends_with = [&denial](std::string_view end) {
@@ -138,19 +149,30 @@ std::optional<std::vector<std::string>> probe(Connection& server, const std::vec
     return answers;
 }
 
-Check verdict(const std::string& node, const std::string& user, const std::vector<Need>& list,
-              const std::vector<std::string>& answers, const std::string& prefix) {
+// What is denied, "EVAL on K; SPUBLISH on C (why)", and the rules that grant it.
+std::string denials(const std::vector<Need>& list, const std::vector<std::string>& answers,
+                    bool lease, const std::string& prefix, std::set<std::string>& rules) {
+    bool keys_ok = answers.size() > 2 && answers[2] == "OK";  // HSET on the bucket's key
     std::string denied;
-    std::set<std::string> rules;
     for (std::size_t i = 0; i < list.size(); ++i) {
-        if (answers[i] == "OK") continue;
+        if (answers[i] == "OK" || list[i].lease != lease) continue;
         denied += (denied.empty() ? "" : "; ") + list[i].what +
                   (answers[i] == "refused" ? "" : " (" + answers[i] + ")");
-        for (std::string& rule : rules_for(answers[i], list[i], prefix))
+        for (std::string& rule : rules_for(answers[i], list[i], prefix, keys_ok))
             rules.insert(std::move(rule));
     }
+    return denied;
+}
+
+// FAIL when a bucket command would be refused; WARN when only leases
+// would be (a deployment without them needs none of their commands).
+Check verdict(const std::string& node, const std::string& user, const std::vector<Need>& list,
+              const std::vector<std::string>& answers, const std::string& prefix) {
+    std::set<std::string> rules;
+    std::string denied = denials(list, answers, false, prefix, rules);
+    std::string lease_denied = denials(list, answers, true, prefix, rules);
     std::string who = user.empty() ? "the current user" : "user '" + user + "'";
-    if (denied.empty()) {
+    if (denied.empty() && lease_denied.empty()) {
         return make("acl", CheckStatus::ok, node,
                     who + " may run every command tbucket needs on " + prefix +
                         "{...} and its events channels",
@@ -159,6 +181,13 @@ Check verdict(const std::string& node, const std::string& user, const std::vecto
     std::string fix = user.empty() ? "it needs" : "grant it with: ACL SETUSER " + user;
     for (const std::string& rule : rules) fix += " " + rule;
     if (user.empty()) fix += " (the least an ACL user needs is in tbucket(1))";
+    if (denied.empty()) {
+        return make(
+            "acl", CheckStatus::warn, node,
+            who + " may run bucket commands but not what leases need: " + lease_denied,
+            "run on a bucket without refill, and lease, fail with NOPERM (exit 77); " + fix);
+    }
+    if (!lease_denied.empty()) denied += "; and for leases: " + lease_denied;
     return make("acl", CheckStatus::fail, node, who + " may not run: " + denied,
                 "bucket commands fail with NOPERM (exit 77) and change nothing; " + fix);
 }

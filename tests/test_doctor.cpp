@@ -258,3 +258,17 @@ TEST_CASE("doctor through a proxy that drops pub/sub names the pubsub FAIL", "[d
     CHECK(contains(pubsub.at("advice"), "a put or delete wakes nobody"));
     CHECK(check(r, "scripts").at("status") == "ok");  // the rest goes through
 }
+
+TEST_CASE("doctor as a user with bucket rights but none for leases warns about leases",
+          "[doctor]") {
+    RedisServer server({"--appendonly", "yes"});
+    RunOptions env = as_limited(server, {"~tbucket:*", "&tbucket:*", "+@all", "-@sortedset"});
+    RunResult r = doctor(limited_url(server), {"--json"}, env);
+    INFO(r.out << r.err);
+    CHECK(r.code == 0);  // a WARN: buckets work, leases would not
+    json acl = check(r, "acl");
+    CHECK(acl.at("status") == "warn");
+    CHECK(contains(acl.at("summary"), "not what leases need: ZADD on tbucket:{doctor}:lexp"));
+    CHECK_FALSE(contains(acl.at("summary"), "HSET"));
+    CHECK(contains(acl.at("advice"), "ACL SETUSER limited +zadd"));
+}
