@@ -272,3 +272,22 @@ TEST_CASE("doctor as a user with bucket rights but none for leases warns about l
     CHECK_FALSE(contains(acl.at("summary"), "HSET"));
     CHECK(contains(acl.at("advice"), "ACL SETUSER limited +zadd"));
 }
+
+TEST_CASE("doctor calls RDB snapshots without AOF OK, saying what a restart loses", "[doctor]") {
+    RedisServer server({"--save", "3600 1"});
+    RunResult r = doctor(server.url(), {"--json"});
+    INFO(r.out << r.err);
+    CHECK(r.code == 0);
+    json persistence = check(r, "persistence");
+    CHECK(persistence.at("status") == "ok");
+    CHECK(persistence.at("summary") == "RDB snapshots only (save \"3600 1\")");
+    CHECK(contains(persistence.at("advice"), "as of the last snapshot"));
+}
+
+TEST_CASE("doctor -q on a good server prints nothing and exits 0", "[doctor]") {
+    RedisServer server({"--appendonly", "yes"});
+    RunResult r = doctor(server.url(), {"-q"});
+    CHECK(r.code == 0);
+    CHECK(r.out.empty());
+    CHECK(r.err.empty());
+}
