@@ -122,6 +122,7 @@ Subcommand setup_delete(CLI::App& app);
 Subcommand setup_reset(CLI::App& app);
 Subcommand setup_watch(CLI::App& app);
 Subcommand setup_lease(CLI::App& app);
+Subcommand setup_doctor(CLI::App& app);
 // `command`: what followed "--" on the command line.
 Subcommand setup_run(CLI::App& app, const std::vector<std::string>& command);
 

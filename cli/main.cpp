@@ -33,10 +33,10 @@ constexpr const char* examples =
     "\n";
 
 constexpr const char* footer =
-    "Exit status: 0 done, 1 denied (take), 75 denied (run), 2 usage, 3 no such bucket,\n"
-    "4 other settings, 5 impossible, 65 not a bucket, 69 Redis unavailable, 77 refused,\n"
-    "70 internal error, 74 cannot write the output, 124 timed out,\n"
-    "126/127 run: not executable/not found, 130/143 interrupted,\n"
+    "Exit status: 0 done, 1 denied (take) or a check FAILed (doctor), 75 denied (run),\n"
+    "2 usage, 3 no such bucket, 4 other settings, 5 impossible, 65 not a bucket,\n"
+    "69 Redis unavailable, 77 refused, 70 internal error, 74 cannot write the output,\n"
+    "124 timed out, 126/127 run: not executable/not found, 130/143 interrupted,\n"
     "141 the reader of the output went away (SIGPIPE). See tbucket(1).";
 
 // Hide a password typed in a URL, or after -a (refused, but seen until
@@ -120,6 +120,7 @@ constexpr struct {
     {"reset", [](CLI::App& a, const std::vector<std::string>&) { return setup_reset(a); }},
     {"delete", [](CLI::App& a, const std::vector<std::string>&) { return setup_delete(a); }},
     {"lease", [](CLI::App& a, const std::vector<std::string>&) { return setup_lease(a); }},
+    {"doctor", [](CLI::App& a, const std::vector<std::string>&) { return setup_doctor(a); }},
 };
 
 // A global option that takes the next word as its value (--url URL).

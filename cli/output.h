@@ -52,9 +52,11 @@ public:
 
     void warning(std::string_view message);
     void error(const Error& error, int exit);
+    // One line on stdout (not with -q unless `always`), for a command that
+    // shapes its own lines (doctor).
+    void line(const std::string& text, bool always = false);
 
 private:
-    void line(const std::string& text, bool always = false);
     void denial(const TakeResult& result);
 
     bool json_;

@@ -33,6 +33,9 @@ public:
         std::string payload;
     };
     Event next(int64_t timeout_ms, int wake_fd);
+    // Whether open() subscribed with SSUBSCRIBE (else SUBSCRIBE), so that
+    // a publisher knows which of SPUBLISH and PUBLISH reaches it.
+    bool sharded() const { return sharded_; }
 
 private:
     Reply subscribe_at(const ConnectionOptions& node);

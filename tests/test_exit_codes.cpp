@@ -72,6 +72,12 @@ TEST_CASE("denied exits 1 for take and 75 for run", "[exit]") {
     CHECK(cli::exit_ok == 0);
 }
 
+TEST_CASE("a FAILed doctor check exits 1, which no error kind uses", "[exit]") {
+    CHECK(cli::exit_check_failed == 1);
+    for (const auto& [kind, code] : spec_codes)
+        CHECK(cli::exit_code(kind) != cli::exit_check_failed);
+}
+
 TEST_CASE("every error kind has a nonzero exit code that is not a denial", "[exit]") {
     for (const auto& [kind, code] : spec_codes) {
         INFO("kind " << kind_name(kind));

@@ -179,9 +179,15 @@ void FaultProxy::accept_client() {
     links_.push_back(std::make_unique<ProxyLink>(client, upstream));
 }
 
+void FaultProxy::drop_pubsub_messages() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    drop_messages_ = true;
+}
+
 // false: the link is done and is to be closed.
 bool FaultProxy::serve(ProxyLink& link, short client_events, short upstream_events) {
     const short readable = POLLIN | POLLHUP | POLLERR;
+    link.set_drop_messages(drop_messages_);
     try {
         if (client_events & readable) {
             if (!link.read_client()) return false;

@@ -63,6 +63,10 @@ class FaultProxy {
     void randomize(std::vector<std::string> commands, double p_drop, double p_cut, double p_cut_mid,
                    double p_delay, int max_delay_ms, unsigned seed);
     void clear();  // no more faults: drops the rules and the randomizing
+    // From now on, subscribed connections get their subscription
+    // confirmations but never a published message (as a proxy that does
+    // not carry pub/sub would): for doctor's round trip.
+    void drop_pubsub_messages();
 
     // Commands of that name (case-insensitive) forwarded so far.
     long long commands_seen(const std::string& name) const;
@@ -98,6 +102,7 @@ class FaultProxy {
     int max_delay_ms_ = 0;
     std::mt19937 random_;
     std::map<std::string, long long> seen_;
+    bool drop_messages_ = false;
     long long faults_applied_ = 0;
 
     std::thread thread_;  // last: starts once everything above exists

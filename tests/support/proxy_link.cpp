@@ -125,8 +125,24 @@ void ProxyLink::cut_request() {
     settle();
 }
 
+void ProxyLink::pass_all_but_messages() {
+    std::string_view pending = from_upstream_;
+    std::string kept;
+    std::size_t used = 0;
+    while (std::size_t length = resp_value_length(pending.substr(used))) {
+        std::string_view frame = pending.substr(used, length);
+        bool message = frame.rfind("*3\r\n$7\r\nmessage\r\n", 0) == 0 ||
+                       frame.rfind("*3\r\n$8\r\nsmessage\r\n", 0) == 0;
+        if (!message) kept += frame;
+        used += length;
+    }
+    from_upstream_.erase(0, used);
+    if (!kept.empty()) answer(std::move(kept));
+}
+
 void ProxyLink::read_upstream() {
     if (!read_into(upstream_, from_upstream_)) upstream_gone_ = true;
+    if (subscribed_ && drop_messages_) return pass_all_but_messages();
     if (subscribed_) {
         if (!from_upstream_.empty()) answer(std::move(from_upstream_));
         from_upstream_.clear();

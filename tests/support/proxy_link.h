@@ -39,6 +39,9 @@ class ProxyLink {
     // Once subscribed, pushed messages answer no request: server bytes pass
     // untouched (also after an UNSUBSCRIBE).
     bool subscribed() const { return subscribed_; }
+    // Once subscribed, drop pushed messages ("message", "smessage") and pass
+    // the rest (confirmations).
+    void set_drop_messages(bool drop) { drop_messages_ = drop; }
     // Sends a request on to the server; its reply gets `fault`.
     void forward(std::string request, Fault fault, int delay_ms, bool subscribes);
     // Forwards nothing more; closes once the replies before are out.
@@ -64,6 +67,7 @@ class ProxyLink {
         bool then_close = false;
     };
     void answer(std::string reply);
+    void pass_all_but_messages();
     void settle();
 
     int client_ = -1, upstream_ = -1;
@@ -75,6 +79,7 @@ class ProxyLink {
     bool requests_stopped_ = false;  // a request was cut: nothing more is forwarded
     bool closing_ = false;           // closes once to_client_ is sent
     bool upstream_gone_ = false;
+    bool drop_messages_ = false;
 };
 
 // A connected, non-blocking socket to 127.0.0.1:port; -1 if refused.
