@@ -26,6 +26,9 @@ std::vector<Need> needs(const std::string& key) {
     std::string channel = key + ":events";
     std::string id = key + ":id:doctor";
     std::string leases = key + ":leases", expiries = key + ":lexp";
+    // The waiters' queue (SPEC §10): every take --wait and run --wait.
+    std::string queue = key + ":q", tickets = key + ":qt", grant = key + ":g:doctor";
+    std::string own = key + ":w:doctor";
     std::string sha(40, '0');  // DRYRUN runs nothing: any SHA will do
     return {
         {"EVALSHA on " + key, {"EVALSHA", sha, "2", key, id}},
@@ -42,6 +45,15 @@ std::vector<Need> needs(const std::string& key) {
         {"SCAN", {"SCAN", "0"}},
         {"SPUBLISH on " + channel, {"SPUBLISH", channel, "x"}},
         {"SSUBSCRIBE on " + channel, {"SSUBSCRIBE", channel}},
+        {"ZADD on " + queue, {"ZADD", queue, "1", "x"}},
+        {"ZRANGE on " + queue, {"ZRANGE", queue, "0", "1"}},
+        {"ZRANK on " + queue, {"ZRANK", queue, "x"}},
+        {"ZREM on " + queue, {"ZREM", queue, "x"}},
+        {"ZSCORE on " + queue, {"ZSCORE", queue, "x"}},
+        {"HDEL on " + tickets, {"HDEL", tickets, "x"}},
+        {"SET on " + grant, {"SET", grant, "1"}},
+        {"SPUBLISH on " + own, {"SPUBLISH", own, "x"}},
+        {"SSUBSCRIBE on " + own, {"SSUBSCRIBE", own}},
         {"HGET on " + leases, {"HGET", leases, "x"}, true},
         {"HDEL on " + leases, {"HDEL", leases, "x"}, true},
         {"ZADD on " + expiries, {"ZADD", expiries, "1", "x"}, true},
