@@ -1,0 +1,193 @@
+#include "tls_cache.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string_view>
+
+namespace tbucket::tls_cache {
+namespace {
+
+constexpr std::string_view magic = "tbucket-tls-session 1\n";
+constexpr std::size_t max_file_size = 64 * 1024;  // a session with a chain is ~2 KB
+
+// Length-prefixed, so that no path, however odd, reads as another field.
+void add_field(std::string& key, std::string_view name, std::string_view value) {
+    key.append(name).append("=").append(std::to_string(value.size())).append(":");
+    key.append(value).append("\n");
+}
+
+// A file's identity: a CA bundle or a client certificate rewritten in place
+// changes its size or time, and so the key.
+std::string identity(const std::string& path) {
+    if (path.empty()) return "";
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return "missing";
+    char text[160];
+    std::snprintf(text, sizeof text, "%llu:%llu:%lld:%lld.%09ld",
+                  static_cast<unsigned long long>(st.st_dev),
+                  static_cast<unsigned long long>(st.st_ino), static_cast<long long>(st.st_size),
+                  static_cast<long long>(st.st_mtim.tv_sec), st.st_mtim.tv_nsec);
+    return text;
+}
+
+void add_file(std::string& key, std::string_view name, const std::string& path) {
+    add_field(key, name, path);
+    add_field(key, std::string(name) + "@", identity(path));
+}
+
+// The system store as OpenSSL finds it (see load_system_cas in tls.cpp).
+void add_system_store(std::string& key) {
+    const char* file = std::getenv(X509_get_default_cert_file_env());
+    const char* dir = std::getenv(X509_get_default_cert_dir_env());
+    add_file(key, "system_file", file && *file ? file : "");
+    add_file(key, "system_dir", dir && *dir ? dir : X509_get_default_cert_dir());
+}
+
+std::uint64_t fnv1a(std::string_view text) {
+    std::uint64_t hash = 14695981039346656037ull;
+    for (unsigned char c : text) hash = (hash ^ c) * 1099511628211ull;
+    return hash;
+}
+
+std::string file_name(const std::string& dir, const std::string& key) {
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(fnv1a(key)));
+    return dir + "/tls-" + hex + ".session";
+}
+
+// Nothing another user could have written or could read.
+bool private_to_us(const struct stat& st) {
+    return st.st_uid == ::geteuid() && (st.st_mode & (S_IWGRP | S_IWOTH)) == 0;
+}
+
+bool usable_directory(const std::string& dir) {
+    struct stat st {};
+    return ::lstat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && private_to_us(st);
+}
+
+bool read_private_file(const std::string& path, std::string& contents) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return false;
+    struct stat st {};
+    bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && private_to_us(st) &&
+              (st.st_mode & 077) == 0 && st.st_size > 0 &&
+              static_cast<std::size_t>(st.st_size) <= max_file_size;
+    if (ok) {
+        contents.resize(static_cast<std::size_t>(st.st_size));
+        ok = ::read(fd, contents.data(), contents.size()) == st.st_size;
+    }
+    ::close(fd);
+    return ok;
+}
+
+// "NAME NUMBER\n" at `at`; advances past it.
+bool read_number(std::string_view text, std::size_t& at, std::string_view name, long long& value) {
+    if (text.substr(at, name.size()) != name) return false;
+    at += name.size();
+    std::size_t end = text.find('\n', at);
+    if (end == std::string_view::npos || end == at || end - at > 19) return false;
+    value = 0;
+    for (char c : text.substr(at, end - at)) {
+        if (c < '0' || c > '9') return false;
+        value = value * 10 + (c - '0');
+    }
+    at = end + 1;
+    return true;
+}
+
+SSL_SESSION* parse(std::string_view text, const std::string& key, std::time_t& verified_at) {
+    std::size_t at = magic.size() + key.size();
+    if (text.substr(0, magic.size()) != magic || text.substr(magic.size(), key.size()) != key)
+        return nullptr;
+    long long verified = 0, length = 0;
+    if (!read_number(text, at, "verified ", verified) ||
+        !read_number(text, at, "session ", length) ||
+        static_cast<std::size_t>(length) != text.size() - at)
+        return nullptr;
+    const auto* der = reinterpret_cast<const unsigned char*>(text.data() + at);
+    SSL_SESSION* session = d2i_SSL_SESSION(nullptr, &der, static_cast<long>(length));
+    if (!session) return nullptr;
+    std::time_t now = std::time(nullptr);
+    bool fresh = verified <= now && now - verified < max_age_seconds &&
+                 SSL_SESSION_is_resumable(session) &&
+                 SSL_SESSION_get_time(session) + SSL_SESSION_get_timeout(session) > now;
+    if (!fresh) {
+        SSL_SESSION_free(session);
+        return nullptr;
+    }
+    verified_at = static_cast<std::time_t>(verified);
+    return session;
+}
+
+bool write_all(int fd, const std::string& bytes) {
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+        ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        done += static_cast<std::size_t>(n);
+    }
+    return true;
+}
+
+// The directory, and its parent (~/.cache may not exist yet), made private.
+bool make_directory(const std::string& dir) {
+    std::size_t slash = dir.rfind('/');
+    if (slash != std::string::npos && slash > 0) ::mkdir(dir.substr(0, slash).c_str(), 0700);
+    ::mkdir(dir.c_str(), 0700);
+    return usable_directory(dir);
+}
+
+}  // namespace
+
+std::string entry_key(const TlsOptions& options, const std::string& name, int port) {
+    std::string key;
+    add_field(key, "name", name);
+    add_field(key, "port", std::to_string(port));
+    add_field(key, "sni", options.server_name);
+    add_file(key, "cacert", options.ca_file);
+    add_file(key, "cacertdir", options.ca_dir);
+    if (options.ca_file.empty() && options.ca_dir.empty()) add_system_store(key);
+    add_file(key, "cert", options.cert_file);
+    add_file(key, "key", options.key_file);
+    return key;
+}
+
+SSL_SESSION* load(const std::string& dir, const std::string& key, std::time_t& verified_at) {
+    std::string contents;
+    if (!usable_directory(dir) || !read_private_file(file_name(dir, key), contents)) return nullptr;
+    return parse(contents, key, verified_at);
+}
+
+void store(const std::string& dir, const std::string& key, SSL_SESSION* session,
+           std::time_t verified_at) {
+    int length = i2d_SSL_SESSION(session, nullptr);
+    if (length <= 0 || static_cast<std::size_t>(length) > max_file_size / 2) return;
+    if (!usable_directory(dir) && !make_directory(dir)) return;
+    std::string bytes(magic);
+    bytes += key;
+    bytes +=
+        "verified " + std::to_string(verified_at) + "\nsession " + std::to_string(length) + "\n";
+    std::size_t at = bytes.size();
+    bytes.resize(at + static_cast<std::size_t>(length));
+    auto* out = reinterpret_cast<unsigned char*>(bytes.data() + at);
+    if (i2d_SSL_SESSION(session, &out) != length) return;
+    std::string path = file_name(dir, key);
+    std::string temporary =
+        path + "." + std::to_string(::getpid()) + "." +
+        std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+    int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) return;
+    bool ok = ::fchmod(fd, 0600) == 0 && write_all(fd, bytes);
+    ok = ::close(fd) == 0 && ok;
+    if (!ok || ::rename(temporary.c_str(), path.c_str()) != 0) ::unlink(temporary.c_str());
+}
+
+}  // namespace tbucket::tls_cache
