@@ -126,6 +126,52 @@ SSL_SESSION* parse(std::string_view text, const std::string& key, std::time_t& v
     return session;
 }
 
+// DER: the length at `at` (after the tag); advances past it. Long form up
+// to 4 bytes is plenty for a session.
+bool der_length(std::string_view der, std::size_t& at, std::size_t& length) {
+    if (at >= der.size()) return false;
+    unsigned char first = static_cast<unsigned char>(der[at++]);
+    if (first < 0x80) {
+        length = first;
+    } else {
+        std::size_t bytes = first & 0x7f;
+        if (bytes == 0 || bytes > 4 || at + bytes > der.size()) return false;
+        length = 0;
+        for (std::size_t i = 0; i < bytes; ++i)
+            length = (length << 8) | static_cast<unsigned char>(der[at++]);
+    }
+    return length <= der.size() - at;
+}
+
+std::string der_header(unsigned char tag, std::size_t length) {
+    std::string header(1, static_cast<char>(tag));
+    if (length < 0x80) return header + static_cast<char>(length);
+    std::string bytes;
+    for (std::size_t rest = length; rest; rest >>= 8)
+        bytes.insert(0, 1, static_cast<char>(rest & 0xff));
+    return header + static_cast<char>(0x80 | bytes.size()) + bytes;
+}
+
+// The session without the server's certificate (field [3] of OpenSSL's
+// SSL_SESSION_ASN1): resumption does not need it, and decoding its public
+// key is the first use of OpenSSL 3.0's decoders, 3.3 M instructions, a
+// sixth of a resumed take. Empty when the DER is not as expected.
+std::string without_peer(std::string_view der) {
+    std::size_t at = 1, length = 0;
+    if (der.empty() || static_cast<unsigned char>(der[0]) != 0x30 || !der_length(der, at, length) ||
+        at + length != der.size())
+        return "";
+    std::string body;
+    while (at < der.size()) {
+        std::size_t start = at++, size = 0;
+        if (!der_length(der, at, size)) return "";
+        if (static_cast<unsigned char>(der[start]) != 0xa3)
+            body.append(der.substr(start, at + size - start));
+        at += size;
+    }
+    return der_header(0x30, body.size()) + body;
+}
+
 bool write_all(int fd, const std::string& bytes) {
     std::size_t done = 0;
     while (done < bytes.size()) {
@@ -170,15 +216,15 @@ void store(const std::string& dir, const std::string& key, SSL_SESSION* session,
            std::time_t verified_at) {
     int length = i2d_SSL_SESSION(session, nullptr);
     if (length <= 0 || static_cast<std::size_t>(length) > max_file_size / 2) return;
-    if (!usable_directory(dir) && !make_directory(dir)) return;
+    std::string der(static_cast<std::size_t>(length), '\0');
+    auto* out = reinterpret_cast<unsigned char*>(der.data());
+    if (i2d_SSL_SESSION(session, &out) != length) return;
+    der = without_peer(der);
+    if (der.empty() || (!usable_directory(dir) && !make_directory(dir))) return;
     std::string bytes(magic);
     bytes += key;
-    bytes +=
-        "verified " + std::to_string(verified_at) + "\nsession " + std::to_string(length) + "\n";
-    std::size_t at = bytes.size();
-    bytes.resize(at + static_cast<std::size_t>(length));
-    auto* out = reinterpret_cast<unsigned char*>(bytes.data() + at);
-    if (i2d_SSL_SESSION(session, &out) != length) return;
+    bytes += "verified " + std::to_string(verified_at) + "\nsession " + std::to_string(der.size()) +
+             "\n" + der;
     std::string path = file_name(dir, key);
     std::string temporary =
         path + "." + std::to_string(::getpid()) + "." +
