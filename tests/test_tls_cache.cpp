@@ -199,7 +199,46 @@ TEST_CASE("a tampered, foreign, loose or linked session file is ignored without 
     fs::rename(file, elsewhere);
     fs::create_symlink(elsewhere, file);
     ignored("a symbolic link");
+    // Each of these edits a fresh, unused session's file, which would
+    // resume if it were read.
+    auto edit = [&](const std::string& from, const std::string& to) {
+        std::string text = read_file(file);
+        std::size_t at = text.find(from);
+        REQUIRE(at != std::string::npos);
+        write_file(file, text.replace(at, from.size(), to));
+    };
+    edit("port=", "port=1");  // written for another server
+    ignored("another key");
+    auto verified = [&] {
+        std::string text = read_file(file);
+        std::size_t at = text.find("\nverified ") + 10;
+        return std::stoll(text.substr(at, text.find('\n', at) - at));
+    };
+    long long when = verified();
+    edit("verified " + std::to_string(when), "verified " + std::to_string(when - 3601));
+    ignored("verified in full over an hour ago");
+    when = verified();
+    edit("verified " + std::to_string(when), "verified " + std::to_string(when + 3600));
+    ignored("verified in the future");
+    REQUIRE(::chmod(tls.session_dir().c_str(), 0770) == 0);
+    ignored("in a directory the group may write");
+    REQUIRE(::chmod(tls.session_dir().c_str(), 0700) == 0);
     CHECK(r.resumed(r.take()));
+}
+
+TEST_CASE("a resumed session carries the time of the full handshake it descends from",
+          "[tls][e2e][session]") {
+    TlsServer tls;
+    Relayed r(tls);
+    std::string file = only_session_file(tls);
+    std::string text = read_file(file);
+    std::size_t at = text.find("\nverified ") + 10, end = text.find('\n', at);
+    // As if verified 100 s ago: a resumed call keeps that time, never its own.
+    std::string earlier = std::to_string(std::stoll(text.substr(at, end - at)) - 100);
+    write_file(file, text.replace(at, end - at, earlier));
+    REQUIRE(r.resumed(r.take()));
+    REQUIRE(r.resumed(r.take()));
+    CHECK(read_file(file).find("\nverified " + earlier + "\n") != std::string::npos);
 }
 
 TEST_CASE("a session kept under one CA or name is never offered under another",
