@@ -183,11 +183,27 @@ bool write_all(int fd, const std::string& bytes) {
     return true;
 }
 
+std::string parent_of(const std::string& path) {
+    std::size_t slash = path.rfind('/');
+    return slash == std::string::npos || slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// Makes `dir` (mode 0700) inside a directory of this user's only, so that
+// `sudo tbucket …` with another user's HOME never leaves root's directory
+// in that user's home.
+bool make_owned_directory(const std::string& dir) {
+    struct stat st {};
+    std::string parent = parent_of(dir);
+    if (::lstat(parent.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::geteuid())
+        return false;
+    return ::mkdir(dir.c_str(), 0700) == 0 || errno == EEXIST;
+}
+
 // The directory, and its parent (~/.cache may not exist yet), made private.
 bool make_directory(const std::string& dir) {
-    std::size_t slash = dir.rfind('/');
-    if (slash != std::string::npos && slash > 0) ::mkdir(dir.substr(0, slash).c_str(), 0700);
-    ::mkdir(dir.c_str(), 0700);
+    std::string parent = parent_of(dir);
+    if (!usable_directory(parent)) make_owned_directory(parent);
+    make_owned_directory(dir);
     return usable_directory(dir);
 }
 

@@ -327,3 +327,32 @@ TEST_CASE("concurrent one-shot commands share the session file safely", "[tls][e
     CHECK((status(only_session_file(tls)).st_mode & 07777) == 0600);
     CHECK(r.resumed(r.take()));
 }
+
+TEST_CASE("without XDG_RUNTIME_DIR sessions go to ~/.cache, never into another user's home",
+          "[tls][e2e][session]") {
+    TlsServer tls;
+    std::string mine = tls.certs + "/home", theirs = tls.certs + "/other-home";
+    fs::create_directory(mine);
+    fs::create_directory(theirs);
+    REQUIRE(::chown(theirs.c_str(), 65534, 65534) == 0);  // the tests run as root in CI
+    auto take_with_home = [&](const std::string& home) {
+        return tls.tb({"take", "h", "--capacity", "10"},
+                      tbucket::test::with_env(
+                          {{"XDG_RUNTIME_DIR", ""}, {"XDG_CACHE_HOME", ""}, {"HOME", home}}));
+    };
+    RunResult in_mine = take_with_home(mine);
+    CHECK(in_mine.code == 0);
+    CHECK(in_mine.err.empty());
+    CHECK((status(mine + "/.cache").st_mode & 07777) == 0700);
+    CHECK((status(mine + "/.cache/tbucket").st_mode & 07777) == 0700);
+    std::size_t files = 0;
+    for (const auto& entry : fs::directory_iterator(mine + "/.cache/tbucket")) {
+        CHECK((status(entry.path().string()).st_mode & 07777) == 0600);
+        ++files;
+    }
+    CHECK(files == 1);
+    RunResult in_theirs = take_with_home(theirs);
+    CHECK(in_theirs.code == 0);
+    CHECK(in_theirs.err.empty());
+    CHECK(fs::is_empty(theirs));
+}
