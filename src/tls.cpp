@@ -220,6 +220,8 @@ class OpenSslSession final : public TlsSession {
 
   private:
     Step fail(int result);
+    // The name sent (SNI) and checked against the certificate.
+    void set_name(bool verify);
 
     SSL* ssl_ = nullptr;
     BIO* in_ = nullptr;   // owned by ssl_
@@ -271,18 +273,7 @@ OpenSslSession::OpenSslSession(const TlsOptions& options, const std::string& hos
     }
     BIO_set_mem_eof_return(in_, -1);  // no input yet is "want more", not end of stream
     SSL_set_bio(ssl_, in_, out_);
-    bool ip = is_ip_address(expected_name_);
-    // SNI may only carry a name, never an address (RFC 6066, section 3).
-    if (!ip) SSL_set_tlsext_host_name(ssl_, expected_name_.c_str());
-    if (options.verify) {
-        X509_VERIFY_PARAM* param = SSL_get0_param(ssl_);
-        if (ip) {
-            X509_VERIFY_PARAM_set1_ip_asc(param, expected_name_.c_str());
-        } else {
-            X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-            X509_VERIFY_PARAM_set1_host(param, expected_name_.c_str(), expected_name_.size());
-        }
-    }
+    set_name(options.verify);
     if (caching) SSL_set_app_data(ssl_, this);
     if (cached && !SSL_set_session(ssl_, cached)) verified_at_ = 0;
     SSL_SESSION_free(cached);
@@ -297,6 +288,20 @@ void OpenSslSession::keep(SSL_SESSION* session) {
     kept_ = true;
     bool resumed = SSL_session_reused(ssl_) && verified_at_ != 0;
     tls_cache::store(cache_dir_, cache_key_, session, resumed ? verified_at_ : std::time(nullptr));
+}
+
+void OpenSslSession::set_name(bool verify) {
+    bool ip = is_ip_address(expected_name_);
+    // SNI may only carry a name, never an address (RFC 6066, section 3).
+    if (!ip) SSL_set_tlsext_host_name(ssl_, expected_name_.c_str());
+    if (!verify) return;
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl_);
+    if (ip) {
+        X509_VERIFY_PARAM_set1_ip_asc(param, expected_name_.c_str());
+    } else {
+        X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+        X509_VERIFY_PARAM_set1_host(param, expected_name_.c_str(), expected_name_.size());
+    }
 }
 
 TlsSession::Step OpenSslSession::fail(int result) {
