@@ -116,6 +116,7 @@ SSL_SESSION* parse(std::string_view text, const std::string& key, std::time_t& v
     if (!session) return nullptr;
     std::time_t now = std::time(nullptr);
     bool fresh = verified <= now && now - verified < max_age_seconds &&
+                 SSL_SESSION_get_protocol_version(session) == TLS1_3_VERSION &&
                  SSL_SESSION_is_resumable(session) &&
                  SSL_SESSION_get_time(session) + SSL_SESSION_get_timeout(session) > now;
     if (!fresh) {
@@ -230,6 +231,7 @@ SSL_SESSION* load(const std::string& dir, const std::string& key, std::time_t& v
 
 void store(const std::string& dir, const std::string& key, SSL_SESSION* session,
            std::time_t verified_at) {
+    if (SSL_SESSION_get_protocol_version(session) != TLS1_3_VERSION) return;
     int length = i2d_SSL_SESSION(session, nullptr);
     if (length <= 0 || static_cast<std::size_t>(length) > max_file_size / 2) return;
     std::string der(static_cast<std::size_t>(length), '\0');

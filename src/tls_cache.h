@@ -2,9 +2,9 @@
 
 // TLS session resumption across one-shot processes. A full handshake costs
 // a certificate chain to verify and the server's signature; a resumed one
-// (a TLS 1.3 ticket, or a TLS 1.2 session) proves the server is the one
-// verified before, from a secret both kept. Each tbucket process is new,
-// so the session the server gave the last one is kept in a file:
+// (a TLS 1.3 ticket) proves the server is the one verified before, from a
+// secret both kept. Each tbucket process is new, so the session the server
+// gave the last one is kept in a file:
 //
 //   DIR/tls-<hash of the key>.session, mode 0600, in a 0700 DIR
 //
@@ -14,10 +14,13 @@
 // within an hour of the full handshake that verified the server; otherwise
 // it is ignored without a word and the next full handshake replaces it. It
 // holds what resumption needs and nothing more: the session as OpenSSL
-// serializes it (the resumption secret, the ticket, the server's
-// certificate) beside the key it was made for. Writes go to a temporary
-// file renamed over the old one, so a concurrent process reads the old
-// session or the new one, never half of one.
+// serializes it (the resumption secret and the ticket), without the
+// server's certificate, beside the key it was made for. Only TLS 1.3
+// sessions are kept: a TLS 1.3 resumption agrees new keys with a fresh
+// key exchange, so the file cannot decrypt recorded traffic, where a TLS 1.2
+// session's master secret would decrypt every connection that used it.
+// Writes go to a temporary file renamed over the old one, so a concurrent
+// process reads the old session or the new one, never half of one.
 
 #include <openssl/ssl.h>
 

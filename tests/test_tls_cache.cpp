@@ -356,3 +356,17 @@ TEST_CASE("without XDG_RUNTIME_DIR sessions go to ~/.cache, never into another u
     CHECK(in_theirs.err.empty());
     CHECK(fs::is_empty(theirs));
 }
+
+TEST_CASE("a TLS 1.2 session is never kept", "[tls][e2e][session]") {
+    TlsServer tls;
+    // Its master secret would decrypt every connection that used it.
+    tls.server->command({"CONFIG", "SET", "tls-protocols", "TLSv1.2"});
+    REQUIRE(tls.tb({"create", "old", "--capacity", "10"}).code == 0);
+    RunResult take = tls.tb({"take", "old"});
+    CHECK(take.code == 0);
+    CHECK(take.err.empty());
+    CHECK(session_files(tls).empty());
+    tls.server->command({"CONFIG", "SET", "tls-protocols", "TLSv1.3"});
+    REQUIRE(tls.tb({"take", "old"}).code == 0);
+    CHECK(session_files(tls).size() == 1);
+}
