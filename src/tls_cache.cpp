@@ -102,6 +102,14 @@ bool read_number(std::string_view text, std::size_t& at, std::string_view name, 
     return true;
 }
 
+// The lifetime the server gave its ticket (Redis: tls-session-cache-timeout,
+// 300 s), which is shorter than the session's own timeout: a ticket past it
+// would only be refused.
+bool ticket_alive(const SSL_SESSION* session, std::time_t now) {
+    unsigned long lifetime = SSL_SESSION_get_ticket_lifetime_hint(session);
+    return lifetime == 0 || SSL_SESSION_get_time(session) + static_cast<long>(lifetime) > now;
+}
+
 SSL_SESSION* parse(std::string_view text, const std::string& key, std::time_t& verified_at) {
     std::size_t at = magic.size() + key.size();
     if (text.substr(0, magic.size()) != magic || text.substr(magic.size(), key.size()) != key)
@@ -118,7 +126,8 @@ SSL_SESSION* parse(std::string_view text, const std::string& key, std::time_t& v
     bool fresh = verified <= now && now - verified < max_age_seconds &&
                  SSL_SESSION_get_protocol_version(session) == TLS1_3_VERSION &&
                  SSL_SESSION_is_resumable(session) &&
-                 SSL_SESSION_get_time(session) + SSL_SESSION_get_timeout(session) > now;
+                 SSL_SESSION_get_time(session) + SSL_SESSION_get_timeout(session) > now &&
+                 ticket_alive(session, now);
     if (!fresh) {
         SSL_SESSION_free(session);
         return nullptr;
