@@ -65,6 +65,25 @@ void add_tls_options(CLI::App& app, GlobalOptions& g) {
     }
     app.add_flag("--insecure", g.insecure, "do not verify the server's certificate (warns)")
         ->group(group);
+    // TBUCKET_NO_SESSION_CACHE is read in resolve_tls: as an envname here it
+    // would set up these options (and cost their start-up) for every command.
+    app.add_flag("--no-session-cache", g.no_session_cache,
+                 "no TLS session resumption from, or to, the user's cache (env "
+                 "TBUCKET_NO_SESSION_CACHE)")
+        ->group(group);
+}
+
+// Where TLS sessions are kept between one-shot commands: per user, in
+// $XDG_RUNTIME_DIR (a private tmpfs that ends with the login) or else the
+// user's cache directory. Empty (no cache) when neither is known.
+std::string session_cache_dir() {
+    const char* runtime = env("XDG_RUNTIME_DIR");
+    if (runtime && runtime[0] == '/') return std::string(runtime) + "/tbucket";
+    const char* cache = env("XDG_CACHE_HOME");
+    if (cache && cache[0] == '/') return std::string(cache) + "/tbucket";
+    const char* home = env("HOME");
+    if (home && home[0] == '/') return std::string(home) + "/.cache/tbucket";
+    return "";
 }
 
 TlsOptions resolve_tls(const GlobalOptions& g, bool from_url, Output& out) {
@@ -87,6 +106,8 @@ TlsOptions resolve_tls(const GlobalOptions& g, bool from_url, Output& out) {
     if (g.insecure)
         out.warning(
             "--insecure: the server's certificate is not checked; anyone in between can listen");
+    if (tls.verify && !g.no_session_cache && !env_flag("TBUCKET_NO_SESSION_CACHE").value_or(false))
+        tls.session_cache_dir = session_cache_dir();
     return tls;
 }
 
@@ -219,8 +240,8 @@ bool tls_options_named(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         std::string_view arg = argv[i];
         if (arg == "--") break;
-        for (std::string_view name :
-             {"--tls", "--cacert", "--cert", "--key", "--sni", "--insecure", "--help"}) {
+        for (std::string_view name : {"--tls", "--cacert", "--cert", "--key", "--sni", "--insecure",
+                                      "--no-session-cache", "--help"}) {
             if (arg.substr(0, name.size()) == name) return true;
         }
     }

@@ -30,6 +30,7 @@ struct GlobalOptions {
     std::string password_file;
     bool tls = false;
     bool insecure = false;
+    bool no_session_cache = false;  // also TBUCKET_NO_SESSION_CACHE
     std::string cacert, cacertdir, cert, key, sni;
     int denied_exit = -1;  // -1: the command's own default
 };

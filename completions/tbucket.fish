@@ -112,7 +112,7 @@ function __tbucket_buckets
                 set i (math $i + 1)
                 set -a args $w $words[$i]
             case '--url=*' '--prefix=*' '--password-file=*' '--cacert=*' '--cacertdir=*' '--cert=*' '--key=*' \
-                '--sni=*' --tls --insecure
+                '--sni=*' --tls --insecure --no-session-cache
                 set -a args $w
             case '-u?*'
                 set -a args --url (string sub -s 3 -- $w)
@@ -171,6 +171,7 @@ complete -c tbucket -n $not_in_run_command -l cert -r -F -d 'Client certificate'
 complete -c tbucket -n $not_in_run_command -l key -r -F -d 'Private key of --cert'
 complete -c tbucket -n $not_in_run_command -l sni -x -d 'Server name to send and check'
 complete -c tbucket -n $not_in_run_command -l insecure -d 'Do not verify the server certificate'
+complete -c tbucket -n $not_in_run_command -l no-session-cache -d 'No TLS session resumption'
 complete -c tbucket -n $not_in_run_command -s E -l denied-exit -x -a '0 1 75' -d 'Exit status of a denial'
 complete -c tbucket -n $not_in_run_command -l help -d 'Show help'
 complete -c tbucket -n __tbucket_needs_command -s V -l version -d 'Show the version'

@@ -36,9 +36,10 @@ bool tls_enabled() {
     return tls_factory != nullptr;
 }
 
-std::unique_ptr<TlsSession> make_tls_session(const TlsOptions& options, const std::string& host) {
+std::unique_ptr<TlsSession> make_tls_session(const TlsOptions& options, const std::string& host,
+                                             int port) {
     if (!tls_factory) throw Error(ErrorKind::internal, "this program was built without TLS");
-    return tls_factory(options, host);
+    return tls_factory(options, host, port);
 }
 
 Stream::~Stream() {
@@ -56,7 +57,7 @@ Stream::Io Stream::open(const ConnectionOptions& options, Deadline deadline) {
                 ? connect_unix(options.path, deadline)
                 : connect_tcp(options, deadline);
     if (io != Io::ok || !options.tls.enabled) return io;
-    tls_ = make_tls_session(options.tls, options.host);
+    tls_ = make_tls_session(options.tls, options.host, options.port);
     return handshake(deadline);
 }
 

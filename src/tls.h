@@ -41,12 +41,14 @@ class TlsSession {
 };
 
 using TlsFactory = std::unique_ptr<TlsSession> (*)(const TlsOptions& options,
-                                                   const std::string& host);
+                                                   const std::string& host, int port);
 void set_tls_factory(TlsFactory factory);
 
-// A session for `host`; throws Error(usage) when a certificate or key file
+// A session for `host` (port `port`: with the host, what a cached TLS
+// session is for; see tls_cache.h); throws Error(usage) when a certificate or key file
 // cannot be used, Error(internal) when TLS was not enabled in this program.
-std::unique_ptr<TlsSession> make_tls_session(const TlsOptions& options, const std::string& host);
+std::unique_ptr<TlsSession> make_tls_session(const TlsOptions& options, const std::string& host,
+                                             int port);
 bool tls_enabled();
 
 // Links and switches on the OpenSSL implementation (tbucket_tls).

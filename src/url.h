@@ -20,6 +20,9 @@ struct TlsOptions {
     std::string key_file;
     std::string server_name;  // SNI and the name checked; empty: the host
     bool verify = true;
+    // Where sessions are kept for resumption by the next process (see
+    // tls_cache.h); empty: no cache.
+    std::string session_cache_dir;
 
     bool operator==(const TlsOptions&) const = default;
 };

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -292,6 +293,8 @@ TEST_CASE("over TLS a cluster follows redirects, lists every primary and wakes w
         std::string dir;
         ~Cleanup() { tbucket::test::run({"rm", "-rf", dir}); }
     } cleanup{certs};
+    // TLS sessions kept beside the certificates, not in the user's cache.
+    ::setenv("XDG_RUNTIME_DIR", (certs + "/run").c_str(), 1);
     RedisCluster cluster(3, 0, certs);
     auto tls = [&](std::vector<std::string> args) {
         args.insert(args.begin(), {"--cacert", certs + "/ca.crt"});

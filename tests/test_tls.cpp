@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "support/e2e.h"
+#include "support/tls_server.h"
 
 using tbucket::test::Child;
 using tbucket::test::one_error_line;
@@ -18,41 +19,7 @@ using tbucket::test::RedisServer;
 using tbucket::test::RunResult;
 using tbucket::test::slowdown;
 
-namespace {
-
-// A redis-server with a plain port for the test and a TLS port for tbucket.
-struct TlsServer {
-    explicit TlsServer(bool require_client_cert = false)
-        : certs(tbucket::test::make_certs()),
-          tls_port(tbucket::test::free_port()),
-          server(std::make_unique<RedisServer>(std::vector<std::string>{
-              "--tls-port", std::to_string(tls_port), "--tls-cert-file", certs + "/server.crt",
-              "--tls-key-file", certs + "/server.key", "--tls-ca-cert-file", certs + "/ca.crt",
-              "--tls-auth-clients", require_client_cert ? "yes" : "no"})) {}
-    ~TlsServer() {
-        server.reset();
-        std::error_code ignored;
-        std::filesystem::remove_all(certs, ignored);
-    }
-
-    std::string url(const std::string& host = "127.0.0.1") const {
-        return "rediss://" + host + ":" + std::to_string(tls_port);
-    }
-    std::string cert(const std::string& name) const { return certs + "/" + name; }
-    // tbucket over TLS, trusting the test CA.
-    RunResult tb(std::vector<std::string> args,
-                 const tbucket::test::RunOptions& options = {}) const {
-        args.insert(args.begin(),
-                    {tbucket::test::tbucket_path(), "-u", url(), "--cacert", cert("ca.crt")});
-        return tbucket::test::run(args, options);
-    }
-
-    std::string certs;
-    int tls_port;
-    std::unique_ptr<RedisServer> server;
-};
-
-}  // namespace
+using tbucket::test::TlsServer;
 
 TEST_CASE("every command works over rediss:// with --cacert", "[tls][e2e]") {
     TlsServer tls;

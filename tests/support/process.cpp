@@ -14,16 +14,15 @@
 extern char** environ;
 
 namespace tbucket::test {
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 std::vector<std::string> clean_environment(const std::map<std::string, std::string>& extra) {
     std::vector<std::string> env;
     for (char** e = environ; *e; ++e) {
         std::string entry = *e;
         if (entry.rfind("TBUCKET_", 0) == 0 || entry.rfind("REDIS_URL=", 0) == 0 ||
-            entry.rfind("REDISCLI_AUTH=", 0) == 0 || entry.rfind("NO_COLOR=", 0) == 0) {
+            entry.rfind("REDISCLI_AUTH=", 0) == 0 || entry.rfind("NO_COLOR=", 0) == 0 ||
+            extra.count(entry.substr(0, entry.find('='))) != 0) {  // the extra one wins
             continue;
         }
         env.push_back(entry);

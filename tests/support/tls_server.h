@@ -1,0 +1,55 @@
+#pragma once
+
+// A redis-server with a plain port for the test and a TLS port for tbucket,
+// certificates from a throw-away CA made by support/make_certs.sh. Every
+// tbucket the test starts from then on keeps its TLS sessions in a private
+// directory beside the certificates (XDG_RUNTIME_DIR), never in the user's.
+
+#include <stdlib.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "support/e2e.h"
+
+namespace tbucket::test {
+
+struct TlsServer {
+    explicit TlsServer(bool require_client_cert = false)
+        : certs(make_certs()),
+          tls_port(free_port()),
+          server(std::make_unique<RedisServer>(std::vector<std::string>{
+              "--tls-port", std::to_string(tls_port), "--tls-cert-file", certs + "/server.crt",
+              "--tls-key-file", certs + "/server.key", "--tls-ca-cert-file", certs + "/ca.crt",
+              "--tls-auth-clients", require_client_cert ? "yes" : "no"})) {
+        ::setenv("XDG_RUNTIME_DIR", runtime_dir().c_str(), 1);
+    }
+    ~TlsServer() {
+        server.reset();
+        std::error_code ignored;
+        std::filesystem::remove_all(certs, ignored);
+    }
+    TlsServer(const TlsServer&) = delete;
+    TlsServer& operator=(const TlsServer&) = delete;
+
+    std::string url(const std::string& host = "127.0.0.1") const {
+        return "rediss://" + host + ":" + std::to_string(tls_port);
+    }
+    std::string cert(const std::string& name) const { return certs + "/" + name; }
+    std::string runtime_dir() const { return certs + "/run"; }
+    // Where tbucket keeps TLS sessions (tls_cache.h).
+    std::string session_dir() const { return runtime_dir() + "/tbucket"; }
+    // tbucket over TLS, trusting the test CA.
+    RunResult tb(std::vector<std::string> args, const RunOptions& options = {}) const {
+        args.insert(args.begin(), {tbucket_path(), "-u", url(), "--cacert", cert("ca.crt")});
+        return run(args, options);
+    }
+
+    std::string certs;
+    int tls_port;
+    std::unique_ptr<RedisServer> server;
+};
+
+}  // namespace tbucket::test
