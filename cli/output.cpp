@@ -54,6 +54,13 @@ Json state_json(const State& s) {
     j["full_in_ms"] = optional_ms(s.full_in_ms());
     j["expire_ms"] = optional_ms(s.expire_ms);
     j["server_time_ms"] = s.server_time_us / 1000;
+    if (s.counters) {
+        const Counters& c = *s.counters;
+        j["counters"] = {{"grants", c.grants},     {"denials", c.denials},
+                         {"taken", c.taken},       {"put", number(c.put)},
+                         {"waits_served", c.waits_served}};
+    }
+    if (s.leased) j["leased"] = number(*s.leased);
     return j;
 }
 
@@ -246,6 +253,11 @@ void Output::followed(const State& state) {
 
 void Output::name(const std::string& name) {
     line(name, true);
+}
+
+void Output::block(const std::string& text) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    check_stdout();
 }
 
 void Output::warning(std::string_view message) {

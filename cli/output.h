@@ -24,6 +24,7 @@ public:
     Output(bool json, bool quiet) : json_(json), quiet_(quiet) {}
 
     bool json() const { return json_; }
+    void set_json(bool json) { json_ = json; }  // a command's --format
     bool quiet() const { return quiet_; }
 
     void state(const State& state);  // info, reset, list --json: shown even with -q
@@ -38,6 +39,8 @@ public:
     void watched(const State& state, int64_t waited_ms);  // watch without --take
     void followed(const State& state);                    // watch --follow: flushed at once
     void name(const std::string& name);
+    // Text already laid out (list --format prometheus), shown even with -q.
+    void block(const std::string& text);
 
     // Writes what is buffered. A write error on stdout, here or at any
     // line: EPIPE kills tbucket by SIGPIPE; others are Error(output).

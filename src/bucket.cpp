@@ -119,6 +119,20 @@ State parse_state(const redisReply& reply, const std::string& name) {
     return s;
 }
 
+namespace {
+// A counter field as the script read it: '' when nothing was counted yet.
+double count_at(const redisReply& reply, std::size_t i) {
+    return string_at(reply, i).empty() ? 0 : number_at(reply, i);
+}
+}  // namespace
+
+void parse_counters(const redisReply& reply, State& state) {
+    if (reply.type != REDIS_REPLY_ARRAY || reply.elements < 12) return;  // an older server script
+    auto whole = [&reply](std::size_t i) { return std::llround(count_at(reply, i)); };
+    state.counters = Counters{whole(6), whole(7), whole(8), count_at(reply, 9), whole(10)};
+    if (!string_at(reply, 11).empty()) state.leased = number_at(reply, 11);
+}
+
 Client::Client(ConnectionOptions options, std::string prefix)
     : Client(std::vector<ConnectionOptions>{std::move(options)}, std::move(prefix)) {}
 
@@ -268,6 +282,7 @@ std::vector<StateOrError> Client::each(const Script& script, const std::vector<s
             results.emplace_back(script_error(*replies[i], names[i]));
         } else {
             State state = parse_state(*replies[i], names[i]);
+            if (&script == &scripts::info_script) parse_counters(*replies[i], state);
             state.node = std::move(by[i]);
             results.emplace_back(std::move(state));
         }

@@ -26,6 +26,16 @@ struct Settings {
     std::optional<int64_t> expire_ms;
 };
 
+// What the scripts counted on a bucket since it was created (the fields
+// ng nd nt np nw of common.lua); read by info.
+struct Counters {
+    int64_t grants = 0;        // take requests that took tokens
+    int64_t denials = 0;       // one-shot take requests refused
+    int64_t taken = 0;         // tokens taken
+    double put = 0;            // tokens put (what went in)
+    int64_t waits_served = 0;  // grants to waiters
+};
+
 // A bucket as read at server_time_us (refill applied).
 struct State {
     std::string name;
@@ -35,6 +45,8 @@ struct State {
     std::optional<int64_t> expire_ms;
     int64_t server_time_us = 0;
     std::string node;  // "host:port" of the server that answered, when known
+    std::optional<Counters> counters;  // read by info (and list) only
+    std::optional<double> leased;      // tokens held by leases (field l), when any
 
     int64_t available() const;
     // Until the level reaches capacity: 0 when full, nullopt when it never will.
@@ -122,6 +134,8 @@ class Client {
 
 // Parses the state part of a script reply (elements 0..5).
 State parse_state(const redisReply& reply, const std::string& name);
+// Parses info's counters and leased tokens (elements 6..11) into `state`.
+void parse_counters(const redisReply& reply, State& state);
 
 // take and put in halves, the script's arguments and the reading of its
 // reply (or the Error it stands for), for clients that send calls their

@@ -7,6 +7,16 @@
 --   r   refill amount per period (absent: no refill)
 --   p   refill period in milliseconds (present exactly when r is)
 --   x   idle expiry in milliseconds (absent: never expires)
+-- Counters since the bucket was created (or replaced, or updated: create
+-- rewrites the hash), absent until the first count; `info` shows them:
+--   ng  grants: take requests that took tokens (one-shot, partial or waiter)
+--   nd  denials: one-shot take/run requests refused (a waiter's re-checks
+--       are not counted); best effort, see tally_denial
+--   nt  tokens taken, whole
+--   np  tokens put: what went in, not the overflow; fractional when a put
+--       tops up a partly refilled bucket (HINCRBYFLOAT)
+--   nw  waits served: grants to waiters
+-- A repeat of a request (same id) returns its first answer and counts nothing.
 -- Every number is written with %.17g so it reads back as the same double:
 -- Lua's own tostring keeps only 14 digits.
 --
@@ -212,6 +222,22 @@ local function save(key, b, t_text, now_text, created, changed)
         redis.call('HSET', key, 't', t_text, 'ts', now_text)
     end
     if b.x then redis.call('PEXPIRE', key, b.x) end
+end
+
+-- Counts a grant of `taken` tokens (a waiter's also in nw), after the
+-- bucket's own writes: the first write already passed any OOM refusal.
+local function tally_grant(key, taken, waiter)
+    redis.call('HINCRBY', key, 'ng', 1)
+    redis.call('HINCRBY', key, 'nt', taken)
+    if waiter then redis.call('HINCRBY', key, 'nw', 1) end
+end
+
+-- Counts a denial. A denial writes nothing else, so this is its only write:
+-- pcall, so that under OOM, on a read-only replica or without write rights
+-- a denial stays a denial (uncounted) rather than becoming an error. Not
+-- announced on the events channel: the state did not change.
+local function tally_denial(key)
+    redis.pcall('HINCRBY', key, 'nd', 1)
 end
 
 -- The reply every script starts with: level, capacity, rate amount ('' none),

@@ -29,4 +29,5 @@ reply[7] = num(added)
 reply[8] = num(n - added)
 if changed then begin_change(key, reply, event(b, t_text, now_text)) end
 save(key, b, t_text, now_text, created, changed)
+if added > 0 then redis.call('HINCRBYFLOAT', key, 'np', reply[7]) end
 return reply

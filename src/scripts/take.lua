@@ -36,4 +36,5 @@ local reply = state(b, t_text, now)
 reply[7] = taken
 if changed then begin_change(key, reply, event(b, t_text, now_text)) end
 save(key, b, t_text, now_text, created, changed)
+if taken > 0 then tally_grant(key, taken, waiting) elseif mode ~= '2' and not waiting then tally_denial(key) end
 return reply
