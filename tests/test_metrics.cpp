@@ -36,9 +36,9 @@ TEST_CASE_METHOD(Fresh, "a new bucket's counters are all zero", "[metrics]") {
           json{{"grants", 0}, {"denials", 0}, {"taken", 0}, {"put", 0}, {"waits_served", 0}});
 }
 
-TEST_CASE_METHOD(
-    Fresh, "grants count requests and taken counts tokens; a partial take counts what it took",
-    "[metrics]") {
+TEST_CASE_METHOD(Fresh,
+                 "grants count requests and taken counts tokens, a partial take what it took",
+                 "[metrics]") {
     REQUIRE(tb({"create", "a", "--capacity", "5"}).code == 0);
     REQUIRE(tb({"take", "a", "3"}).code == 0);
     REQUIRE(tb({"take", "a", "9", "--partial"}).code == 0);  // takes the 2 left
@@ -82,7 +82,8 @@ TEST_CASE_METHOD(Fresh, "check-only requests (watch without --take) count nothin
 
 TEST_CASE_METHOD(Fresh, "a repeat of a request id counts once", "[metrics]") {
     tbucket::Client client(redis().options(), "tbucket:");
-    client.create("a", tbucket::Settings{5}, std::nullopt, tbucket::CreateMode::ensure);
+    client.create("a", tbucket::Settings{5, std::nullopt, std::nullopt}, std::nullopt,
+                  tbucket::CreateMode::ensure);
     tbucket::ScriptCall call =
         tbucket::change_call(tbucket::scripts::take_script, client.key("a"),
                              tbucket::take_args(1, tbucket::TakeMode::all, std::nullopt), 60000);
