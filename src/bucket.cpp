@@ -5,6 +5,7 @@
 #include <cmath>
 #include <thread>
 
+#include "names.h"
 #include "script.h"
 
 namespace tbucket {
@@ -324,13 +325,30 @@ void Client::scan(Connection& connection, const std::string& match,
     } while (cursor != "0");
 }
 
-std::vector<std::string> Client::list(const std::string& pattern) {
-    const std::string match = escape_glob(prefix_ + "{") + pattern + "}";
+std::vector<std::string> Client::list(const std::string& pattern, bool by_scan) {
+    // CLUSTER SLOTS also teaches the router every slot's node, for the index.
+    std::vector<Connection*> primaries = nodes_.primaries();
+    if (!by_scan && index_complete(nodes_, prefix_)) return indexed_names(nodes_, prefix_, pattern);
+    const std::string match = escape_glob(prefix_ + "{") + "*}";
     std::vector<std::string> names;
-    for (Connection* primary : nodes_.primaries()) scan(*primary, match, names);
+    for (Connection* primary : primaries) scan(*primary, match, names);
     std::sort(names.begin(), names.end());
     names.erase(std::unique(names.begin(), names.end()), names.end());
+    try {
+        index_names(nodes_, prefix_, names, true);
+    } catch (const Error&) {
+        // The listing stands without the index; the next list scans again.
+    }
+    std::erase_if(names, [&pattern](const std::string& n) { return !glob_match(pattern, n); });
     return names;
+}
+
+void Client::unlist(const std::vector<std::string>& names) {
+    try {
+        unindex_names(nodes_, prefix_, names);
+    } catch (const Error&) {
+        // A stale name costs the next list one read; nothing more.
+    }
 }
 
 }  // namespace tbucket

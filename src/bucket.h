@@ -105,9 +105,14 @@ class Client {
     std::vector<StateOrError> info(const std::vector<std::string>& names);
     std::vector<StateOrError> remove(const std::vector<std::string>& names);
     // Names (without prefix) matching a glob of the keys <prefix>{NAME},
-    // sorted, found with SCAN on every primary of a cluster. Keys of any
-    // type: reading them (info) tells which are buckets.
-    std::vector<std::string> list(const std::string& pattern);
+    // sorted: from the index of names (names.h) once it is complete; else,
+    // or with `by_scan`, by SCAN on every primary of a cluster, which then
+    // completes the index. Keys of any type: reading them (info) tells
+    // which are buckets.
+    std::vector<std::string> list(const std::string& pattern, bool by_scan = false);
+    // Drops from the index names whose buckets were found gone (an idle
+    // expiry); best effort, never throws for a refused write.
+    void unlist(const std::vector<std::string>& names);
 
     std::string key(const std::string& name) const { return prefix_ + "{" + name + "}"; }
     Nodes& nodes() { return nodes_; }

@@ -32,6 +32,9 @@ struct ScriptCall {
     // A script that changes the bucket: its request's id key (KEYS[2]),
     // from request_id_key(); empty for scripts that only read.
     std::string id_key = {};
+    // A script that changes the bucket: the index of names of its slot
+    // (KEYS[3], names.h), which create, delete and an inline create keep.
+    std::string index_key = {};
 };
 
 // A new request id's key beside the bucket at `key`: random, so that a

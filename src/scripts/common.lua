@@ -11,12 +11,13 @@
 -- rewrites the hash), absent until the first count; `info` shows them:
 --   ng  grants: take requests that took tokens (one-shot, partial or waiter)
 --   nd  denials: one-shot take/run requests refused (a waiter's re-checks
---       are not counted); best effort, see tally_denial
+--       are not counted)
 --   nt  tokens taken, whole
 --   np  tokens put: what went in, not the overflow; fractional when a put
 --       tops up a partly refilled bucket (HINCRBYFLOAT)
 --   nw  waits served: grants to waiters
 -- A repeat of a request (same id) returns its first answer and counts nothing.
+-- Counting is best effort (see tally_grant).
 -- Every number is written with %.17g so it reads back as the same double:
 -- Lua's own tostring keeps only 14 digits.
 --
@@ -29,6 +30,18 @@
 -- A script that changes a bucket gets KEYS[2], the request's id key, and
 -- ARGV[1], how long the server remembers it (ms). Scripts that only read
 -- (info) get neither.
+--
+-- The index of names, one per cluster slot (src/names.h):
+--   <prefix>names:{TAG}  sorted set of the names (score 0) of the buckets
+--                        in TAG's slot; TAG (4 characters of '@'..'O') is
+--                        chosen by the client so that the set shares the
+--                        slot of its buckets. KEYS[3] of a change (when
+--                        given): create, and take and put when they create,
+--                        add the name; delete removes it. A bucket that
+--                        expires idle leaves its name: list drops it when
+--                        it finds the bucket gone.
+--   <prefix>names:complete  string "1": the index holds every bucket (set
+--                        by list after one SCAN; absent, list SCANs once)
 --
 -- Errors are replies whose first word says what happened:
 --   TBNOTFOUND, TBEXISTS <c> <r> <p> <x>, TBIMPOSSIBLE <c>, TBDATA <why>, TBUSAGE <why>.
@@ -224,20 +237,34 @@ local function save(key, b, t_text, now_text, created, changed)
     if b.x then redis.call('PEXPIRE', key, b.x) end
 end
 
--- Counts a grant of `taken` tokens (a waiter's also in nw), after the
--- bucket's own writes: the first write already passed any OOM refusal.
+-- Counting and the index of names come after the bucket's own writes and
+-- are best effort (pcall): a user whose ACL lacks HINCRBY or ZADD (rules
+-- from before them), or a denial under OOM or on a read-only replica,
+-- leaves them out and the request's answer stays true. A refusal here,
+-- after the bucket was written, must never turn a done change into an error.
 local function tally_grant(key, taken, waiter)
-    redis.call('HINCRBY', key, 'ng', 1)
-    redis.call('HINCRBY', key, 'nt', taken)
-    if waiter then redis.call('HINCRBY', key, 'nw', 1) end
+    redis.pcall('HINCRBY', key, 'ng', 1)
+    redis.pcall('HINCRBY', key, 'nt', taken)
+    if waiter then redis.pcall('HINCRBY', key, 'nw', 1) end
 end
 
--- Counts a denial. A denial writes nothing else, so this is its only write:
--- pcall, so that under OOM, on a read-only replica or without write rights
--- a denial stays a denial (uncounted) rather than becoming an error. Not
--- announced on the events channel: the state did not change.
+-- A denial writes nothing else, so this is its only write. Not announced
+-- on the events channel: the state did not change.
 local function tally_denial(key)
     redis.pcall('HINCRBY', key, 'nd', 1)
+end
+
+local function tally_put(key, added_text)
+    redis.pcall('HINCRBYFLOAT', key, 'np', added_text)
+end
+
+-- Keeps the bucket's name in the index of its slot (KEYS[3], when given).
+local function index_add(key)
+    if KEYS[3] then redis.pcall('ZADD', KEYS[3], 0, string.match(key, '{([^{}]*)}$')) end
+end
+
+local function index_remove(key)
+    if KEYS[3] then redis.pcall('ZREM', KEYS[3], string.match(key, '{([^{}]*)}$')) end
 end
 
 -- The reply every script starts with: level, capacity, rate amount ('' none),

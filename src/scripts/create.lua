@@ -1,5 +1,5 @@
 -- create: ensure the bucket exists with these settings.
--- KEYS[1] bucket, KEYS[2] request id key
+-- KEYS[1] bucket, KEYS[2] request id key, KEYS[3] index of names (optional)
 -- ARGV[1] id memory ms (see common)
 -- ARGV[2..5] capacity, rate amount ('' none), period ms, expiry ms ('' none)
 -- ARGV[6] starting level 0..capacity ('' = full), used when created or replaced
@@ -37,4 +37,5 @@ local reply = state(b, t_text, now)
 reply[7] = outcome
 if written or b.stepped then begin_change(key, reply, event(b, t_text, now_text)) end
 save(key, b, t_text, now_text, written, b.stepped)
+if written then index_add(key) end
 return reply

@@ -1,5 +1,5 @@
 -- delete: remove the bucket; waiters hear 'deleted' and give up.
--- KEYS[1] bucket, KEYS[2] request id key
+-- KEYS[1] bucket, KEYS[2] request id key, KEYS[3] index of names (optional)
 -- ARGV[1] id memory ms (see common)
 -- Reply: state just before deletion; a repeat of the request gets the first reply
 -- Errors: TBNOTFOUND, TBDATA (a key that is not a bucket is not deleted)
@@ -12,4 +12,5 @@ refill(b, now)
 local reply = state(b, num(b.t), now)
 begin_change(key, reply, 'deleted')
 redis.call('DEL', key)
+index_remove(key)
 return reply

@@ -1,6 +1,6 @@
 -- put: give N tokens back. The level never exceeds capacity; what does not
 -- fit is reported as overflow. With force the level may exceed capacity.
--- KEYS[1] bucket, KEYS[2] request id key
+-- KEYS[1] bucket, KEYS[2] request id key, KEYS[3] index of names (optional)
 -- ARGV[1] id memory ms (see common)
 -- ARGV[2] N (1..2^53-1)
 -- ARGV[3] '1': force; '0': not
@@ -29,5 +29,6 @@ reply[7] = num(added)
 reply[8] = num(n - added)
 if changed then begin_change(key, reply, event(b, t_text, now_text)) end
 save(key, b, t_text, now_text, created, changed)
-if added > 0 then redis.call('HINCRBYFLOAT', key, 'np', reply[7]) end
+if created then index_add(key) end
+if added > 0 then tally_put(key, reply[7]) end
 return reply

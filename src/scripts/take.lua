@@ -1,5 +1,5 @@
 -- take: remove N tokens at once, or none.
--- KEYS[1] bucket, KEYS[2] request id key
+-- KEYS[1] bucket, KEYS[2] request id key, KEYS[3] index of names (optional)
 -- ARGV[1] id memory ms (see common)
 -- ARGV[2] N (1..2^53-1)
 -- ARGV[3] '0': N or nothing; '1': partial, as many whole tokens as there
@@ -36,5 +36,6 @@ local reply = state(b, t_text, now)
 reply[7] = taken
 if changed then begin_change(key, reply, event(b, t_text, now_text)) end
 save(key, b, t_text, now_text, created, changed)
+if created then index_add(key) end
 if taken > 0 then tally_grant(key, taken, waiting) elseif mode ~= '2' and not waiting then tally_denial(key) end
 return reply
