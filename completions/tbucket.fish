@@ -112,8 +112,10 @@ function __tbucket_buckets
         end
         set i (math $i + 1)
     end
-    # Text output whatever TBUCKET_JSON says.
-    env TBUCKET_JSON= $cmd $args list 2>/dev/null </dev/null
+    # Text output whatever TBUCKET_JSON says; what is typed narrows the
+    # lookup in the index of names (glob characters in it are dropped).
+    set -l typed (string replace -ra '[\\\\*?\[\]^]' '' -- (commandline -ct))
+    env TBUCKET_JSON= $cmd $args list "$typed*" 2>/dev/null </dev/null
 end
 
 # The command after `run NAME [N] --` and its arguments, completed as if
@@ -185,6 +187,8 @@ complete -c tbucket -n '__tbucket_using watch' -l timeout -x -a $durations -d 'G
 complete -c tbucket -n '__tbucket_using watch' -l take -d 'Take the tokens in the same step'
 complete -c tbucket -n '__tbucket_using watch' -l follow -d 'Print the state now and after every change'
 complete -c tbucket -n '__tbucket_using reset' -l tokens -x -d 'The new level (default: full)'
+complete -c tbucket -n '__tbucket_using info list' -l format -x -a 'text json prometheus' -d 'Output format'
+complete -c tbucket -n '__tbucket_using list' -l scan -d 'Find buckets with SCAN, not the index of names'
 
 # Bucket names
 complete -c tbucket -n '__tbucket_at_name create take put watch run reset list' -a '(__tbucket_buckets)' -d Bucket
