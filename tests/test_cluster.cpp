@@ -332,7 +332,7 @@ TEST_CASE("list reads the index of names on every shard: no SCAN, node labels fo
     RedisCluster cluster(3);
     const std::string url = cluster.url();
     std::vector<std::string> names;
-    for (int i = 0; i < 30; ++i) names.push_back("p" + std::to_string(i));
+    for (int i = 0; i < 30; ++i) names.push_back(std::string("p").append(std::to_string(i)));
     for (const std::string& name : names)
         REQUIRE(tb(url, {"create", name, "--capacity", "2"}).code == 0);
     REQUIRE(tb(url, {"create", "q", "--capacity", "2"}).code == 0);
