@@ -304,5 +304,6 @@ TEST_CASE_METHOD(
     CHECK(as_old({"delete", "n"}).code == 0);
     redis().command({"ACL", "DELUSER", "old"});
     CHECK(redis().string({"HGET", "tbucket:{a}", "t"}) == "1");
-    CHECK(counters("a")["grants"] == 0);  // not counted: the ACL refused HINCRBY
+    CHECK(counters("a")["grants"] == 1);   // written with the level (HSET)
+    CHECK(counters("a")["denials"] == 0);  // not counted: the ACL refused HINCRBY
 }

@@ -14,10 +14,11 @@
 --       are not counted)
 --   nt  tokens taken, whole
 --   np  tokens put: what went in, not the overflow; fractional when a put
---       tops up a partly refilled bucket (HINCRBYFLOAT)
+--       tops up a partly refilled bucket
 --   nw  waits served: grants to waiters
 -- A repeat of a request (same id) returns its first answer and counts nothing.
--- Counting is best effort (see tally_grant).
+-- Grants and puts are written with the level (tally_grant); a denial is
+-- counted best effort (tally_denial).
 -- Every number is written with %.17g so it reads back as the same double:
 -- Lua's own tostring keeps only 14 digits.
 --
@@ -100,7 +101,7 @@ end
 
 -- The bucket at key, or nil when there is no key. Anything else is TBDATA.
 local function load(key)
-    local v = redis.pcall('HMGET', key, 'c', 't', 'ts', 'r', 'p', 'x')
+    local v = redis.pcall('HMGET', key, 'c', 't', 'ts', 'r', 'p', 'x', 'ng', 'nt', 'np', 'nw')
     if v.err then
         -- Only a key of another type is "not a bucket"; an ACL refusal is passed on.
         if string.sub(v.err, 1, 9) ~= 'WRONGTYPE' then error(v) end
@@ -113,6 +114,8 @@ local function load(key)
     -- The numbers, and the stored text of the settings, which the reply
     -- and the event repeat without formatting them again.
     local b = {c = tonumber(v[1]), t = tonumber(v[2]), ts = tonumber(v[3]), cs = v[1]}
+    -- Counters (see tally_grant): unreadable ones start again from 0.
+    b.ng, b.nt, b.np, b.nw = tonumber(v[7]) or 0, tonumber(v[8]) or 0, tonumber(v[9]) or 0, tonumber(v[10]) or 0
     if not b.c or b.c < 1 or b.c > MAX or b.c % 1 ~= 0 then bad_key(key, 'has a bad capacity') end
     if not b.t or b.t ~= b.t or b.t < 0 or b.t > MAX then bad_key(key, 'has a bad level') end
     if not b.ts or b.ts ~= b.ts or b.ts < 0 or b.ts > MAX then bad_key(key, 'has a bad timestamp') end
@@ -229,35 +232,42 @@ end
 -- Writes level and time, or the whole bucket when it is new; then the idle
 -- expiry restarts, as on every use.
 local function save(key, b, t_text, now_text, created, changed)
+    local counts = b.counts or {}
     if created then
         write_all(key, b, t_text, now_text)
+        if b.counts then redis.call('HSET', key, unpack(counts)) end
     elseif changed then
-        redis.call('HSET', key, 't', t_text, 'ts', now_text)
+        redis.call('HSET', key, 't', t_text, 'ts', now_text, unpack(counts))
     end
     if b.x then redis.call('PEXPIRE', key, b.x) end
 end
 
--- Counting and the index of names come after the bucket's own writes and
--- are best effort (pcall): a user whose ACL lacks HINCRBY or ZADD (rules
--- from before them), or a denial under OOM or on a read-only replica,
--- leaves them out and the request's answer stays true. A refusal here,
--- after the bucket was written, must never turn a done change into an error.
-local function tally_grant(key, taken, waiter)
-    redis.pcall('HINCRBY', key, 'ng', 1)
-    redis.pcall('HINCRBY', key, 'nt', taken)
-    if waiter then redis.pcall('HINCRBY', key, 'nw', 1) end
+-- Counts a grant of `taken` tokens (a waiter's also in nw), and tally_put
+-- what went in: in b.counts, fields that save() writes with the level, in
+-- the same HSET, so that counting a change costs no command of its own.
+local function tally_grant(b, taken, waiter)
+    b.counts = {'ng', num((b.ng or 0) + 1), 'nt', num((b.nt or 0) + taken)}  -- nil: a fresh bucket
+    if waiter then
+        b.counts[5], b.counts[6] = 'nw', num((b.nw or 0) + 1)
+    end
 end
 
--- A denial writes nothing else, so this is its only write. Not announced
+local function tally_put(b, added)
+    b.counts = {'np', num((b.np or 0) + added)}
+end
+
+-- A denial writes nothing else, so counting it is its only write, after
+-- all else, and best effort (pcall): under OOM, on a read-only replica or
+-- for a user whose ACL lacks HINCRBY (rules from before the counters) the
+-- denial goes uncounted and stays a denial, never an error. Not announced
 -- on the events channel: the state did not change.
 local function tally_denial(key)
     redis.pcall('HINCRBY', key, 'nd', 1)
 end
 
-local function tally_put(key, added_text)
-    redis.pcall('HINCRBYFLOAT', key, 'np', added_text)
-end
-
+-- The index of names comes after the bucket's own writes and is best
+-- effort (pcall), for the same reasons: a refusal after the bucket was
+-- written must never turn a done change into an error.
 -- Keeps the bucket's name in the index of its slot (KEYS[3], when given).
 local function index_add(key)
     if KEYS[3] then redis.pcall('ZADD', KEYS[3], 0, string.match(key, '{([^{}]*)}$')) end

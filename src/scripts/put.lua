@@ -28,7 +28,7 @@ local reply = state(b, t_text, now)
 reply[7] = num(added)
 reply[8] = num(n - added)
 if changed then begin_change(key, reply, event(b, t_text, now_text)) end
+if added > 0 then tally_put(b, added) end
 save(key, b, t_text, now_text, created, changed)
 if created then index_add(key) end
-if added > 0 then tally_put(key, reply[7]) end
 return reply

@@ -35,7 +35,8 @@ local changed = created or taken > 0 or b.stepped
 local reply = state(b, t_text, now)
 reply[7] = taken
 if changed then begin_change(key, reply, event(b, t_text, now_text)) end
+if taken > 0 then tally_grant(b, taken, waiting) end
 save(key, b, t_text, now_text, created, changed)
 if created then index_add(key) end
-if taken > 0 then tally_grant(key, taken, waiting) elseif mode ~= '2' and not waiting then tally_denial(key) end
+if taken == 0 and mode ~= '2' and not waiting then tally_denial(key) end
 return reply
