@@ -31,11 +31,7 @@ std::string rate_text(const std::optional<double>& v) {
 }
 
 std::string refill_text(const State& s) {
-    if (!s.rate) return "-";
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%g",
-                  s.rate->amount * 1000.0 / static_cast<double>(s.rate->period_ms));
-    return buf;
+    return s.rate ? format_rate(*s.rate) : "-";  // as the user wrote it: 1/min, not 0.0166667
 }
 
 std::string cell(std::string text, std::size_t width, bool right = false) {
@@ -130,7 +126,7 @@ std::vector<std::string> top_table(const std::vector<TopRow>& rows, std::size_t 
     for (const TopRow& r : rows) name_width = std::max(name_width, r.state.name.size());
     name_width = std::min<std::size_t>(name_width, 32);
     std::vector<std::string> lines{cell("NAME", name_width) + "  " + cell("LEVEL", 22) + "  " +
-                                   cell("TOKENS", 17, true) + "  " + cell("REFILL/S", 9, true) +
+                                   cell("TOKENS", 17, true) + "  " + cell("REFILL", 9, true) +
                                    "  " + cell("GRANTS/S", 9, true) + "  " +
                                    cell("DENIALS/S", 9, true) + "  " + cell("LEASED", 7, true) +
                                    "  " + cell("WAITERS", 7, true)};

@@ -183,10 +183,10 @@ std::vector<Reply> Client::run_changes(const std::vector<ScriptCall>& calls,
 }
 
 Reply Client::run_change(const Script& script, const std::string& name,
-                         std::vector<std::string> args, std::string& node) {
+                         std::vector<std::string> args, std::string& node, bool indexed) {
     std::vector<std::string> by;
     std::vector<Reply> replies = run_changes(
-        {change_call(script, key(name), std::move(args), 2 * retry_window_ms_)}, by);
+        {change_call(script, key(name), std::move(args), 2 * retry_window_ms_, indexed)}, by);
     node = std::move(by.front());
     return std::move(replies.front());
 }
@@ -199,7 +199,7 @@ CreateResult Client::create(const std::string& name, const Settings& settings,
                       : mode == CreateMode::replace ? "replace"
                                                     : "");
     std::string node;
-    Reply answer = run_change(scripts::create_script, name, std::move(args), node);
+    Reply answer = run_change(scripts::create_script, name, std::move(args), node, true);
     const redisReply& reply = checked(answer, name, &settings);
     CreateResult result{parse_state(reply, name)};
     result.state.node = std::move(node);
@@ -246,14 +246,16 @@ PutResult put_result(const Reply& answer, std::string node, const std::string& n
 TakeResult Client::take(const std::string& name, int64_t n, TakeMode mode,
                         const std::optional<Settings>& create_with) {
     std::string node;
-    Reply answer = run_change(scripts::take_script, name, take_args(n, mode, create_with), node);
+    Reply answer = run_change(scripts::take_script, name, take_args(n, mode, create_with), node,
+                              create_with.has_value());
     return take_result(answer, std::move(node), name, n, mode, create_with);
 }
 
 PutResult Client::put(const std::string& name, int64_t n, bool force,
                       const std::optional<Settings>& create_with) {
     std::string node;
-    Reply answer = run_change(scripts::put_script, name, put_args(n, force, create_with), node);
+    Reply answer = run_change(scripts::put_script, name, put_args(n, force, create_with), node,
+                              create_with.has_value());
     return put_result(answer, std::move(node), name, create_with);
 }
 
@@ -271,7 +273,7 @@ std::vector<StateOrError> Client::each(const Script& script, const std::vector<s
     std::vector<ScriptCall> calls;
     calls.reserve(names.size());
     for (const std::string& name : names) {
-        calls.push_back(change ? change_call(script, key(name), {}, 2 * retry_window_ms_)
+        calls.push_back(change ? change_call(script, key(name), {}, 2 * retry_window_ms_, true)
                                : ScriptCall{&script, key(name), {}});
     }
     std::vector<std::string> by;
@@ -328,7 +330,14 @@ void Client::scan(Connection& connection, const std::string& match,
 std::vector<std::string> Client::list(const std::string& pattern, bool by_scan) {
     // CLUSTER SLOTS also teaches the router every slot's node, for the index.
     std::vector<Connection*> primaries = nodes_.primaries();
-    if (!by_scan && index_complete(nodes_, prefix_)) return indexed_names(nodes_, prefix_, pattern);
+    if (!by_scan && index_complete(nodes_, prefix_)) {
+        try {
+            return indexed_names(nodes_, prefix_, pattern);
+        } catch (const Error& e) {
+            // A user whose ACL predates the index (no ZRANGEBYLEX) lists as before.
+            if (e.kind() != ErrorKind::refused) throw;
+        }
+    }
     const std::string match = escape_glob(prefix_ + "{") + "*}";
     std::vector<std::string> names;
     for (Connection* primary : primaries) scan(*primary, match, names);

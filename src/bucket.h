@@ -129,7 +129,7 @@ class Client {
     std::vector<Reply> run_changes(const std::vector<ScriptCall>& calls,
                                    std::vector<std::string>& by);
     Reply run_change(const Script& script, const std::string& name,
-                     std::vector<std::string> args, std::string& node);
+                     std::vector<std::string> args, std::string& node, bool indexed = false);
     void scan(Connection& connection, const std::string& match, std::vector<std::string>& names);
 
     Nodes nodes_;

@@ -44,10 +44,10 @@ std::string request_id_key(const std::string& key) {
 }
 
 ScriptCall change_call(const Script& script, std::string key, std::vector<std::string> args,
-                       int64_t memory_ms) {
+                       int64_t memory_ms, bool indexed) {
     args.insert(args.begin(), std::to_string(memory_ms));
     std::string id_key = request_id_key(key);
-    std::string index_key = index_key_of(key);
+    std::string index_key = indexed ? index_key_of(key) : "";
     return {&script, std::move(key), std::move(args), std::move(id_key), std::move(index_key)};
 }
 

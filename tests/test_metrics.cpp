@@ -307,3 +307,16 @@ TEST_CASE_METHOD(
     CHECK(counters("a")["grants"] == 1);   // written with the level (HSET)
     CHECK(counters("a")["denials"] == 0);  // not counted: the ACL refused HINCRBY
 }
+
+TEST_CASE_METHOD(Fresh, "a user who may not read the index lists by SCAN, as before it",
+                 "[metrics][list][index][acl]") {
+    REQUIRE(tb({"create", "a", "--capacity", "1"}).code == 0);
+    REQUIRE(tb({"list"}).out == "a\n");  // the index is complete
+    redis().command(
+        {"ACL", "SETUSER", "noindex", "on", ">pw", "~*", "&*", "+@all", "-zrangebylex"});
+    RunResult r = tbucket::test::run(tbucket::test::tb_argv(
+        "redis://noindex:pw@127.0.0.1:" + std::to_string(redis().port()), {"list", "a*"}));
+    redis().command({"ACL", "DELUSER", "noindex"});
+    CHECK(r.code == 0);
+    CHECK(r.out == "a\n");
+}
