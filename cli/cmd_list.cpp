@@ -108,8 +108,8 @@ int run(Context& ctx, const ListOptions& o) {
 
 Subcommand setup_list(CLI::App& app) {
     auto o = std::make_shared<ListOptions>();
-    CLI::App* cmd =
-        app.add_subcommand("list", "Names of buckets matching a glob (SCAN, never KEYS)");
+    CLI::App* cmd = app.add_subcommand(
+        "list", "Names of buckets matching a glob (from the index of names, never KEYS)");
     cmd->add_option("PATTERN", o->pattern, "glob over bucket names")
         ->type_name("")
         ->capture_default_str();

@@ -115,9 +115,9 @@ local function load(key)
     -- and the event repeat without formatting them again.
     local b = {c = tonumber(v[1]), t = tonumber(v[2]), ts = tonumber(v[3]), cs = v[1]}
     -- Counters (see tally_grant): unreadable ones start again from 0. The
-    -- denials and the leased tokens (l) only for info, read in the same HMGET.
-    b.ng, b.nt, b.np, b.nw = tonumber(v[7]) or 0, tonumber(v[8]) or 0, tonumber(v[9]) or 0, tonumber(v[10]) or 0
-    b.nd, b.l = tonumber(v[11]) or 0, v[12]
+    -- fields as stored (b.v) are for info, which shows the denials (nd) and
+    -- leased tokens (l) too: read in the same HMGET, passed on unformatted.
+    b.ng, b.nt, b.np, b.nw, b.v = tonumber(v[7]) or 0, tonumber(v[8]) or 0, tonumber(v[9]) or 0, tonumber(v[10]) or 0, v
     if not b.c or b.c < 1 or b.c > MAX or b.c % 1 ~= 0 then bad_key(key, 'has a bad capacity') end
     if not b.t or b.t ~= b.t or b.t < 0 or b.t > MAX then bad_key(key, 'has a bad level') end
     if not b.ts or b.ts ~= b.ts or b.ts < 0 or b.ts > MAX then bad_key(key, 'has a bad timestamp') end
