@@ -1,22 +1,18 @@
 #include "prometheus.h"
 
+#include <charconv>
 #include <cmath>
-#include <cstdio>
 #include <optional>
 
 namespace tbucket::cli {
 namespace {
 
-// A whole number as digits (counters, capacity), anything else with every
-// digit a double holds.
+// The shortest text that reads back as the same double (whole numbers as
+// digits): 7.0012735, not %.17g's 7.0012734999999999.
 std::string value_text(double v) {
-    char buf[40];
-    if (std::floor(v) == v && std::fabs(v) < 9007199254740992.0) {
-        std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(v));
-    } else {
-        std::snprintf(buf, sizeof buf, "%.17g", v);
-    }
-    return buf;
+    char buf[64];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+    return ec == std::errc() ? std::string(buf, end) : "NaN";
 }
 
 struct Family {
