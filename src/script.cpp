@@ -7,18 +7,20 @@
 #include <cstdlib>
 
 #include "error.h"
+#include "names.h"
 #include "parse.h"
 
 namespace tbucket {
 
 Command script_command(const ScriptCall& call, bool by_sha) {
     Command command;
-    command.reserve(4 + call.args.size());
+    command.reserve(5 + call.args.size());
     command.emplace_back(by_sha ? "EVALSHA" : "EVAL");
     command.emplace_back(by_sha ? call.script->sha1 : call.script->source);
-    command.emplace_back(call.id_key.empty() ? "1" : "2");
+    command.emplace_back(call.id_key.empty() ? "1" : call.index_key.empty() ? "2" : "3");
     command.push_back(call.key);
     if (!call.id_key.empty()) command.push_back(call.id_key);
+    if (!call.id_key.empty() && !call.index_key.empty()) command.push_back(call.index_key);
     command.insert(command.end(), call.args.begin(), call.args.end());
     return command;
 }
@@ -42,10 +44,11 @@ std::string request_id_key(const std::string& key) {
 }
 
 ScriptCall change_call(const Script& script, std::string key, std::vector<std::string> args,
-                       int64_t memory_ms) {
+                       int64_t memory_ms, bool indexed) {
     args.insert(args.begin(), std::to_string(memory_ms));
     std::string id_key = request_id_key(key);
-    return {&script, std::move(key), std::move(args), std::move(id_key)};
+    std::string index_key = indexed ? index_key_of(key) : "";
+    return {&script, std::move(key), std::move(args), std::move(id_key), std::move(index_key)};
 }
 
 int64_t retry_window_ms(const ConnectionOptions& options) {

@@ -329,3 +329,29 @@ TEST_CASE("over TLS a cluster follows redirects, lists every primary and wakes w
     CHECK(woke.code == 0);
     CHECK(json::parse(tls({"--json", "info", name}).out)["tokens"] == 0);
 }
+
+TEST_CASE("list reads the index of names on every shard: no SCAN, node labels for Prometheus",
+          "[cluster][list]") {
+    RedisCluster cluster(3);
+    const std::string url = cluster.url();
+    std::vector<std::string> names;
+    for (int i = 0; i < 30; ++i) names.push_back(std::string("p").append(std::to_string(i)));
+    for (const std::string& name : names)
+        REQUIRE(tb(url, {"create", name, "--capacity", "2"}).code == 0);
+    REQUIRE(tb(url, {"create", "q", "--capacity", "2"}).code == 0);
+    REQUIRE(tb(url, {"list", "zz*"}).code == 0);  // completes the index (one SCAN per primary)
+    for (std::size_t i = 0; i < cluster.size(); ++i)
+        cluster.node(i).command({"CONFIG", "RESETSTAT"});
+    std::sort(names.begin(), names.end());
+    CHECK(tbucket::test::text_lines(tb(url, {"list", "p*"}).out) == names);
+    long long scans = 0;
+    for (std::size_t i = 0; i < cluster.size(); ++i) scans += cluster.node(i).command_calls("scan");
+    CHECK(scans == 0);
+    std::string metrics = tb(url, {"list", "--format", "prometheus"}).out;
+    for (std::size_t i = 0; i < cluster.size(); ++i) {
+        INFO(metrics);
+        CHECK(metrics.find("node=\"" + address(cluster.node(i)) + "\"") != std::string::npos);
+    }
+    REQUIRE(tb(url, {"delete", "p0"}).code == 0);
+    CHECK(tbucket::test::text_lines(tb(url, {"list", "p*"}).out).size() == names.size() - 1);
+}
