@@ -136,6 +136,7 @@ std::string state_text(const State& s, const Columns& columns) {
         text += "  " + format_tokens(s.leased) + " leased";
         if (s.lease_count) text += " (" + plural(*s.lease_count, "lease") + ")";
     }
+    if (s.queued && *s.queued > 0) text += "  " + plural(*s.queued, "waiter") + " in line";
     return text;
 }
 
