@@ -202,8 +202,8 @@ TakeResult take_result(const Reply& answer, std::string node, const std::string&
     result.requested = n;
     result.taken = integer_at(reply, 6);
     result.state.node = std::move(node);
-    // A repeat answered from an id stored by a version before leases ends
-    // at the amount taken.
+    // The lease and queue part comes only when there is one (and not from
+    // an id stored by a version before leases).
     if (reply.elements > 9) {
         result.state.leased = number_at(reply, 7);
         if (int64_t next = integer_at(reply, 8); next > 0) result.next_lease_end_ms = next;

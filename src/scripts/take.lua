@@ -16,9 +16,10 @@
 --            without refill) or 'a' (a refilling bucket is simply taken from)
 -- Waiters queued (see common) are served first; while any remain a take
 -- takes nothing (SPEC §10: no one takes what an earlier waiter is owed).
--- Reply: state (see common) .. taken, leased tokens, ms until the next
---        lease ends (0: none), the new lease's fence (0: no lease made),
---        waiters queued ahead, the tokens they ask for;
+-- Reply: state (see common) .. taken, then, when a lease is held or made
+--        or waiters are queued: leased tokens, ms until the next lease ends
+--        (0: none), the new lease's fence (0: no lease made), waiters
+--        queued ahead, the tokens they ask for;
 --        a repeat of the request gets the first reply
 -- Errors: TBNOTFOUND, TBEXISTS, TBIMPOSSIBLE (N above capacity), TBDATA, TBUSAGE
 local n = whole(ARGV[2], 'count', 1)
@@ -61,11 +62,15 @@ local t_text = num(b.t)
 local changed = created or taken > 0 or b.stepped or b.leases_changed or b.queue_changed
 local reply = state(b, t_text, now)
 reply[7] = taken
-reply[8] = num(b.l)
-reply[9] = next_expiry_ms(key, b, now)
-reply[10] = fence
-reply[11] = b.q
-reply[12] = num(b.qn)
+-- The rest only when there is something to say: the common take's reply
+-- stays as short as before leases and queues.
+if b.l > 0 or b.q > 0 or fence > 0 then
+    reply[8] = num(b.l)
+    reply[9] = next_expiry_ms(key, b, now)
+    reply[10] = fence
+    reply[11] = b.q
+    reply[12] = num(b.qn)
+end
 if changed then begin_change(key, reply, event(b, t_text, now_text)) end
 if taken > 0 then tally_grant(b, taken, waiting) end
 save(key, b, t_text, now_text, created, changed)
