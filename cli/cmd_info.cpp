@@ -32,8 +32,7 @@ int show_each(Context& ctx, const std::vector<StateOrError>& results, void (Outp
 }
 
 int run(Context& ctx, const InfoOptions& o) {
-    std::vector<std::string> names;
-    for (const std::string& name : o.names) names.push_back(parse_name(name));
+    std::vector<std::string> names = parse_names(o.names);
     return show_each(ctx, ctx.client().info(names), &Output::state, "info");
 }
 
@@ -48,7 +47,7 @@ Subcommand setup_info(CLI::App& app) {
     auto o = std::make_shared<InfoOptions>();
     CLI::App* cmd =
         app.add_subcommand("info", "Show buckets' state (refill applied, nothing written)");
-    cmd->add_option("NAME", o->names, "bucket names")->required()->type_name("");
+    cmd->add_option("NAME", o->names, "bucket names, each also a list NAME,NAME,...")->required()->type_name("");
     return {cmd, [o](Context& ctx) { return run(ctx, *o); }};
 }
 

@@ -324,6 +324,11 @@ std::optional<int> run_short_form(int argc, char** argv) {
     scrub_passwords(argc, argv);
     Output out(false, false);
     return run_in_context(global, out, [&](Context& ctx) {
+        if (verb == "take" && is_name_list(name_text)) {
+            std::vector<NamedCount> list =
+                parse_name_list(name_text, parse_count("count", count_text));
+            return with_bucket_hint(verb, [&] { return take_many_now(ctx, list); });
+        }
         std::string name = parse_name(name_text);
         int64_t n = parse_count("count", count_text);
         return with_bucket_hint(verb, [&] {

@@ -13,12 +13,17 @@ namespace tbucket {
 
 Command script_command(const ScriptCall& call, bool by_sha) {
     Command command;
-    command.reserve(4 + call.args.size());
+    command.reserve(5 + call.more_keys.size() + call.args.size());
     command.emplace_back(by_sha ? "EVALSHA" : "EVAL");
     command.emplace_back(by_sha ? call.script->sha1 : call.script->source);
-    command.emplace_back(call.id_key.empty() ? "1" : "2");
+    if (call.more_keys.empty()) {
+        command.emplace_back(call.id_key.empty() ? "1" : "2");
+    } else {
+        command.push_back(std::to_string(2 + call.more_keys.size()));
+    }
     command.push_back(call.key);
     if (!call.id_key.empty()) command.push_back(call.id_key);
+    command.insert(command.end(), call.more_keys.begin(), call.more_keys.end());
     command.insert(command.end(), call.args.begin(), call.args.end());
     return command;
 }

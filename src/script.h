@@ -22,7 +22,8 @@ struct Script {
 
 namespace scripts {
 extern const Script create_script, take_script, put_script, info_script, reset_script,
-    delete_script, lease_renew_script, lease_release_script, lease_list_script, wait_script;
+    delete_script, lease_renew_script, lease_release_script, lease_list_script, wait_script,
+    take_many_script;
 }
 
 struct ScriptCall {
@@ -32,6 +33,8 @@ struct ScriptCall {
     // A script that changes the bucket: its request's id key (KEYS[2]),
     // from request_id_key(); empty for scripts that only read.
     std::string id_key = {};
+    // Further buckets, after the id key (KEYS[3..]): take_many's.
+    std::vector<std::string> more_keys = {};
 };
 
 // A new request id's key beside the bucket at `key`: random, so that a

@@ -1,0 +1,184 @@
+#include "multi.h"
+
+#include <algorithm>
+#include <map>
+#include <memory>
+
+#include "reply_read.h"
+#include "script.h"
+#include "subscription.h"
+#include "wait_session.h"
+
+namespace tbucket {
+namespace {
+
+using namespace wait_detail;
+
+std::vector<std::string> names_of(const std::vector<NamedCount>& list) {
+    std::vector<std::string> names;
+    for (const NamedCount& c : list) names.push_back(c.name);
+    return names;
+}
+
+// take_many.lua's error names the bucket by its place: "... @<i>" (Redis
+// then appends where the script failed, "script: ..., on @user_script:1.").
+[[noreturn]] void throw_script_error(const redisReply& reply, const std::vector<NamedCount>& list) {
+    std::string text(reply.str, reply.len);
+    std::string name = join_names(list);
+    for (std::size_t at = text.find(" @"); at != std::string::npos; at = text.find(" @", at + 2)) {
+        std::size_t end = at + 2;
+        while (end < text.size() && text[end] >= '0' && text[end] <= '9') ++end;
+        if (end == at + 2) continue;
+        std::size_t i = std::stoul(text.substr(at + 2, end - at - 2));
+        if (i >= 1 && i <= list.size()) name = list[i - 1].name;
+        text.erase(at, end - at);
+        break;
+    }
+    redisReply stripped = reply;
+    stripped.str = text.data();
+    stripped.len = text.size();
+    throw script_error(stripped, name);
+}
+
+bool is_crossslot(const redisReply& reply) {
+    return reply.type == REDIS_REPLY_ERROR &&
+           std::string_view(reply.str, reply.len).substr(0, 9) == "CROSSSLOT";
+}
+
+void finish(MultiTakeResult& r) {
+    r.retry_after_ms = 0;
+    for (const TakeResult& t : r.buckets) {
+        if (!t.retry_after_ms) {
+            r.retry_after_ms = std::nullopt;
+            return;
+        }
+        r.retry_after_ms = std::max(*r.retry_after_ms, *t.retry_after_ms);
+    }
+}
+
+// A cluster: each bucket on its own, in the order of their keys, so that
+// two such requests meet their buckets in the same order. A bucket that
+// says no ends the taking; what was taken goes back (put, never above
+// capacity), and the rest are only looked at, for the answer.
+MultiTakeResult take_in_order(Client& client, const std::vector<NamedCount>& list, TakeMode mode) {
+    std::vector<std::size_t> order(list.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+        return client.key(list[a].name) < client.key(list[b].name);
+    });
+    MultiTakeResult r;
+    r.buckets.resize(list.size());
+    std::vector<std::size_t> taken;
+    bool denied = false;
+    for (std::size_t i : order) {
+        const NamedCount& c = list[i];
+        TakeMode m = denied ? TakeMode::check : mode;
+        try {
+            r.buckets[i] = client.take(c.name, c.count, m, std::nullopt);
+        } catch (const Error&) {
+            for (std::size_t j : taken)
+                client.put(list[j].name, list[j].count, false, std::nullopt);
+            throw;
+        }
+        if (m == TakeMode::check) r.buckets[i].taken = 0;
+        if (r.buckets[i].ok()) taken.push_back(i);
+        if (!r.buckets[i].ok() && mode == TakeMode::all) denied = true;
+    }
+    if (denied) {
+        for (std::size_t j : taken) {
+            PutResult back = client.put(list[j].name, list[j].count, false, std::nullopt);
+            r.buckets[j].state = back.state;
+            r.buckets[j].taken = 0;
+            r.buckets[j].retry_after_ms = back.state.ms_until(static_cast<double>(list[j].count));
+        }
+    }
+    finish(r);
+    return r;
+}
+
+}  // namespace
+
+bool MultiTakeResult::ok() const {
+    return !buckets.empty() &&
+           std::all_of(buckets.begin(), buckets.end(), [](const TakeResult& t) { return t.ok(); });
+}
+
+bool MultiTakeResult::refused(std::size_t i) const {
+    const TakeResult& t = buckets[i];
+    if (t.ok()) return false;
+    return t.queued_ahead > 0 || t.state.tokens < static_cast<double>(t.requested);
+}
+
+MultiTakeResult take_many(Client& client, const std::vector<NamedCount>& list, TakeMode mode) {
+    std::vector<std::string> args{mode == TakeMode::check ? "2" : "0"};
+    for (const NamedCount& c : list) args.push_back(std::to_string(c.count));
+    std::string node;
+    Reply answer =
+        client.run_change_many(scripts::take_many_script, names_of(list), std::move(args), node);
+    if (is_crossslot(*answer)) return take_in_order(client, list, mode);
+    if (answer->type == REDIS_REPLY_ERROR) throw_script_error(*answer, list);
+    MultiTakeResult r;
+    for (std::size_t i = 0; i < list.size(); ++i) {
+        r.buckets.push_back(
+            read_take(element(*answer, i), node, list[i].name, list[i].count, mode));
+    }
+    finish(r);
+    return r;
+}
+
+namespace {
+
+// The first bucket that said no, and when to look again without being
+// told: its refill, or its next lease's end.
+std::size_t first_refusal(const MultiTakeResult& r) {
+    for (std::size_t i = 0; i < r.buckets.size(); ++i) {
+        if (r.refused(i)) return i;
+    }
+    return 0;
+}
+
+WakeAt look_again_at(const TakeResult& t) {
+    WakeAt at;
+    if (t.retry_after_ms) at = after_ms(*t.retry_after_ms + 1);
+    if (t.next_lease_end_ms) {
+        auto lease = after_ms(*t.next_lease_end_ms + 1);
+        if (!at || lease < *at) at = lease;
+    }
+    return at;
+}
+
+}  // namespace
+
+MultiWaitResult wait_many(Client& client, const std::vector<NamedCount>& list,
+                          std::optional<int64_t> timeout_ms, int interrupt_fd) {
+    const auto start = Clock::now();
+    WakeAt deadline;
+    if (timeout_ms) deadline = after_ms(*timeout_ms);
+    std::map<std::size_t, std::unique_ptr<Subscription>> subscribed;
+    std::string what = "'";
+    what.append(join_names(list)).append("'; nothing taken");
+    for (;;) {
+        if (int sig = pending_signal(interrupt_fd)) throw_signal(sig, "while waiting for " + what);
+        MultiTakeResult r = take_many(client, list, TakeMode::all);
+        if (r.ok()) return {std::move(r), ms_since(start)};
+        std::size_t i = first_refusal(r);
+        auto& sub = subscribed[i];
+        if (!sub) {
+            // Subscribed first, then looked at again: no change falls between.
+            sub = std::make_unique<Subscription>(client.nodes(), client.key(list[i].name));
+            sub->open();
+            continue;
+        }
+        if (passed(deadline) || timeout_ms == 0) {
+            throw Error(ErrorKind::timeout,
+                        "timed out after " + format_exact_ms(*timeout_ms) + " waiting for " + what);
+        }
+        WakeAt wake = look_again_at(r.buckets[i]);
+        if (deadline && (!wake || *deadline < *wake)) wake = deadline;
+        int64_t sleep = wake ? ms_until(*wake) : -1;
+        Subscription::Event event = sub->next(sleep, interrupt_fd);
+        if (event.kind == Subscription::Event::Kind::moved) sub.reset();
+    }
+}
+
+}  // namespace tbucket

@@ -1,0 +1,47 @@
+#pragma once
+
+// Several buckets, one decision (SPEC §11): N tokens from each, all or none.
+// On one server: one script over all the keys (take_many.lua), one command.
+// On a Redis Cluster whose shards hold the names apart: bucket by bucket in
+// the order of their keys, giving back what was taken when a later one says
+// no: never more granted than all-or-none allows; the tokens given back
+// were out of reach for others for the few round trips that took.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bucket.h"
+#include "name_list.h"
+
+namespace tbucket {
+
+struct MultiTakeResult {
+    std::vector<TakeResult> buckets;  // in the order asked
+    // Until every bucket will have enough by refill (0 when taken; nullopt
+    // when one never will: no refill, or waiters whose needs refill cannot
+    // meet), the longest of theirs.
+    std::optional<int64_t> retry_after_ms;
+    bool ok() const;
+    // Whether bucket i said no: too few tokens, or waiters queued first.
+    bool refused(std::size_t i) const;
+};
+
+// mode: TakeMode::all (all or none) or TakeMode::check (take nothing).
+MultiTakeResult take_many(Client& client, const std::vector<NamedCount>& list, TakeMode mode);
+
+// Waits until take_many(all) grants, the deadline (Error timeout), or a
+// signal on interrupt_fd (Error interrupted/terminated; nothing taken).
+// Holds nothing while it waits: each try takes all or none. It sleeps on
+// the events of a bucket that said no (subscribed before it looks again),
+// or until that bucket's refill or lease end makes it worth a look. It
+// takes no place in the buckets' queues: single waiters queued there are
+// served first (see the man page, WAITING).
+struct MultiWaitResult {
+    MultiTakeResult result;
+    int64_t waited_ms = 0;
+};
+MultiWaitResult wait_many(Client& client, const std::vector<NamedCount>& list,
+                          std::optional<int64_t> timeout_ms, int interrupt_fd);
+
+}  // namespace tbucket
