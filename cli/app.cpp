@@ -171,23 +171,26 @@ void Context::commit(const std::string& name, int64_t taken, const std::string& 
     give_back_if_signalled(name, taken, lease);
 }
 
-void Context::commit_many(const MultiTakeResult& result) {
+void Context::commit_many(const MultiTakeResult& result, const LeaseSpec* lease) {
     if (!signals_) return;
     signals_->hold();
-    int sig = signals_->arrived();
-    if (!sig || !result.ok()) {
-        if (sig) throw_signal_error(sig, "nothing taken");
-        return;
-    }
+    give_back_many_if_signalled(result, lease);
+}
+
+void Context::give_back_many_if_signalled(const MultiTakeResult& result, const LeaseSpec* lease) {
+    int sig = signals_ ? signals_->arrived() : 0;
+    if (!sig) return;
+    if (!result.ok()) throw_signal_error(sig, "nothing taken");
     std::string back;
     try {
-        for (const TakeResult& t : result.buckets) {
-            client().put(t.state.name, t.taken, false, std::nullopt);
-            back.append(back.empty() ? "'" : ", '").append(t.state.name).append("'");
+        for (const std::string& name : give_back_many(client(), result, lease)) {
+            back.append(back.empty() ? "'" : ", '").append(name).append("'");
         }
     } catch (const Error& e) {
-        throw Error(e.kind(), "signalled after taking from several buckets; given back to " +
-                                  (back.empty() ? "none" : back) + ", then: " + e.what());
+        throw Error(e.kind(),
+                    "signalled after taking from several buckets, and giving them "
+                    "back failed: " +
+                        std::string(e.what()));
     }
     throw_signal_error(sig, "the tokens taken went back to " + back);
 }

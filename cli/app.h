@@ -54,7 +54,8 @@ class Context {
     // `lease`: the tokens are held as this lease, and go back by releasing it.
     void commit(const std::string& name, int64_t taken, const std::string& lease = {});
     // The same for tokens taken from several buckets at once.
-    void commit_many(const MultiTakeResult& result);
+    void commit_many(const MultiTakeResult& result, const LeaseSpec* lease = nullptr);
+    void give_back_many_if_signalled(const MultiTakeResult& result, const LeaseSpec* lease);
     // The same check without holding signals (run's last look before exec).
     void give_back_if_signalled(const std::string& name, int64_t taken,
                                 const std::string& lease = {});

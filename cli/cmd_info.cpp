@@ -47,7 +47,9 @@ Subcommand setup_info(CLI::App& app) {
     auto o = std::make_shared<InfoOptions>();
     CLI::App* cmd =
         app.add_subcommand("info", "Show buckets' state (refill applied, nothing written)");
-    cmd->add_option("NAME", o->names, "bucket names, each also a list NAME,NAME,...")->required()->type_name("");
+    cmd->add_option("NAME", o->names, "bucket names, each also a list NAME,NAME,...")
+        ->required()
+        ->type_name("");
     return {cmd, [o](Context& ctx) { return run(ctx, *o); }};
 }
 

@@ -39,8 +39,7 @@ int run_many(Context& ctx, const TakeOptions& o) {
     if (o.partial) throw Error(ErrorKind::usage, "--partial takes one bucket, not a list");
     WaitSpec wait = parse_wait(o.wait_option->count() > 0, o.wait, "--wait");
     if (!wait.wait) return take_many_now(ctx, list);
-    MultiWaitResult waited =
-        wait_many(ctx.client(), list, wait.timeout_ms, ctx.signals().fd());
+    MultiWaitResult waited = wait_many(ctx.client(), list, wait.timeout_ms, ctx.signals().fd());
     ctx.commit_many(waited.result);
     ctx.out.took_many(waited.result, waited.waited_ms);
     return exit_ok;
@@ -87,7 +86,9 @@ int take_many_now(Context& ctx, const std::vector<NamedCount>& list) {
 Subcommand setup_take(CLI::App& app) {
     auto o = std::make_shared<TakeOptions>();
     CLI::App* cmd = app.add_subcommand("take", "Take N tokens at once, or none (exit 1)");
-    cmd->add_option("NAME", o->name, "bucket name, or a list NAME[=N],... taken all or none")->required()->type_name("");
+    cmd->add_option("NAME", o->name, "bucket name, or a list NAME[=N],... taken all or none")
+        ->required()
+        ->type_name("");
     cmd->add_option("N", o->count, "tokens to take, or 'all': every whole token there is")
         ->type_name("")
         ->capture_default_str();

@@ -93,7 +93,9 @@ int run(Context& ctx, const WatchOptions& o) {
 Subcommand setup_watch(CLI::App& app) {
     auto o = std::make_shared<WatchOptions>();
     CLI::App* cmd = app.add_subcommand("watch", "Block until N tokens are there (--take: and take them)");
-    cmd->add_option("NAME", o->name, "bucket name, or a list NAME[=N],... (with --take)")->required()->type_name("");
+    cmd->add_option("NAME", o->name, "bucket name, or a list NAME[=N],... (with --take)")
+        ->required()
+        ->type_name("");
     cmd->add_option("N", o->count, "tokens to wait for")->type_name("")->capture_default_str();
     cmd->add_option("--timeout", o->timeout, "give up after this long (exit 124); 0: look once")
         ->type_name("DURATION");

@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 
+#include "lease.h"
 #include "reply_read.h"
 #include "script.h"
 #include "subscription.h"
@@ -56,11 +57,19 @@ void finish(MultiTakeResult& r) {
     }
 }
 
+// What bucket i of a take gave goes back: a lease released, else a put
+// (never above capacity). Returns its state after.
+State give_back(Client& client, const TakeResult& t, const LeaseSpec* lease) {
+    if (t.leased() && lease) return release_lease(client, t.state.name, lease->id).state;
+    return client.put(t.state.name, t.taken, false, std::nullopt).state;
+}
+
 // A cluster: each bucket on its own, in the order of their keys, so that
 // two such requests meet their buckets in the same order. A bucket that
-// says no ends the taking; what was taken goes back (put, never above
-// capacity), and the rest are only looked at, for the answer.
-MultiTakeResult take_in_order(Client& client, const std::vector<NamedCount>& list, TakeMode mode) {
+// says no ends the taking; what was taken goes back, and the rest are only
+// looked at, for the answer.
+MultiTakeResult take_in_order(Client& client, const std::vector<NamedCount>& list, TakeMode mode,
+                              const LeaseSpec* lease) {
     std::vector<std::size_t> order(list.size());
     for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
     std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
@@ -71,26 +80,23 @@ MultiTakeResult take_in_order(Client& client, const std::vector<NamedCount>& lis
     std::vector<std::size_t> taken;
     bool denied = false;
     for (std::size_t i : order) {
-        const NamedCount& c = list[i];
         TakeMode m = denied ? TakeMode::check : mode;
         try {
-            r.buckets[i] = client.take(c.name, c.count, m, std::nullopt);
+            r.buckets[i] = client.take(list[i].name, list[i].count, m, std::nullopt,
+                                       m == TakeMode::all ? lease : nullptr);
         } catch (const Error&) {
-            for (std::size_t j : taken)
-                client.put(list[j].name, list[j].count, false, std::nullopt);
+            for (std::size_t j : taken) give_back(client, r.buckets[j], lease);
             throw;
         }
-        if (m == TakeMode::check) r.buckets[i].taken = 0;
         if (r.buckets[i].ok()) taken.push_back(i);
         if (!r.buckets[i].ok() && mode == TakeMode::all) denied = true;
     }
-    if (denied) {
-        for (std::size_t j : taken) {
-            PutResult back = client.put(list[j].name, list[j].count, false, std::nullopt);
-            r.buckets[j].state = back.state;
-            r.buckets[j].taken = 0;
-            r.buckets[j].retry_after_ms = back.state.ms_until(static_cast<double>(list[j].count));
-        }
+    for (std::size_t j : denied ? taken : std::vector<std::size_t>{}) {
+        State after = give_back(client, r.buckets[j], lease);
+        r.buckets[j].state = after;
+        r.buckets[j].taken = 0;
+        r.buckets[j].fence = 0;
+        r.buckets[j].retry_after_ms = after.ms_until(static_cast<double>(list[j].count));
     }
     finish(r);
     return r;
@@ -109,13 +115,16 @@ bool MultiTakeResult::refused(std::size_t i) const {
     return t.queued_ahead > 0 || t.state.tokens < static_cast<double>(t.requested);
 }
 
-MultiTakeResult take_many(Client& client, const std::vector<NamedCount>& list, TakeMode mode) {
+MultiTakeResult take_many(Client& client, const std::vector<NamedCount>& list, TakeMode mode,
+                          const LeaseSpec* lease) {
+    if (mode != TakeMode::all) lease = nullptr;
     std::vector<std::string> args{mode == TakeMode::check ? "2" : "0"};
     for (const NamedCount& c : list) args.push_back(std::to_string(c.count));
+    if (lease) args.insert(args.end(), {lease->id, std::to_string(lease->ttl_ms), lease->holder});
     std::string node;
     Reply answer =
         client.run_change_many(scripts::take_many_script, names_of(list), std::move(args), node);
-    if (is_crossslot(*answer)) return take_in_order(client, list, mode);
+    if (is_crossslot(*answer)) return take_in_order(client, list, mode, lease);
     if (answer->type == REDIS_REPLY_ERROR) throw_script_error(*answer, list);
     MultiTakeResult r;
     for (std::size_t i = 0; i < list.size(); ++i) {
@@ -150,7 +159,8 @@ WakeAt look_again_at(const TakeResult& t) {
 }  // namespace
 
 MultiWaitResult wait_many(Client& client, const std::vector<NamedCount>& list,
-                          std::optional<int64_t> timeout_ms, int interrupt_fd) {
+                          std::optional<int64_t> timeout_ms, int interrupt_fd,
+                          const LeaseSpec* lease) {
     const auto start = Clock::now();
     WakeAt deadline;
     if (timeout_ms) deadline = after_ms(*timeout_ms);
@@ -159,7 +169,7 @@ MultiWaitResult wait_many(Client& client, const std::vector<NamedCount>& list,
     what.append(join_names(list)).append("'; nothing taken");
     for (;;) {
         if (int sig = pending_signal(interrupt_fd)) throw_signal(sig, "while waiting for " + what);
-        MultiTakeResult r = take_many(client, list, TakeMode::all);
+        MultiTakeResult r = take_many(client, list, TakeMode::all, lease);
         if (r.ok()) return {std::move(r), ms_since(start)};
         std::size_t i = first_refusal(r);
         auto& sub = subscribed[i];
@@ -179,6 +189,17 @@ MultiWaitResult wait_many(Client& client, const std::vector<NamedCount>& list,
         Subscription::Event event = sub->next(sleep, interrupt_fd);
         if (event.kind == Subscription::Event::Kind::moved) sub.reset();
     }
+}
+
+std::vector<std::string> give_back_many(Client& client, const MultiTakeResult& result,
+                                        const LeaseSpec* lease) {
+    std::vector<std::string> names;
+    for (const TakeResult& t : result.buckets) {
+        if (t.taken <= 0) continue;
+        give_back(client, t, lease);
+        names.push_back(t.state.name);
+    }
+    return names;
 }
 
 }  // namespace tbucket

@@ -28,7 +28,10 @@ struct MultiTakeResult {
 };
 
 // mode: TakeMode::all (all or none) or TakeMode::check (take nothing).
-MultiTakeResult take_many(Client& client, const std::vector<NamedCount>& list, TakeMode mode);
+// `lease` (with all): buckets without refill hold their tokens as this
+// lease (one id, a fence each); refilling ones are taken from for good.
+MultiTakeResult take_many(Client& client, const std::vector<NamedCount>& list, TakeMode mode,
+                          const LeaseSpec* lease = nullptr);
 
 // Waits until take_many(all) grants, the deadline (Error timeout), or a
 // signal on interrupt_fd (Error interrupted/terminated; nothing taken).
@@ -42,6 +45,12 @@ struct MultiWaitResult {
     int64_t waited_ms = 0;
 };
 MultiWaitResult wait_many(Client& client, const std::vector<NamedCount>& list,
-                          std::optional<int64_t> timeout_ms, int interrupt_fd);
+                          std::optional<int64_t> timeout_ms, int interrupt_fd,
+                          const LeaseSpec* lease = nullptr);
+
+// Gives back what a granted take_many took (a signal came before the
+// commit): leases released, the rest put back. Returns the names.
+std::vector<std::string> give_back_many(Client& client, const MultiTakeResult& result,
+                                        const LeaseSpec* lease);
 
 }  // namespace tbucket

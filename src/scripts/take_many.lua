@@ -4,19 +4,30 @@
 -- ARGV[1] id memory ms (see common)
 -- ARGV[2] '0': all or nothing; '2': check, take nothing
 -- ARGV[3..] N (1..2^53-1) for each bucket, in the order KEYS[1], KEYS[3], ...
+-- then, optionally (mode '0'), a lease: its id (24 hex), ttl ms, holder
+--         ("<host> <pid>"): buckets without refill hold their N under that
+--         id (each with its own fence); refilling ones are simply taken from
 -- Each bucket's queue is served first, as a take does; while any bucket has
 -- tickets queued nothing is taken from any (no one takes what a waiter is
 -- owed). Tokens are taken only when every bucket has its N: then from all
 -- in this one script, so no one sees some taken and others not.
--- Reply: one take reply (see take.lua; fence 0) per bucket, in KEYS order;
+-- Reply: one take reply (see take.lua) per bucket, in KEYS order;
 --        a repeat of the request gets the first reply
 -- Errors: as take's, their text followed by ' @<i>', the bucket's place in
 --         the list (1-based), so the client can name it
 local mode = choice(ARGV[2], 'mode', '0', '2')
 local keys, counts = {KEYS[1]}, {}
 for i = 3, #KEYS do keys[#keys + 1] = KEYS[i] end
-if #ARGV ~= #keys + 2 then fail('TBUSAGE', 'one count per bucket') end
+if #ARGV ~= #keys + 2 and #ARGV ~= #keys + 5 then fail('TBUSAGE', 'one count per bucket') end
 for i = 1, #keys do counts[i] = whole(ARGV[i + 2], 'count', 1) end
+local lease = ARGV[#keys + 3]
+local ttl, holder
+if lease then
+    if mode ~= '0' then fail('TBUSAGE', 'a lease takes N or nothing') end
+    lease_id(lease)
+    ttl, holder = whole(ARGV[#keys + 4], 'lease time', 1), ARGV[#keys + 5]
+    if not string.match(holder, '^[%w%.%-_]+ %d+$') then fail('TBUSAGE', 'lease holder must be "<host> <pid>"') end
+end
 local again = first_answer()
 if again then return again end
 local now, now_text = clock()
@@ -33,15 +44,16 @@ for i, k in ipairs(keys) do
 end
 local reply, changed = {}, {}
 for i, b in ipairs(buckets) do
-    local taken = 0
+    local taken, fence = 0, 0
     if enough and mode == '0' then
         b.t = b.t - counts[i]
         taken = counts[i]
+        if lease and not b.r then fence = hold(b, lease, taken, ttl, holder, now) end
     end
     b.t_text = num(b.t)
     changed[i] = taken > 0 or b.stepped or b.leases_changed or b.queue_changed
     local r = state(b, b.t_text, now)
-    r[7], r[8], r[9], r[10] = taken, num(b.l), next_expiry_ms(keys[i], b, now), 0
+    r[7], r[8], r[9], r[10] = taken, num(b.l), next_expiry_ms(keys[i], b, now), fence
     r[11], r[12] = b.q, num(b.qn)
     reply[i] = r
 end

@@ -1,0 +1,240 @@
+// Several buckets, one decision (SPEC §11), through the built binary: all
+// or none under concurrency, one command, a waiter that holds nothing while
+// it waits, each bucket's queue respected, and errors that leave every
+// bucket as it was.
+
+#include <catch2/catch.hpp>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "support/e2e.h"
+
+using nlohmann::json;
+using tbucket::test::Child;
+using tbucket::test::redis;
+using tbucket::test::RunResult;
+
+namespace {
+
+#ifdef TBUCKET_TEST_SANITIZED
+constexpr int scale = 10;  // a sanitizer build's tbucket starts 15x slower
+#else
+constexpr int scale = 1;
+#endif
+
+RunResult tb(std::vector<std::string> args) {
+    return tbucket::test::run(tbucket::test::tb_argv(redis().url(), std::move(args)));
+}
+
+std::unique_ptr<Child> shell_loop(const std::string& script) {
+    tbucket::test::RunOptions options =
+        tbucket::test::with_env({{"TB", tbucket::test::tbucket_path()}, {"URL", redis().url()}});
+    options.timeout_s = 120;
+    return std::make_unique<Child>(std::vector<std::string>{"sh", "-c", script}, options);
+}
+
+std::map<std::string, int> count_lines(const std::string& out) {
+    std::map<std::string, int> counts;
+    for (const std::string& line : tbucket::test::text_lines(out)) ++counts[line];
+    return counts;
+}
+
+std::string level(const std::string& name) {
+    return redis().string({"HGET", "tbucket:{" + name + "}", "t"});
+}
+
+}  // namespace
+
+TEST_CASE("8 processes x 200 take a,b: exactly a's capacity granted, b loses nothing to denials",
+          "[trust][multi]") {
+    const int each = 200 / scale;
+    REQUIRE(tb({"create", "a", "--capacity", "50"}).code == 0);
+    REQUIRE(tb({"create", "b", "--capacity", "120"}).code == 0);
+    const std::string script = "for i in $(seq " + std::to_string(each) +
+                               "); do \"$TB\" -q -u \"$URL\" take a,b; echo $?; done";
+    std::vector<std::unique_ptr<Child>> loops;
+    for (int i = 0; i < 8; ++i) loops.push_back(shell_loop(script));
+    std::map<std::string, int> codes;
+    for (auto& loop : loops) {
+        RunResult r = loop->wait();
+        CHECK(r.code == 0);
+        CHECK(r.err.empty());
+        for (const auto& [code, n] : count_lines(r.out)) codes[code] += n;
+    }
+    INFO("0 x" << codes["0"] << ", 1 x" << codes["1"] << ", " << codes.size() << " kinds");
+    CHECK(codes["0"] == 50);
+    CHECK(codes["1"] == 8 * each - 50);
+    CHECK(codes.size() == 2);
+    CHECK(level("a") == "0");
+    CHECK(level("b") == "70");  // 120 - 50: the denials took nothing from b
+}
+
+TEST_CASE("take a,b is one script call and names each bucket's result", "[trust][multi]") {
+    REQUIRE(tb({"create", "a", "--capacity", "5"}).code == 0);
+    REQUIRE(tb({"create", "b", "--capacity", "10", "--rate", "1/s"}).code == 0);
+    REQUIRE(tb({"take", "a,b"}).code == 0);  // caches the script
+    redis().command({"CONFIG", "RESETSTAT"});
+    RunResult r = tb({"--json", "take", "a=2,b=3"});
+    REQUIRE(r.code == 0);
+    CHECK(redis().command_calls("evalsha") + redis().command_calls("eval") == 1);
+    json j = json::parse(r.out);
+    CHECK(j["ok"] == true);
+    CHECK(j["taken"] == 5);
+    CHECK(j["retry_after_ms"] == 0);
+    REQUIRE(j["buckets"].size() == 2);
+    CHECK(j["buckets"][0]["name"] == "a");
+    CHECK(j["buckets"][0]["taken"] == 2);
+    CHECK(j["buckets"][0]["tokens"] == 2);
+    CHECK(j["buckets"][1]["name"] == "b");
+    CHECK(j["buckets"][1]["taken"] == 3);
+    // One script: one server time for both.
+    CHECK(j["buckets"][0]["server_time_ms"] == j["buckets"][1]["server_time_ms"]);
+    RunResult text = tb({"take", "a,b"});
+    CHECK(text.code == 0);
+    CHECK(tbucket::test::text_lines(text.out).size() == 2);  // a line each
+}
+
+TEST_CASE("a denial names the buckets that said no, with when all will have enough",
+          "[trust][multi]") {
+    REQUIRE(tb({"create", "a", "--capacity", "5"}).code == 0);
+    REQUIRE(tb({"create", "r", "--capacity", "10", "--rate", "10/s", "--tokens", "0"}).code == 0);
+    RunResult r = tb({"--json", "take", "a=2,r=5"});
+    CHECK(r.code == 1);
+    json j = json::parse(r.out);
+    CHECK(j["ok"] == false);
+    CHECK(j["taken"] == 0);
+    CHECK(j["refused"] == json::array({"r"}));
+    CHECK(j["retry_after_ms"].get<int64_t>() > 0);
+    CHECK(j["retry_after_ms"].get<int64_t>() <= 500);
+    CHECK(level("a") == "5");
+    RunResult text = tb({"take", "a=2,r=5"});
+    CHECK(text.code == 1);
+    CHECK(text.err.find("'r' has 0 tokens of 5") != std::string::npos);
+    CHECK(text.err.find("'a' has") == std::string::npos);
+    RunResult never = tb({"--json", "take", "a=6,r=1", "-E", "1"});
+    CHECK(never.code == 5);  // more than a can hold: impossible, named
+    CHECK(never.err.find("'a'") != std::string::npos);
+}
+
+TEST_CASE("a bucket missing from the list leaves the others untouched", "[trust][multi]") {
+    REQUIRE(tb({"create", "a", "--capacity", "5"}).code == 0);
+    RunResult r = tb({"take", "a,nope"});
+    CHECK(r.code == 3);
+    CHECK(tbucket::test::one_error_line(r.err));
+    CHECK(r.err.find("no such bucket: nope") != std::string::npos);
+    CHECK(level("a") == "5");
+}
+
+TEST_CASE("take a,b is denied while a waiter is queued on b, and takes nothing from a",
+          "[trust][multi]") {
+    REQUIRE(tb({"create", "a", "--capacity", "5"}).code == 0);
+    REQUIRE(tb({"create", "b", "--capacity", "5", "--tokens", "1"}).code == 0);
+    Child waiter(tbucket::test::tb_argv(redis().url(), {"take", "b", "3", "--wait=10s"}));
+    REQUIRE(tbucket::test::wait_for_subscribers(redis(), "tbucket:{b}:events", 1));
+    RunResult r = tb({"--json", "take", "a,b"});
+    CHECK(r.code == 1);
+    json j = json::parse(r.out);
+    CHECK(j["refused"] == json::array({"b"}));
+    CHECK(j["buckets"][1]["queued_ahead"] == 1);
+    CHECK(level("a") == "5");
+    CHECK(level("b") == "1");
+    REQUIRE(tb({"put", "b", "2"}).code == 0);
+    CHECK(waiter.wait().code == 0);
+}
+
+TEST_CASE("take a=2,b=3 --wait while others take: 0 means both dropped in one script",
+          "[trust][multi][wait]") {
+    REQUIRE(tb({"create", "a", "--capacity", "100", "--tokens", "0"}).code == 0);
+    REQUIRE(tb({"create", "b", "--capacity", "100", "--tokens", "100"}).code == 0);
+    Child waiter(
+        tbucket::test::tb_argv(redis().url(), {"--json", "take", "a=2,b=3", "--wait=20s"}));
+    REQUIRE(tbucket::test::wait_for_subscribers(redis(), "tbucket:{a}:events", 1));
+    // Others take from b and a, and put into a one token at a time: a never
+    // holds 2 for long, but sometimes does.
+    auto b_taker =
+        shell_loop("for i in $(seq 30); do \"$TB\" -q -u \"$URL\" take b; echo $?; done");
+    auto a_taker =
+        shell_loop("for i in $(seq 30); do \"$TB\" -q -u \"$URL\" take a; echo $?; done");
+    auto a_putter = shell_loop("for i in $(seq 40); do \"$TB\" -q -u \"$URL\" put a 1; done");
+    RunResult w = waiter.wait();
+    std::map<std::string, int> bt = count_lines(b_taker->wait().out);
+    std::map<std::string, int> at = count_lines(a_taker->wait().out);
+    REQUIRE(a_putter->wait().code == 0);
+    INFO("waiter " << w.code << " " << w.out << w.err);
+    REQUIRE((w.code == 0 || w.code == 124));
+    const int mine = w.code == 0 ? 1 : 0;
+    if (mine) {
+        json j = json::parse(w.out);
+        CHECK(j["taken"] == 5);
+        CHECK(j["buckets"][0]["server_time_ms"] == j["buckets"][1]["server_time_ms"]);
+    }
+    // Every token accounted for: a got 40 by puts, each grant took its own.
+    CHECK(std::stod(level("a")) == 40 - at["0"] - 2 * mine);
+    CHECK(std::stod(level("b")) == 100 - bt["0"] - 3 * mine);
+}
+
+TEST_CASE("take a=2,b=3 --wait that times out (124) took nothing from either",
+          "[trust][multi][wait]") {
+    REQUIRE(tb({"create", "a", "--capacity", "10", "--tokens", "10"}).code == 0);
+    REQUIRE(tb({"create", "b", "--capacity", "10", "--tokens", "2"}).code == 0);
+    Child waiter(tbucket::test::tb_argv(redis().url(), {"take", "a=2,b=3", "--wait=2s"}));
+    REQUIRE(tbucket::test::wait_for_subscribers(redis(), "tbucket:{b}:events", 1));
+    // b changes under the waiter, never up to 3; a is taken from meanwhile.
+    for (int i = 0; i < 5; ++i) {
+        REQUIRE(tb({"take", "b"}).code == 0);
+        REQUIRE(tb({"put", "b", "1"}).code == 0);
+        REQUIRE(tb({"take", "a"}).code == 0);
+    }
+    RunResult w = waiter.wait();
+    CHECK(w.code == 124);
+    CHECK(tbucket::test::one_error_line(w.err));
+    CHECK(level("a") == "5");
+    CHECK(level("b") == "2");
+}
+
+TEST_CASE("a list waiter wakes for the bucket that said no, then takes all at once",
+          "[trust][multi][wait]") {
+    REQUIRE(tb({"create", "a", "--capacity", "5", "--tokens", "0"}).code == 0);
+    REQUIRE(tb({"create", "b", "--capacity", "5", "--tokens", "0"}).code == 0);
+    Child waiter(tbucket::test::tb_argv(redis().url(),
+                                        {"--json", "watch", "a,b", "--take", "--timeout", "20s"}));
+    REQUIRE(tbucket::test::wait_for_subscribers(redis(), "tbucket:{a}:events", 1));
+    REQUIRE(tb({"put", "a", "1"}).code == 0);
+    REQUIRE(tbucket::test::wait_for_subscribers(redis(), "tbucket:{b}:events", 1));
+    CHECK(level("a") == "1");  // not held while b is awaited
+    REQUIRE(tb({"put", "b", "1"}).code == 0);
+    RunResult w = waiter.wait();
+    CHECK(w.code == 0);
+    CHECK(level("a") == "0");
+    CHECK(level("b") == "0");
+}
+
+TEST_CASE("run api,deploys -- CMD: the rate token is spent, the semaphore's comes back",
+          "[trust][multi][lease]") {
+    REQUIRE(tb({"create", "api", "--capacity", "10", "--rate", "1/h"}).code == 0);
+    REQUIRE(tb({"create", "deploys", "--capacity", "2"}).code == 0);
+    const std::string probe = "redis-cli -p " + std::to_string(redis().port()) +
+                              " HGET tbucket:{deploys} l; echo \"$TBUCKET_LEASE $TBUCKET_FENCE\"";
+    RunResult r = tb({"run", "api,deploys", "--", "sh", "-c", probe});
+    REQUIRE(r.code == 0);
+    std::vector<std::string> lines = tbucket::test::text_lines(r.out);
+    REQUIRE(lines.size() == 2);
+    CHECK(lines[0] == "1");                 // held as a lease while the command ran
+    CHECK(lines[1].size() > 25);            // the lease id and its fence
+    CHECK(level("deploys") == "2");         // given back after it
+    CHECK(std::stod(level("api")) < 9.01);  // spent: an hour's refill is 1
+    CHECK(redis().string({"HGET", "tbucket:{deploys}", "l"}) == "0");
+}
+
+TEST_CASE("run a list that is denied runs nothing and takes nothing (exit 75)", "[trust][multi]") {
+    REQUIRE(tb({"create", "api", "--capacity", "10", "--rate", "1/h"}).code == 0);
+    REQUIRE(tb({"create", "deploys", "--capacity", "1", "--tokens", "0"}).code == 0);
+    RunResult r = tb({"run", "api,deploys", "--", "echo", "ran"});
+    CHECK(r.code == 75);
+    CHECK(r.out.empty());
+    CHECK(r.err.find("'deploys' has 0 tokens of 1") != std::string::npos);
+    CHECK(level("api") == "10");
+}
