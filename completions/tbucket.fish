@@ -119,8 +119,19 @@ function __tbucket_buckets
         end
         set i (math $i + 1)
     end
+    # After a comma (a bucket list, NAME[=N],...): the names not yet in it,
+    # with the list so far in front.
+    set -l token (commandline -ct)
+    set -l head ''
+    if string match -q -- '*,*' $token
+        set head (string replace -r -- ',[^,]*$' ',' $token)
+    end
     # Text output whatever TBUCKET_JSON says.
-    env TBUCKET_JSON= $cmd $args list 2>/dev/null </dev/null
+    for n in (env TBUCKET_JSON= $cmd $args list 2>/dev/null </dev/null)
+        if not string match -q -- "*,$n,*" ",$head"; and not string match -q -- "*,$n=*" ",$head"
+            echo $head$n
+        end
+    end
 end
 
 # The command after `run NAME [N] --` and its arguments, completed as if
