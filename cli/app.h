@@ -61,6 +61,7 @@ class Context {
                                 const std::string& lease = {});
     Output& out;
     const GlobalOptions& global;
+    bool named_a_list = false;  // the command was given a bucket list (SPEC §11)
     // The exit status of a denial: -E if given, else the command's default.
     int denied_exit(int fallback) const {
         return global.denied_exit >= 0 ? global.denied_exit : fallback;

@@ -142,6 +142,7 @@ MultiTakeResult take_list(Context& ctx, const std::vector<NamedCount>& list, con
 // run NAME[=N],... -- CMD: all or none; refilling buckets consumed, those
 // without refill leased (one id, a fence each) and given back after CMD.
 int run_many(Context& ctx, const RunOptions& o, const std::vector<NamedCount>& list) {
+    ctx.named_a_list = true;
     if (parse_settings(o.settings)) {
         throw Error(ErrorKind::usage,
                     "--capacity/--rate/--expire create one bucket; create each of a list first");

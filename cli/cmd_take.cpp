@@ -32,6 +32,7 @@ int take_all(Context& ctx, const std::string& name, const std::optional<Settings
 int run_many(Context& ctx, const TakeOptions& o) {
     if (o.count == "all") throw Error(ErrorKind::usage, "take all takes one bucket, not a list");
     std::vector<NamedCount> list = parse_name_list(o.name, parse_count("count", o.count));
+    ctx.named_a_list = true;
     if (parse_settings(o.settings)) {
         throw Error(ErrorKind::usage,
                     "--capacity/--rate/--expire create one bucket; create each of a list first");
@@ -76,6 +77,7 @@ int take_now(Context& ctx, const std::string& name, int64_t n, TakeMode mode,
 }
 
 int take_many_now(Context& ctx, const std::vector<NamedCount>& list) {
+    ctx.named_a_list = true;
     ctx.signals();
     MultiTakeResult result = take_many(ctx.client(), list, TakeMode::all);
     ctx.commit_many(result);

@@ -52,6 +52,7 @@ int follow(Context& ctx, const std::string& name, std::optional<int64_t> timeout
 // watch NAME[=N],... --take: all or none, holding nothing while it waits.
 int run_many(Context& ctx, const WatchOptions& o) {
     std::vector<NamedCount> list = parse_name_list(o.name, parse_count("count", o.count));
+    ctx.named_a_list = true;
     if (o.follow || !o.take) {
         throw Error(ErrorKind::usage, "a bucket list is watched with --take only (no --follow)");
     }

@@ -146,12 +146,23 @@ std::size_t first_refusal(const MultiTakeResult& r) {
     return 0;
 }
 
-WakeAt look_again_at(const TakeResult& t) {
+WakeAt earliest(WakeAt a, WakeAt b) {
+    if (!a) return b;
+    if (!b) return a;
+    return std::min(*a, *b);
+}
+
+// When to look again without an event: the refill or next lease end of the
+// bucket that said no, and, for a bucket with an idle expiry, half of it
+// (a look is a use: it keeps the bucket from expiring under the waiter).
+WakeAt look_again_at(const MultiTakeResult& r, std::size_t refused) {
+    const TakeResult& t = r.buckets[refused];
     WakeAt at;
     if (t.retry_after_ms) at = after_ms(*t.retry_after_ms + 1);
-    if (t.next_lease_end_ms) {
-        auto lease = after_ms(*t.next_lease_end_ms + 1);
-        if (!at || lease < *at) at = lease;
+    if (t.next_lease_end_ms) at = earliest(at, after_ms(*t.next_lease_end_ms + 1));
+    for (const TakeResult& b : r.buckets) {
+        if (b.state.expire_ms)
+            at = earliest(at, after_ms(std::max<int64_t>(*b.state.expire_ms / 2, 50)));
     }
     return at;
 }
@@ -183,7 +194,7 @@ MultiWaitResult wait_many(Client& client, const std::vector<NamedCount>& list,
             throw Error(ErrorKind::timeout,
                         "timed out after " + format_exact_ms(*timeout_ms) + " waiting for " + what);
         }
-        WakeAt wake = look_again_at(r.buckets[i]);
+        WakeAt wake = look_again_at(r, i);
         if (deadline && (!wake || *deadline < *wake)) wake = deadline;
         int64_t sleep = wake ? ms_until(*wake) : -1;
         Subscription::Event event = sub->next(sleep, interrupt_fd);

@@ -10,7 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "script.h"
 #include "support/e2e.h"
+#include "support/fault_proxy.h"
 
 using nlohmann::json;
 using tbucket::test::Child;
@@ -237,4 +239,43 @@ TEST_CASE("run a list that is denied runs nothing and takes nothing (exit 75)", 
     CHECK(r.out.empty());
     CHECK(r.err.find("'deploys' has 0 tokens of 1") != std::string::npos);
     CHECK(level("api") == "10");
+}
+
+TEST_CASE("take a,b whose reply is lost is asked again and takes exactly once",
+          "[trust][multi][proxy]") {
+    using Fault = tbucket::test::FaultProxy::Fault;
+    Fault fault = GENERATE(Fault::drop_reply, Fault::cut_before_reply, Fault::cut_mid_reply);
+    const std::string a = std::string("a").append(std::to_string(static_cast<int>(fault)));
+    const std::string b = std::string("b").append(a);
+    REQUIRE(tb({"create", a, "--capacity", "10"}).code == 0);
+    REQUIRE(tb({"create", b, "--capacity", "10"}).code == 0);
+    redis().command({"SCRIPT", "LOAD", std::string(tbucket::scripts::take_many_script.source)});
+    tbucket::test::FaultProxy proxy(redis().port());
+    proxy.fault_nth({"EVALSHA", "EVAL"}, 1, fault);
+    tbucket::test::RunOptions options;
+    options.timeout_s = 40;
+    RunResult r = tbucket::test::run(
+        tbucket::test::tb_argv(proxy.url(),
+                               {"--timeout-io", "1s", "--json", "take", a + "=2," + b + "=3"}),
+        options);
+    INFO("fault " << static_cast<int>(fault) << ": exit " << r.code << " " << r.out << r.err);
+    CHECK(r.code == 0);
+    CHECK(json::parse(r.out)["taken"] == 5);
+    CHECK(level(a) == "8");
+    CHECK(level(b) == "7");
+    CHECK(proxy.commands_seen("EVALSHA") + proxy.commands_seen("EVAL") >= 2);
+}
+
+TEST_CASE("a list waiter wakes when a lease in it ends, and takes its tokens back",
+          "[trust][multi][wait][lease]") {
+    REQUIRE(tb({"create", "sem", "--capacity", "1"}).code == 0);
+    REQUIRE(tb({"create", "api", "--capacity", "5"}).code == 0);
+    REQUIRE(tb({"lease", "take", "sem", "--ttl", "1s"}).code == 0);  // never released
+    RunResult r = tb({"--json", "take", "api,sem", "--wait=10s"});
+    CHECK(r.code == 0);
+    json j = json::parse(r.out);
+    CHECK(j["waited_ms"].get<int64_t>() >= 500);  // the lease had to end first
+    CHECK(level("sem") == "0");
+    CHECK(level("api") == "4");
+    CHECK(redis().string({"HGET", "tbucket:{sem}", "l"}) == "0");  // the dead lease reclaimed
 }
