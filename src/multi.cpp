@@ -64,17 +64,26 @@ State give_back(Client& client, const TakeResult& t, const LeaseSpec* lease) {
     return client.put(t.state.name, t.taken, false, std::nullopt).state;
 }
 
+std::vector<std::size_t> by_key(Client& client, const std::vector<NamedCount>& list) {
+    std::vector<std::size_t> order(list.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+        return client.key(list[a].name) < client.key(list[b].name);
+    });
+    return order;
+}
+
 // A cluster: each bucket on its own, in the order of their keys, so that
 // two such requests meet their buckets in the same order. A bucket that
 // says no ends the taking; what was taken goes back, and the rest are only
 // looked at, for the answer.
 MultiTakeResult take_in_order(Client& client, const std::vector<NamedCount>& list, TakeMode mode,
                               const LeaseSpec* lease) {
-    std::vector<std::size_t> order(list.size());
-    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-        return client.key(list[a].name) < client.key(list[b].name);
-    });
+    std::vector<std::size_t> order = by_key(client, list);
+    // As in take_many.lua: a refilling bucket of a list is simply taken from.
+    std::optional<LeaseSpec> as_lease;
+    if (lease) as_lease = LeaseSpec{lease->id, lease->ttl_ms, lease->holder, false};
+    lease = as_lease ? &*as_lease : nullptr;
     MultiTakeResult r;
     r.buckets.resize(list.size());
     std::vector<std::size_t> taken;

@@ -106,3 +106,31 @@ TEST_CASE("across shards, a list waiter takes all once the last bucket has enoug
     CHECK(level(cluster, "a") == "3");
     CHECK(level(cluster, "b") == "0");
 }
+
+TEST_CASE("across shards, run api,deploys spends api's token and gives deploys' back",
+          "[cluster][multi][lease]") {
+    RedisCluster cluster(3);
+    const std::string url = cluster.url();
+    REQUIRE(&cluster.owner(cluster.slot("tbucket:{api}")) !=
+            &cluster.owner(cluster.slot("tbucket:{deploys}")));
+    REQUIRE(tb(url, {"create", "api", "--capacity", "10", "--rate", "1/h"}).code == 0);
+    REQUIRE(tb(url, {"create", "deploys", "--capacity", "2"}).code == 0);
+    RedisServer& owner = cluster.owner(cluster.slot("tbucket:{deploys}"));
+    const std::string probe = "redis-cli -p " + std::to_string(owner.port()) +
+                              " HGET tbucket:{deploys} l; echo \"$TBUCKET_FENCE\"";
+    RunResult r = tb(url, {"run", "api,deploys", "--lease", "30s", "--", "sh", "-c", probe});
+    INFO(r.out << r.err);
+    REQUIRE(r.code == 0);
+    std::vector<std::string> lines = tbucket::test::text_lines(r.out);
+    REQUIRE(lines.size() == 2);
+    CHECK(lines[0] == "1");  // leased while the command ran
+    CHECK(std::stoll(lines[1]) > 0);
+    CHECK(level(cluster, "deploys") == "2");
+    CHECK(std::stod(level(cluster, "api")) < 9.01);
+    // Denied by deploys (after api was taken): api's token comes back.
+    REQUIRE(tb(url, {"reset", "deploys", "--tokens", "0"}).code == 0);
+    const std::string before = level(cluster, "api");
+    RunResult denied = tb(url, {"run", "api,deploys", "--", "true"});
+    CHECK(denied.code == 75);
+    CHECK(std::stod(level(cluster, "api")) >= std::stod(before));
+}
