@@ -18,6 +18,7 @@
 // Output: "name value unit" lines, for bench/run to print beside baselines.
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <spawn.h>
 #include <sys/resource.h>
@@ -83,10 +84,18 @@ long long info_number(Connection& c, const char* section, const char* field) {
     return at == std::string::npos ? -1 : std::atoll(text.c_str() + at + std::strlen(field) + 1);
 }
 
+// Until `n` wait on the bucket whose events channel is `channel`: those
+// subscribed to it, plus those queued (a taker, SPEC §10, listens on its
+// own channel; a version before queues subscribed here too).
 void subscribed(Connection& admin, const std::string& channel, long long n) {
+    const std::string key = channel.substr(0, channel.size() - std::string(":events").size());
     for (;;) {
+        long long waiting = 0;
         Reply r = admin.call({"PUBSUB", "SHARDNUMSUB", channel});
-        if (r->elements == 2 && r->element[1]->integer >= n) return;
+        if (r->elements == 2) waiting += r->element[1]->integer;
+        Reply q = admin.call({"HGET", key, "q"});
+        if (q->type == REDIS_REPLY_STRING) waiting += std::atoll(q->str);
+        if (waiting >= n) return;
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
 }
@@ -265,6 +274,93 @@ void idle(const char* tbucket) {
     for (pid_t pid : pids) waitpid(pid, nullptr, 0);
 }
 
+// Calls of EVALSHA and EVAL so far, and the usec spent in them (INFO
+// commandstats): what clients asked for, not the commands inside scripts.
+std::pair<double, double> script_stats(Connection& admin) {
+    Reply r = admin.call({"INFO", "commandstats"});
+    std::string text(r->str, r->len);
+    double calls = 0, usec = 0;
+    for (const char* name : {"cmdstat_evalsha:", "cmdstat_eval:"}) {
+        std::size_t at = text.find(name);
+        if (at == std::string::npos) continue;
+        calls += std::atof(text.c_str() + text.find("calls=", at) + 6);
+        usec += std::atof(text.c_str() + text.find("usec=", at) + 5);
+    }
+    return {calls, usec};
+}
+
+// N processes of `take herd --wait` on an empty semaphore, then 20 puts of
+// one token, one at a time: per put, the commands the server runs (until
+// the winner has exited and the rest are quiet again), the server's script
+// CPU, and put-to-winner-exit latency. Also the connections per waiter.
+void herd(int n, const char* tbucket) {
+    Client admin_client(options(), "bench:");
+    Connection admin(options());
+    admin_client.create("herd", Settings{1, std::nullopt, std::nullopt}, 0, CreateMode::replace);
+    long long clients_before = info_number(admin, "clients", "connected_clients");
+    std::string url = "redis://127.0.0.1:" + std::to_string(port);
+    std::vector<pid_t> pids;
+    posix_spawn_file_actions_t quiet;
+    posix_spawn_file_actions_init(&quiet);
+    posix_spawn_file_actions_addopen(&quiet, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&quiet, 2, "/dev/null", O_WRONLY, 0);
+    for (int i = 0; i < n; ++i) {
+        const char* argv[] = {tbucket, "-q", "-u", url.c_str(), "--prefix", "bench:", "take", "herd",
+                              "--wait=600s", nullptr};
+        pid_t pid = 0;
+        posix_spawn(&pid, tbucket, &quiet, nullptr, const_cast<char**>(argv), environ);
+        pids.push_back(pid);
+    }
+    posix_spawn_file_actions_destroy(&quiet);
+    subscribed(admin, "bench:{herd}:events", n);
+    std::this_thread::sleep_for(std::chrono::seconds(2));  // the last ones settle and close
+    long long clients = info_number(admin, "clients", "connected_clients") - clients_before;
+    std::vector<double> ms, commands, usec;
+    for (int put = 0; put < 20; ++put) {
+        auto [calls_before, usec_before] = script_stats(admin);
+        auto put_at = Clock::now();
+        admin_client.put("herd", 1, false, std::nullopt);
+        pid_t winner = waitpid(-1, nullptr, 0);
+        ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - put_at).count());
+        pids.erase(std::remove(pids.begin(), pids.end(), winner), pids.end());
+        // The woken settle: until no script has run for 100 ms (at most 10 s).
+        double calls_seen = -1;
+        for (int i = 0; i < 100; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            double calls_now = script_stats(admin).first;
+            if (calls_now == calls_seen) break;
+            calls_seen = calls_now;
+        }
+        auto [calls_after, usec_after] = script_stats(admin);
+        commands.push_back(calls_after - calls_before);
+        usec.push_back(usec_after - usec_before);
+    }
+    // One plain take's script time, measured now, for scale: from one-shot
+    // processes, as the waiters' scripts come (a new connection each, the
+    // server's caches cooled by the process start, unlike a library loop).
+    admin_client.create("herd-scale", Settings{1000000, std::nullopt, std::nullopt}, std::nullopt,
+                        CreateMode::replace);
+    auto [scale_calls, scale_usec] = script_stats(admin);
+    for (int i = 0; i < 100; ++i) {
+        const char* argv[] = {tbucket, "-q", "-u", url.c_str(), "--prefix", "bench:", "take", "herd-scale",
+                              nullptr};
+        pid_t pid = 0;
+        posix_spawn(&pid, tbucket, nullptr, nullptr, const_cast<char**>(argv), environ);
+        waitpid(pid, nullptr, 0);
+    }
+    auto [scale_calls2, scale_usec2] = script_stats(admin);
+    std::printf("herd_one_take_usec %.1f us\n", (scale_usec2 - scale_usec) / (scale_calls2 - scale_calls));
+    std::sort(commands.begin(), commands.end());
+    std::sort(usec.begin(), usec.end());
+    std::printf("herd_waiters %d\nherd_connections_per_waiter %.2f\n", n,
+                static_cast<double>(clients) / n);
+    std::printf("herd_scripts_per_put %.0f\nherd_script_usec_per_put %.1f us\n", commands[commands.size() / 2],
+                usec[usec.size() / 2]);
+    percentiles("herd", ms);
+    for (pid_t pid : pids) kill(pid, SIGTERM);
+    for (pid_t pid : pids) waitpid(pid, nullptr, 0);
+}
+
 void pollidle() {
     Connection admin(options());
     admin.call({"SET", "bench:pollidle", "0"});
@@ -369,7 +465,7 @@ int main(int argc, char** argv) {
     if (argc < 3) {
         std::fprintf(stderr,
                      "usage: lib_bench PORT sha|seq|conc|loop|wake|poll|idle "
-                     "TBUCKET|pollidle|memory|usage CMD...\n");
+                     "TBUCKET|herd N TBUCKET|pollidle|memory|usage CMD...\n");
         return 2;
     }
     port = std::atoi(argv[1]);
@@ -386,6 +482,7 @@ int main(int argc, char** argv) {
         if (what == "poll") poll();
         if (what == "idle" && argc > 3) idle(argv[3]);
         if (what == "pollidle") pollidle();
+        if (what == "herd" && argc > 4) herd(std::atoi(argv[3]), argv[4]);
         if (what == "memory") memory();
         if (what == "usage" && argc > 3) child_usage(argv + 3);
     } catch (const Error& e) {

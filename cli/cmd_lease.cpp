@@ -123,7 +123,7 @@ Subcommand setup_lease(CLI::App& app) {
     t->add_option("N", o->count, "tokens to hold")->type_name("")->capture_default_str();
     add_ttl(t, *o);
     o->wait_option = t->add_option("--wait", o->wait,
-                                   "wait until the tokens can be taken: forever, or up to DURATION "
+                                   "wait in line until the tokens can be taken: forever, or up to DURATION "
                                    "(exit 124)")
                          ->expected(0, 1)
                          ->type_name("[DURATION]");

@@ -250,7 +250,7 @@ Subcommand setup_run(CLI::App& app, const std::vector<std::string>& command) {
     cmd->add_option("N", o->count, "tokens to take")->type_name("")->capture_default_str();
     o->wait_option =
         cmd->add_option("--wait", o->wait,
-                        "wait until the tokens can be taken: forever, or up to DURATION (exit 124)")
+                        "wait in line (first come, first served) until the tokens can be taken: forever, or up to DURATION (exit 124)")
             ->expected(0, 1)
             ->type_name("[DURATION]");
     cmd->add_flag("--fail-open", o->fail_open,

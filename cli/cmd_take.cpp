@@ -98,7 +98,7 @@ Subcommand setup_take(CLI::App& app) {
         cmd->add_flag("--partial", o->partial, "take as many whole tokens as there are, up to N");
     o->wait_option =
         cmd->add_option("--wait", o->wait,
-                        "wait until the tokens can be taken: forever, or up to DURATION (exit 124)")
+                        "wait in line (first come, first served) until the tokens can be taken: forever, or up to DURATION (exit 124)")
             ->expected(0, 1)
             ->type_name("[DURATION]")
             ->excludes(partial);

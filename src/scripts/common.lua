@@ -46,7 +46,8 @@
 --                    is served or first in line is dropped, so a dead waiter
 --                    holds no place, and an idle one sends nothing.
 --   <key>:g:<ticket> string, tokens set aside for a waiter by another client's
---                    script (cmsgpack {taken, fence}), until it claims them
+--                    script: the waiter's whole answer (cmsgpack), until it
+--                    claims them
 -- Tokens go to the queue first, in order: every script that adds tokens
 -- (put, release, reclaim, reset, create --update) serves the first tickets
 -- it can; a one-shot take is denied while tickets are queued. A ticket that
@@ -310,6 +311,12 @@ local function next_expiry_ms(key, b, now)
     return math.max(1, at - ms)
 end
 
+-- The reply every script starts with: level, capacity, rate amount ('' none),
+-- period ms, expiry ms (0 none), server time in microseconds.
+local function state(b, t_text, now)
+    return {t_text, b.c, b.rs or '', b.p or 0, b.x or 0, now}
+end
+
 -- Publishes on a waiter's own channel; true when the waiter heard it
 -- (its subscriber count), which is all that proves it alive.
 local function notify(key, ticket, message)
@@ -364,12 +371,16 @@ end
 -- that are gone (gave up, or their waiter's channel is silent) or ask for
 -- more than the capacity. `self`: the caller's own ticket, served without a
 -- message (returns its {taken, fence}). `wake`: the message for a first
--- ticket that cannot be served yet ('wake': the level changed, look again;
--- 'ping': only prove you are there; nil: say nothing, a one-shot take).
+-- ticket that cannot be served yet ('wake': look again, your turn may come
+-- sooner than you thought; 'ping': only prove you are there; nil: say
+-- nothing, a one-shot take). See wake_for().
+
 local function serve_queue(key, b, now, self, wake)
-    local ms, from, mine = math.floor(now / 1000), 0, nil
+    local ms, from, batch, mine = math.floor(now / 1000), 0, 2, nil
     while b.q > 0 do
-        local ids = redis.call('ZRANGE', key .. ':q', from, from + 63)
+        -- Most calls need the first ticket or two: read a few, then more.
+        local ids = redis.call('ZRANGE', key .. ':q', from, from + batch - 1)
+        batch = math.min(batch * 4, 128)
         if #ids == 0 then
             -- The count says more than the queue holds (a ticket key lost
             -- to eviction or by hand): believe the queue.
@@ -387,8 +398,12 @@ local function serve_queue(key, b, now, self, wake)
                 if id == self then
                     mine = given
                 else
+                    -- Its waiter's whole answer (wait.lua's reply), as of now:
+                    -- claiming it is then one read and one write.
+                    local r = state(b, num(b.t), now)
+                    r[7], r[8], r[9], r[10], r[11], r[12], r[13] = given[1], num(b.l), 0, given[2], -1, '0', ''
                     b.grants = b.grants or {}
-                    table.insert(b.grants, {id, cmsgpack.pack(given)})
+                    table.insert(b.grants, {id, cmsgpack.pack(r)})
                 end
                 dequeue(b, id, t.n)
             elseif b.t >= t.n then
@@ -406,6 +421,17 @@ local function serve_queue(key, b, now, self, wake)
     return mine
 end
 
+-- What to tell the first waiter when tokens came but not enough for it:
+-- on a refilling bucket its turn may now come sooner than the time it set
+-- itself, and with leases held it must set itself a time for the next to
+-- end (it may have looked last from too far back to have one), so it looks
+-- again; otherwise a ping only proves it alive (a put among many waiters
+-- on a semaphore costs two scripts: the put and the served waiter's claim).
+local function wake_for(b)
+    if b.r or b.l > 0 then return 'wake' end
+    return 'ping'
+end
+
 local function save_queue(key, b)
     if b.enqueued then
         redis.call('ZADD', key .. ':q', b.enqueued[2], b.enqueued[1])
@@ -418,7 +444,6 @@ local function save_queue(key, b)
     for _, g in ipairs(b.grants or {}) do
         redis.call('SET', key .. ':g:' .. g[1], g[2], 'PX', 600000)
     end
-    if b.claimed then redis.call('DEL', b.claimed) end
 end
 
 -- Writes level and time, or the whole bucket when it is new; then the idle
@@ -461,12 +486,6 @@ local function save(key, b, t_text, now_text, created, changed)
             redis.call('PEXPIRE', key .. ':qt', b.x)
         end
     end
-end
-
--- The reply every script starts with: level, capacity, rate amount ('' none),
--- period ms, expiry ms (0 none), server time in microseconds.
-local function state(b, t_text, now)
-    return {t_text, b.c, b.rs or '', b.p or 0, b.x or 0, now}
 end
 
 local key = KEYS[1]

@@ -41,7 +41,7 @@ else
     disagree(b)
 end
 local written = outcome ~= 'existed'
-if b.q > 0 and (written or b.leases_changed) then serve_queue(key, b, now, nil, 'wake') end
+if b.q > 0 and (written or b.leases_changed) then serve_queue(key, b, now, nil, wake_for(b)) end
 local t_text = num(b.t)
 local reply = state(b, t_text, now)
 reply[7] = outcome

@@ -31,7 +31,7 @@ elseif expiry then
 elseif redis.call('EXISTS', tombstone) == 1 then
     outcome = 'already'
 end
-if b.q > 0 and b.leases_changed then serve_queue(key, b, now, nil, 'wake') end
+if b.q > 0 and b.leases_changed then serve_queue(key, b, now, nil, wake_for(b)) end
 local t_text = num(b.t)
 local reply = state(b, t_text, now)
 reply[7] = num(b.l)

@@ -21,7 +21,7 @@ reclaim(key, b, now)
 local ms = math.floor(now / 1000)
 local expiry = b.l > 0 and tonumber(redis.call('ZSCORE', key .. ':lexp', id))
 local held = expiry and expiry > ms
-if b.q > 0 and b.leases_changed then serve_queue(key, b, now, nil, 'wake') end
+if b.q > 0 and b.leases_changed then serve_queue(key, b, now, nil, wake_for(b)) end
 local t_text = num(b.t)
 local reply = state(b, t_text, now)
 reply[7] = num(b.l)

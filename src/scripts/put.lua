@@ -25,7 +25,7 @@ else
     added = math.min(n, math.max(0, b.c - b.l - b.t))
 end
 b.t = b.t + added
-if b.q > 0 then serve_queue(key, b, now, nil, 'wake') end
+if b.q > 0 then serve_queue(key, b, now, nil, wake_for(b)) end
 local t_text = num(b.t)
 local changed = created or added > 0 or b.stepped or b.leases_changed or b.queue_changed
 local reply = state(b, t_text, now)

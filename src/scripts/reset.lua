@@ -17,7 +17,7 @@ b.t = t
 if b.l > 0 then
     b.l, b.leases_changed, b.drop_leases = 0, true, true
 end
-if b.q > 0 then serve_queue(key, b, now, nil, 'wake') end
+if b.q > 0 then serve_queue(key, b, now, nil, wake_for(b)) end
 local t_text = num(b.t)
 local reply = state(b, t_text, now)
 begin_change(key, reply, event(b, t_text, now_text))

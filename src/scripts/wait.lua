@@ -36,6 +36,15 @@ if lease then
 end
 local again = first_answer()
 if again then return again end
+-- Served by another client's script: the answer is waiting. Remembered as
+-- this request's reply (a repeat after a lost reply gets it again).
+local granted = redis.call('GET', key .. ':g:' .. ticket)
+if granted then
+    local reply = cmsgpack.unpack(granted)
+    redis.call('SET', KEYS[2], granted, 'PX', ARGV[1])
+    redis.call('DEL', key .. ':g:' .. ticket)
+    return reply
+end
 local now, now_text = clock()
 local b, created
 if op == 'enter' then
@@ -55,16 +64,12 @@ local ms = math.floor(now / 1000)
 local record = num(n) .. ' ' .. (patience > 0 and ms + patience or 0) .. ' ' .. (lease and ttl or 0)
 if lease then record = record .. ' ' .. ARGV[12] end
 local queued = b.q > 0 and tonumber(redis.call('ZSCORE', key .. ':q', ticket))
-local granted = redis.call('GET', key .. ':g:' .. ticket)
 local given, left_at = nil, -1
-if granted then
-    given = cmsgpack.unpack(granted)
-    b.claimed = key .. ':g:' .. ticket
-elseif op == 'leave' then
+if op == 'leave' then
     if queued then
         left_at = redis.call('ZRANK', key .. ':q', ticket)
         dequeue(b, ticket, n)
-        serve_queue(key, b, now, nil, 'wake')
+        serve_queue(key, b, now, nil, wake_for(b))
     end
 elseif queued then
     given = serve_queue(key, b, now, ticket, 'ping')
