@@ -279,3 +279,29 @@ TEST_CASE("a list waiter wakes when a lease in it ends, and takes its tokens bac
     CHECK(level("api") == "4");
     CHECK(redis().string({"HGET", "tbucket:{sem}", "l"}) == "0");  // the dead lease reclaimed
 }
+
+TEST_CASE("a list waiter whose connections are cut reconnects and still takes all",
+          "[trust][multi][wait][proxy]") {
+    REQUIRE(tb({"create", "a", "--capacity", "5"}).code == 0);
+    REQUIRE(tb({"create", "b", "--capacity", "5", "--tokens", "0"}).code == 0);
+    tbucket::test::FaultProxy proxy(redis().port());
+    Child waiter(tbucket::test::tb_argv(proxy.url(), {"--json", "take", "a,b=2", "--wait=30s"}));
+    REQUIRE(tbucket::test::wait_for_subscribers(redis(), "tbucket:{b}:events", 1));
+    proxy.cut_all();
+    REQUIRE(tb({"put", "b", "2"}).code == 0);  // perhaps while it is away: it looks when back
+    RunResult w = waiter.wait();
+    INFO(w.out << w.err);
+    CHECK(w.code == 0);
+    CHECK(level("a") == "4");
+    CHECK(level("b") == "0");
+}
+
+TEST_CASE("a list waiter with a zero timeout looks once and says so", "[trust][multi][wait]") {
+    REQUIRE(tb({"create", "a", "--capacity", "5", "--tokens", "0"}).code == 0);
+    REQUIRE(tb({"create", "b", "--capacity", "5"}).code == 0);
+    CHECK(tb({"take", "a,b", "--wait=0"}).code == 1);  // as take a --wait=0: no wait
+    RunResult r = tb({"watch", "a,b", "--take", "--timeout", "0"});
+    CHECK(r.code == 124);
+    CHECK(r.err.find("not there now") != std::string::npos);
+    CHECK(level("b") == "5");
+}
