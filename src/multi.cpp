@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "lease.h"
+#include "multi_detail.h"
 #include "reply_read.h"
 #include "script.h"
 #include "subscription.h"
@@ -16,36 +17,12 @@ namespace tbucket {
 namespace {
 
 using namespace wait_detail;
+using namespace multi_detail;
 
 std::vector<std::string> names_of(const std::vector<NamedCount>& list) {
     std::vector<std::string> names;
     for (const NamedCount& c : list) names.push_back(c.name);
     return names;
-}
-
-// take_many.lua's error names the bucket by its place: "... @<i>" (Redis
-// then appends where the script failed, "script: ..., on @user_script:1.").
-[[noreturn]] void throw_script_error(const redisReply& reply, const std::vector<NamedCount>& list) {
-    std::string text(reply.str, reply.len);
-    std::string name = join_names(list);
-    for (std::size_t at = text.find(" @"); at != std::string::npos; at = text.find(" @", at + 2)) {
-        std::size_t end = at + 2;
-        while (end < text.size() && text[end] >= '0' && text[end] <= '9') ++end;
-        if (end == at + 2) continue;
-        std::size_t i = std::stoul(text.substr(at + 2, end - at - 2));
-        if (i >= 1 && i <= list.size()) name = list[i - 1].name;
-        text.erase(at, end - at);
-        break;
-    }
-    redisReply stripped = reply;
-    stripped.str = text.data();
-    stripped.len = text.size();
-    throw script_error(stripped, name);
-}
-
-bool is_crossslot(const redisReply& reply) {
-    return reply.type == REDIS_REPLY_ERROR &&
-           std::string_view(reply.str, reply.len).substr(0, 9) == "CROSSSLOT";
 }
 
 void finish(MultiTakeResult& r) {
@@ -114,6 +91,35 @@ MultiTakeResult take_in_order(Client& client, const std::vector<NamedCount>& lis
 }
 
 }  // namespace
+
+namespace multi_detail {
+
+// take_many.lua's error names the bucket by its place: "... @<i>" (Redis
+// then appends where the script failed, "script: ..., on @user_script:1.").
+[[noreturn]] void throw_script_error(const redisReply& reply, const std::vector<NamedCount>& list) {
+    std::string text(reply.str, reply.len);
+    std::string name = join_names(list);
+    for (std::size_t at = text.find(" @"); at != std::string::npos; at = text.find(" @", at + 2)) {
+        std::size_t end = at + 2;
+        while (end < text.size() && text[end] >= '0' && text[end] <= '9') ++end;
+        if (end == at + 2) continue;
+        std::size_t i = std::stoul(text.substr(at + 2, end - at - 2));
+        if (i >= 1 && i <= list.size()) name = list[i - 1].name;
+        text.erase(at, end - at);
+        break;
+    }
+    redisReply stripped = reply;
+    stripped.str = text.data();
+    stripped.len = text.size();
+    throw script_error(stripped, name);
+}
+
+bool is_crossslot(const redisReply& reply) {
+    return reply.type == REDIS_REPLY_ERROR &&
+           std::string_view(reply.str, reply.len).substr(0, 9) == "CROSSSLOT";
+}
+
+}  // namespace multi_detail
 
 bool MultiTakeResult::ok() const {
     return !buckets.empty() &&
@@ -264,11 +270,15 @@ class ListWaiter {
 
 }  // namespace
 
-MultiWaitResult wait_many(Client& client, const std::vector<NamedCount>& list,
-                          std::optional<int64_t> timeout_ms, int interrupt_fd,
-                          const LeaseSpec* lease) {
+namespace multi_detail {
+
+MultiWaitResult wait_unqueued(Client& client, const std::vector<NamedCount>& list,
+                              std::optional<int64_t> timeout_ms, int interrupt_fd,
+                              const LeaseSpec* lease) {
     return ListWaiter(client, list, timeout_ms, interrupt_fd, lease).run();
 }
+
+}  // namespace multi_detail
 
 std::vector<std::string> give_back_many(Client& client, const MultiTakeResult& result,
                                         const LeaseSpec* lease) {

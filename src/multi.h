@@ -33,13 +33,14 @@ struct MultiTakeResult {
 MultiTakeResult take_many(Client& client, const std::vector<NamedCount>& list, TakeMode mode,
                           const LeaseSpec* lease = nullptr);
 
-// Waits until take_many(all) grants, the deadline (Error timeout), or a
-// signal on interrupt_fd (Error interrupted/terminated; nothing taken).
-// Holds nothing while it waits: each try takes all or none. It sleeps on
-// the events of a bucket that said no (subscribed before it looks again),
-// or until that bucket's refill or lease end makes it worth a look. It
-// takes no place in the buckets' queues: single waiters queued there are
-// served first (see the man page, WAITING).
+// Waits until every bucket gives its tokens at once, the deadline (Error
+// timeout), or a signal on interrupt_fd (Error interrupted/terminated;
+// nothing taken). Holds no tokens while it waits. On one server it holds a
+// ticket in every bucket's queue with one place (wait_many.lua): served in
+// order with single waiters, and never in a deadlock (see the man page,
+// SEVERAL BUCKETS). Where one script cannot reach every bucket (a cluster's
+// shards) it waits without a place: it sleeps on the events of a bucket
+// that said no, or until that bucket's refill or lease end, and looks again.
 struct MultiWaitResult {
     MultiTakeResult result;
     int64_t waited_ms = 0;

@@ -4,10 +4,13 @@
 // bucket as it was.
 
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <csignal>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "script.h"
@@ -184,17 +187,24 @@ TEST_CASE("take a=2,b=3 --wait that times out (124) took nothing from either",
     REQUIRE(tb({"create", "b", "--capacity", "10", "--tokens", "2"}).code == 0);
     Child waiter(tbucket::test::tb_argv(redis().url(), {"take", "a=2,b=3", "--wait=2s"}));
     REQUIRE(tbucket::test::wait_for_subscribers(redis(), "tbucket:{b}:events", 1));
-    // b changes under the waiter, never up to 3; a is taken from meanwhile.
+    // Others try to take from both meanwhile: while the waiter is queued
+    // (it is first in both) a one-shot take is denied, as SPEC §10 says.
+    int a_taken = 0, b_taken = 0;
     for (int i = 0; i < 5; ++i) {
-        REQUIRE(tb({"take", "b"}).code == 0);
-        REQUIRE(tb({"put", "b", "1"}).code == 0);
-        REQUIRE(tb({"take", "a"}).code == 0);
+        b_taken += tb({"take", "b"}).code == 0 ? 1 : 0;
+        a_taken += tb({"take", "a"}).code == 0 ? 1 : 0;
     }
     RunResult w = waiter.wait();
     CHECK(w.code == 124);
     CHECK(tbucket::test::one_error_line(w.err));
-    CHECK(level("a") == "5");
+    CHECK(a_taken == 0);
+    CHECK(b_taken == 0);
+    CHECK(level("a") == "10");
     CHECK(level("b") == "2");
+    // It left both queues: the next take is served.
+    CHECK(redis().command({"ZCARD", "tbucket:{a}:q"})->integer == 0);
+    CHECK(redis().command({"ZCARD", "tbucket:{b}:q"})->integer == 0);
+    CHECK(tb({"take", "a"}).code == 0);
 }
 
 TEST_CASE("a list waiter wakes for the bucket that said no, then takes all at once",
@@ -304,4 +314,99 @@ TEST_CASE("a list waiter with a zero timeout looks once and says so", "[trust][m
     CHECK(r.code == 124);
     CHECK(r.err.find("not there now") != std::string::npos);
     CHECK(level("b") == "5");
+}
+
+namespace {
+
+long long queued(const std::string& name) {
+    return redis().command({"ZCARD", "tbucket:{" + name + "}:q"})->integer;
+}
+
+// Until `name`'s queue holds n tickets (bounded).
+bool until_queued(const std::string& name, long long n) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (queued(name) >= n) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+}
+
+}  // namespace
+
+TEST_CASE("a list waiter queued first is served before a single waiter that came after",
+          "[trust][multi][wait][fair]") {
+    REQUIRE(tb({"create", "a", "--capacity", "5"}).code == 0);
+    REQUIRE(tb({"create", "b", "--capacity", "5", "--tokens", "0"}).code == 0);
+    Child list(tbucket::test::tb_argv(redis().url(), {"take", "a,b=2", "--wait=20s"}));
+    REQUIRE(until_queued("b", 1));
+    Child single(tbucket::test::tb_argv(redis().url(), {"take", "b", "--wait=20s"}));
+    REQUIRE(until_queued("b", 2));
+    REQUIRE(tb({"put", "b", "1"}).code == 0);  // enough for the single one, not for the list
+    CHECK_FALSE(single.exited_within(0.3));    // it is behind the list waiter
+    REQUIRE(tb({"put", "b", "1"}).code == 0);
+    CHECK(list.wait().code == 0);
+    CHECK(level("a") == "4");
+    CHECK(level("b") == "0");
+    REQUIRE(tb({"put", "b", "1"}).code == 0);
+    CHECK(single.wait().code == 0);
+    CHECK(queued("a") + queued("b") == 0);
+}
+
+TEST_CASE("a single waiter queued first is served before a list waiter",
+          "[trust][multi][wait][fair]") {
+    REQUIRE(tb({"create", "a", "--capacity", "5"}).code == 0);
+    REQUIRE(tb({"create", "b", "--capacity", "5", "--tokens", "0"}).code == 0);
+    Child single(tbucket::test::tb_argv(redis().url(), {"take", "b", "--wait=20s"}));
+    REQUIRE(until_queued("b", 1));
+    Child list(tbucket::test::tb_argv(redis().url(), {"take", "a,b", "--wait=20s"}));
+    REQUIRE(until_queued("b", 2));
+    REQUIRE(tb({"put", "b", "1"}).code == 0);
+    CHECK(single.wait().code == 0);
+    CHECK_FALSE(list.exited_within(0.3));
+    CHECK(level("a") == "5");  // nothing held while it waits
+    REQUIRE(tb({"put", "b", "1"}).code == 0);
+    CHECK(list.wait().code == 0);
+    CHECK(level("a") == "4");
+}
+
+TEST_CASE("waiters on a,b and on b,a cannot deadlock: the earlier is served first",
+          "[trust][multi][wait][fair]") {
+    REQUIRE(tb({"create", "a", "--capacity", "5", "--tokens", "0"}).code == 0);
+    REQUIRE(tb({"create", "b", "--capacity", "5", "--tokens", "0"}).code == 0);
+    Child first(tbucket::test::tb_argv(redis().url(), {"take", "a,b", "--wait=20s"}));
+    REQUIRE(until_queued("a", 1));
+    Child second(tbucket::test::tb_argv(redis().url(), {"take", "b,a", "--wait=20s"}));
+    REQUIRE(until_queued("a", 2));
+    REQUIRE(until_queued("b", 2));
+    REQUIRE(tb({"put", "b", "1"}).code == 0);  // first in b's queue too, whatever the order named
+    REQUIRE(tb({"put", "a", "1"}).code == 0);
+    CHECK(first.wait().code == 0);
+    CHECK_FALSE(second.exited_within(0.3));
+    REQUIRE(tb({"put", "a", "1"}).code == 0);
+    REQUIRE(tb({"put", "b", "1"}).code == 0);
+    CHECK(second.wait().code == 0);
+    CHECK(level("a") == "0");
+    CHECK(level("b") == "0");
+}
+
+TEST_CASE("a killed list waiter holds no place", "[trust][multi][wait][fair]") {
+    REQUIRE(tb({"create", "a", "--capacity", "5"}).code == 0);
+    REQUIRE(tb({"create", "b", "--capacity", "5", "--tokens", "0"}).code == 0);
+    {
+        Child dead(tbucket::test::tb_argv(redis().url(), {"take", "a,b", "--wait=60s"}));
+        REQUIRE(until_queued("b", 1));
+        dead.signal(SIGKILL);
+        dead.wait();
+    }
+    REQUIRE(queued("b") == 1);  // the dead ticket, until someone meets it
+    // The single waiter, joining, meets it first: its channel is silent, so
+    // it is dropped, and the single waiter is first.
+    Child single(tbucket::test::tb_argv(redis().url(), {"take", "b", "--wait=20s"}));
+    REQUIRE(tbucket::test::wait_for_subscribers(redis(), "tbucket:{b}:events", 1));
+    CHECK(queued("b") == 1);
+    REQUIRE(tb({"put", "b", "1"}).code == 0);
+    CHECK(single.wait().code == 0);
+    CHECK(level("a") == "5");
+    CHECK(tb({"take", "a"}).code == 0);  // a's queue does not hold the dead ticket for long
 }
