@@ -129,6 +129,7 @@ Subcommand setup_take(CLI::App& app);
 Subcommand setup_put(CLI::App& app);
 Subcommand setup_info(CLI::App& app);
 Subcommand setup_list(CLI::App& app);
+Subcommand setup_top(CLI::App& app);
 Subcommand setup_delete(CLI::App& app);
 Subcommand setup_reset(CLI::App& app);
 Subcommand setup_watch(CLI::App& app);

@@ -117,6 +117,7 @@ constexpr struct {
      [](CLI::App& a, const std::vector<std::string>& command) { return setup_run(a, command); }},
     {"info", [](CLI::App& a, const std::vector<std::string>&) { return setup_info(a); }},
     {"list", [](CLI::App& a, const std::vector<std::string>&) { return setup_list(a); }},
+    {"top", [](CLI::App& a, const std::vector<std::string>&) { return setup_top(a); }},
     {"reset", [](CLI::App& a, const std::vector<std::string>&) { return setup_reset(a); }},
     {"delete", [](CLI::App& a, const std::vector<std::string>&) { return setup_delete(a); }},
     {"lease", [](CLI::App& a, const std::vector<std::string>&) { return setup_lease(a); }},

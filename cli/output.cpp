@@ -56,6 +56,13 @@ Json state_json(const State& s) {
     j["server_time_ms"] = s.server_time_us / 1000;
     j["leased"] = number(s.leased);
     if (s.lease_count) j["leases"] = *s.lease_count;
+    if (s.queued) j["waiters"] = *s.queued;
+    if (s.counters) {
+        const Counters& c = *s.counters;
+        j["counters"] = {{"grants", c.grants},     {"denials", c.denials},
+                         {"taken", c.taken},       {"put", number(c.put)},
+                         {"waits_served", c.waits_served}};
+    }
     return j;
 }
 
@@ -129,6 +136,7 @@ std::string state_text(const State& s, const Columns& columns) {
         text += "  " + format_tokens(s.leased) + " leased";
         if (s.lease_count) text += " (" + plural(*s.lease_count, "lease") + ")";
     }
+    if (s.queued && *s.queued > 0) text += "  " + plural(*s.queued, "waiter") + " in line";
     return text;
 }
 
@@ -371,6 +379,11 @@ void Output::leases(const State& state, const std::vector<LeaseInfo>& leases) {
 
 void Output::name(const std::string& name) {
     line(name, true);
+}
+
+void Output::block(const std::string& text) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    check_stdout();
 }
 
 void Output::warning(std::string_view message) {

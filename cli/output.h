@@ -26,6 +26,7 @@ public:
     Output(bool json, bool quiet) : json_(json), quiet_(quiet) {}
 
     bool json() const { return json_; }
+    void set_json(bool json) { json_ = json; }  // a command's --format
     bool quiet() const { return quiet_; }
 
     void state(const State& state);  // info, reset, list --json: shown even with -q
@@ -50,6 +51,8 @@ public:
     void lease_renewed(const State& state, const std::string& id, int64_t ttl_ms);
     void lease_released(const State& state, const std::string& id, bool already, double added);
     void leases(const State& state, const std::vector<LeaseInfo>& leases);
+    // Text already laid out (list --format prometheus), shown even with -q.
+    void block(const std::string& text);
 
     // Writes what is buffered. A write error on stdout, here or at any
     // line: EPIPE kills tbucket by SIGPIPE; others are Error(output).

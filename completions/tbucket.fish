@@ -37,7 +37,7 @@ function __tbucket_state
         switch $w
             case -u --url -h -p -n -a --prefix --password-file --connect-timeout --timeout-io -E --denied-exit \
                 --capacity --rate --expire --tokens --timeout --cacert --cacertdir --cert --key --sni \
-                --lease --ttl --on-lost
+                --lease --ttl --on-lost --format --sort
                 set skip 1
             case --wait
                 set after_wait 1
@@ -126,8 +126,10 @@ function __tbucket_buckets
     if string match -q -- '*,*' $token
         set head (string replace -r -- ',[^,]*$' ',' $token)
     end
-    # Text output whatever TBUCKET_JSON says.
-    for n in (env TBUCKET_JSON= $cmd $args list 2>/dev/null </dev/null)
+    # Text output whatever TBUCKET_JSON says; what is typed narrows the
+    # lookup in the index of names (glob characters in it are dropped).
+    set -l typed (string replace -ra '[\\\\*?\[\]^]' '' -- (string replace -r -- '^.*,' '' $token))
+    for n in (env TBUCKET_JSON= $cmd $args list "$typed*" 2>/dev/null </dev/null)
         if not string match -q -- "*,$n,*" ",$head"; and not string match -q -- "*,$n=*" ",$head"
             echo $head$n
         end
@@ -155,6 +157,7 @@ complete -c tbucket -n __tbucket_needs_command -a take -d 'Take N tokens at once
 complete -c tbucket -n __tbucket_needs_command -a put -d 'Give N tokens back'
 complete -c tbucket -n __tbucket_needs_command -a info -d "Show buckets' state"
 complete -c tbucket -n __tbucket_needs_command -a list -d 'Names of buckets matching a glob'
+complete -c tbucket -n __tbucket_needs_command -a top -d 'Live view of buckets'
 complete -c tbucket -n __tbucket_needs_command -a delete -d 'Remove buckets'
 complete -c tbucket -n __tbucket_needs_command -a reset -d "Set a bucket's level"
 complete -c tbucket -n __tbucket_needs_command -a doctor -d 'Check the server for what would make buckets wrong'
@@ -212,9 +215,12 @@ complete -c tbucket -n '__tbucket_using watch' -l timeout -x -a $durations -d 'G
 complete -c tbucket -n '__tbucket_using watch' -l take -d 'Take the tokens in the same step'
 complete -c tbucket -n '__tbucket_using watch' -l follow -d 'Print the state now and after every change'
 complete -c tbucket -n '__tbucket_using reset' -l tokens -x -d 'The new level (default: full)'
+complete -c tbucket -n '__tbucket_using info list' -l format -x -a 'text json prometheus' -d 'Output format'
+complete -c tbucket -n '__tbucket_using top' -l sort -x -a 'n\tname l\tlevel g\tgrants/s d\tdenials/s' -d 'Sort key'
+complete -c tbucket -n '__tbucket_using list' -l scan -d 'Find buckets with SCAN, not the index of names'
 
 # Bucket names
-complete -c tbucket -n '__tbucket_at_name create take put watch run reset list' -a '(__tbucket_buckets)' -d Bucket
+complete -c tbucket -n '__tbucket_at_name create take put watch run reset list top' -a '(__tbucket_buckets)' -d Bucket
 complete -c tbucket -n '__tbucket_using info delete' -a '(__tbucket_buckets)' -d Bucket
 complete -c tbucket -n __tbucket_at_take_count -x -a all -d 'Every whole token there is'
 complete -c tbucket -n '__tbucket_at_lease_arg 0' -x -a 'take renew release list' -d 'Lease action'

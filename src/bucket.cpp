@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "reply_read.h"
+#include "names.h"
 #include "script.h"
 
 namespace tbucket {
@@ -84,6 +85,24 @@ State parse_state(const redisReply& reply, const std::string& name) {
     return s;
 }
 
+namespace {
+// A counter field as the script read it: '' when nothing was counted yet.
+double count_at(const redisReply& reply, std::size_t i) {
+    return string_at(reply, i).empty() ? 0 : number_at(reply, i);
+}
+}  // namespace
+
+// info's reply after the state: leased tokens, leases, waiters queued,
+// then the counters.
+void parse_counters(const redisReply& reply, State& state) {
+    if (reply.type != REDIS_REPLY_ARRAY || reply.elements < 14) return;  // an older server script
+    state.leased = number_at(reply, 6);
+    state.lease_count = integer_at(reply, 7);
+    state.queued = integer_at(reply, 8);
+    auto whole = [&reply](std::size_t i) { return std::llround(count_at(reply, i)); };
+    state.counters = Counters{whole(9), whole(10), whole(11), count_at(reply, 12), whole(13)};
+}
+
 Client::Client(ConnectionOptions options, std::string prefix)
     : Client(std::vector<ConnectionOptions>{std::move(options)}, std::move(prefix)) {}
 
@@ -133,10 +152,10 @@ std::vector<Reply> Client::run_changes(const std::vector<ScriptCall>& calls,
 }
 
 Reply Client::run_change(const Script& script, const std::string& name,
-                         std::vector<std::string> args, std::string& node) {
+                         std::vector<std::string> args, std::string& node, bool indexed) {
     std::vector<std::string> by;
     std::vector<Reply> replies = run_changes(
-        {change_call(script, key(name), std::move(args), 2 * retry_window_ms_)}, by);
+        {change_call(script, key(name), std::move(args), 2 * retry_window_ms_, indexed)}, by);
     node = std::move(by.front());
     return std::move(replies.front());
 }
@@ -159,7 +178,7 @@ CreateResult Client::create(const std::string& name, const Settings& settings,
                       : mode == CreateMode::replace ? "replace"
                                                     : "");
     std::string node;
-    Reply answer = run_change(scripts::create_script, name, std::move(args), node);
+    Reply answer = run_change(scripts::create_script, name, std::move(args), node, true);
     const redisReply& reply = checked(answer, name, &settings);
     CreateResult result{parse_state(reply, name)};
     result.state.node = std::move(node);
@@ -241,15 +260,16 @@ PutResult put_result(const Reply& answer, std::string node, const std::string& n
 TakeResult Client::take(const std::string& name, int64_t n, TakeMode mode,
                         const std::optional<Settings>& create_with, const LeaseSpec* lease) {
     std::string node;
-    Reply answer =
-        run_change(scripts::take_script, name, take_args(n, mode, create_with, lease), node);
+    Reply answer = run_change(scripts::take_script, name, take_args(n, mode, create_with, lease),
+                              node, create_with.has_value());
     return take_result(answer, std::move(node), name, n, mode, create_with);
 }
 
 PutResult Client::put(const std::string& name, int64_t n, bool force,
                       const std::optional<Settings>& create_with) {
     std::string node;
-    Reply answer = run_change(scripts::put_script, name, put_args(n, force, create_with), node);
+    Reply answer = run_change(scripts::put_script, name, put_args(n, force, create_with), node,
+                              create_with.has_value());
     return put_result(answer, std::move(node), name, create_with);
 }
 
@@ -267,7 +287,7 @@ std::vector<StateOrError> Client::each(const Script& script, const std::vector<s
     std::vector<ScriptCall> calls;
     calls.reserve(names.size());
     for (const std::string& name : names) {
-        calls.push_back(change ? change_call(script, key(name), {}, 2 * retry_window_ms_)
+        calls.push_back(change ? change_call(script, key(name), {}, 2 * retry_window_ms_, true)
                                : ScriptCall{&script, key(name), {}});
     }
     std::vector<std::string> by;
@@ -279,11 +299,8 @@ std::vector<StateOrError> Client::each(const Script& script, const std::vector<s
             results.emplace_back(script_error(*replies[i], names[i]));
         } else {
             State state = parse_state(*replies[i], names[i]);
+            if (&script == &scripts::info_script) parse_counters(*replies[i], state);
             state.node = std::move(by[i]);
-            if (&script == &scripts::info_script && replies[i]->elements > 7) {
-                state.leased = number_at(*replies[i], 6);
-                state.lease_count = integer_at(*replies[i], 7);
-            }
             results.emplace_back(std::move(state));
         }
     }
@@ -324,13 +341,37 @@ void Client::scan(Connection& connection, const std::string& match,
     } while (cursor != "0");
 }
 
-std::vector<std::string> Client::list(const std::string& pattern) {
-    const std::string match = escape_glob(prefix_ + "{") + pattern + "}";
+std::vector<std::string> Client::list(const std::string& pattern, bool by_scan) {
+    // CLUSTER SLOTS also teaches the router every slot's node, for the index.
+    std::vector<Connection*> primaries = nodes_.primaries();
+    if (!by_scan && index_complete(nodes_, prefix_)) {
+        try {
+            return indexed_names(nodes_, prefix_, pattern);
+        } catch (const Error& e) {
+            // A user whose ACL predates the index (no ZRANGEBYLEX) lists as before.
+            if (e.kind() != ErrorKind::refused) throw;
+        }
+    }
+    const std::string match = escape_glob(prefix_ + "{") + "*}";
     std::vector<std::string> names;
-    for (Connection* primary : nodes_.primaries()) scan(*primary, match, names);
+    for (Connection* primary : primaries) scan(*primary, match, names);
     std::sort(names.begin(), names.end());
     names.erase(std::unique(names.begin(), names.end()), names.end());
+    try {
+        index_names(nodes_, prefix_, names, true);
+    } catch (const Error&) {
+        // The listing stands without the index; the next list scans again.
+    }
+    std::erase_if(names, [&pattern](const std::string& n) { return !glob_match(pattern, n); });
     return names;
+}
+
+void Client::unlist(const std::vector<std::string>& names) {
+    try {
+        unindex_names(nodes_, prefix_, names);
+    } catch (const Error&) {
+        // A stale name costs the next list one read; nothing more.
+    }
 }
 
 }  // namespace tbucket

@@ -26,6 +26,16 @@ struct Settings {
     std::optional<int64_t> expire_ms;
 };
 
+// What the scripts counted on a bucket since it was created (the fields
+// ng nd nt np nw of common.lua); read by info.
+struct Counters {
+    int64_t grants = 0;        // take requests that took tokens
+    int64_t denials = 0;       // one-shot take requests refused
+    int64_t taken = 0;         // tokens taken
+    double put = 0;            // tokens put (what went in)
+    int64_t waits_served = 0;  // grants to waiters
+};
+
 // A bucket as read at server_time_us (refill applied).
 struct State {
     std::string name;
@@ -37,6 +47,8 @@ struct State {
     std::string node;  // "host:port" of the server that answered, when known
     double leased = 0;                  // tokens held by leases (not in `tokens`)
     std::optional<int64_t> lease_count;  // known to info only
+    std::optional<int64_t> queued;       // waiters in line; known to info only
+    std::optional<Counters> counters;    // read by info (and list) only
 
     int64_t available() const;
     // Until the level reaches capacity: 0 when full, nullopt when it never will.
@@ -115,9 +127,14 @@ class Client {
     std::vector<StateOrError> info(const std::vector<std::string>& names);
     std::vector<StateOrError> remove(const std::vector<std::string>& names);
     // Names (without prefix) matching a glob of the keys <prefix>{NAME},
-    // sorted, found with SCAN on every primary of a cluster. Keys of any
-    // type: reading them (info) tells which are buckets.
-    std::vector<std::string> list(const std::string& pattern);
+    // sorted: from the index of names (names.h) once it is complete; else,
+    // or with `by_scan`, by SCAN on every primary of a cluster, which then
+    // completes the index. Keys of any type: reading them (info) tells
+    // which are buckets.
+    std::vector<std::string> list(const std::string& pattern, bool by_scan = false);
+    // Drops from the index names whose buckets were found gone (an idle
+    // expiry); best effort, never throws for a refused write.
+    void unlist(const std::vector<std::string>& names);
 
     std::string key(const std::string& name) const { return prefix_ + "{" + name + "}"; }
     Nodes& nodes() { return nodes_; }
@@ -130,10 +147,12 @@ class Client {
 
     // A script that changes the bucket `name`, through the retry loop of
     // SPEC §8 (run_changes); `node` gets who answered. For src/lease.cpp.
+    // `indexed`: the call may create or delete the bucket, so it gets the
+    // index of names (KEYS[3]).
     Reply run_change(const Script& script, const std::string& name,
-                     std::vector<std::string> args, std::string& node);
-    // The same over several buckets (KEYS[1], the id key, then the others):
-    // for src/multi.cpp.
+                     std::vector<std::string> args, std::string& node, bool indexed = false);
+    // The same over several buckets (KEYS[1], the id key, then the others;
+    // no index: a list creates nothing): for src/multi.cpp.
     Reply run_change_many(const Script& script, const std::vector<std::string>& names,
                           std::vector<std::string> args, std::string& node);
 
@@ -151,6 +170,8 @@ class Client {
 
 // Parses the state part of a script reply (elements 0..5).
 State parse_state(const redisReply& reply, const std::string& name);
+// Parses info's counters and leased tokens (elements 6..11) into `state`.
+void parse_counters(const redisReply& reply, State& state);
 
 // take and put in halves, the script's arguments and the reading of its
 // reply (or the Error it stands for), for clients that send calls their

@@ -259,6 +259,10 @@ std::vector<Connection*> Nodes::primaries() {
         if (host.empty() || host == "?") host = seed.options().host;
         Connection& c = connection_to(node_options(host, static_cast<int>(primary.element[1]->integer)));
         if (seen.insert(c.endpoint()).second) out.push_back(&c);
+        // The whole map, so that commands for many slots (list's index)
+        // go straight to their owners rather than through MOVED each.
+        for (long long slot = range.element[0]->integer; slot <= range.element[1]->integer; ++slot)
+            slots_[static_cast<int>(slot) % cluster_slots] = c.endpoint();
     }
     if (out.empty()) out.push_back(&seed);  // a cluster with no slots assigned yet
     return out;

@@ -42,14 +42,16 @@ ConcurrentClient::~ConcurrentClient() {
 ConcurrentClient::Ticket ConcurrentClient::take(const std::string& name, int64_t n, TakeMode mode,
                                                 const std::optional<Settings>& create_with) {
     ScriptCall script = change_call(scripts::take_script, prefix_ + "{" + name + "}",
-                                    take_args(n, mode, create_with), 2 * retry_window_ms(options_));
+                                    take_args(n, mode, create_with), 2 * retry_window_ms(options_),
+                                    create_with.has_value());
     return queue({0, true, name, n, mode, create_with, std::move(script)});
 }
 
 ConcurrentClient::Ticket ConcurrentClient::put(const std::string& name, int64_t n, bool force,
                                                const std::optional<Settings>& create_with) {
     ScriptCall script = change_call(scripts::put_script, prefix_ + "{" + name + "}",
-                                    put_args(n, force, create_with), 2 * retry_window_ms(options_));
+                                    put_args(n, force, create_with), 2 * retry_window_ms(options_),
+                                    create_with.has_value());
     return queue({0, false, name, n, TakeMode::all, create_with, std::move(script)});
 }
 

@@ -208,6 +208,13 @@ std::string parse_pattern(std::string_view text) {
     return std::string(text);
 }
 
+bool is_glob_free(std::string_view pattern) {
+    for (unsigned char c : pattern) {
+        if (is_glob_char(c)) return false;
+    }
+    return true;
+}
+
 int64_t parse_count(std::string_view what, std::string_view text, bool allow_zero) {
     std::string lowest = allow_zero ? "0" : "1";
     std::string range = lowest + ".." + std::to_string(max_count);

@@ -27,6 +27,8 @@ std::string parse_name(std::string_view text);
 
 // A glob for `list`: name characters plus * ? [ ] ^ and backslash.
 std::string parse_pattern(std::string_view text);
+// True when a valid pattern has no glob character: it names one bucket.
+bool is_glob_free(std::string_view pattern);
 
 // A whole number 1..2^53-1 (0..2^53-1 when allow_zero). `what` names the
 // value in the error message ("count", "--capacity").

@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "error.h"
+#include "names.h"
 #include "parse.h"
 
 namespace tbucket {
@@ -16,13 +17,12 @@ Command script_command(const ScriptCall& call, bool by_sha) {
     command.reserve(5 + call.more_keys.size() + call.args.size());
     command.emplace_back(by_sha ? "EVALSHA" : "EVAL");
     command.emplace_back(by_sha ? call.script->sha1 : call.script->source);
-    if (call.more_keys.empty()) {
-        command.emplace_back(call.id_key.empty() ? "1" : "2");
-    } else {
-        command.push_back(std::to_string(2 + call.more_keys.size()));
-    }
+    bool index = !call.id_key.empty() && !call.index_key.empty();
+    std::size_t keys = 1 + (call.id_key.empty() ? 0 : 1) + (index ? 1 : 0) + call.more_keys.size();
+    command.push_back(std::to_string(keys));
     command.push_back(call.key);
     if (!call.id_key.empty()) command.push_back(call.id_key);
+    if (index) command.push_back(call.index_key);
     command.insert(command.end(), call.more_keys.begin(), call.more_keys.end());
     command.insert(command.end(), call.args.begin(), call.args.end());
     return command;
@@ -47,10 +47,11 @@ std::string request_id_key(const std::string& key) {
 }
 
 ScriptCall change_call(const Script& script, std::string key, std::vector<std::string> args,
-                       int64_t memory_ms) {
+                       int64_t memory_ms, bool indexed) {
     args.insert(args.begin(), std::to_string(memory_ms));
     std::string id_key = request_id_key(key);
-    return {&script, std::move(key), std::move(args), std::move(id_key)};
+    std::string index_key = indexed ? index_key_of(key) : "";
+    return {&script, std::move(key), std::move(args), std::move(id_key), std::move(index_key)};
 }
 
 int64_t retry_window_ms(const ConnectionOptions& options) {

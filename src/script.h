@@ -33,7 +33,11 @@ struct ScriptCall {
     // A script that changes the bucket: its request's id key (KEYS[2]),
     // from request_id_key(); empty for scripts that only read.
     std::string id_key = {};
-    // Further buckets, after the id key (KEYS[3..]): take_many's.
+    // A script that changes the bucket: the index of names of its slot
+    // (KEYS[3], names.h), which create, delete and an inline create keep.
+    std::string index_key = {};
+    // Further buckets, after those (take_many's and wait_many's KEYS[3..],
+    // which have no index key).
     std::vector<std::string> more_keys = {};
 };
 
@@ -42,9 +46,11 @@ struct ScriptCall {
 std::string request_id_key(const std::string& key);
 
 // A call of a script that changes the bucket at `key`: a new request id,
-// remembered by the server for `memory_ms` (ARGV[1]), then `args`.
+// remembered by the server for `memory_ms` (ARGV[1]), then `args`. With
+// `indexed`, for a call that may create or delete the bucket, the index
+// of names of its slot too (a plain take need not pay for the key).
 ScriptCall change_call(const Script& script, std::string key, std::vector<std::string> args,
-                       int64_t memory_ms);
+                       int64_t memory_ms, bool indexed = false);
 
 // How long a client sends a change again after a lost reply: two I/O
 // timeouts and a connect. The server remembers the id twice that long,

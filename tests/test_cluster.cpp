@@ -3,9 +3,13 @@
 // migrating under running takes and under a waiter, a redirect loop, and a
 // failover. Each test case makes its own cluster (a few seconds).
 
+#include <unistd.h>
+
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstdio>
+#include <fstream>
 #include <cstdlib>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -328,4 +332,71 @@ TEST_CASE("over TLS a cluster follows redirects, lists every primary and wakes w
     RunResult woke = waiter.wait();
     CHECK(woke.code == 0);
     CHECK(json::parse(tls({"--json", "info", name}).out)["tokens"] == 0);
+}
+
+TEST_CASE("list reads the index of names on every shard: no SCAN, node labels for Prometheus",
+          "[cluster][list]") {
+    RedisCluster cluster(3);
+    const std::string url = cluster.url();
+    std::vector<std::string> names;
+    for (int i = 0; i < 30; ++i) names.push_back(std::string("p").append(std::to_string(i)));
+    for (const std::string& name : names)
+        REQUIRE(tb(url, {"create", name, "--capacity", "2"}).code == 0);
+    REQUIRE(tb(url, {"create", "q", "--capacity", "2"}).code == 0);
+    REQUIRE(tb(url, {"list", "zz*"}).code == 0);  // completes the index (one SCAN per primary)
+    for (std::size_t i = 0; i < cluster.size(); ++i)
+        cluster.node(i).command({"CONFIG", "RESETSTAT"});
+    std::sort(names.begin(), names.end());
+    CHECK(tbucket::test::text_lines(tb(url, {"list", "p*"}).out) == names);
+    long long scans = 0;
+    for (std::size_t i = 0; i < cluster.size(); ++i) scans += cluster.node(i).command_calls("scan");
+    CHECK(scans == 0);
+    std::string metrics = tb(url, {"list", "--format", "prometheus"}).out;
+    for (std::size_t i = 0; i < cluster.size(); ++i) {
+        INFO(metrics);
+        CHECK(metrics.find("node=\"" + address(cluster.node(i)) + "\"") != std::string::npos);
+    }
+    REQUIRE(tb(url, {"delete", "p0"}).code == 0);
+    CHECK(tbucket::test::text_lines(tb(url, {"list", "p*"}).out).size() == names.size() - 1);
+}
+
+TEST_CASE("leases and queued waiters work on buckets on every shard", "[cluster][lease][queue]") {
+    RedisCluster cluster(3);
+    std::vector<std::string> names;
+    std::set<int> ports;
+    for (int i = 0; ports.size() < 3; ++i) {
+        std::string name = "s" + std::to_string(i);
+        int port = cluster.owner(cluster.slot("tbucket:{" + name + "}")).port();
+        if (ports.insert(port).second) names.push_back(name);
+    }
+    const std::string url = cluster.url();
+    for (const std::string& name : names) {
+        INFO(name);
+        RedisServer& owner = cluster.owner(cluster.slot("tbucket:{" + name + "}"));
+        REQUIRE(tb(url, {"create", name, "--capacity", "1"}).code == 0);
+        // A holder runs; a waiter queues on the bucket's shard behind it.
+        const std::string go = "/tmp/tbucket-cluster-go-" + std::to_string(getpid()) + "-" + name;
+        std::remove(go.c_str());
+        Child holder(tb_argv(url, {"run", name, "--", "sh", "-c",
+                                   "while [ ! -e " + go + " ]; do sleep 0.02; done"}));
+        auto until = Clock::now() + std::chrono::seconds(static_cast<int>(20 * slowdown()));
+        while (owner.string({"HGET", "tbucket:{" + name + "}", "l"}) != "1" && Clock::now() < until)
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        Child waiter(tb_argv(url, {"--json", "run", name, "--wait=60s", "--", "sh", "-c",
+                                   "echo $TBUCKET_FENCE"}));
+        while (owner.string({"HGET", "tbucket:{" + name + "}", "q"}) != "1" && Clock::now() < until)
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        INFO("waiter: " << waiter.err_so_far() << "\nholder: " << holder.err_so_far());
+        REQUIRE(owner.string({"HGET", "tbucket:{" + name + "}", "q"}) == "1");
+        std::ofstream(go).put('x');
+        RunResult held = holder.wait();
+        std::remove(go.c_str());
+        CHECK(held.code == 0);
+        RunResult served = waiter.wait();
+        INFO(served.err);
+        CHECK(served.code == 0);
+        CHECK(std::stoll(served.out) > 0);
+        CHECK(owner.string({"HGET", "tbucket:{" + name + "}", "t"}) == "1");
+        CHECK(owner.integer({"EXISTS", "tbucket:{" + name + "}:q", "tbucket:{" + name + "}:lexp"}) == 0);
+    }
 }

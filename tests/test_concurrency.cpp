@@ -81,6 +81,12 @@ TEST_CASE("8 processes taking twice the capacity: exactly the capacity is grante
     CHECK(codes.size() == 2);
     CHECK(redis().string({"HGET", "tbucket:{b}", "t"}) == "0");
     CHECK(level("b") == 0);
+    // The scripts counted every request exactly once.
+    json counters = json::parse(tb({"--json", "info", "b"}).out)["counters"];
+    CHECK(counters["grants"] == capacity);
+    CHECK(counters["denials"] == capacity);
+    CHECK(counters["taken"] == capacity);
+    CHECK(counters["waits_served"] == 0);
 }
 
 TEST_CASE("concurrent takes and puts add up: level = start - taken + added, within capacity",

@@ -11,6 +11,18 @@
 --   f   the last fence handed out with a lease (absent: none yet); each new
 --       lease gets max(f + 1, server time in microseconds), so fences keep
 --       growing even across delete and create
+-- Counters since the bucket was created (or replaced; create --update
+-- keeps them), absent until the first count; `info` shows them:
+--   ng  grants: take requests that took tokens (one-shot, partial or waiter)
+--   nd  denials: one-shot take/run requests refused (a waiter's re-checks
+--       are not counted)
+--   nt  tokens taken, whole
+--   np  tokens put: what went in, not the overflow; fractional when a put
+--       tops up a partly refilled bucket
+--   nw  waits served: grants to waiters
+-- A repeat of a request (same id) returns its first answer and counts nothing.
+-- Grants and puts are written with the level (tally_grant); a denial is
+-- counted best effort (tally_denial).
 -- Every number is written with %.17g so it reads back as the same double:
 -- Lua's own tostring keeps only 14 digits.
 --
@@ -62,6 +74,18 @@
 -- A script that changes a bucket gets KEYS[2], the request's id key, and
 -- ARGV[1], how long the server remembers it (ms). Scripts that only read
 -- (info) get neither.
+--
+-- The index of names, one per cluster slot (src/names.h):
+--   <prefix>names:{TAG}  sorted set of the names (score 0) of the buckets
+--                        in TAG's slot; TAG (4 characters of '@'..'O') is
+--                        chosen by the client so that the set shares the
+--                        slot of its buckets. KEYS[3] of a change (when
+--                        given): create, and take and put when they create,
+--                        add the name; delete removes it. A bucket that
+--                        expires idle leaves its name: list drops it when
+--                        it finds the bucket gone.
+--   <prefix>names:complete  string "1": the index holds every bucket (set
+--                        by list after one SCAN; absent, list SCANs once)
 --
 -- Errors are replies whose first word says what happened:
 --   TBNOTFOUND, TBEXISTS <c> <r> <p> <x>, TBIMPOSSIBLE <c>, TBDATA <why>, TBUSAGE <why>.
@@ -120,7 +144,7 @@ end
 
 -- The bucket at key, or nil when there is no key. Anything else is TBDATA.
 local function load(key)
-    local v = redis.pcall('HMGET', key, 'c', 't', 'ts', 'r', 'p', 'x', 'l', 'f', 'q', 'qn')
+    local v = redis.pcall('HMGET', key, 'c', 't', 'ts', 'r', 'p', 'x', 'l', 'f', 'q', 'qn', 'ng', 'nt', 'np', 'nw', 'nd')
     if v.err then
         -- Only a key of another type is "not a bucket"; an ACL refusal is passed on.
         if string.sub(v.err, 1, 9) ~= 'WRONGTYPE' then error(v) end
@@ -133,6 +157,10 @@ local function load(key)
     -- The numbers, and the stored text of the settings, which the reply
     -- and the event repeat without formatting them again.
     local b = {c = tonumber(v[1]), t = tonumber(v[2]), ts = tonumber(v[3]), cs = v[1]}
+    -- Counters (see tally_grant): unreadable ones start again from 0. The
+    -- fields as stored (b.v) are for info, which shows the denials (nd)
+    -- too: read in the same HMGET, passed on unformatted.
+    b.ng, b.nt, b.np, b.nw, b.v = tonumber(v[11]) or 0, tonumber(v[12]) or 0, tonumber(v[13]) or 0, tonumber(v[14]) or 0, v
     if not b.c or b.c < 1 or b.c > MAX or b.c % 1 ~= 0 then bad_key(key, 'has a bad capacity') end
     if not b.t or b.t ~= b.t or b.t < 0 or b.t > MAX then bad_key(key, 'has a bad level') end
     if not b.ts or b.ts ~= b.ts or b.ts < 0 or b.ts > MAX then bad_key(key, 'has a bad timestamp') end
@@ -175,7 +203,7 @@ end
 -- A fresh bucket with settings s and level t (nil: full), not yet written.
 local function fresh(s, t, now)
     return {c = s.c, t = t or s.c, ts = now, r = s.r, p = s.p, x = s.x, cs = s.cs, rs = s.rs, ps = s.ps, xs = s.xs,
-        l = 0, f = 0, q = 0, qn = 0}
+        l = 0, f = 0, q = 0, qn = 0, ng = 0, nt = 0, np = 0, nw = 0}
 end
 
 -- Writes every field of b, replacing whatever the key held.
@@ -318,6 +346,41 @@ local function next_expiry_ms(key, b, now)
     return math.max(1, at - ms)
 end
 
+-- Counts a grant of `taken` tokens (a waiter's also in nw), and tally_put
+-- what went in: save() writes the counters with the level, in the same
+-- HSET, so that counting a change costs no command of its own.
+local function tally_grant(b, taken, waiter)
+    b.ng, b.nt = b.ng + 1, b.nt + taken
+    if waiter then b.nw = b.nw + 1 end
+    b.counted = true
+end
+
+local function tally_put(b, added)
+    b.np = b.np + added
+    b.counted = true
+end
+
+-- A denial writes nothing else, so counting it is its only write, after
+-- all else, and best effort (pcall): under OOM, on a read-only replica or
+-- for a user whose ACL lacks HINCRBY (rules from before the counters) the
+-- denial goes uncounted and stays a denial, never an error. Not announced
+-- on the events channel: the state did not change.
+local function tally_denial(key)
+    redis.pcall('HINCRBY', key, 'nd', 1)
+end
+
+-- The index of names comes after the bucket's own writes and is best
+-- effort (pcall), for the same reasons: a refusal after the bucket was
+-- written must never turn a done change into an error.
+-- Keeps the bucket's name in the index of its slot (KEYS[3], when given).
+local function index_add(key)
+    if KEYS[3] then redis.pcall('ZADD', KEYS[3], 0, string.match(key, '{([^{}]*)}$')) end
+end
+
+local function index_remove(key)
+    if KEYS[3] then redis.pcall('ZREM', KEYS[3], string.match(key, '{([^{}]*)}$')) end
+end
+
 -- The reply every script starts with: level, capacity, rate amount ('' none),
 -- period ms, expiry ms (0 none), server time in microseconds.
 local function state(b, t_text, now)
@@ -372,6 +435,7 @@ end
 -- (its ticket id is the lease id). Returns {taken, fence}.
 local function take_for(b, ticket, t, now)
     b.t = b.t - t.n
+    tally_grant(b, t.n, true)
     local fence = 0
     if t.ttl > 0 then fence = hold(b, ticket, t.n, t.ttl, t.holder, now) end
     return {t.n, fence}
@@ -469,10 +533,16 @@ end
 -- Writes level and time, or the whole bucket when it is new; then the idle
 -- expiry restarts, as on every use. Lease records follow the bucket.
 local function save(key, b, t_text, now_text, created, changed)
+    local counts = {}
+    if b.counted then
+        counts = {'ng', num(b.ng), 'nt', num(b.nt), 'np', num(b.np), 'nw', num(b.nw)}
+    end
     if created then
         write_all(key, b, t_text, now_text)
+        if b.counted then redis.call('HSET', key, unpack(counts)) end
     elseif changed then
         local fields = {'t', t_text, 'ts', now_text}
+        for _, c in ipairs(counts) do table.insert(fields, c) end
         if b.leases_changed then
             fields[5], fields[6], fields[7], fields[8] = 'l', num(b.l), 'f', num(b.f)
         end

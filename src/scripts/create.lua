@@ -1,5 +1,5 @@
 -- create: ensure the bucket exists with these settings.
--- KEYS[1] bucket, KEYS[2] request id key
+-- KEYS[1] bucket, KEYS[2] request id key, KEYS[3] index of names (optional)
 -- ARGV[1] id memory ms (see common)
 -- ARGV[2..5] capacity, rate amount ('' none), period ms, expiry ms ('' none)
 -- ARGV[6] starting level 0..capacity ('' = full), used when created or replaced
@@ -37,6 +37,7 @@ elseif mode == 'update' then
     local old = b
     b, outcome = fresh(s, math.min(b.t, math.max(0, s.c - b.l)), now), 'updated'
     b.l, b.f, b.ended, b.drop_leases, b.q, b.qn = old.l, old.f, old.ended, old.drop_leases, old.q, old.qn
+    b.ng, b.nt, b.np, b.nw, b.counted = old.ng, old.nt, old.np, old.nw, true
 else
     disagree(b)
 end
@@ -48,4 +49,5 @@ reply[7] = outcome
 local changed = b.stepped or b.leases_changed or b.queue_changed
 if written or changed then begin_change(key, reply, event(b, t_text, now_text)) end
 save(key, b, t_text, now_text, written, changed)
+if written then index_add(key) end
 return reply

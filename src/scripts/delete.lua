@@ -1,7 +1,7 @@
 -- delete: remove the bucket and its leases; waiters hear 'deleted' and
 -- give up (queued ones on their own channel), holders of leases learn it
 -- when they next renew.
--- KEYS[1] bucket, KEYS[2] request id key
+-- KEYS[1] bucket, KEYS[2] request id key, KEYS[3] index of names (optional)
 -- ARGV[1] id memory ms (see common)
 -- Reply: state just before deletion; a repeat of the request gets the first reply
 -- Errors: TBNOTFOUND, TBDATA (a key that is not a bucket is not deleted)
@@ -17,4 +17,5 @@ if b.q > 0 then
     for _, ticket in ipairs(redis.call('ZRANGE', key .. ':q', 0, -1)) do notify(key, ticket, 'deleted') end
 end
 redis.call('DEL', key, key .. ':leases', key .. ':lexp', key .. ':q', key .. ':qt')
+index_remove(key)
 return reply

@@ -2,7 +2,7 @@
 -- held by leases (they come back by themselves); what does not fit is
 -- reported as overflow. With force the level may exceed capacity. Queued
 -- waiters are served from what came in, in order.
--- KEYS[1] bucket, KEYS[2] request id key
+-- KEYS[1] bucket, KEYS[2] request id key, KEYS[3] index of names (optional)
 -- ARGV[1] id memory ms (see common)
 -- ARGV[2] N (1..2^53-1)
 -- ARGV[3] '1': force; '0': not
@@ -32,5 +32,7 @@ local reply = state(b, t_text, now)
 reply[7] = num(added)
 reply[8] = num(n - added)
 if changed then begin_change(key, reply, event(b, t_text, now_text)) end
+if added > 0 then tally_put(b, added) end
 save(key, b, t_text, now_text, created, changed)
+if created then index_add(key) end
 return reply

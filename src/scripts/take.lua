@@ -1,5 +1,5 @@
 -- take: remove N tokens at once, or none; optionally as a lease.
--- KEYS[1] bucket, KEYS[2] request id key
+-- KEYS[1] bucket, KEYS[2] request id key, KEYS[3] index of names (optional)
 -- ARGV[1] id memory ms (see common)
 -- ARGV[2] N (1..2^53-1)
 -- ARGV[3] '0': N or nothing; '1': partial, as many whole tokens as there
@@ -67,5 +67,8 @@ reply[10] = fence
 reply[11] = b.q
 reply[12] = num(b.qn)
 if changed then begin_change(key, reply, event(b, t_text, now_text)) end
+if taken > 0 then tally_grant(b, taken, waiting) end
 save(key, b, t_text, now_text, created, changed)
+if created then index_add(key) end
+if taken == 0 and mode ~= '2' and not waiting then tally_denial(key) end
 return reply

@@ -7,7 +7,8 @@
 -- then, optionally (mode '0'), a lease: its id (24 hex), ttl ms, holder
 --         ("<host> <pid>"): buckets without refill hold their N under that
 --         id (each with its own fence); refilling ones are simply taken from
--- Each bucket's queue is served first, as a take does; while any bucket has
+-- Counters (see common): a grant counts on every bucket, a denial on each
+-- that said no. Each bucket's queue is served first, as a take does; while any bucket has
 -- tickets queued nothing is taken from any (no one takes what a waiter is
 -- owed). Tokens are taken only when every bucket has its N: then from all
 -- in this one script, so no one sees some taken and others not.
@@ -49,6 +50,7 @@ for i, b in ipairs(buckets) do
         b.t = b.t - counts[i]
         taken = counts[i]
         if lease and not b.r then fence = hold(b, lease, taken, ttl, holder, now) end
+        tally_grant(b, taken, false)
     end
     b.t_text = num(b.t)
     changed[i] = taken > 0 or b.stepped or b.leases_changed or b.queue_changed
@@ -75,4 +77,10 @@ for i, b in ipairs(buckets) do
     end
 end
 for i, b in ipairs(buckets) do save(keys[i], b, b.t_text, now_text, false, changed[i]) end
+-- A denial counts on each bucket that said no (see tally_denial).
+if not enough and mode == '0' then
+    for i, b in ipairs(buckets) do
+        if b.q > 0 or b.t < counts[i] then tally_denial(keys[i]) end
+    end
+end
 return reply

@@ -1,5 +1,5 @@
 -- wait: a waiter's place in the bucket's queue (SPEC §10, see common).
--- KEYS[1] bucket, KEYS[2] request id key
+-- KEYS[1] bucket, KEYS[2] request id key, KEYS[3] index of names (optional)
 -- ARGV[1] id memory ms (see common)
 -- ARGV[2] N (1..2^53-1)
 -- ARGV[3] 'enter': take N now if no one is queued and they are there, else
@@ -102,4 +102,5 @@ reply[12] = num(ahead)
 reply[13] = (position >= 0 and queued) and num(queued) or ''
 if changed then begin_change(key, reply, event(b, t_text, now_text)) end
 save(key, b, t_text, now_text, created, changed)
+if created then index_add(key) end
 return reply

@@ -1,0 +1,172 @@
+// tbucket top driven in a real terminal: tmux runs it in a pane of 120x30,
+// the test reads the screen with capture-pane and types with send-keys.
+// The pane's shell records `stty -a` before and after, and top's exit
+// status, so the test can tell that the terminal was put back.
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "support/e2e.h"
+
+using tbucket::test::redis;
+using tbucket::test::RunResult;
+
+#ifdef TBUCKET_TMUX
+namespace {
+
+RunResult tb(std::vector<std::string> args) {
+    return tbucket::test::run(tbucket::test::tb_argv(redis().url(), std::move(args)));
+}
+
+std::string slurp(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+// A tmux server of its own (its socket in a temporary directory) with one
+// pane running `script` under sh; killed, with the directory, at the end.
+class Pane {
+  public:
+    explicit Pane(const std::string& script) {
+        char pattern[] = "/tmp/tbucket-top-XXXXXX";
+        if (!mkdtemp(pattern)) throw std::runtime_error("mkdtemp");
+        dir_ = pattern;
+        RunResult r = tmux({"new-session", "-d", "-x", "120", "-y", "30", "sh", "-c", script});
+        if (r.code != 0) throw std::runtime_error("tmux new-session: " + r.err);
+    }
+    ~Pane() {
+        tmux({"kill-server"});
+        tbucket::test::run({"rm", "-rf", dir_});
+    }
+    const std::string& dir() const { return dir_; }
+    std::string screen() { return tmux({"capture-pane", "-p"}).out; }
+    void keys(const std::string& keys) { tmux({"send-keys", keys}); }
+    // True once the screen shows `text`, within `seconds`.
+    bool shows(const std::string& text, double seconds = 10) {
+        return until([&] { return screen().find(text) != std::string::npos; }, seconds);
+    }
+    // True once the file at `path` has something in it, within `seconds`.
+    bool has_file(const std::string& path, double seconds = 10) {
+        return until([&] { return !slurp(path).empty(); }, seconds);
+    }
+
+  private:
+    RunResult tmux(std::vector<std::string> args) {
+        args.insert(args.begin(), {"env", "-u", "TMUX", TBUCKET_TMUX, "-S", dir_ + "/tmux.sock"});
+        return tbucket::test::run(args);
+    }
+    template <typename F>
+    bool until(F ok, double seconds) {
+        auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+        while (std::chrono::steady_clock::now() < end) {
+            if (ok()) return true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        return false;
+    }
+    std::string dir_;
+};
+
+// sh in the pane: a marker on the normal screen, the terminal's settings,
+// then top (its pid in D/pid), its status and the settings again.
+std::string pane_script(const std::string& dir, const std::string& args) {
+    std::string tb = tbucket::test::tbucket_path() + " -u " + redis().url();  // no blanks in either
+    return "echo MARK-BEFORE-TOP; stty -a > " + dir + "/before; sh -c 'echo $$ > " + dir +
+           "/pid; exec " + tb + " top " + args + "'; echo $? > " + dir + "/status; stty -a > " +
+           dir + "/after; sleep 60";
+}
+
+}  // namespace
+
+TEST_CASE("top in a terminal: shows the buckets, sorts on a key, q restores the terminal",
+          "[metrics][top]") {
+    redis().flush();
+    REQUIRE(tb({"create", "api", "--capacity", "10", "--rate", "5/s", "--tokens", "5"}).code == 0);
+    REQUIRE(tb({"create", "jobs", "--capacity", "4"}).code == 0);
+    REQUIRE(tb({"take", "jobs", "4"}).code == 0);
+    REQUIRE(tb({"take", "jobs"}).code == 1);
+    char dir_pattern[] = "/tmp/tbucket-top-script-XXXXXX";
+    REQUIRE(mkdtemp(dir_pattern));
+    std::string dir = dir_pattern;
+    Pane pane(pane_script(dir, "--sort n"));
+    REQUIRE(pane.shows("sort: name"));
+    REQUIRE(pane.shows("0/4"));
+    std::string first = pane.screen();
+    INFO(first);
+    CHECK(first.find("MARK-BEFORE-TOP") == std::string::npos);         // the alternate screen
+    CHECK(first.find("[....................]") != std::string::npos);  // jobs: empty
+    CHECK(first.find("NAME") < first.find("api"));
+    CHECK(first.find("api") < first.find("jobs"));  // by name
+    pane.keys("l");
+    REQUIRE(pane.shows("sort: level"));
+    std::string sorted = pane.screen();
+    INFO(sorted);
+    CHECK(sorted.find("jobs") < sorted.find("api"));  // emptiest first
+    pane.keys("q");
+    REQUIRE(pane.has_file(dir + "/status"));
+    REQUIRE(pane.has_file(dir + "/after"));
+    CHECK(slurp(dir + "/status") == "0\n");
+    CHECK(slurp(dir + "/after") == slurp(dir + "/before"));  // echo and canonical mode back
+    REQUIRE(pane.shows("MARK-BEFORE-TOP"));                  // the normal screen back
+    CHECK(pane.screen().find("sort: level") == std::string::npos);
+    tbucket::test::run({"rm", "-rf", dir});
+}
+
+TEST_CASE("top ends on SIGTERM with 143 and the terminal restored", "[metrics][top]") {
+    redis().flush();
+    REQUIRE(tb({"create", "api", "--capacity", "10"}).code == 0);
+    char dir_pattern[] = "/tmp/tbucket-top-script-XXXXXX";
+    REQUIRE(mkdtemp(dir_pattern));
+    std::string dir = dir_pattern;
+    Pane pane(pane_script(dir, ""));
+    REQUIRE(pane.shows("10/10"));
+    REQUIRE(pane.has_file(dir + "/pid"));
+    pid_t pid = std::stoi(slurp(dir + "/pid"));
+    REQUIRE(kill(pid, SIGTERM) == 0);
+    REQUIRE(pane.has_file(dir + "/status"));
+    REQUIRE(pane.has_file(dir + "/after"));
+    CHECK(slurp(dir + "/status") == "143\n");
+    CHECK(slurp(dir + "/after") == slurp(dir + "/before"));
+    CHECK(pane.shows("MARK-BEFORE-TOP"));
+    tbucket::test::run({"rm", "-rf", dir});
+}
+#endif
+
+TEST_CASE("top into a pipe prints one table with rates over a second, and exits 0",
+          "[metrics][top]") {
+    redis().flush();
+    REQUIRE(tb({"create", "api", "--capacity", "100"}).code == 0);
+    REQUIRE(tb({"create", "b", "--capacity", "3", "--tokens", "0"}).code == 0);
+    tbucket::test::Child top(tbucket::test::tb_argv(redis().url(), {"top", "--sort", "d"}));
+    // Denials on b all through top's second: b's denials/s above 0, so b first.
+    std::atomic<bool> done{false};
+    std::thread denials([&done] {
+        while (!done) tb({"take", "b"});
+    });
+    RunResult r = top.wait();
+    done = true;
+    denials.join();
+    CHECK(r.code == 0);
+    std::vector<std::string> lines = tbucket::test::text_lines(r.out);
+    INFO(r.out);
+    REQUIRE(lines.size() >= 3);
+    CHECK(lines[0].rfind("NAME", 0) == 0);
+    CHECK(lines[1].rfind("b ", 0) == 0);
+    CHECK(r.out.find('\x1b') == std::string::npos);  // no escape sequences into a pipe
+}
+
+TEST_CASE("top --sort with an unknown key is a usage error", "[metrics][top]") {
+    RunResult r = tb({"top", "--sort", "x"});
+    CHECK(r.code == 2);
+    CHECK(tbucket::test::one_error_line(r.err));
+}
