@@ -410,3 +410,19 @@ TEST_CASE("a killed list waiter holds no place", "[trust][multi][wait][fair]") {
     CHECK(level("a") == "5");
     CHECK(tb({"take", "a"}).code == 0);  // a's queue does not hold the dead ticket for long
 }
+
+TEST_CASE("a list counts a grant on every bucket and a denial on each that said no",
+          "[trust][multi][metrics]") {
+    REQUIRE(tb({"create", "a", "--capacity", "5"}).code == 0);
+    REQUIRE(tb({"create", "b", "--capacity", "5", "--tokens", "3"}).code == 0);
+    REQUIRE(tb({"take", "a=2,b=3"}).code == 0);
+    CHECK(tb({"take", "a,b"}).code == 1);  // b said no
+    json a = json::parse(tb({"--json", "info", "a"}).out)["counters"];
+    json b = json::parse(tb({"--json", "info", "b"}).out)["counters"];
+    CHECK(a["grants"] == 1);
+    CHECK(a["taken"] == 2);
+    CHECK(a["denials"] == 0);
+    CHECK(b["grants"] == 1);
+    CHECK(b["taken"] == 3);
+    CHECK(b["denials"] == 1);
+}
