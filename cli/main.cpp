@@ -329,7 +329,8 @@ std::optional<int> run_short_form(int argc, char** argv) {
         if (verb == "take" && is_name_list(name_text)) {
             std::vector<NamedCount> list =
                 parse_name_list(name_text, parse_count("count", count_text));
-            return with_bucket_hint(verb, [&] { return take_many_now(ctx, list); }, ctx);
+            return with_bucket_hint(
+                verb, [&] { return take_many_now(ctx, list); }, ctx);
         }
         std::string name = parse_name(name_text);
         int64_t n = parse_count("count", count_text);
