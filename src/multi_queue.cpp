@@ -65,6 +65,7 @@ class QueuedListWaiter {
             if (!back) sleep_until_worth_looking(*a);
             a = look_again();
         }
+        a->result.retry_after_ms = 0;  // taken
         return MultiWaitResult{std::move(a->result), ms_since(start_)};
     }
 

@@ -174,6 +174,7 @@ TEST_CASE("take a=2,b=3 --wait while others take: 0 means both dropped in one sc
     if (mine) {
         json j = json::parse(w.out);
         CHECK(j["taken"] == 5);
+        CHECK(j["retry_after_ms"] == 0);
         CHECK(j["buckets"][0]["server_time_ms"] == j["buckets"][1]["server_time_ms"]);
     }
     // Every token accounted for: a got 40 by puts, each grant took its own.
