@@ -221,6 +221,7 @@ TEST_CASE("a list waiter wakes for the bucket that said no, then takes all at on
     REQUIRE(tb({"put", "b", "1"}).code == 0);
     RunResult w = waiter.wait();
     CHECK(w.code == 0);
+    CHECK(json::parse(w.out)["retry_after_ms"] == 0);
     CHECK(level("a") == "0");
     CHECK(level("b") == "0");
 }
