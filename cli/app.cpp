@@ -130,6 +130,11 @@ std::vector<ConnectionOptions> seed_urls(const GlobalOptions& g) {
     return seeds;
 }
 
+[[noreturn]] void throw_signal_error(int sig, const std::string& what) {
+    ErrorKind kind = sig == SIGTERM ? ErrorKind::terminated : ErrorKind::interrupted;
+    throw Error(kind, std::string(sig == SIGTERM ? "terminated" : "interrupted") + "; " + what);
+}
+
 }  // namespace
 
 Context::Context(const GlobalOptions& g, Output& o)
@@ -166,6 +171,30 @@ void Context::commit(const std::string& name, int64_t taken, const std::string& 
     give_back_if_signalled(name, taken, lease);
 }
 
+void Context::commit_many(const MultiTakeResult& result, const LeaseSpec* lease) {
+    if (!signals_) return;
+    signals_->hold();
+    give_back_many_if_signalled(result, lease);
+}
+
+void Context::give_back_many_if_signalled(const MultiTakeResult& result, const LeaseSpec* lease) {
+    int sig = signals_ ? signals_->arrived() : 0;
+    if (!sig) return;
+    if (!result.ok()) throw_signal_error(sig, "nothing taken");
+    std::string back;
+    try {
+        for (const std::string& name : give_back_many(client(), result, lease)) {
+            back.append(back.empty() ? "'" : ", '").append(name).append("'");
+        }
+    } catch (const Error& e) {
+        throw Error(e.kind(),
+                    "signalled after taking from several buckets, and giving them "
+                    "back failed: " +
+                        std::string(e.what()));
+    }
+    throw_signal_error(sig, "the tokens taken went back to " + back);
+}
+
 void Context::give_back_if_signalled(const std::string& name, int64_t taken,
                                      const std::string& lease) {
     int sig = signals_ ? signals_->arrived() : 0;
@@ -185,6 +214,18 @@ void Context::give_back_if_signalled(const std::string& name, int64_t taken,
                                   "', and giving them back failed: " + e.what());
     }
     throw Error(kind, what + "; the " + tokens + " taken went back to '" + name + "'");
+}
+
+std::vector<std::string> parse_names(const std::vector<std::string>& args) {
+    std::vector<std::string> names;
+    for (const std::string& arg : args) {
+        if (!is_name_list(arg)) {
+            names.push_back(parse_name(arg));
+            continue;
+        }
+        for (NamedCount& c : parse_name_list(arg, 1, false)) names.push_back(std::move(c.name));
+    }
+    return names;
 }
 
 void add_settings_options(CLI::App* command, SettingsText& text, bool capacity_required) {

@@ -53,11 +53,15 @@ class Context {
     // or terminated), so it either finishes or leaves nothing taken.
     // `lease`: the tokens are held as this lease, and go back by releasing it.
     void commit(const std::string& name, int64_t taken, const std::string& lease = {});
+    // The same for tokens taken from several buckets at once.
+    void commit_many(const MultiTakeResult& result, const LeaseSpec* lease = nullptr);
+    void give_back_many_if_signalled(const MultiTakeResult& result, const LeaseSpec* lease);
     // The same check without holding signals (run's last look before exec).
     void give_back_if_signalled(const std::string& name, int64_t taken,
                                 const std::string& lease = {});
     Output& out;
     const GlobalOptions& global;
+    bool named_a_list = false;  // the command was given a bucket list (SPEC §11)
     // The exit status of a denial: -E if given, else the command's default.
     int denied_exit(int fallback) const {
         return global.denied_exit >= 0 ? global.denied_exit : fallback;
@@ -103,6 +107,10 @@ std::vector<ConnectionOptions> resolve_seeds(const GlobalOptions& global, Output
 // a fresh server meets it), for `command`; any other error as it is.
 Error bucket_hint(const Error& error, std::string_view command);
 
+// Bucket names as typed, each a name or a list NAME,NAME,... (no =N):
+// info and delete. A name twice across arguments is shown twice.
+std::vector<std::string> parse_names(const std::vector<std::string>& args);
+
 // Shows each state (or, with `deleted`, each deletion) and reports each
 // error; the exit status is the first error's, else 0.
 int show_states(Context& ctx, const std::vector<StateOrError>& results, bool deleted);
@@ -111,6 +119,8 @@ int show_states(Context& ctx, const std::vector<StateOrError>& results, bool del
 // subcommands run, and what the CLI11-free short forms run (main.cpp).
 int take_now(Context& ctx, const std::string& name, int64_t n, TakeMode mode,
              const std::optional<Settings>& settings);
+// take of a bucket list (NAME[=N],...), not waiting.
+int take_many_now(Context& ctx, const std::vector<NamedCount>& list);
 int put_now(Context& ctx, const std::string& name, int64_t n, bool force,
             const std::optional<Settings>& settings);
 

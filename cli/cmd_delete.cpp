@@ -11,8 +11,7 @@ struct DeleteOptions {
 };
 
 int run(Context& ctx, const DeleteOptions& o) {
-    std::vector<std::string> names;
-    for (const std::string& name : o.names) names.push_back(parse_name(name));
+    std::vector<std::string> names = parse_names(o.names);
     return show_states(ctx, ctx.client().remove(names), true);
 }
 
@@ -21,7 +20,9 @@ int run(Context& ctx, const DeleteOptions& o) {
 Subcommand setup_delete(CLI::App& app) {
     auto o = std::make_shared<DeleteOptions>();
     CLI::App* cmd = app.add_subcommand("delete", "Remove buckets; their waiters exit 3");
-    cmd->add_option("NAME", o->names, "bucket names")->required()->type_name("");
+    cmd->add_option("NAME", o->names, "bucket names, each also a list NAME,NAME,...")
+        ->required()
+        ->type_name("");
     return {cmd, [o](Context& ctx) { return run(ctx, *o); }};
 }
 

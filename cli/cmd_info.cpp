@@ -48,8 +48,7 @@ int show_prometheus(Context& ctx, const std::vector<StateOrError>& results) {
 }
 
 int run(Context& ctx, const InfoOptions& o) {
-    std::vector<std::string> names;
-    for (const std::string& name : o.names) names.push_back(parse_name(name));
+    std::vector<std::string> names = parse_names(o.names);
     std::vector<StateOrError> results = ctx.client().info(names);
     if (!o.format.empty() && o.format != "prometheus") ctx.out.set_json(o.format == "json");
     if (o.format == "prometheus") return show_prometheus(ctx, results);
@@ -67,7 +66,9 @@ Subcommand setup_info(CLI::App& app) {
     auto o = std::make_shared<InfoOptions>();
     CLI::App* cmd =
         app.add_subcommand("info", "Show buckets' state (refill applied, nothing written)");
-    cmd->add_option("NAME", o->names, "bucket names")->required()->type_name("");
+    cmd->add_option("NAME", o->names, "bucket names, each also a list NAME,NAME,...")
+        ->required()
+        ->type_name("");
     cmd->add_option("--format", o->format, "text, json or prometheus (metrics for a scraper)")
         ->check(CLI::IsMember({"text", "json", "prometheus"}))
         ->type_name("FORMAT");

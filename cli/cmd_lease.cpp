@@ -6,6 +6,7 @@
 #include "app.h"
 #include "exit_codes.h"
 #include "lease.h"
+#include "name_list.h"
 #include "parse.h"
 #include "waiting.h"
 
@@ -31,6 +32,12 @@ std::string parse_lease_id(const std::string& text) {
 }
 
 int take(Context& ctx, const LeaseOptions& o) {
+    if (is_name_list(o.name)) {
+        // Checked as a list first, so that a bad one is named as such.
+        parse_name_list(o.name, 1);
+        throw Error(ErrorKind::usage,
+                    "lease take takes one bucket, not a list (run LIST -- CMD leases several)");
+    }
     std::string name = parse_name(o.name);
     int64_t n = parse_count("count", o.count);
     int64_t ttl = parse_lease_ms("--ttl", o.ttl);

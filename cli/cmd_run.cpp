@@ -4,10 +4,12 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 
 #include "app.h"
 #include "exit_codes.h"
 #include "lease.h"
+#include "name_list.h"
 #include "parse.h"
 #include "suggest.h"
 #include "supervise.h"
@@ -82,7 +84,8 @@ int cannot_run(Context& ctx, const std::string& command, int code) {
 // that came meanwhile is caught and the tokens go back, rather than killing
 // tbucket with them taken. One in the last instant, between that look and
 // execv, is caught and dropped: the command runs, as if it came just after.
-[[noreturn]] void exec(Context& ctx, const std::string& name, int64_t taken,
+// `if_signalled`: gives back what was taken when a signal came, and throws.
+[[noreturn]] void exec(Context& ctx, const std::function<void()>& if_signalled,
                        const std::string& path, const std::vector<std::string>& command) {
     std::vector<char*> argv;
     for (const std::string& arg : command) argv.push_back(const_cast<char*>(arg.c_str()));
@@ -91,7 +94,7 @@ int cannot_run(Context& ctx, const std::string& command, int code) {
     std::fflush(nullptr);
     ctx.signals().prepare_exec();  // the command gets signals as tbucket got them
     ctx.signals().release();
-    ctx.give_back_if_signalled(name, taken);
+    if_signalled();
     execv(path.c_str(), argv.data());
     std::_Exit(errno == ENOENT ? exit_not_found : exit_not_runnable);
 }
@@ -125,12 +128,72 @@ std::optional<LeaseSpec> lease_spec(const RunOptions& o) {
     return LeaseSpec{new_lease_id(), ttl, lease_holder(getpid()), explicit_lease};
 }
 
+MultiTakeResult take_list(Context& ctx, const std::vector<NamedCount>& list, const WaitSpec& wait,
+                          const LeaseSpec* lease, int64_t& waited_ms) {
+    if (!wait.wait) {
+        ctx.signals();
+        return take_many(ctx.client(), list, TakeMode::all, lease);
+    }
+    MultiWaitResult w = wait_many(ctx.client(), list, wait.timeout_ms, ctx.signals().fd(), lease);
+    waited_ms = w.waited_ms;
+    return std::move(w.result);
+}
+
+// run NAME[=N],... -- CMD: all or none; refilling buckets consumed, those
+// without refill leased (one id, a fence each) and given back after CMD.
+int run_many(Context& ctx, const RunOptions& o, const std::vector<NamedCount>& list) {
+    ctx.named_a_list = true;
+    if (parse_settings(o.settings)) {
+        throw Error(ErrorKind::usage,
+                    "--capacity/--rate/--expire create one bucket; create each of a list first");
+    }
+    WaitSpec wait = parse_wait(o.wait_option->count() > 0, o.wait, "--wait");
+    bool open = fail_open(o);
+    std::optional<LeaseSpec> lease = lease_spec(o);
+    if (o.command->empty()) throw Error(ErrorKind::usage, "run needs a command after --");
+    std::string path;
+    try {
+        path = resolve(o.command->front());
+    } catch (int code) {
+        return cannot_run(ctx, o.command->front(), code);
+    }
+    const LeaseSpec* spec = lease ? &*lease : nullptr;
+    int64_t waited_ms = 0;
+    MultiTakeResult result;
+    try {
+        result = take_list(ctx, list, wait, spec, waited_ms);
+    } catch (const Error& e) {
+        if (!open || !is_outage(e.kind())) throw;
+        ctx.out.warning("Redis unavailable (" + std::string(e.what()) +
+                        "); running the command anyway (--fail-open)");
+        exec(
+            ctx, [&] { ctx.give_back_many_if_signalled(MultiTakeResult{}, nullptr); }, path,
+            *o.command);
+    }
+    ctx.commit_many(result, spec);
+    if (!result.ok()) {
+        ctx.out.took_many(result, waited_ms, true);
+        return ctx.denied_exit(exit_run_denied);
+    }
+    std::vector<Lease> held;
+    for (const TakeResult& t : result.buckets) {
+        if (!t.leased()) continue;
+        held.push_back(
+            {t.state.name, lease->id, t.fence, t.taken, lease->ttl_ms, o.on_lost == "keep"});
+    }
+    if (!held.empty()) supervise(ctx, held, path, *o.command);
+    exec(
+        ctx, [&] { ctx.give_back_many_if_signalled(result, spec); }, path, *o.command);
+}
+
 int run(Context& ctx, const RunOptions& o) {
     if (o.command->empty()) {
         // `run api echo`: the command went to N.
         std::string line = run_with_dashes(*o.app, {});
         if (!line.empty()) throw Error(ErrorKind::usage, "put the command after --: " + line);
     }
+    if (is_name_list(o.name))
+        return run_many(ctx, o, parse_name_list(o.name, parse_count("count", o.count)));
     std::string name = parse_name(o.name);
     int64_t n = parse_count("count", o.count);
     std::optional<Settings> settings = parse_settings(o.settings);
@@ -155,7 +218,8 @@ int run(Context& ctx, const RunOptions& o) {
         // over skipping, and a token that was taken after all is only spent.
         ctx.out.warning("Redis unavailable (" + std::string(e.what()) +
                         "); running the command anyway (--fail-open)");
-        exec(ctx, name, 0, path, *o.command);
+        exec(
+            ctx, [&] { ctx.give_back_if_signalled(name, 0); }, path, *o.command);
     }
     ctx.commit(name, result.taken, result.leased() ? lease->id : std::string());
     if (!result.ok()) {
@@ -166,7 +230,8 @@ int run(Context& ctx, const RunOptions& o) {
         Lease held{name, lease->id, result.fence, result.taken, lease->ttl_ms, o.on_lost == "keep"};
         supervise(ctx, held, path, *o.command);
     }
-    exec(ctx, name, result.taken, path, *o.command);
+    exec(
+        ctx, [&] { ctx.give_back_if_signalled(name, result.taken); }, path, *o.command);
 }
 
 }  // namespace
@@ -179,7 +244,9 @@ Subcommand setup_run(CLI::App& app, const std::vector<std::string>& command) {
         "Take N tokens and run a command (-- CMD ARGS...); on a semaphore they come back after it; "
         "denied: exit 75");
     o->app = cmd;
-    cmd->add_option("NAME", o->name, "bucket name")->required()->type_name("");
+    cmd->add_option("NAME", o->name, "bucket name, or a list NAME[=N],... taken all or none")
+        ->required()
+        ->type_name("");
     cmd->add_option("N", o->count, "tokens to take")->type_name("")->capture_default_str();
     o->wait_option =
         cmd->add_option("--wait", o->wait,

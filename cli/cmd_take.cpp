@@ -1,5 +1,6 @@
 #include "app.h"
 #include "exit_codes.h"
+#include "name_list.h"
 #include "parse.h"
 #include "waiting.h"
 
@@ -26,7 +27,27 @@ int take_all(Context& ctx, const std::string& name, const std::optional<Settings
     return result.ok() ? exit_ok : ctx.denied_exit(exit_denied);
 }
 
+// take NAME[=N],...: all or none (SPEC §11). Inline create would have to
+// guess which buckets it is for: refused.
+int run_many(Context& ctx, const TakeOptions& o) {
+    if (o.count == "all") throw Error(ErrorKind::usage, "take all takes one bucket, not a list");
+    std::vector<NamedCount> list = parse_name_list(o.name, parse_count("count", o.count));
+    ctx.named_a_list = true;
+    if (parse_settings(o.settings)) {
+        throw Error(ErrorKind::usage,
+                    "--capacity/--rate/--expire create one bucket; create each of a list first");
+    }
+    if (o.partial) throw Error(ErrorKind::usage, "--partial takes one bucket, not a list");
+    WaitSpec wait = parse_wait(o.wait_option->count() > 0, o.wait, "--wait");
+    if (!wait.wait) return take_many_now(ctx, list);
+    MultiWaitResult waited = wait_many(ctx.client(), list, wait.timeout_ms, ctx.signals().fd());
+    ctx.commit_many(waited.result);
+    ctx.out.took_many(waited.result, waited.waited_ms);
+    return exit_ok;
+}
+
 int run(Context& ctx, const TakeOptions& o) {
+    if (is_name_list(o.name)) return run_many(ctx, o);
     std::string name = parse_name(o.name);
     bool all = o.count == "all";
     int64_t n = all ? max_count : parse_count("count", o.count);
@@ -55,10 +76,21 @@ int take_now(Context& ctx, const std::string& name, int64_t n, TakeMode mode,
     return result.ok() ? exit_ok : ctx.denied_exit(exit_denied);
 }
 
+int take_many_now(Context& ctx, const std::vector<NamedCount>& list) {
+    ctx.named_a_list = true;
+    ctx.signals();
+    MultiTakeResult result = take_many(ctx.client(), list, TakeMode::all);
+    ctx.commit_many(result);
+    ctx.out.took_many(result, 0);
+    return result.ok() ? exit_ok : ctx.denied_exit(exit_denied);
+}
+
 Subcommand setup_take(CLI::App& app) {
     auto o = std::make_shared<TakeOptions>();
     CLI::App* cmd = app.add_subcommand("take", "Take N tokens at once, or none (exit 1)");
-    cmd->add_option("NAME", o->name, "bucket name")->required()->type_name("");
+    cmd->add_option("NAME", o->name, "bucket name, or a list NAME[=N],... taken all or none")
+        ->required()
+        ->type_name("");
     cmd->add_option("N", o->count, "tokens to take, or 'all': every whole token there is")
         ->type_name("")
         ->capture_default_str();

@@ -8,6 +8,7 @@
 
 #include "app.h"
 #include "exit_codes.h"
+#include "name_list.h"
 #include "parse.h"
 #include "waiting.h"
 
@@ -48,7 +49,27 @@ int follow(Context& ctx, const std::string& name, std::optional<int64_t> timeout
     return exit_ok;
 }
 
+// watch NAME[=N],... --take: all or none, holding nothing while it waits.
+int run_many(Context& ctx, const WatchOptions& o) {
+    std::vector<NamedCount> list = parse_name_list(o.name, parse_count("count", o.count));
+    ctx.named_a_list = true;
+    if (o.follow || !o.take) {
+        throw Error(ErrorKind::usage, "a bucket list is watched with --take only (no --follow)");
+    }
+    if (parse_settings(o.settings)) {
+        throw Error(ErrorKind::usage,
+                    "--capacity/--rate/--expire create one bucket; create each of a list first");
+    }
+    std::optional<int64_t> timeout_ms;
+    if (!o.timeout.empty()) timeout_ms = parse_duration_ms("--timeout", o.timeout);
+    MultiWaitResult waited = wait_many(ctx.client(), list, timeout_ms, ctx.signals().fd());
+    ctx.commit_many(waited.result);
+    ctx.out.took_many(waited.result, waited.waited_ms);
+    return exit_ok;
+}
+
 int run(Context& ctx, const WatchOptions& o) {
+    if (is_name_list(o.name)) return run_many(ctx, o);
     std::string name = parse_name(o.name);
     int64_t n = parse_count("count", o.count);
     std::optional<Settings> settings = parse_settings(o.settings);
@@ -73,7 +94,9 @@ int run(Context& ctx, const WatchOptions& o) {
 Subcommand setup_watch(CLI::App& app) {
     auto o = std::make_shared<WatchOptions>();
     CLI::App* cmd = app.add_subcommand("watch", "Block until N tokens are there (--take: and take them)");
-    cmd->add_option("NAME", o->name, "bucket name")->required()->type_name("");
+    cmd->add_option("NAME", o->name, "bucket name, or a list NAME[=N],... (with --take)")
+        ->required()
+        ->type_name("");
     cmd->add_option("N", o->count, "tokens to wait for")->type_name("")->capture_default_str();
     cmd->add_option("--timeout", o->timeout, "give up after this long (exit 124); 0: look once")
         ->type_name("DURATION");

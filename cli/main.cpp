@@ -281,11 +281,12 @@ int run_in_context(const GlobalOptions& global, Output& out, const Body& body) {
 }
 
 template <typename Body>
-int with_bucket_hint(std::string_view command, const Body& body) {
+int with_bucket_hint(std::string_view command, const Body& body, const Context& ctx) {
     try {
         return body();
     } catch (const Error& e) {
-        throw bucket_hint(e, command);
+        // A bucket list cannot be created inline: no "add --capacity here".
+        throw bucket_hint(e, ctx.named_a_list ? "list" : command);
     }
 }
 
@@ -325,12 +326,21 @@ std::optional<int> run_short_form(int argc, char** argv) {
     scrub_passwords(argc, argv);
     Output out(false, false);
     return run_in_context(global, out, [&](Context& ctx) {
+        if (verb == "take" && is_name_list(name_text)) {
+            std::vector<NamedCount> list =
+                parse_name_list(name_text, parse_count("count", count_text));
+            return with_bucket_hint(
+                verb, [&] { return take_many_now(ctx, list); }, ctx);
+        }
         std::string name = parse_name(name_text);
         int64_t n = parse_count("count", count_text);
-        return with_bucket_hint(verb, [&] {
-            return verb == "take" ? take_now(ctx, name, n, TakeMode::all, std::nullopt)
-                                  : put_now(ctx, name, n, false, std::nullopt);
-        });
+        return with_bucket_hint(
+            verb,
+            [&] {
+                return verb == "take" ? take_now(ctx, name, n, TakeMode::all, std::nullopt)
+                                      : put_now(ctx, name, n, false, std::nullopt);
+            },
+            ctx);
     });
 }
 
@@ -380,7 +390,8 @@ int run(int argc, char** argv) {
             if (own < argc && chosen.app->get_name() != "run") {
                 throw Error(ErrorKind::usage, "only run takes a command after --");
             }
-            return with_bucket_hint(chosen.app->get_name(), [&] { return chosen.run(context); });
+            return with_bucket_hint(
+                chosen.app->get_name(), [&] { return chosen.run(context); }, context);
         }
         throw Error(ErrorKind::internal, "no command was chosen");
     });

@@ -209,6 +209,60 @@ void Output::run_denied(const TakeResult& r, int64_t waited_ms) {
     denial(r);
 }
 
+void Output::took_many(const MultiTakeResult& r, int64_t waited_ms, bool run) {
+    if (json_) {
+        Json j;
+        j["ok"] = r.ok();
+        int64_t taken = 0;
+        Json buckets = Json::array(), refused = Json::array();
+        for (std::size_t i = 0; i < r.buckets.size(); ++i) {
+            const TakeResult& t = r.buckets[i];
+            taken += t.taken;
+            Json b = state_json(t.state);
+            b["requested"] = t.requested;
+            b["taken"] = t.taken;
+            b["retry_after_ms"] = optional_ms(t.retry_after_ms);
+            b["queued_ahead"] = t.queued_ahead;
+            b["refused"] = r.refused(i);
+            if (r.refused(i)) refused.push_back(t.state.name);
+            buckets.push_back(std::move(b));
+        }
+        j["taken"] = taken;
+        j["retry_after_ms"] = optional_ms(r.retry_after_ms);
+        j["waited_ms"] = waited_ms;
+        j["refused"] = std::move(refused);
+        j["buckets"] = std::move(buckets);
+        return line(dump(j));
+    }
+    if (!run) {
+        std::vector<State> states;
+        for (const TakeResult& t : r.buckets) states.push_back(t.state);
+        align(states);
+        for (const State& s : states) line(state_text(s, columns_));
+    }
+    if (!r.ok()) denial_many(r);
+}
+
+void Output::denial_many(const MultiTakeResult& r) {
+    if (quiet_) return;
+    std::string why;
+    for (std::size_t i = 0; i < r.buckets.size(); ++i) {
+        if (!r.refused(i)) continue;
+        const TakeResult& t = r.buckets[i];
+        why.append(why.empty() ? "'" : ", '").append(t.state.name).append("' has ");
+        why.append(plural(t.state.available(), "token")).append(" of ");
+        why.append(std::to_string(t.requested));
+        if (t.queued_ahead > 0) why += " (" + plural(t.queued_ahead, "waiter") + " queued ahead)";
+    }
+    why = "denied, nothing taken: " + why;
+    if (r.retry_after_ms) {
+        why += "; all have enough in " + format_duration_ms(*r.retry_after_ms);
+    } else {
+        why += "; refill alone will not bring them all (no refill, or too slow)";
+    }
+    write_line(stderr, "tbucket: " + why);
+}
+
 void Output::denial(const TakeResult& r) {
     if (quiet_) return;
     // `take all` finding nothing reports 0 asked: say what it looked for.

@@ -11,6 +11,7 @@
 #include "bucket.h"
 #include "error.h"
 #include "lease.h"
+#include "multi.h"
 
 namespace tbucket::cli {
 
@@ -35,6 +36,10 @@ public:
     void took(const TakeResult& result, int64_t waited_ms);
     // run's denial: text only on stderr, as stdout would be the command's.
     void run_denied(const TakeResult& result, int64_t waited_ms);
+    // Several buckets (SPEC §11): one line per bucket, or one JSON object
+    // with a "buckets" array; a denial names the buckets that said no.
+    // `run`: the text denial only, on stderr (stdout is the command's).
+    void took_many(const MultiTakeResult& result, int64_t waited_ms, bool run = false);
     void put(const PutResult& result);
     void deleted(const State& state);
     void watched(const State& state, int64_t waited_ms);  // watch without --take
@@ -61,6 +66,7 @@ public:
 
 private:
     void denial(const TakeResult& result);
+    void denial_many(const MultiTakeResult& result);
 
     bool json_;
     bool quiet_;

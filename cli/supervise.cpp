@@ -95,16 +95,17 @@ int install_handlers(struct sigaction (&found)[std::size(forwarded)]) {
     _exit(errno == ENOENT ? exit_not_found : exit_not_runnable);
 }
 
-// Renews the lease every third of its time on a thread of its own, so that
-// a server slow to answer never delays a signal or the command's end. When
-// the lease is lost it says why, once, through `lost_fd`.
+// Renews the leases (one, or a bucket list's, which share their ttl) every
+// third of their time on a thread of its own, so that a server slow to
+// answer never delays a signal or the command's end. When a lease is lost
+// it says why, once, through `lost_fd`.
 class Renewer {
   public:
-    Renewer(Client& client, const Lease& lease, int lost_fd)
-        : client_(client), lease_(lease), lost_fd_(lost_fd) {
+    Renewer(Client& client, const std::vector<Lease>& leases, int lost_fd)
+        : client_(client), leases_(leases), lease_(leases.front()), lost_fd_(lost_fd) {
         // A renewal whose reply is lost is asked again for a third of the
         // lease at most: longer, and the lease would end meanwhile.
-        client_.set_retry_window_ms(std::max<int64_t>(lease.ttl_ms / 3, 100));
+        client_.set_retry_window_ms(std::max<int64_t>(leases.front().ttl_ms / 3, 100));
         thread_ = std::thread([this] { loop(); });
     }
     ~Renewer() { stop(); }
@@ -138,9 +139,10 @@ class Renewer {
                 return lost("not renewed for " + format_exact_ms(lease_.ttl_ms));
             }
             try {
-                RenewResult r = renew_lease(client_, lease_.name, lease_.id, lease_.ttl_ms);
-                if (!r.held)
-                    return lost("it had ended: not renewed in time, or the bucket was reset");
+                for (const Lease& l : leases_) {
+                    if (!renew_lease(client_, l.name, l.id, l.ttl_ms).held)
+                        return lost("it had ended: not renewed in time, or the bucket was reset");
+                }
                 renewed_at = asked_at;
                 next = asked_at + every;
             } catch (const Error& e) {
@@ -165,7 +167,8 @@ class Renewer {
     }
 
     Client& client_;
-    const Lease& lease_;
+    const std::vector<Lease>& leases_;
+    const Lease& lease_;  // the first: the ttl they share
     int lost_fd_;
     std::mutex mutex_;
     std::condition_variable wake_;
@@ -194,6 +197,12 @@ class Renewer {
     std::_Exit(128 + sig);
 }
 
+std::string names_of(const std::vector<Lease>& leases) {
+    std::string names;
+    for (const Lease& l : leases) names.append(names.empty() ? "" : ",").append(l.name);
+    return names;
+}
+
 void give_back(Context& ctx, const Lease& lease) {
     try {
         release_lease(ctx.client(), lease.name, lease.id);
@@ -208,6 +217,12 @@ void give_back(Context& ctx, const Lease& lease) {
 
 void supervise(Context& ctx, const Lease& lease, const std::string& path,
                const std::vector<std::string>& command) {
+    supervise(ctx, std::vector<Lease>{lease}, path, command);
+}
+
+void supervise(Context& ctx, const std::vector<Lease>& leases, const std::string& path,
+               const std::vector<std::string>& command) {
+    const Lease& lease = leases.front();
     sigset_t set = supervised_set();
     sigprocmask(SIG_BLOCK, &set, nullptr);
     struct sigaction found[std::size(forwarded)];
@@ -217,6 +232,14 @@ void supervise(Context& ctx, const Lease& lease, const std::string& path,
         throw Error(ErrorKind::internal, "cannot make a pipe");
     setenv("TBUCKET_LEASE", lease.id.c_str(), 1);
     setenv("TBUCKET_FENCE", std::to_string(lease.fence).c_str(), 1);
+    if (leases.size() > 1) {
+        std::string fences;
+        for (const Lease& l : leases) {
+            fences.append(fences.empty() ? "" : ",").append(l.name).append("=");
+            fences.append(std::to_string(l.fence));
+        }
+        setenv("TBUCKET_FENCES", fences.c_str(), 1);
+    }
     std::vector<char*> argv;
     for (const std::string& arg : command) argv.push_back(const_cast<char*>(arg.c_str()));
     argv.push_back(nullptr);
@@ -232,10 +255,10 @@ void supervise(Context& ctx, const Lease& lease, const std::string& path,
     pid_t child = fork();
     if (child == 0) start_command(ignored, path, argv.data(), parent, lease.keep_on_lost);
     if (child < 0) {
-        give_back(ctx, lease);
+        for (const Lease& l : leases) give_back(ctx, l);
         throw Error(ErrorKind::internal, "cannot start the command: fork failed");
     }
-    Renewer renewer(ctx.client(), lease, lost_pipe[1]);
+    Renewer renewer(ctx.client(), leases, lost_pipe[1]);
     // From here signals come through signal_fd; SIGINT and SIGTERM were held
     // since the take (Context::commit): one that came meanwhile is passed on.
     ctx.signals().release();
@@ -249,7 +272,7 @@ void supervise(Context& ctx, const Lease& lease, const std::string& path,
             while (read(lost_pipe[0], &byte, 1) == 1) {
             }
             std::string what =
-                "the lease on '" + lease.name + "' is lost (" + renewer.why_lost() + ")";
+                "the lease on '" + names_of(leases) + "' is lost (" + renewer.why_lost() + ")";
             if (lease.keep_on_lost) {
                 ctx.out.warning(what + "; the command keeps running (--on-lost=keep)");
             } else {
@@ -271,7 +294,7 @@ void supervise(Context& ctx, const Lease& lease, const std::string& path,
         if (ended) break;
     }
     renewer.stop();
-    give_back(ctx, lease);
+    for (const Lease& l : leases) give_back(ctx, l);
     end_as(status);
 }
 

@@ -26,5 +26,10 @@ struct Lease {
 // the signal that killed it. Signals must be held (Context::commit).
 [[noreturn]] void supervise(Context& ctx, const Lease& lease, const std::string& path,
                             const std::vector<std::string>& command);
+// The same for a bucket list's leases (one id, a fence each; at least one):
+// all renewed, all given back. TBUCKET_FENCE is the first one's, and
+// TBUCKET_FENCES lists them all as NAME=FENCE,...
+[[noreturn]] void supervise(Context& ctx, const std::vector<Lease>& leases, const std::string& path,
+                            const std::vector<std::string>& command);
 
 }  // namespace tbucket::cli

@@ -119,10 +119,21 @@ function __tbucket_buckets
         end
         set i (math $i + 1)
     end
+    # After a comma (a bucket list, NAME[=N],...): the names not yet in it,
+    # with the list so far in front.
+    set -l token (commandline -ct)
+    set -l head ''
+    if string match -q -- '*,*' $token
+        set head (string replace -r -- ',[^,]*$' ',' $token)
+    end
     # Text output whatever TBUCKET_JSON says; what is typed narrows the
     # lookup in the index of names (glob characters in it are dropped).
-    set -l typed (string replace -ra '[\\\\*?\[\]^]' '' -- (commandline -ct))
-    env TBUCKET_JSON= $cmd $args list "$typed*" 2>/dev/null </dev/null
+    set -l typed (string replace -ra '[\\\\*?\[\]^]' '' -- (string replace -r -- '^.*,' '' $token))
+    for n in (env TBUCKET_JSON= $cmd $args list "$typed*" 2>/dev/null </dev/null)
+        if not string match -q -- "*,$n,*" ",$head"; and not string match -q -- "*,$n=*" ",$head"
+            echo $head$n
+        end
+    end
 end
 
 # The command after `run NAME [N] --` and its arguments, completed as if

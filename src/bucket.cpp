@@ -160,6 +160,16 @@ Reply Client::run_change(const Script& script, const std::string& name,
     return std::move(replies.front());
 }
 
+Reply Client::run_change_many(const Script& script, const std::vector<std::string>& names,
+                              std::vector<std::string> args, std::string& node) {
+    ScriptCall call = change_call(script, key(names.front()), std::move(args), 2 * retry_window_ms_);
+    for (std::size_t i = 1; i < names.size(); ++i) call.more_keys.push_back(key(names[i]));
+    std::vector<std::string> by;
+    std::vector<Reply> replies = run_changes({std::move(call)}, by);
+    node = std::move(by.front());
+    return std::move(replies.front());
+}
+
 CreateResult Client::create(const std::string& name, const Settings& settings,
                             std::optional<int64_t> tokens, CreateMode mode) {
     std::vector<std::string> args = settings_args(settings);
@@ -197,6 +207,11 @@ std::vector<std::string> take_args(int64_t n, TakeMode mode,
 TakeResult take_result(const Reply& answer, std::string node, const std::string& name, int64_t n,
                        TakeMode mode, const std::optional<Settings>& create_with) {
     const redisReply& reply = checked(answer, name, create_with ? &*create_with : nullptr);
+    return read_take(reply, std::move(node), name, n, mode);
+}
+
+TakeResult read_take(const redisReply& reply, std::string node, const std::string& name, int64_t n,
+                     TakeMode mode) {
     TakeResult result;
     result.state = parse_state(reply, name);
     result.requested = n;

@@ -151,6 +151,10 @@ class Client {
     // index of names (KEYS[3]).
     Reply run_change(const Script& script, const std::string& name,
                      std::vector<std::string> args, std::string& node, bool indexed = false);
+    // The same over several buckets (KEYS[1], the id key, then the others;
+    // no index: a list creates nothing): for src/multi.cpp.
+    Reply run_change_many(const Script& script, const std::vector<std::string>& names,
+                          std::vector<std::string> args, std::string& node);
 
   private:
     std::vector<StateOrError> each(const Script& script, const std::vector<std::string>& names,
@@ -177,6 +181,9 @@ std::vector<std::string> take_args(int64_t n, TakeMode mode,
                                    const LeaseSpec* lease = nullptr);
 TakeResult take_result(const Reply& answer, std::string node, const std::string& name, int64_t n,
                        TakeMode mode, const std::optional<Settings>& create_with);
+// A take reply that is not an error (one element of take_many's).
+TakeResult read_take(const redisReply& reply, std::string node, const std::string& name, int64_t n,
+                     TakeMode mode);
 std::vector<std::string> put_args(int64_t n, bool force,
                                   const std::optional<Settings>& create_with);
 PutResult put_result(const Reply& answer, std::string node, const std::string& name,

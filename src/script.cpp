@@ -14,13 +14,16 @@ namespace tbucket {
 
 Command script_command(const ScriptCall& call, bool by_sha) {
     Command command;
-    command.reserve(5 + call.args.size());
+    command.reserve(5 + call.more_keys.size() + call.args.size());
     command.emplace_back(by_sha ? "EVALSHA" : "EVAL");
     command.emplace_back(by_sha ? call.script->sha1 : call.script->source);
-    command.emplace_back(call.id_key.empty() ? "1" : call.index_key.empty() ? "2" : "3");
+    bool index = !call.id_key.empty() && !call.index_key.empty();
+    std::size_t keys = 1 + (call.id_key.empty() ? 0 : 1) + (index ? 1 : 0) + call.more_keys.size();
+    command.push_back(std::to_string(keys));
     command.push_back(call.key);
     if (!call.id_key.empty()) command.push_back(call.id_key);
-    if (!call.id_key.empty() && !call.index_key.empty()) command.push_back(call.index_key);
+    if (index) command.push_back(call.index_key);
+    command.insert(command.end(), call.more_keys.begin(), call.more_keys.end());
     command.insert(command.end(), call.args.begin(), call.args.end());
     return command;
 }

@@ -22,7 +22,8 @@ struct Script {
 
 namespace scripts {
 extern const Script create_script, take_script, put_script, info_script, reset_script,
-    delete_script, lease_renew_script, lease_release_script, lease_list_script, wait_script;
+    delete_script, lease_renew_script, lease_release_script, lease_list_script, wait_script,
+    take_many_script, wait_many_script;
 }
 
 struct ScriptCall {
@@ -35,6 +36,9 @@ struct ScriptCall {
     // A script that changes the bucket: the index of names of its slot
     // (KEYS[3], names.h), which create, delete and an inline create keep.
     std::string index_key = {};
+    // Further buckets, after those (take_many's and wait_many's KEYS[3..],
+    // which have no index key).
+    std::vector<std::string> more_keys = {};
 };
 
 // A new request id's key beside the bucket at `key`: random, so that a

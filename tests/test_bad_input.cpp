@@ -271,6 +271,41 @@ TEST_CASE("bad input exits 2 with one line naming the problem, and Redis is unto
     CHECK(check_usage_cases(cases) == static_cast<int>(cases.size()));
 }
 
+// Bucket lists (SPEC §11): refused before any connection, in every command
+// that takes a NAME, so that nothing is taken from some and not others.
+TEST_CASE("bad bucket lists exit 2 with one line, and Redis is untouched", "[trust][usage]") {
+    std::string many, wide;
+    for (int i = 0; i < 101; ++i) many += (i ? ",n" : "n") + std::to_string(i);
+    for (int i = 0; i < 21; ++i) wide += (i ? "," : "") + std::string(200, static_cast<char>('a' + i));
+    const std::vector<Case> cases = {
+        {{"take", "b,,api"}, "element 2"},
+        {{"take", ",b"}, "element 1"},
+        {{"take", "b,"}, "element 2"},
+        {{"take", "b=0,api"}, "count for 'b'"},
+        {{"take", "b=x,api"}, "count for 'b'"},
+        {{"take", "="}, "no name"},
+        {{"take", "b,b"}, "named twice"},
+        {{"take", "b,api=2,b=3"}, "named twice"},
+        {{"take", many}, "more than 100"},
+        {{"take", wide}, "at most 4096"},
+        {{"take", "b,api", "0"}, "count"},
+        {{"take", "b,api", "all"}, "one bucket"},
+        {{"take", "b,api", "--partial"}, "one bucket"},
+        {{"take", "b,api", "--capacity", "5"}, "create each"},
+        {{"take", "b,,api", "--wait=1s"}, "element 2"},
+        {{"watch", "b,,api", "--take"}, "element 2"},
+        {{"watch", "b=0,api", "--take"}, "count for 'b'"},
+        {{"run", "b,b", "--", "true"}, "named twice"},
+        {{"run", "b,=2", "--", "true"}, "element 2"},
+        {{"lease", "take", "sem,sem"}, "named twice\nlist"},
+        {{"info", "b,,api"}, "element 2"},
+        {{"info", "b,api=2"}, "names only"},
+        {{"delete", "b,b"}, "named twice"},
+        {{"delete", "b=1"}, "names only"},
+    };
+    check_usage_cases(cases);
+}
+
 // An empty value, as "$RATE" gives when RATE is unset, is not "not given":
 // `reset b --tokens ""` must not fill the bucket, `--rate ""` must not
 // create a bucket without refill, `--timeout ""` must not wait forever.

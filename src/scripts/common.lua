@@ -50,7 +50,14 @@
 --                    joined (strictly increasing), so that two tickets are in
 --                    the same order in every queue they share
 --   <key>:qt         hash, ticket id -> "<tokens> <gives up at, ms|0>
---                    <lease ttl ms|0>[ <host> <pid>]"
+--                    <lease ttl ms|0>[ <host> <pid>][ ><home>]"; <home>
+--                    marks a ticket on several buckets (SPEC §11): the key
+--                    of its first bucket, whose <home>:w:<ticket> channel
+--                    its waiter listens on. Such a ticket has the same
+--                    place in every queue it is in, and only its own script
+--                    serves it, when it is first in all of them and each
+--                    has its tokens: until then, first with its tokens in
+--                    one queue, it holds that queue and is told 'wake'.
 --   <key>:w:<ticket> channel, the waiter's own: "served" (its tokens are
 --                    set aside: look), "wake" (it is first: look), "ping"
 --                    (ignored), "deleted". Its subscriber count is the waiter's
@@ -392,12 +399,15 @@ local function notify(key, ticket, message)
     return r > 0
 end
 
--- "<tokens> <gives up at ms|0> <lease ttl ms|0>[ <host> <pid>]" as a table.
+-- "<tokens> <gives up at ms|0> <lease ttl ms|0>[ <host> <pid>][ ><home>]"
+-- as a table. <home>: the key of the first bucket of a ticket that waits on
+-- several (wait_many.lua); its waiter listens on <home>:w:<ticket> only.
 local function ticket_record(text)
     if not text then return nil end
-    local n, deadline, ttl, holder = string.match(text, '^(%d+) (%d+) (%d+) ?(.*)$')
+    local body, home = string.match(text, '^(.-) >(.+)$')
+    local n, deadline, ttl, holder = string.match(body or text, '^(%d+) (%d+) (%d+) ?(.*)$')
     if not n then return nil end
-    return {n = tonumber(n), deadline = tonumber(deadline), ttl = tonumber(ttl), holder = holder}
+    return {n = tonumber(n), deadline = tonumber(deadline), ttl = tonumber(ttl), holder = holder, home = home}
 end
 
 -- Ticket changes wait for save(), like every write.
@@ -457,6 +467,16 @@ local function serve_queue(key, b, now, self, wake)
             if b.gone and b.gone[id] then  -- left in this script
             elseif not t or (t.deadline > 0 and t.deadline <= ms) then
                 dequeue(b, id, t and t.n or 0)
+            elseif t.home and b.t >= t.n then
+                -- A ticket on several buckets is served by its own script,
+                -- when it is first in all: it holds this queue until then.
+                if id == self then
+                    b.first = true
+                    return mine
+                elseif notify(t.home, id, 'wake') then
+                    return mine
+                end
+                dequeue(b, id, t.n)
             elseif b.t >= t.n and (id == self or notify(key, id, 'served')) then
                 local given = take_for(b, id, t, now)
                 if id == self then
@@ -473,7 +493,7 @@ local function serve_queue(key, b, now, self, wake)
             elseif b.t >= t.n then
                 dequeue(b, id, t.n)  -- its waiter is gone
             elseif t.n > b.c then  -- looks for a forced put: holds up no one
-            elseif id == self or not wake or notify(key, id, wake) then
+            elseif id == self or not wake or notify(t.home or key, id, wake) then
                 return mine
             else
                 dequeue(b, id, t.n)

@@ -131,6 +131,9 @@ if [ "${1:-}" = --inner ]; then
     TBUCKET_URL=redis://127.0.0.1:1 expect "tbucket -p ${SERVER_URL##*:} take " alpha beta
     expect "tbucket --prefix other: take " gamma
     expect_none "tbucket --prefix other: take " alpha beta
+    # after '=' in a list readline completes only the text behind it
+    expect 'tbucket take alpha=2,b' 2,beta
+    expect_none 'tbucket take alpha=2,' 2,alpha
     # names stay names whatever TBUCKET_JSON says
     TBUCKET_JSON=1 expect 'tbucket take ' alpha beta
 
