@@ -151,17 +151,10 @@ class QueuedWaiter {
             if (passed(wake_at)) return std::nullopt;
             if (passed(session_.deadline())) return leave_and_time_out("");
             session_.report(wake_at ? std::optional<int64_t>(ms_until(*wake_at)) : std::nullopt);
-            Subscription::Event event;
-            try {
-                event = session_.subscription().next(session_.sleep_ms(wake_at),
-                                                     session_.interrupt_fd());
-                if (event.kind == Subscription::Event::Kind::moved) session_.subscription().open();
-            } catch (const Error& e) {
-                session_.recover(e);
-                return std::nullopt;  // resubscribed: look, the ticket may have been dropped
-                                      // meanwhile
-            }
-            if (event.kind == Subscription::Event::Kind::moved) return std::nullopt;
+            std::optional<Subscription::Event> next = session_.next_event(wake_at);
+            if (!next)
+                return std::nullopt;  // reconnected or moved: the ticket may have been dropped
+            const Subscription::Event& event = *next;
             if (event.kind == Subscription::Event::Kind::none) continue;
             if (event.payload == "ping") continue;
             if (event.payload == "deleted") {

@@ -9,7 +9,6 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "lease.h"
 #include "parse.h"
 #include "queue_wait.h"
 #include "subscription.h"
@@ -32,6 +31,8 @@ bool well_formed(const std::string& payload) {
     }
 }
 
+// A watch without --take: it takes nothing, so it is not in line; it
+// follows the bucket's events (takers: src/queue_wait.cpp).
 class Waiter {
   public:
     Waiter(Client& client, const WaitRequest& request, WaitObserver& observer)
@@ -52,15 +53,13 @@ class Waiter {
 
   private:
     bool satisfied(const TakeResult& r) const {
-        return request_.take ? r.ok() : r.state.tokens >= static_cast<double>(request_.n);
+        return r.state.tokens >= static_cast<double>(request_.n);
     }
 
     TakeResult check() {
-        TakeMode mode = request_.take ? TakeMode::wait_all : TakeMode::wait_check;
         client_.set_retry_window_ms(session_.retry_window_ms());
-        const LeaseSpec* lease = request_.take && request_.lease ? &*request_.lease : nullptr;
         TakeResult result =
-            client_.take(request_.name, request_.n, mode, request_.create_with, lease);
+            client_.take(request_.name, request_.n, TakeMode::wait_check, request_.create_with);
         lease_ends_at_ = WakeAt();
         // A lease that ends gives its tokens back inside the next script that
         // touches the bucket, with no event before: look then (1 ms late, so
@@ -132,16 +131,9 @@ class Waiter {
             if (passed(wake_at)) return;
             if (passed(session_.deadline())) timed_out();
             session_.report(wake_at ? std::optional<int64_t>(ms_until(*wake_at)) : std::nullopt);
-            Subscription::Event event;
-            try {
-                event = session_.subscription().next(session_.sleep_ms(wake_at),
-                                                     session_.interrupt_fd());
-                if (event.kind == Subscription::Event::Kind::moved) session_.subscription().open();
-            } catch (const Error& e) {
-                session_.recover(e);
-                return;  // resubscribed: check again, something may have changed meanwhile
-            }
-            if (event.kind == Subscription::Event::Kind::moved) return;  // as after a reconnect
+            std::optional<Subscription::Event> next = session_.next_event(wake_at);
+            if (!next) return;  // reconnected or moved: check again
+            const Subscription::Event& event = *next;
             if (event.kind == Subscription::Event::Kind::none) continue;
             if (!well_formed(event.payload))
                 return;  // another client's message: look for ourselves
@@ -158,22 +150,10 @@ class Waiter {
         }
     }
 
-    // A signal that came while the tokens were being taken still wins:
-    // give them back, so ^C never leaves tokens taken by nobody.
+    // A signal that came during the last check still ends the wait.
     WaitResult finish(const TakeResult& result) {
-        if (int sig = session_.signal()) {
-            if (result.taken > 0) {
-                try {
-                    if (result.leased()) {
-                        release_lease(client_, request_.name, request_.lease->id);
-                    } else {
-                        client_.put(request_.name, result.taken, false, std::nullopt);
-                    }
-                } catch (const Error&) {
-                }
-            }
+        if (int sig = session_.signal())
             throw_signal(sig, "while waiting for " + what() + "; nothing taken");
-        }
         return WaitResult{result, session_.waited_ms()};
     }
 

@@ -125,6 +125,22 @@ class Session {
 
     void succeeded() { backoff_ms_ = 50; }
 
+    // The next message on the subscription, waiting at most until `wake_at`,
+    // the deadline or a progress report (then an Event of kind none). A
+    // lost connection or a moved slot is recovered from and reported as
+    // nullopt: something may have changed unseen, look again.
+    std::optional<Subscription::Event> next_event(const WakeAt& wake_at) {
+        Subscription::Event event;
+        try {
+            event = subscription_.next(sleep_ms(wake_at), interrupt_fd_);
+            if (event.kind != Subscription::Event::Kind::moved) return event;
+            subscription_.open();
+        } catch (const Error& e) {
+            recover(e);
+        }
+        return std::nullopt;
+    }
+
     // How long a change may be sent again after a lost reply: the user
     // agreed to wait until the deadline, so up to it (at most 10 minutes,
     // which bounds what the server remembers), never less than the default.
