@@ -22,6 +22,8 @@
 using nlohmann::json;
 using tbucket::test::Child;
 using tbucket::test::FaultProxy;
+using tbucket::test::describe;
+using tbucket::test::eventually;
 using tbucket::test::redis;
 using tbucket::test::RedisServer;
 using tbucket::test::RunOptions;
@@ -50,10 +52,6 @@ void semaphore(const std::string& name, int capacity, int tokens) {
     RunResult r = tb(redis().url(), {"create", name, "--capacity", std::to_string(capacity),
                                      "--tokens", std::to_string(tokens)});
     REQUIRE(r.code == 0);
-}
-
-std::string describe(const RunResult& r) {
-    return "exit " + std::to_string(r.code) + "\nstdout: " + r.out + "\nstderr: " + r.err;
 }
 
 long long script_calls(RedisServer& server) {

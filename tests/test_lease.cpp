@@ -22,6 +22,8 @@ using nlohmann::json;
 using tbucket::test::Child;
 using tbucket::test::json_lines;
 using tbucket::test::one_error_line;
+using tbucket::test::describe;
+using tbucket::test::eventually;
 using tbucket::test::redis;
 using tbucket::test::RunResult;
 using tbucket::test::slowdown;
@@ -33,10 +35,6 @@ using Clock = std::chrono::steady_clock;
 
 RunResult tb(std::vector<std::string> args) {
     return tbucket::test::run(tb_argv(redis().url(), std::move(args)));
-}
-
-std::string describe(const RunResult& r) {
-    return "exit " + std::to_string(r.code) + "\nstdout: " + r.out + "\nstderr: " + r.err;
 }
 
 void semaphore(const std::string& name, int capacity) {
@@ -75,17 +73,6 @@ std::string read_file(const std::string& path) {
     std::stringstream s;
     s << in.rdbuf();
     return s.str();
-}
-
-// Polls (the server state has no event to wait on) up to `seconds`.
-template <typename Pred>
-bool eventually(Pred pred, double seconds) {
-    auto end = Clock::now() + std::chrono::duration<double>(seconds * slowdown());
-    while (Clock::now() < end) {
-        if (pred()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return pred();
 }
 
 // A command that waits until `file` exists, then exits with `code`.

@@ -16,6 +16,8 @@
 
 using nlohmann::json;
 using tbucket::test::Child;
+using tbucket::test::describe;
+using tbucket::test::eventually;
 using tbucket::test::redis;
 using tbucket::test::RunResult;
 using tbucket::test::slowdown;
@@ -27,10 +29,6 @@ using Clock = std::chrono::steady_clock;
 
 RunResult tb(std::vector<std::string> args) {
     return tbucket::test::run(tb_argv(redis().url(), std::move(args)));
-}
-
-std::string describe(const RunResult& r) {
-    return "exit " + std::to_string(r.code) + "\nstdout: " + r.out + "\nstderr: " + r.err;
 }
 
 void fresh(const std::string& name, std::vector<std::string> settings) {
@@ -47,17 +45,6 @@ std::string field(const std::string& name, const std::string& f) {
 long long queued(const std::string& name) {
     tbucket::Reply q = redis().command({"HGET", "tbucket:{" + name + "}", "q"});
     return q->type == REDIS_REPLY_STRING ? std::stoll(std::string(q->str, q->len)) : 0;
-}
-
-// Polls the server (a ticket's arrival has no event to wait on), bounded.
-template <typename Pred>
-bool eventually(Pred pred, double seconds = 10) {
-    auto end = Clock::now() + std::chrono::duration<double>(seconds * slowdown());
-    while (Clock::now() < end) {
-        if (pred()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    return pred();
 }
 
 // Keys of the bucket besides the bucket itself and request ids (which

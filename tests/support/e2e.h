@@ -41,6 +41,11 @@ inline bool one_error_line(const std::string& err) {
     return err.rfind("tbucket: error: ", 0) == 0 && err.find('\n') == err.size() - 1;
 }
 
+// A run's exit status and output, for a failed check's message.
+inline std::string describe(const RunResult& r) {
+    return "exit " + std::to_string(r.code) + "\nstdout: " + r.out + "\nstderr: " + r.err;
+}
+
 // Lines of text output, without the newlines.
 inline std::vector<std::string> text_lines(const std::string& out) {
     std::vector<std::string> lines;
@@ -103,6 +108,18 @@ inline double slowdown() {
 #else
     return 1;
 #endif
+}
+
+// Polls `pred` every 5 ms for up to `seconds` (stretched by slowdown()), for
+// server state that has no event to wait on; its last answer.
+template <typename Pred>
+bool eventually(Pred pred, double seconds = 10) {
+    auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds * slowdown());
+    while (std::chrono::steady_clock::now() < end) {
+        if (pred()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return pred();
 }
 
 inline double seconds_since(std::chrono::steady_clock::time_point t) {
