@@ -139,6 +139,34 @@ MultiTakeResult take_list(Context& ctx, const std::vector<NamedCount>& list, con
     return std::move(w.result);
 }
 
+// What both forms of run check before any token is taken: the wait, the
+// lease, and the command (looked up now, so that a typo costs nothing).
+struct Prepared {
+    WaitSpec wait;
+    bool open = false;
+    std::optional<LeaseSpec> lease;
+    std::string path;
+};
+
+// -1 when all is well; else the exit status (the command cannot run).
+int prepare(Context& ctx, const RunOptions& o, Prepared& p) {
+    p.wait = parse_wait(o.wait_option->count() > 0, o.wait, "--wait");
+    p.open = fail_open(o);
+    p.lease = lease_spec(o);
+    if (o.command->empty()) throw Error(ErrorKind::usage, "run needs a command after --");
+    try {
+        p.path = resolve(o.command->front());
+    } catch (int code) {
+        return cannot_run(ctx, o.command->front(), code);
+    }
+    return -1;
+}
+
+void warn_fail_open(Context& ctx, const Error& e) {
+    ctx.out.warning("Redis unavailable (" + std::string(e.what()) +
+                    "); running the command anyway (--fail-open)");
+}
+
 // run NAME[=N],... -- CMD: all or none; refilling buckets consumed, those
 // without refill leased (one id, a fence each) and given back after CMD.
 int run_many(Context& ctx, const RunOptions& o, const std::vector<NamedCount>& list) {
@@ -147,16 +175,12 @@ int run_many(Context& ctx, const RunOptions& o, const std::vector<NamedCount>& l
         throw Error(ErrorKind::usage,
                     "--capacity/--rate/--expire create one bucket; create each of a list first");
     }
-    WaitSpec wait = parse_wait(o.wait_option->count() > 0, o.wait, "--wait");
-    bool open = fail_open(o);
-    std::optional<LeaseSpec> lease = lease_spec(o);
-    if (o.command->empty()) throw Error(ErrorKind::usage, "run needs a command after --");
-    std::string path;
-    try {
-        path = resolve(o.command->front());
-    } catch (int code) {
-        return cannot_run(ctx, o.command->front(), code);
-    }
+    Prepared p;
+    if (int code = prepare(ctx, o, p); code >= 0) return code;
+    const WaitSpec& wait = p.wait;
+    const bool open = p.open;
+    const std::optional<LeaseSpec>& lease = p.lease;
+    const std::string& path = p.path;
     const LeaseSpec* spec = lease ? &*lease : nullptr;
     int64_t waited_ms = 0;
     MultiTakeResult result;
@@ -164,8 +188,7 @@ int run_many(Context& ctx, const RunOptions& o, const std::vector<NamedCount>& l
         result = take_list(ctx, list, wait, spec, waited_ms);
     } catch (const Error& e) {
         if (!open || !is_outage(e.kind())) throw;
-        ctx.out.warning("Redis unavailable (" + std::string(e.what()) +
-                        "); running the command anyway (--fail-open)");
+        warn_fail_open(ctx, e);
         exec(
             ctx, [&] { ctx.give_back_many_if_signalled(MultiTakeResult{}, nullptr); }, path,
             *o.command);
@@ -197,16 +220,12 @@ int run(Context& ctx, const RunOptions& o) {
     std::string name = parse_name(o.name);
     int64_t n = parse_count("count", o.count);
     std::optional<Settings> settings = parse_settings(o.settings);
-    WaitSpec wait = parse_wait(o.wait_option->count() > 0, o.wait, "--wait");
-    bool open = fail_open(o);
-    std::optional<LeaseSpec> lease = lease_spec(o);
-    if (o.command->empty()) throw Error(ErrorKind::usage, "run needs a command after --");
-    std::string path;
-    try {
-        path = resolve(o.command->front());
-    } catch (int code) {
-        return cannot_run(ctx, o.command->front(), code);
-    }
+    Prepared p;
+    if (int code = prepare(ctx, o, p); code >= 0) return code;
+    const WaitSpec& wait = p.wait;
+    const bool open = p.open;
+    const std::optional<LeaseSpec>& lease = p.lease;
+    const std::string& path = p.path;
     int64_t waited_ms = 0;
     ctx.signals();
     TakeResult result;
@@ -216,8 +235,7 @@ int run(Context& ctx, const RunOptions& o) {
         if (!open || !is_outage(e.kind())) throw;
         // Also when the take's outcome is unknown: the caller chose running
         // over skipping, and a token that was taken after all is only spent.
-        ctx.out.warning("Redis unavailable (" + std::string(e.what()) +
-                        "); running the command anyway (--fail-open)");
+        warn_fail_open(ctx, e);
         exec(
             ctx, [&] { ctx.give_back_if_signalled(name, 0); }, path, *o.command);
     }
@@ -248,11 +266,11 @@ Subcommand setup_run(CLI::App& app, const std::vector<std::string>& command) {
         ->required()
         ->type_name("");
     cmd->add_option("N", o->count, "tokens to take")->type_name("")->capture_default_str();
-    o->wait_option =
-        cmd->add_option("--wait", o->wait,
-                        "wait in line (first come, first served) until the tokens can be taken: forever, or up to DURATION (exit 124)")
-            ->expected(0, 1)
-            ->type_name("[DURATION]");
+    o->wait_option = cmd->add_option("--wait", o->wait,
+                                     "wait in line (first come, first served) until the tokens can "
+                                     "be taken: forever, or up to DURATION (exit 124)")
+                         ->expected(0, 1)
+                         ->type_name("[DURATION]");
     cmd->add_flag("--fail-open", o->fail_open,
                   "Redis unavailable (exit 69): warn and run the command anyway, untaken "
                   "(env TBUCKET_FAIL_OPEN=1)");
