@@ -93,9 +93,16 @@ class QueuedWaiter {
             QueueAnswer a = leave_queue(client_, request_.name, ticket_);
             if (a.result.taken > 0) return a.result;
         } catch (const Error& e) {
-            // Out of reach: the ticket goes by itself, its channel falls
-            // silent now. Anything else (a refused command) is news.
+            // Out of reach: the ticket goes by itself (its channel falls
+            // silent now), but tokens may have been set aside for it before
+            // this waiter could leave, and it cannot tell: say so, as any
+            // change whose outcome is unknown (SPEC §8), never "nothing taken".
             if (e.kind() != ErrorKind::unavailable) throw;
+            throw Error(ErrorKind::unavailable,
+                        std::string(e.what()) + "; the wait for " + what() +
+                            " could not leave the line, so whether tokens were set aside for it is "
+                            "unknown",
+                        true);
         }
         return std::nullopt;
     }

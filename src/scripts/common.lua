@@ -388,7 +388,11 @@ local function state(b, t_text, now)
 end
 
 -- Publishes on a waiter's own channel; true when the waiter heard it
--- (its subscriber count), which is all that proves it alive.
+-- (its subscriber count), which is all that proves it alive. What is sent
+-- there is only ever a reason to look, not a fact: "served" goes out before
+-- the script's first write, and a script then refused (out of memory) leaves
+-- the ticket queued and no answer set aside, so the waiter's look finds it
+-- still in line. The events channel stays exact (begin_change).
 local function notify(key, ticket, message)
     local channel = key .. ':w:' .. ticket
     local r = redis.pcall('SPUBLISH', channel, message)
