@@ -9,6 +9,7 @@
 #include "lease.h"
 #include "parse.h"
 #include "tls_build.h"
+#include "tls_keeper.h"
 
 namespace tbucket::cli {
 namespace {
@@ -71,6 +72,13 @@ void add_tls_options(CLI::App& app, GlobalOptions& g) {
                  "no TLS session resumption from, or to, the user's cache (env "
                  "TBUCKET_NO_SESSION_CACHE)")
         ->group(group);
+    // TBUCKET_TLS_KEEP too is read in resolve_tls.
+    app.add_option("--tls-keep", g.tls_keep,
+                   "keep a verified TLS connection ready in the background this long after the "
+                   "last command, so that the next one-shot command skips the handshake "
+                   "(default 2m, 0 never, at most 1h; env TBUCKET_TLS_KEEP)")
+        ->type_name("DURATION")
+        ->group(group);
 }
 
 // Where TLS sessions are kept between one-shot commands: per user, in
@@ -86,7 +94,19 @@ std::string session_cache_dir() {
     return "";
 }
 
-TlsOptions resolve_tls(const GlobalOptions& g, bool from_url, Output& out) {
+// --tls-keep, else TBUCKET_TLS_KEEP, else 2 minutes: long enough to join
+// the calls of a script or a cron job run every minute.
+int64_t keep_ms(const GlobalOptions& g) {
+    const char* from_env = env("TBUCKET_TLS_KEEP");
+    bool by_env = g.tls_keep.empty() && from_env && *from_env;
+    const char* what = by_env ? "TBUCKET_TLS_KEEP" : "--tls-keep";
+    int64_t ms = parse_duration_ms(what, by_env ? from_env : g.tls_keep.empty() ? "2m" : g.tls_keep);
+    if (ms > 3'600'000) throw Error(ErrorKind::usage, std::string(what) + " must be at most 1h");
+    return ms;
+}
+
+// The TLS settings, checked; warns of nothing (see resolve_seeds).
+TlsOptions resolve_tls(const GlobalOptions& g, bool from_url) {
     TlsOptions tls;
     tls.enabled = from_url || g.tls;
     bool any = !g.cacert.empty() || !g.cacertdir.empty() || !g.cert.empty() || !g.key.empty() ||
@@ -103,11 +123,10 @@ TlsOptions resolve_tls(const GlobalOptions& g, bool from_url, Output& out) {
     tls.key_file = g.key;
     tls.server_name = g.sni;
     tls.verify = !g.insecure;
-    if (g.insecure)
-        out.warning(
-            "--insecure: the server's certificate is not checked; anyone in between can listen");
+    tls.keep_ms = keep_ms(g);
     if (tls.verify && !g.no_session_cache && !env_flag("TBUCKET_NO_SESSION_CACHE").value_or(false))
         tls.session_cache_dir = session_cache_dir();
+    tls.use_keeper = g.one_shot;
     return tls;
 }
 
@@ -351,8 +370,12 @@ std::vector<ConnectionOptions> resolve_seeds(const GlobalOptions& g, Output& out
             throw Error(ErrorKind::usage, "--tls needs a redis:// URL, not a unix socket");
         }
     }
-    if (options.tls.enabled || g.tls) prepare_tls();  // may become tbucket-tls
-    options.tls = resolve_tls(g, options.tls.enabled, out);
+    options.tls = resolve_tls(g, options.tls.enabled);
+    // A keeper that answers does the TLS; else this may become tbucket-tls.
+    if (options.tls.enabled && !tls_keeper::reach(options.tls)) prepare_tls();
+    if (g.insecure)
+        out.warning(
+            "--insecure: the server's certificate is not checked; anyone in between can listen");
     if (options.has_password && !g.url.empty()) {
         out.warning(
             "a password on the command line can be seen by other users; use TBUCKET_PASSWORD or "

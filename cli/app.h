@@ -31,6 +31,10 @@ struct GlobalOptions {
     bool tls = false;
     bool insecure = false;
     bool no_session_cache = false;  // also TBUCKET_NO_SESSION_CACHE
+    std::string tls_keep;           // --tls-keep; empty: TBUCKET_TLS_KEEP, else 2m
+    // The command sends a few commands and ends (no wait, watch or child):
+    // its TLS connections may go through a keeper (tls_keeper.h).
+    bool one_shot = false;
     std::string cacert, cacertdir, cert, key, sni;
     int denied_exit = -1;  // -1: the command's own default
 };

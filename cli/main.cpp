@@ -15,6 +15,7 @@
 #include "parse.h"
 #include "suggest.h"
 #include "tls_build.h"
+#include "tls_keeper.h"
 
 namespace tbucket::cli {
 namespace {
@@ -271,6 +272,28 @@ int parse_failed(CLI::App& app, const CLI::ParseError& e, bool json, int argc, c
 }
 
 
+// Whether the chosen command sends a few commands and ends: no wait, watch,
+// view or child. Its TLS connections may then go through a keeper
+// (tls_keeper.h); the others connect by themselves.
+bool one_shot(const std::vector<Subcommand>& commands) {
+    constexpr std::string_view quick[] = {"create", "take", "put",    "info",
+                                          "list",   "reset", "delete", "lease"};
+    for (const Subcommand& chosen : commands) {
+        if (!chosen.app->parsed()) continue;
+        if (std::find(std::begin(quick), std::end(quick), chosen.app->get_name()) ==
+            std::end(quick))
+            return false;
+        for (const CLI::App* app = chosen.app; app;) {
+            const CLI::Option* wait = app->get_option_no_throw("--wait");
+            if (wait && wait->count() > 0) return false;
+            std::vector<CLI::App*> under = app->get_subcommands();
+            app = under.empty() ? nullptr : under.front();
+        }
+        return true;
+    }
+    return false;
+}
+
 // Runs a command in its context.
 template <typename Body>
 int run_in_context(const GlobalOptions& global, Output& out, const Body& body) {
@@ -325,6 +348,7 @@ std::optional<int> run_short_form(int argc, char** argv) {
     }
     scrub_passwords(argc, argv);
     Output out(false, false);
+    global.one_shot = true;
     return run_in_context(global, out, [&](Context& ctx) {
         if (verb == "take" && is_name_list(name_text)) {
             std::vector<NamedCount> list =
@@ -384,6 +408,7 @@ int run(int argc, char** argv) {
         return exit_usage;
     }
     Output out(global.json, global.quiet);
+    global.one_shot = one_shot(commands);
     return run_in_context(global, out, [&](Context& context) {
         for (const Subcommand& chosen : commands) {
             if (!chosen.app->parsed()) continue;
@@ -401,6 +426,8 @@ int run(int argc, char** argv) {
 }  // namespace tbucket::cli
 
 int main(int argc, char** argv) {
+    if (argc > 1 && std::strcmp(argv[1], tbucket::tls_keeper::argv_flag) == 0)
+        return tbucket::cli::serve_tls_keeper(argc - 2, argv + 2);
     std::signal(SIGPIPE, SIG_IGN);  // a closed socket is an error to report, not a death
     int code = tbucket::cli::run(argc, argv);
     if (int sig = tbucket::cli::ended_by_signal) {

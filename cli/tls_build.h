@@ -14,4 +14,7 @@ void keep_arguments(int argc, char** argv);
 // that has it. Throws Error(internal) when that program is missing.
 void prepare_tls();
 
+// The TLS keeper (tls_keeper.h), in a program with TLS: its exit status.
+int serve_tls_keeper(int argc, char** argv);
+
 }  // namespace tbucket::cli

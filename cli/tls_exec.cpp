@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "error.h"
+#include "exit_codes.h"
 #include "tls_build.h"
 
 namespace tbucket::cli {
@@ -54,6 +55,11 @@ void prepare_tls() {
     throw Error(ErrorKind::unavailable, "TLS needs tbucket-tls, which is neither at " +
                                             candidates[0] + " nor at " + candidates[1] +
                                             "; install it there, or reinstall tbucket");
+}
+
+// Keepers are started by a program with TLS, never this one.
+int serve_tls_keeper(int, char**) {
+    return exit_code(ErrorKind::internal);
 }
 
 }  // namespace tbucket::cli

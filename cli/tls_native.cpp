@@ -1,7 +1,9 @@
 // tbucket-tls: TLS is built in.
 
 #include "tls.h"
+#include "exit_codes.h"
 #include "tls_build.h"
+#include "tls_keeper.h"
 
 namespace tbucket::cli {
 
@@ -9,6 +11,11 @@ void keep_arguments(int, char**) {}
 
 void prepare_tls() {
     enable_tls();
+}
+
+int serve_tls_keeper(int argc, char** argv) {
+    enable_tls();
+    return tls_keeper::serve(argc, argv) ? exit_ok : exit_usage;
 }
 
 }  // namespace tbucket::cli

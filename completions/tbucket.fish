@@ -37,7 +37,7 @@ function __tbucket_state
         switch $w
             case -u --url -h -p -n -a --prefix --password-file --connect-timeout --timeout-io -E --denied-exit \
                 --capacity --rate --expire --tokens --timeout --cacert --cacertdir --cert --key --sni \
-                --lease --ttl --on-lost --format --sort
+                --lease --ttl --on-lost --format --sort --tls-keep
                 set skip 1
             case --wait
                 set after_wait 1
@@ -186,6 +186,7 @@ complete -c tbucket -n $not_in_run_command -l key -r -F -d 'Private key of --cer
 complete -c tbucket -n $not_in_run_command -l sni -x -d 'Server name to send and check'
 complete -c tbucket -n $not_in_run_command -l insecure -d 'Do not verify the server certificate'
 complete -c tbucket -n $not_in_run_command -l no-session-cache -d 'No TLS session resumption'
+complete -c tbucket -n $not_in_run_command -l tls-keep -x -a $durations -d 'Keep a TLS connection ready this long'
 complete -c tbucket -n $not_in_run_command -s E -l denied-exit -x -a '0 1 75' -d 'Exit status of a denial'
 complete -c tbucket -n $not_in_run_command -l help -d 'Show help'
 complete -c tbucket -n __tbucket_needs_command -s V -l version -d 'Show the version'

@@ -12,8 +12,10 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "error.h"
+#include "tls_keeper.h"
 
 namespace tbucket {
 namespace {
@@ -53,12 +55,33 @@ Stream::Io Stream::error(std::string why) {
 }
 
 Stream::Io Stream::open(const ConnectionOptions& options, Deadline deadline) {
+    bool tls = options.tls.enabled && options.transport == ConnectionOptions::Transport::tcp;
+    if (tls && options.tls.use_keeper && tls_keeper::usable(options.tls)) {
+        tls_keeper::Opened kept = tls_keeper::open(options, deadline);
+        if (kept.fd >= 0) {
+            fd_ = kept.fd;
+            return Io::ok;
+        }
+        if (kept.answered) {
+            failure_ = kept.failure;
+            return kept.timed_out ? Io::timed_out : Io::failed;
+        }
+        if (!tls_enabled())
+            return error("the TLS keeper ended during the command, and this program has no TLS "
+                         "of its own (run the command again)");
+    }
     Io io = options.transport == ConnectionOptions::Transport::unix_socket
                 ? connect_unix(options.path, deadline)
                 : connect_tcp(options, deadline);
     if (io != Io::ok || !options.tls.enabled) return io;
     tls_ = make_tls_session(options.tls, options.host, options.port);
-    return handshake(deadline);
+    io = handshake(deadline);
+    // Once the server has answered (a TLS 1.3 server may still refuse the
+    // client certificate after the handshake), a keeper spares the next
+    // one-shot command all this.
+    if (io == Io::ok && tls_keeper::usable(options.tls))
+        keeper_for_ = std::make_unique<ConnectionOptions>(options);
+    return io;
 }
 
 Stream::Io Stream::connect_address(const void* address, unsigned length, Deadline deadline) {
@@ -222,7 +245,10 @@ Stream::Io Stream::read_some(std::string& into, Deadline deadline, int wake_fd) 
         TlsSession::Step step = tls_->decrypt(into);
         // A TLS 1.3 session ticket or key update may want an answer.
         Io sent = send_raw(tls_->take_output(), deadline);
-        if (step == TlsSession::Step::done) return Io::ok;
+        if (step == TlsSession::Step::done) {
+            if (keeper_for_) tls_keeper::start(*std::exchange(keeper_for_, nullptr));
+            return Io::ok;
+        }
         if (step == TlsSession::Step::closed) return Io::closed;
         if (step == TlsSession::Step::failed) return error(tls_->failure());
         if (sent != Io::ok) return sent;

@@ -37,6 +37,8 @@ class Stream {
     Io read_some(std::string& into, Deadline deadline, int wake_fd = -1);
     // The socket, for a caller's own poll or epoll; -1 before open().
     int fd() const { return fd_; }
+    // TLS: the server's session ticket was read and kept (tls_cache.h).
+    bool session_kept() const { return tls_ && tls_->session_kept(); }
     // Why the last call did not return ok.
     const std::string& failure() const { return failure_; }
 
@@ -52,6 +54,7 @@ class Stream {
 
     int fd_ = -1;
     std::unique_ptr<TlsSession> tls_;
+    std::unique_ptr<ConnectionOptions> keeper_for_;  // a keeper to start at the first reply
     std::string failure_;
 };
 

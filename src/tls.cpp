@@ -215,6 +215,7 @@ class OpenSslSession final : public TlsSession {
     void feed(const char* data, std::size_t size) override;
     std::string take_output() override;
     std::string failure() const override { return failure_; }
+    bool session_kept() const override { return kept_; }
     // The server gave a session (TLS 1.3: a ticket, after the handshake).
     void keep(SSL_SESSION* session);
 

@@ -38,6 +38,8 @@ class TlsSession {
     // Why the last step failed, in words for a user ("the server's
     // certificate is signed by an unknown CA; …").
     virtual std::string failure() const = 0;
+    // The server's session ticket came and went to the session cache.
+    virtual bool session_kept() const { return false; }
 };
 
 using TlsFactory = std::unique_ptr<TlsSession> (*)(const TlsOptions& options,

@@ -11,65 +11,25 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "private_files.h"
+
 namespace tbucket::tls_cache {
 namespace {
+
+using namespace private_files;
 
 constexpr std::string_view magic = "tbucket-tls-session 1\n";
 constexpr std::size_t max_file_size = 64 * 1024;  // a session with a chain is ~2 KB
 
-// Length-prefixed, so that no path, however odd, reads as another field.
-void add_field(std::string& key, std::string_view name, std::string_view value) {
-    key.append(name).append("=").append(std::to_string(value.size())).append(":");
-    key.append(value).append("\n");
-}
-
-// A file's identity: a CA bundle or a client certificate rewritten in place
-// changes its size or time, and so the key.
-std::string identity(const std::string& path) {
-    if (path.empty()) return "";
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) return "missing";
-    char text[160];
-    std::snprintf(text, sizeof text, "%llu:%llu:%lld:%lld.%09ld",
-                  static_cast<unsigned long long>(st.st_dev),
-                  static_cast<unsigned long long>(st.st_ino), static_cast<long long>(st.st_size),
-                  static_cast<long long>(st.st_mtim.tv_sec), st.st_mtim.tv_nsec);
-    return text;
-}
-
-void add_file(std::string& key, std::string_view name, const std::string& path) {
-    add_field(key, name, path);
-    add_field(key, std::string(name) + "@", identity(path));
-}
-
-// The system store as OpenSSL finds it (see load_system_cas in tls.cpp).
-void add_system_store(std::string& key) {
-    const char* file = std::getenv(X509_get_default_cert_file_env());
-    const char* dir = std::getenv(X509_get_default_cert_dir_env());
-    add_file(key, "system_file", file && *file ? file : "");
-    add_file(key, "system_dir", dir && *dir ? dir : X509_get_default_cert_dir());
-}
-
-std::uint64_t fnv1a(std::string_view text) {
-    std::uint64_t hash = 14695981039346656037ull;
-    for (unsigned char c : text) hash = (hash ^ c) * 1099511628211ull;
-    return hash;
+// The system store as OpenSSL finds it (see load_system_cas in tls.cpp):
+// beside the variables in trust_key, the directory it falls back to.
+void add_system_dir(std::string& key, const TlsOptions& options) {
+    if (options.ca_file.empty() && options.ca_dir.empty())
+        add_file(key, "system_dir", X509_get_default_cert_dir());
 }
 
 std::string file_name(const std::string& dir, const std::string& key) {
-    char hex[17];
-    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(fnv1a(key)));
-    return dir + "/tls-" + hex + ".session";
-}
-
-// Nothing another user could have written or could read.
-bool private_to_us(const struct stat& st) {
-    return st.st_uid == ::geteuid() && (st.st_mode & (S_IWGRP | S_IWOTH)) == 0;
-}
-
-bool usable_directory(const std::string& dir) {
-    struct stat st {};
-    return ::lstat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && private_to_us(st);
+    return dir + "/tls-" + hex_hash(key) + ".session";
 }
 
 bool read_private_file(const std::string& path, std::string& contents) {
@@ -193,42 +153,13 @@ bool write_all(int fd, const std::string& bytes) {
     return true;
 }
 
-std::string parent_of(const std::string& path) {
-    std::size_t slash = path.rfind('/');
-    return slash == std::string::npos || slash == 0 ? "/" : path.substr(0, slash);
-}
-
-// Makes `dir` (mode 0700) inside a directory of this user's only, so that
-// `sudo tbucket …` with another user's HOME never leaves root's directory
-// in that user's home.
-bool make_owned_directory(const std::string& dir) {
-    struct stat st {};
-    std::string parent = parent_of(dir);
-    if (::lstat(parent.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::geteuid())
-        return false;
-    return ::mkdir(dir.c_str(), 0700) == 0 || errno == EEXIST;
-}
-
-// The directory, and its parent (~/.cache may not exist yet), made private.
-bool make_directory(const std::string& dir) {
-    std::string parent = parent_of(dir);
-    if (!usable_directory(parent)) make_owned_directory(parent);
-    make_owned_directory(dir);
-    return usable_directory(dir);
-}
-
 }  // namespace
 
 std::string entry_key(const TlsOptions& options, const std::string& name, int port) {
-    std::string key;
+    std::string key = trust_key(options);
+    add_system_dir(key, options);
     add_field(key, "name", name);
     add_field(key, "port", std::to_string(port));
-    add_field(key, "sni", options.server_name);
-    add_file(key, "cacert", options.ca_file);
-    add_file(key, "cacertdir", options.ca_dir);
-    if (options.ca_file.empty() && options.ca_dir.empty()) add_system_store(key);
-    add_file(key, "cert", options.cert_file);
-    add_file(key, "key", options.key_file);
     return key;
 }
 

@@ -23,6 +23,13 @@ struct TlsOptions {
     // Where sessions are kept for resumption by the next process (see
     // tls_cache.h); empty: no cache.
     std::string session_cache_dir;
+    // How long a TLS keeper (tls_keeper.h) this process starts stays after
+    // its last client; 0: none is started or used. Its socket is in
+    // session_cache_dir.
+    int64_t keep_ms = 0;
+    // Whether this process connects through a keeper when one answers: for
+    // one-shot commands (a waiter or `run` connects by itself).
+    bool use_keeper = false;
 
     bool operator==(const TlsOptions&) const = default;
 };

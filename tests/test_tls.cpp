@@ -172,6 +172,8 @@ TEST_CASE("unusable TLS options are usage errors that leave Redis untouched", "[
         {{"--cert", tls.cert("client.crt"), "--key", tls.cert("server.key")},
          "not the key of --cert"},
         {{"--cert", tls.cert("client.crt")}, "--cert and --key go together"},
+        {{"--tls-keep", "2h"}, "--tls-keep must be at most 1h"},
+        {{"--tls-keep", "soon"}, "--tls-keep"},
     };
     for (const Case& c : cases) {
         std::vector<std::string> args{"-u", tls.url()};
@@ -187,6 +189,11 @@ TEST_CASE("unusable TLS options are usage errors that leave Redis untouched", "[
         {"-u", tls.server->url(), "--cacert", tls.cert("ca.crt"), "take", "a"});
     CHECK(no_tls.code == 2);
     CHECK_THAT(no_tls.err, Catch::Contains("need --tls or a rediss:// URL"));
+    RunResult keep_env = tbucket::test::tbucket({"-u", tls.url(), "take", "a"},
+                                                tbucket::test::with_env({{"TBUCKET_TLS_KEEP", "soon"}}));
+    CHECK(keep_env.code == 2);
+    CHECK(one_error_line(keep_env.err));
+    CHECK_THAT(keep_env.err, Catch::Contains("TBUCKET_TLS_KEEP"));
     CHECK(std::stoll(tls.server->info_field("stats", "total_connections_received")) == before);
     CHECK(tls.server->integer({"DBSIZE"}) == 0);
 }

@@ -125,7 +125,7 @@ struct stat status(const std::string& path) {
 
 TEST_CASE("a one-shot command resumes the TLS session the one before kept, in a 0600 file",
           "[tls][e2e][session]") {
-    TlsServer tls;
+    TlsServer tls(false, TlsServer::Keeper::off);
     Relayed r(tls);
     INFO("full handshake: " << r.first_full << " bytes; certificate " << r.certificate);
     Call second = r.take();
@@ -149,7 +149,7 @@ TEST_CASE("a one-shot command resumes the TLS session the one before kept, in a 
 
 TEST_CASE("neither --no-session-cache, TBUCKET_NO_SESSION_CACHE nor --insecure uses the cache",
           "[tls][e2e][session]") {
-    TlsServer tls;
+    TlsServer tls(false, TlsServer::Keeper::off);
     Relayed r(tls);
     std::string file = only_session_file(tls);
     std::string kept = read_file(file);
@@ -169,7 +169,7 @@ TEST_CASE("neither --no-session-cache, TBUCKET_NO_SESSION_CACHE nor --insecure u
 
 TEST_CASE("a tampered, foreign, loose or linked session file is ignored without a word",
           "[tls][e2e][session]") {
-    TlsServer tls;
+    TlsServer tls(false, TlsServer::Keeper::off);
     Relayed r(tls);
     std::string file = only_session_file(tls);
     auto ignored = [&](const char* what) {
@@ -232,7 +232,7 @@ TEST_CASE("a tampered, foreign, loose or linked session file is ignored without 
 
 TEST_CASE("a resumed session carries the time of the full handshake it descends from",
           "[tls][e2e][session]") {
-    TlsServer tls;
+    TlsServer tls(false, TlsServer::Keeper::off);
     Relayed r(tls);
     std::string file = only_session_file(tls);
     std::string text = read_file(file);
@@ -247,7 +247,7 @@ TEST_CASE("a resumed session carries the time of the full handshake it descends 
 
 TEST_CASE("a session kept under one CA or name is never offered under another",
           "[tls][e2e][session]") {
-    TlsServer tls;
+    TlsServer tls(false, TlsServer::Keeper::off);
     Relayed r(tls);
     // The CA that verified the server before must not vouch for it now: with
     // the session offered, the server would resume and nothing be checked.
@@ -270,7 +270,7 @@ TEST_CASE("a session kept under one CA or name is never offered under another",
 
 TEST_CASE("after the server's certificate changes, the next call verifies it in full",
           "[tls][e2e][session]") {
-    TlsServer tls;
+    TlsServer tls(false, TlsServer::Keeper::off);
     Relayed r(tls);
     REQUIRE(r.resumed(r.take()));
     tls.server->command({"CONFIG", "SET", "tls-cert-file", tls.cert("other-server.crt"),
@@ -288,7 +288,7 @@ TEST_CASE("after the server's certificate changes, the next call verifies it in 
 
 TEST_CASE("mutual TLS resumes with the client certificate, and never without it",
           "[tls][e2e][session]") {
-    TlsServer tls(true);
+    TlsServer tls(true, TlsServer::Keeper::off);
     ByteRelay relay(tls.tls_port);
     std::string url = "rediss://127.0.0.1:" + std::to_string(relay.port());
     auto tb = [&](std::vector<std::string> args, bool with_cert) {
@@ -313,7 +313,7 @@ TEST_CASE("mutual TLS resumes with the client certificate, and never without it"
 }
 
 TEST_CASE("concurrent one-shot commands share the session file safely", "[tls][e2e][session]") {
-    TlsServer tls;
+    TlsServer tls(false, TlsServer::Keeper::off);
     Relayed r(tls);
     std::vector<std::unique_ptr<Child>> children;
     for (int i = 0; i < 8; ++i) {
@@ -334,7 +334,7 @@ TEST_CASE("concurrent one-shot commands share the session file safely", "[tls][e
 
 TEST_CASE("without XDG_RUNTIME_DIR sessions go to ~/.cache, never into another user's home",
           "[tls][e2e][session]") {
-    TlsServer tls;
+    TlsServer tls(false, TlsServer::Keeper::off);
     std::string mine = tls.certs + "/home", theirs = tls.certs + "/other-home";
     fs::create_directory(mine);
     fs::create_directory(theirs);
@@ -367,7 +367,7 @@ TEST_CASE("without XDG_RUNTIME_DIR sessions go to ~/.cache, never into another u
 }
 
 TEST_CASE("a TLS 1.2 session is never kept", "[tls][e2e][session]") {
-    TlsServer tls;
+    TlsServer tls(false, TlsServer::Keeper::off);
     // Its master secret would decrypt every connection that used it.
     tls.server->command({"CONFIG", "SET", "tls-protocols", "TLSv1.2"});
     REQUIRE(tls.tb({"create", "old", "--capacity", "10"}).code == 0);

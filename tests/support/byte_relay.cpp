@@ -80,10 +80,28 @@ std::vector<long long> ByteRelay::finished(std::size_t count) {
     return finished_;
 }
 
+std::size_t ByteRelay::accepted(std::size_t count) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait_for(lock, std::chrono::seconds(10), [&] { return accepted_ >= count; });
+    return accepted_;
+}
+
+void ByteRelay::refuse_new() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    refusing_ = true;
+}
+
 void ByteRelay::accept_one(std::vector<Pipe>& pipes) {
     Pipe pipe;
     pipe.client = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (pipe.client < 0) return;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (refusing_) {
+            close(pipe.client);
+            return;
+        }
+    }
     pipe.server = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in addr = loopback(target_port_);
     if (pipe.server < 0 || connect(pipe.server, reinterpret_cast<sockaddr*>(&addr), sizeof addr)) {
@@ -92,6 +110,9 @@ void ByteRelay::accept_one(std::vector<Pipe>& pipes) {
         return;
     }
     pipes.push_back(pipe);
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++accepted_;
+    changed_.notify_all();
 }
 
 void ByteRelay::loop() {

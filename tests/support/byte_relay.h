@@ -25,6 +25,11 @@ class ByteRelay {
     // Bytes from the server on each connection ended so far, in the order
     // they ended; waits (up to 10 s) until at least `count` have ended.
     std::vector<long long> finished(std::size_t count);
+    // Connections relayed so far; waits (up to 10 s) until at least `count`.
+    std::size_t accepted(std::size_t count = 0);
+    // From now on a new connection is closed at once: only those already
+    // open reach the server.
+    void refuse_new();
 
   private:
     struct Pipe;
@@ -38,6 +43,8 @@ class ByteRelay {
     std::mutex mutex_;
     std::condition_variable changed_;
     bool stopping_ = false;
+    bool refusing_ = false;
+    std::size_t accepted_ = 0;
     std::vector<long long> finished_;
     std::thread thread_;  // last: starts once everything above exists
 };

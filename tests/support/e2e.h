@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
@@ -120,6 +121,16 @@ bool eventually(Pred pred, double seconds = 10) {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     return pred();
+}
+
+// A process that runs (not a zombie: a keeper started by tbucket is not
+// the test's child, and may wait for init to reap it).
+inline bool process_alive(int pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(stat, line)) return false;
+    std::size_t paren = line.rfind(')');
+    return paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] != 'Z';
 }
 
 inline double seconds_since(std::chrono::steady_clock::time_point t) {

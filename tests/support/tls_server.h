@@ -5,9 +5,11 @@
 // tbucket the test starts from then on keeps its TLS sessions in a private
 // directory beside the certificates (XDG_RUNTIME_DIR), never in the user's.
 
+#include <signal.h>
 #include <stdlib.h>
 
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,7 +19,10 @@
 namespace tbucket::test {
 
 struct TlsServer {
-    explicit TlsServer(bool require_client_cert = false)
+    // Keeper::off: tbucket starts no TLS keeper (TBUCKET_TLS_KEEP=0), for
+    // tests of what one process does on its own.
+    enum class Keeper { on, off };
+    explicit TlsServer(bool require_client_cert = false, Keeper keeper = Keeper::on)
         : certs(make_certs()),
           tls_port(free_port()),
           server(std::make_unique<RedisServer>(std::vector<std::string>{
@@ -25,8 +30,14 @@ struct TlsServer {
               "--tls-key-file", certs + "/server.key", "--tls-ca-cert-file", certs + "/ca.crt",
               "--tls-auth-clients", require_client_cert ? "yes" : "no"})) {
         ::setenv("XDG_RUNTIME_DIR", runtime_dir().c_str(), 1);
+        if (keeper == Keeper::off) {
+            ::setenv("TBUCKET_TLS_KEEP", "0", 1);
+        } else {
+            ::unsetenv("TBUCKET_TLS_KEEP");
+        }
     }
     ~TlsServer() {
+        stop_keepers();
         server.reset();
         std::error_code ignored;
         std::filesystem::remove_all(certs, ignored);
@@ -45,6 +56,30 @@ struct TlsServer {
     RunResult tb(std::vector<std::string> args, const RunOptions& options = {}) const {
         args.insert(args.begin(), {tbucket_path(), "-u", url(), "--cacert", cert("ca.crt")});
         return run(args, options);
+    }
+
+    // The pids of the TLS keepers tbucket started (tls_keeper.h), from
+    // their lock files.
+    std::vector<int> keeper_pids() const {
+        std::vector<int> pids;
+        std::error_code ignored;
+        for (const auto& entry : std::filesystem::directory_iterator(session_dir(), ignored)) {
+            std::string name = entry.path().filename();
+            if (name.rfind("keep-", 0) != 0 || entry.path().extension() != ".lock") continue;
+            std::ifstream in(entry.path());
+            int pid = 0;
+            if (in >> pid && pid > 0) pids.push_back(pid);
+        }
+        return pids;
+    }
+    // A keeper outlives the command that started it: stopped by its pid
+    // with the test, and waited for.
+    void stop_keepers() const {
+        for (int pid : keeper_pids()) {
+            if (!process_alive(pid)) continue;
+            ::kill(pid, SIGTERM);
+            eventually([&] { return !process_alive(pid); }, 10);
+        }
     }
 
     std::string certs;
