@@ -373,6 +373,7 @@ std::vector<ConnectionOptions> resolve_seeds(const GlobalOptions& g, Output& out
     options.tls = resolve_tls(g, options.tls.enabled);
     // A keeper that answers does the TLS; else this may become tbucket-tls.
     if (options.tls.enabled && !tls_keeper::reach(options.tls)) prepare_tls();
+    if (options.tls.enabled) tls_keeper::set_program(tls_program());
     if (g.insecure)
         out.warning(
             "--insecure: the server's certificate is not checked; anyone in between can listen");

@@ -34,16 +34,30 @@ void keep_arguments(int argc, char** argv) {
     kept().assign(argv, argv + argc);
 }
 
-void prepare_tls() {
+namespace {
+
+std::vector<std::string> candidates() {
     std::string dir = own_directory();
     std::string libexec = TBUCKET_LIBEXECDIR;
-    std::vector<std::string> candidates{
-        dir + "/tbucket-tls",
-        (libexec.front() == '/' ? libexec : dir + "/../" + libexec) + "/tbucket/tbucket-tls"};
+    return {dir + "/tbucket-tls",
+            (libexec.front() == '/' ? libexec : dir + "/../" + libexec) + "/tbucket/tbucket-tls"};
+}
+
+}  // namespace
+
+std::string tls_program() {
+    for (const std::string& candidate : candidates()) {
+        if (access(candidate.c_str(), X_OK) == 0) return candidate;
+    }
+    return "";
+}
+
+void prepare_tls() {
+    std::vector<std::string> found = candidates();
     std::vector<char*> argv;
     for (std::string& argument : kept()) argv.push_back(argument.data());
     argv.push_back(nullptr);
-    for (const std::string& candidate : candidates) {
+    for (const std::string& candidate : found) {
         if (access(candidate.c_str(), X_OK) == 0) {
             execv(candidate.c_str(), argv.data());
             throw Error(ErrorKind::unavailable,
@@ -53,7 +67,7 @@ void prepare_tls() {
     // An installation problem, not a bug: EX_UNAVAILABLE (69) is sysexits'
     // status for "a support program or file does not exist".
     throw Error(ErrorKind::unavailable, "TLS needs tbucket-tls, which is neither at " +
-                                            candidates[0] + " nor at " + candidates[1] +
+                                            found[0] + " nor at " + found[1] +
                                             "; install it there, or reinstall tbucket");
 }
 

@@ -13,6 +13,10 @@ void prepare_tls() {
     enable_tls();
 }
 
+std::string tls_program() {
+    return "/proc/self/exe";
+}
+
 int serve_tls_keeper(int argc, char** argv) {
     enable_tls();
     return tls_keeper::serve(argc, argv) ? exit_ok : exit_usage;

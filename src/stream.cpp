@@ -66,9 +66,12 @@ Stream::Io Stream::open(const ConnectionOptions& options, Deadline deadline) {
             failure_ = kept.failure;
             return kept.timed_out ? Io::timed_out : Io::failed;
         }
-        if (!tls_enabled())
-            return error("the TLS keeper ended during the command, and this program has no TLS "
-                         "of its own (run the command again)");
+        if (!tls_enabled()) {
+            // Without TLS of its own this process waits for another keeper:
+            // a lost reply is then asked again (SPEC §8), not left unknown.
+            tls_keeper::start(options);
+            return error("the TLS keeper ended during the command (another is starting)");
+        }
     }
     Io io = options.transport == ConnectionOptions::Transport::unix_socket
                 ? connect_unix(options.path, deadline)

@@ -29,6 +29,11 @@ struct Reached {
     std::string key;
 } reached;
 
+std::string& program() {
+    static std::string path = "/proc/self/exe";
+    return path;
+}
+
 int ms_left(Deadline deadline) {
     auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
     return left <= 0 ? 0 : left > 1'000'000'000 ? 1'000'000'000 : static_cast<int>(left);
@@ -172,6 +177,10 @@ Opened open(const ConnectionOptions& options, Deadline deadline) {
     return read_answer(fd, deadline);
 }
 
+void set_program(std::string path) {
+    program() = std::move(path);
+}
+
 void start(const ConnectionOptions& connection) {
     static bool started = false;
     const TlsOptions& options = connection.tls;
@@ -192,6 +201,7 @@ void start(const ConnectionOptions& connection) {
                                    connection.host,
                                    std::to_string(connection.port),
                                    std::to_string(connection.connect_timeout_ms)};
+    std::string path = program();
     std::vector<char*> argv;
     for (std::string& word : words) argv.push_back(word.data());
     argv.push_back(nullptr);
@@ -226,7 +236,7 @@ void start(const ConnectionOptions& connection) {
         ::dup2(null, 1);
         ::dup2(null, 2);
         ::close_range(3, ~0U, 0);
-        ::execve("/proc/self/exe", argv.data(), envp.data());
+        ::execve(path.c_str(), argv.data(), envp.data());
         ::_exit(127);
     }
     if (child > 0) {

@@ -58,6 +58,10 @@ Opened open(const ConnectionOptions& options, Deadline deadline);
 // spare connection to this server at once.
 void start(const ConnectionOptions& options);
 
+// The program start() runs as the keeper: one with TLS. By default this
+// one (/proc/self/exe); a program without TLS names its companion.
+void set_program(std::string path);
+
 // The paths of a keeper's socket and lock; empty when too long for a
 // unix socket.
 std::string socket_path(const TlsOptions& options);

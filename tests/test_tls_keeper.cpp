@@ -291,3 +291,26 @@ TEST_CASE("a keeper of another user's is never used", "[tls][e2e][keeper][securi
     ::waitpid(child, nullptr, 0);
     CHECK(tls.server->dump_hash("tbucket:{u}").find("t=9 ") != std::string::npos);
 }
+
+TEST_CASE("a keeper killed during a command: the command asks again through the next, and "
+          "takes once",
+          "[tls][e2e][keeper][faults]") {
+    TlsServer tls;
+    REQUIRE(tls.tb({"create", "f", "--capacity", "10"}).code == 0);
+    int pid = only_keeper(tls);
+    // Writes wait at the server: the take sits there, sent through the keeper.
+    tls.server->command({"CLIENT", "PAUSE", "20000", "WRITE"});
+    tbucket::test::Child take({tbucket::test::tbucket_path(), "-u", tls.url(), "--cacert",
+                               tls.cert("ca.crt"), "take", "f"});
+    REQUIRE(eventually([&] { return tls.server->info_field("clients", "blocked_clients") == "1"; }));
+    ::kill(pid, SIGKILL);
+    REQUIRE(eventually([&] { return !process_alive(pid); }));
+    tls.server->command({"CLIENT", "UNPAUSE"});
+    RunResult took = take.wait();
+    INFO(tbucket::test::describe(took));
+    CHECK(took.code == 0);
+    CHECK_THAT(took.out, Catch::StartsWith("f  9/10"));
+    CHECK(tls.server->dump_hash("tbucket:{f}").find("t=9 ") != std::string::npos);
+    std::vector<int> now = tls.keeper_pids();
+    CHECK((now.size() == 1 && now[0] != pid && process_alive(now[0])));
+}
