@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "private_files.h"
@@ -23,15 +24,18 @@ namespace {
 constexpr std::string_view greeting = "tbucket-keeper 1 ";
 constexpr std::size_t max_body = 64 * 1024;
 
-// The connection reach() made, for the first open() with the same key.
-struct Reached {
-    int fd = -1;
-    std::string key;
-} reached;
-
-std::string& program() {
-    static std::string path = "/proc/self/exe";
-    return path;
+// What this process knows of keepers, made on first use: a global with a
+// constructor would cost every command, TLS or not, its start-up work, and
+// the start-up layout of a plain command is measured in pages.
+struct State {
+    int reached_fd = -1;     // the connection reach() made, for the first open()
+    std::string reached_key;  // with this key
+    std::string program = "/proc/self/exe";
+    bool started = false;
+};
+State& state() {
+    static State* made = new State;
+    return *made;
 }
 
 int ms_left(Deadline deadline) {
@@ -153,18 +157,19 @@ bool usable(const TlsOptions& options) {
 
 bool reach(const TlsOptions& options) {
     if (!usable(options) || !options.use_keeper) return false;
-    if (reached.fd >= 0) return true;
-    reached.fd = connect_keeper(options);
-    reached.key = key(options);
-    return reached.fd >= 0;
+    State& kept = state();
+    if (kept.reached_fd >= 0) return true;
+    kept.reached_fd = connect_keeper(options);
+    kept.reached_key = key(options);
+    return kept.reached_fd >= 0;
 }
 
 Opened open(const ConnectionOptions& options, Deadline deadline) {
     int fd = -1;
     std::string own_key = key(options.tls);
-    if (reached.fd >= 0 && reached.key == own_key) {
-        fd = reached.fd;
-        reached.fd = -1;
+    State& kept = state();
+    if (kept.reached_fd >= 0 && kept.reached_key == own_key) {
+        fd = std::exchange(kept.reached_fd, -1);
     } else {
         fd = connect_keeper(options.tls);
     }
@@ -178,14 +183,13 @@ Opened open(const ConnectionOptions& options, Deadline deadline) {
 }
 
 void set_program(std::string path) {
-    program() = std::move(path);
+    state().program = std::move(path);
 }
 
 void start(const ConnectionOptions& connection) {
-    static bool started = false;
     const TlsOptions& options = connection.tls;
-    if (started || !usable(options)) return;
-    started = true;
+    if (state().started || !usable(options)) return;
+    state().started = true;
     if (!private_files::make_directory(options.session_cache_dir)) return;
     // Everything the child needs is made before fork: after it, only calls
     // that are safe in a copy of a process that may have threads.
@@ -201,7 +205,7 @@ void start(const ConnectionOptions& connection) {
                                    connection.host,
                                    std::to_string(connection.port),
                                    std::to_string(connection.connect_timeout_ms)};
-    std::string path = program();
+    std::string path = state().program;
     std::vector<char*> argv;
     for (std::string& word : words) argv.push_back(word.data());
     argv.push_back(nullptr);
