@@ -230,7 +230,8 @@ void Keeper::finish(int fd) {
 
 // The server most in need of a spare now, or nullptr and when to look next.
 Server* Keeper::spare_due(Clock::time_point now, Clock::time_point& next) {
-    next = now + 1s;
+    // Idle, the keeper wakes only when a spare is due for replacement.
+    next = now + std::chrono::duration_cast<Clock::duration>(keep_);
     for (auto it = servers_.begin(); it != servers_.end();) {
         Server& server = it->second;
         if (now - server.asked > keep_ && !server.making) {
@@ -238,7 +239,12 @@ Server* Keeper::spare_due(Clock::time_point now, Clock::time_point& next) {
             continue;
         }
         ++it;
-        if (server.making || now - server.failed < retry_after_failure) continue;
+        next = std::min(next, server.asked + keep_ + 1ms);
+        if (server.making) continue;
+        if (now - server.failed < retry_after_failure) {
+            next = std::min(next, server.failed + retry_after_failure);
+            continue;
+        }
         if (server.spares.size() < server.wanted) return &server;
         if (now - server.spares.front().second >= spare_lifetime) {
             server.spares.erase(server.spares.begin());  // a new one comes at once
@@ -297,20 +303,25 @@ bool Keeper::listen_on_socket() {
 void Keeper::accept_loop() {
     auto lifetime = std::chrono::seconds(tls_cache::max_age_seconds);
     for (;;) {
+        // Idle, it wakes once, when its keep time is up; with commands under
+        // way, every second (the last one's end is not an event here).
         int wait_ms = 1000;
         {
             std::lock_guard<std::mutex> lock(mutex_);
             auto now = Clock::now();
             if (now - started_ >= lifetime || (active_ == 0 && now - last_used_ >= keep_)) return;
-            if (active_ == 0) {
-                auto left = std::chrono::ceil<std::chrono::milliseconds>(last_used_ + keep_ - now);
-                wait_ms = static_cast<int>(std::min<int64_t>(left.count(), 1000));
-            }
+            auto end = std::min(started_ + lifetime, last_used_ + keep_);
+            if (active_ == 0)
+                wait_ms = static_cast<int>(
+                    std::chrono::ceil<std::chrono::milliseconds>(end - now).count());
         }
         pollfd p{listen_fd_, POLLIN, 0};
         if (::poll(&p, 1, std::max(wait_ms, 1)) <= 0) continue;
         int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-        if (fd < 0) continue;
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE) ::poll(nullptr, 0, 100);  // not a busy loop
+            continue;
+        }
         ucred peer{};
         socklen_t size = sizeof peer;
         if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &size) != 0 ||
