@@ -18,6 +18,7 @@
 
 #include "bucket.h"
 #include "support/e2e.h"
+#include "support/tls_server.h"
 #include "support/process.h"
 #include "support/redis_cluster.h"
 
@@ -295,7 +296,10 @@ TEST_CASE("over TLS a cluster follows redirects, lists every primary and wakes w
     std::string certs = tbucket::test::make_certs();
     struct Cleanup {
         std::string dir;
-        ~Cleanup() { tbucket::test::run({"rm", "-rf", dir}); }
+        ~Cleanup() {
+            tbucket::test::stop_tls_keepers(dir + "/run/tbucket");
+            tbucket::test::run({"rm", "-rf", dir});
+        }
     } cleanup{certs};
     // TLS sessions kept beside the certificates, not in the user's cache.
     ::setenv("XDG_RUNTIME_DIR", (certs + "/run").c_str(), 1);

@@ -18,6 +18,31 @@
 
 namespace tbucket::test {
 
+// The pids of the TLS keepers tbucket started (tls_keeper.h) with their
+// files in `dir`, read from their lock files.
+inline std::vector<int> tls_keeper_pids(const std::string& dir) {
+    std::vector<int> pids;
+    std::error_code ignored;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ignored)) {
+        std::string name = entry.path().filename();
+        if (name.rfind("keep-", 0) != 0 || entry.path().extension() != ".lock") continue;
+        std::ifstream in(entry.path());
+        int pid = 0;
+        if (in >> pid && pid > 0) pids.push_back(pid);
+    }
+    return pids;
+}
+
+// A keeper outlives the command that started it: stopped by its pid with
+// the test, and waited for.
+inline void stop_tls_keepers(const std::string& dir) {
+    for (int pid : tls_keeper_pids(dir)) {
+        if (!process_alive(pid)) continue;
+        ::kill(pid, SIGTERM);
+        eventually([&] { return !process_alive(pid); }, 10);
+    }
+}
+
 struct TlsServer {
     // Keeper::off: tbucket starts no TLS keeper (TBUCKET_TLS_KEEP=0), for
     // tests of what one process does on its own.
@@ -58,29 +83,8 @@ struct TlsServer {
         return run(args, options);
     }
 
-    // The pids of the TLS keepers tbucket started (tls_keeper.h), from
-    // their lock files.
-    std::vector<int> keeper_pids() const {
-        std::vector<int> pids;
-        std::error_code ignored;
-        for (const auto& entry : std::filesystem::directory_iterator(session_dir(), ignored)) {
-            std::string name = entry.path().filename();
-            if (name.rfind("keep-", 0) != 0 || entry.path().extension() != ".lock") continue;
-            std::ifstream in(entry.path());
-            int pid = 0;
-            if (in >> pid && pid > 0) pids.push_back(pid);
-        }
-        return pids;
-    }
-    // A keeper outlives the command that started it: stopped by its pid
-    // with the test, and waited for.
-    void stop_keepers() const {
-        for (int pid : keeper_pids()) {
-            if (!process_alive(pid)) continue;
-            ::kill(pid, SIGTERM);
-            eventually([&] { return !process_alive(pid); }, 10);
-        }
-    }
+    std::vector<int> keeper_pids() const { return tls_keeper_pids(session_dir()); }
+    void stop_keepers() const { stop_tls_keepers(session_dir()); }
 
     std::string certs;
     int tls_port;
