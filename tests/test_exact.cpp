@@ -20,6 +20,7 @@
 #include "support/fault_proxy.h"
 
 using nlohmann::json;
+using tbucket::test::read_file;
 using tbucket::test::Child;
 using tbucket::test::FaultProxy;
 using tbucket::test::describe;
@@ -167,11 +168,6 @@ namespace {
 
 long long script_calls(FaultProxy& proxy) {
     return proxy.commands_seen("EVALSHA") + proxy.commands_seen("EVAL");
-}
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 // Every script in the server's cache, so that the first script call is

@@ -19,6 +19,7 @@
 #include "support/e2e.h"
 
 using nlohmann::json;
+using tbucket::test::read_file;
 using tbucket::test::Child;
 using tbucket::test::json_lines;
 using tbucket::test::one_error_line;
@@ -66,13 +67,6 @@ std::string temp_path(const std::string& leaf) {
 bool exists(const std::string& path) {
     struct stat st {};
     return stat(path.c_str(), &st) == 0;
-}
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
 }
 
 // A command that waits until `file` exists, then exits with `code`.

@@ -19,6 +19,7 @@
 #include "support/tls_server.h"
 
 namespace fs = std::filesystem;
+using tbucket::test::read_file;
 using tbucket::test::ByteRelay;
 using tbucket::test::Child;
 using tbucket::test::RunOptions;
@@ -26,13 +27,6 @@ using tbucket::test::RunResult;
 using tbucket::test::TlsServer;
 
 namespace {
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
 
 void write_file(const std::string& path, const std::string& bytes) {
     std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;

@@ -24,6 +24,7 @@
 #include "support/tls_server.h"
 
 namespace fs = std::filesystem;
+using tbucket::test::read_file;
 using tbucket::test::ByteRelay;
 using tbucket::test::eventually;
 using tbucket::test::one_error_line;
@@ -33,13 +34,6 @@ using tbucket::test::RunResult;
 using tbucket::test::TlsServer;
 
 namespace {
-
-std::string slurp(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
 
 // tbucket over TLS through a relay to the server, trusting the test CA.
 struct Relayed {
@@ -122,8 +116,8 @@ TEST_CASE("the keeper's socket is the user's only, and the keeper holds no passw
     REQUIRE(tb({"create", "p", "--capacity", "10"}, {{"TBUCKET_PASSWORD", "s3cret-word"}}).code == 0);
     int pid = only_keeper(tls);
     std::string proc = "/proc/" + std::to_string(pid);
-    CHECK(slurp(proc + "/environ").find("s3cret-word") == std::string::npos);
-    CHECK(slurp(proc + "/cmdline").find("s3cret-word") == std::string::npos);
+    CHECK(read_file(proc + "/environ").find("s3cret-word") == std::string::npos);
+    CHECK(read_file(proc + "/cmdline").find("s3cret-word") == std::string::npos);
     struct stat dir {};
     REQUIRE(::lstat(tls.session_dir().c_str(), &dir) == 0);
     CHECK((dir.st_mode & 0777) == 0700);

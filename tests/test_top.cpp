@@ -16,6 +16,7 @@
 
 #include "support/e2e.h"
 
+using tbucket::test::read_file;
 using tbucket::test::redis;
 using tbucket::test::RunResult;
 
@@ -24,13 +25,6 @@ namespace {
 
 RunResult tb(std::vector<std::string> args) {
     return tbucket::test::run(tbucket::test::tb_argv(redis().url(), std::move(args)));
-}
-
-std::string slurp(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
 }
 
 // A tmux server of its own (its socket in a temporary directory) with one
@@ -57,7 +51,7 @@ class Pane {
     }
     // True once the file at `path` has something in it, within `seconds`.
     bool has_file(const std::string& path, double seconds = 10) {
-        return until([&] { return !slurp(path).empty(); }, seconds);
+        return until([&] { return !read_file(path).empty(); }, seconds);
     }
 
   private:
@@ -115,8 +109,8 @@ TEST_CASE("top in a terminal: shows the buckets, sorts on a key, q restores the 
     pane.keys("q");
     REQUIRE(pane.has_file(dir + "/status"));
     REQUIRE(pane.has_file(dir + "/after"));
-    CHECK(slurp(dir + "/status") == "0\n");
-    CHECK(slurp(dir + "/after") == slurp(dir + "/before"));  // echo and canonical mode back
+    CHECK(read_file(dir + "/status") == "0\n");
+    CHECK(read_file(dir + "/after") == read_file(dir + "/before"));  // echo and canonical mode back
     REQUIRE(pane.shows("MARK-BEFORE-TOP"));                  // the normal screen back
     CHECK(pane.screen().find("sort: level") == std::string::npos);
     tbucket::test::run({"rm", "-rf", dir});
@@ -131,12 +125,12 @@ TEST_CASE("top ends on SIGTERM with 143 and the terminal restored", "[metrics][t
     Pane pane(pane_script(dir, ""));
     REQUIRE(pane.shows("10/10"));
     REQUIRE(pane.has_file(dir + "/pid"));
-    pid_t pid = std::stoi(slurp(dir + "/pid"));
+    pid_t pid = std::stoi(read_file(dir + "/pid"));
     REQUIRE(kill(pid, SIGTERM) == 0);
     REQUIRE(pane.has_file(dir + "/status"));
     REQUIRE(pane.has_file(dir + "/after"));
-    CHECK(slurp(dir + "/status") == "143\n");
-    CHECK(slurp(dir + "/after") == slurp(dir + "/before"));
+    CHECK(read_file(dir + "/status") == "143\n");
+    CHECK(read_file(dir + "/after") == read_file(dir + "/before"));
     CHECK(pane.shows("MARK-BEFORE-TOP"));
     tbucket::test::run({"rm", "-rf", dir});
 }
