@@ -426,8 +426,16 @@ int run(int argc, char** argv) {
 }  // namespace tbucket::cli
 
 int main(int argc, char** argv) {
-    if (argc > 1 && std::strcmp(argv[1], tbucket::tls_keeper::argv_flag) == 0)
-        return tbucket::cli::serve_tls_keeper(argc - 2, argv + 2);
+    if (argc > 1 && std::strcmp(argv[1], tbucket::tls_keeper::argv_flag) == 0) {
+        int code = tbucket::cli::serve_tls_keeper(argc - 2, argv + 2);
+        if (code != tbucket::cli::exit_ok) {
+            tbucket::Error typed(tbucket::ErrorKind::usage,
+                                 std::string(tbucket::tls_keeper::argv_flag) +
+                                     " is how tbucket starts its TLS keeper, not an option to type");
+            tbucket::cli::Output(false, false).error(typed, code);
+        }
+        return code;
+    }
     std::signal(SIGPIPE, SIG_IGN);  // a closed socket is an error to report, not a death
     int code = tbucket::cli::run(argc, argv);
     if (int sig = tbucket::cli::ended_by_signal) {

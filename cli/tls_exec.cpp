@@ -73,7 +73,7 @@ void prepare_tls() {
 
 // Keepers are started by a program with TLS, never this one.
 int serve_tls_keeper(int, char**) {
-    return exit_code(ErrorKind::internal);
+    return exit_usage;
 }
 
 }  // namespace tbucket::cli

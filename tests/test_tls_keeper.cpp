@@ -308,3 +308,14 @@ TEST_CASE("a keeper killed during a command: the command asks again through the 
     std::vector<int> now = tls.keeper_pids();
     CHECK((now.size() == 1 && now[0] != pid && process_alive(now[0])));
 }
+
+TEST_CASE("the keeper's own flag typed by hand is exit 2 with one line", "[tls][e2e][keeper][usage]") {
+    for (const std::vector<std::string>& args :
+         {std::vector<std::string>{"--tls-keeper"},
+          std::vector<std::string>{"--tls-keeper", "/tmp", "1000", "", "", "", "", "", "h", "1", "x"}}) {
+        RunResult r = tbucket::test::tbucket(args);
+        CHECK(r.code == 2);
+        CHECK(one_error_line(r.err));
+        CHECK_THAT(r.err, Catch::Contains("not an option to type"));
+    }
+}
