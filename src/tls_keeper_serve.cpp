@@ -174,7 +174,8 @@ std::unique_ptr<Stream> Keeper::take_spare(const Hello& hello, const std::string
     {
         std::lock_guard<std::mutex> lock(mutex_);
         auto found = servers_.find(where);
-        if (found == servers_.end()) {
+        bool known = found != servers_.end();
+        if (!known) {
             if (servers_.size() >= max_servers) return nullptr;
             found = servers_.try_emplace(where, hello.host, hello.port, hello.connect_timeout_ms).first;
         }
@@ -182,7 +183,7 @@ std::unique_ptr<Stream> Keeper::take_spare(const Hello& hello, const std::string
         server.connect_timeout_ms = hello.connect_timeout_ms;
         server.asked = Clock::now();
         if (server.spares.empty()) {
-            server.wanted = 2;
+            if (known) server.wanted = 2;  // commands come faster than one spare
         } else {
             spare = std::move(server.spares.back().first);  // the newest
             server.spares.pop_back();
