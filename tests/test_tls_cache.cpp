@@ -94,13 +94,7 @@ struct Relayed {
 };
 
 std::vector<std::string> session_files(const TlsServer& tls) {
-    std::vector<std::string> files;
-    std::error_code ignored;
-    for (const auto& entry : fs::directory_iterator(tls.session_dir(), ignored)) {
-        std::string name = entry.path().filename();
-        if (name.rfind("tls-", 0) == 0) files.push_back(entry.path());
-    }
-    return files;
+    return tbucket::test::files_named(tls.session_dir(), "tls-");
 }
 
 std::string only_session_file(const TlsServer& tls) {

@@ -76,13 +76,7 @@ int only_keeper(const TlsServer& tls) {
 }
 
 std::vector<std::string> keeper_files(const TlsServer& tls) {
-    std::vector<std::string> files;
-    std::error_code ignored;
-    for (const auto& entry : fs::directory_iterator(tls.session_dir(), ignored)) {
-        std::string name = entry.path().filename();
-        if (name.rfind("keep-", 0) == 0) files.push_back(entry.path());
-    }
-    return files;
+    return tbucket::test::files_named(tls.session_dir(), "keep-");
 }
 
 }  // namespace

@@ -18,15 +18,24 @@
 
 namespace tbucket::test {
 
+// The paths of the files in `dir` whose names begin with `prefix`.
+inline std::vector<std::string> files_named(const std::string& dir, const std::string& prefix) {
+    std::vector<std::string> files;
+    std::error_code ignored;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ignored)) {
+        std::string name = entry.path().filename();
+        if (name.rfind(prefix, 0) == 0) files.push_back(entry.path());
+    }
+    return files;
+}
+
 // The pids of the TLS keepers tbucket started (tls_keeper.h) with their
 // files in `dir`, read from their lock files.
 inline std::vector<int> tls_keeper_pids(const std::string& dir) {
     std::vector<int> pids;
-    std::error_code ignored;
-    for (const auto& entry : std::filesystem::directory_iterator(dir, ignored)) {
-        std::string name = entry.path().filename();
-        if (name.rfind("keep-", 0) != 0 || entry.path().extension() != ".lock") continue;
-        std::ifstream in(entry.path());
+    for (const std::string& file : files_named(dir, "keep-")) {
+        if (std::filesystem::path(file).extension() != ".lock") continue;
+        std::ifstream in(file);
         int pid = 0;
         if (in >> pid && pid > 0) pids.push_back(pid);
     }
