@@ -371,9 +371,15 @@ std::vector<ConnectionOptions> resolve_seeds(const GlobalOptions& g, Output& out
         }
     }
     options.tls = resolve_tls(g, options.tls.enabled);
-    // A keeper that answers does the TLS; else this may become tbucket-tls.
-    if (options.tls.enabled && !tls_keeper::reach(options.tls)) prepare_tls();
-    if (options.tls.enabled) tls_keeper::set_program(tls_program());
+    // A keeper that answers does the TLS (and, should it end, this process
+    // starts the next with tbucket-tls); else this may become tbucket-tls.
+    if (options.tls.enabled) {
+        if (tls_keeper::reach(options.tls)) {
+            tls_keeper::set_program(tls_program());
+        } else {
+            prepare_tls();
+        }
+    }
     if (g.insecure)
         out.warning(
             "--insecure: the server's certificate is not checked; anyone in between can listen");

@@ -53,22 +53,21 @@ std::string tls_program() {
 }
 
 void prepare_tls() {
-    std::vector<std::string> found = candidates();
+    std::string program = tls_program();
+    if (program.empty()) {
+        // An installation problem, not a bug: EX_UNAVAILABLE (69) is
+        // sysexits' status for "a support program or file does not exist".
+        std::vector<std::string> looked = candidates();
+        throw Error(ErrorKind::unavailable, "TLS needs tbucket-tls, which is neither at " +
+                                                looked[0] + " nor at " + looked[1] +
+                                                "; install it there, or reinstall tbucket");
+    }
     std::vector<char*> argv;
     for (std::string& argument : kept()) argv.push_back(argument.data());
     argv.push_back(nullptr);
-    for (const std::string& candidate : found) {
-        if (access(candidate.c_str(), X_OK) == 0) {
-            execv(candidate.c_str(), argv.data());
-            throw Error(ErrorKind::unavailable,
-                        "cannot run " + candidate + " for TLS: " + std::strerror(errno));
-        }
-    }
-    // An installation problem, not a bug: EX_UNAVAILABLE (69) is sysexits'
-    // status for "a support program or file does not exist".
-    throw Error(ErrorKind::unavailable, "TLS needs tbucket-tls, which is neither at " +
-                                            found[0] + " nor at " + found[1] +
-                                            "; install it there, or reinstall tbucket");
+    execv(program.c_str(), argv.data());
+    throw Error(ErrorKind::unavailable,
+                "cannot run " + program + " for TLS: " + std::strerror(errno));
 }
 
 // Keepers are started by a program with TLS, never this one.

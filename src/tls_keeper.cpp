@@ -30,6 +30,7 @@ constexpr std::size_t max_body = 64 * 1024;
 struct State {
     int reached_fd = -1;     // the connection reach() made, for the first open()
     std::string reached_key;  // with this key
+    TlsOptions reached_for;   // and these options
     std::string program = "/proc/self/exe";
     bool started = false;
 };
@@ -43,9 +44,11 @@ int ms_left(Deadline deadline) {
     return left <= 0 ? 0 : left > 1'000'000'000 ? 1'000'000'000 : static_cast<int>(left);
 }
 
-std::string path_for(const TlsOptions& options, const char* suffix) {
-    std::string path = options.session_cache_dir + "/keep-" +
-                       private_files::hex_hash(key(options)) + suffix;
+// `key`: key(options), read once per command (it stats every CA and
+// certificate file).
+std::string path_for(const TlsOptions& options, const std::string& key, const char* suffix) {
+    std::string path =
+        options.session_cache_dir + "/keep-" + private_files::hex_hash(key) + suffix;
     return path.size() < sizeof(sockaddr_un{}.sun_path) ? path : "";
 }
 
@@ -56,8 +59,8 @@ bool same_user(int fd) {
 }
 
 // A keeper's socket of this user's, connected; -1 when there is none.
-int connect_keeper(const TlsOptions& options) {
-    std::string path = socket_path(options);
+int connect_keeper(const TlsOptions& options, const std::string& key) {
+    std::string path = path_for(options, key, ".sock");
     struct stat st {};
     if (path.empty() || !private_files::usable_directory(options.session_cache_dir) ||
         ::lstat(path.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode) || st.st_uid != ::geteuid())
@@ -143,11 +146,11 @@ std::string key(const TlsOptions& options) {
 }
 
 std::string socket_path(const TlsOptions& options) {
-    return path_for(options, ".sock");
+    return path_for(options, key(options), ".sock");
 }
 
 std::string lock_path(const TlsOptions& options) {
-    return path_for(options, ".lock");
+    return path_for(options, key(options), ".lock");
 }
 
 bool usable(const TlsOptions& options) {
@@ -159,20 +162,19 @@ bool reach(const TlsOptions& options) {
     if (!usable(options) || !options.use_keeper) return false;
     State& kept = state();
     if (kept.reached_fd >= 0) return true;
-    kept.reached_fd = connect_keeper(options);
     kept.reached_key = key(options);
+    kept.reached_for = options;
+    kept.reached_fd = connect_keeper(options, kept.reached_key);
     return kept.reached_fd >= 0;
 }
 
 Opened open(const ConnectionOptions& options, Deadline deadline) {
-    int fd = -1;
-    std::string own_key = key(options.tls);
+    // The key is read from the files once: the connection reach() made is
+    // for these very options.
     State& kept = state();
-    if (kept.reached_fd >= 0 && kept.reached_key == own_key) {
-        fd = std::exchange(kept.reached_fd, -1);
-    } else {
-        fd = connect_keeper(options.tls);
-    }
+    bool same = kept.reached_fd >= 0 && kept.reached_for == options.tls;
+    std::string own_key = same ? kept.reached_key : key(options.tls);
+    int fd = same ? std::exchange(kept.reached_fd, -1) : connect_keeper(options.tls, own_key);
     if (fd < 0) return {};
     Hello hello{own_key, options.host, options.port, options.connect_timeout_ms};
     if (!send_all(fd, encode(hello), deadline)) {

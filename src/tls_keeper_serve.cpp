@@ -68,7 +68,7 @@ class Keeper {
     std::unique_ptr<Stream> take_spare(const Hello& hello, const std::string& where);
     void make_spares();
     Server* spare_due(Clock::time_point now, Clock::time_point& next);
-    ConnectionOptions options_for(const Server& server) const;
+    ConnectionOptions options_for(const std::string& host, int port, int64_t connect_ms) const;
     void finish(int fd);
 
     TlsOptions tls_;
@@ -158,11 +158,12 @@ bool settle(Stream& spare) {
     return true;
 }
 
-ConnectionOptions Keeper::options_for(const Server& server) const {
+ConnectionOptions Keeper::options_for(const std::string& host, int port,
+                                      int64_t connect_ms) const {
     ConnectionOptions options;
-    options.host = server.host;
-    options.port = server.port;
-    options.connect_timeout_ms = server.connect_timeout_ms;
+    options.host = host;
+    options.port = port;
+    options.connect_timeout_ms = connect_ms;
     options.tls = tls_;
     options.tls.use_keeper = false;  // the keeper connects by itself
     options.tls.keep_ms = 0;         // and starts no keeper
@@ -205,9 +206,8 @@ void Keeper::serve(int fd) {
         } else if ((up = take_spare(hello, where))) {
             if (send_line(fd, "+\n")) relay(fd, *up);
         } else {
-            Server asked(hello.host, hello.port, hello.connect_timeout_ms);
             up = std::make_unique<Stream>();
-            Stream::Io io = up->open(options_for(asked),
+            Stream::Io io = up->open(options_for(hello.host, hello.port, hello.connect_timeout_ms),
                                      Clock::now() + std::chrono::milliseconds(hello.connect_timeout_ms));
             if (io == Stream::Io::ok) {
                 if (send_line(fd, "+\n")) relay(fd, *up);
@@ -266,7 +266,8 @@ void Keeper::make_spares() {
             continue;
         }
         server->making = true;
-        ConnectionOptions options = options_for(*server);
+        ConnectionOptions options =
+            options_for(server->host, server->port, server->connect_timeout_ms);
         lock.unlock();
         auto spare = std::make_unique<Stream>();
         Stream::Io io =
