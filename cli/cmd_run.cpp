@@ -177,10 +177,7 @@ int run_many(Context& ctx, const RunOptions& o, const std::vector<NamedCount>& l
     }
     Prepared p;
     if (int code = prepare(ctx, o, p); code >= 0) return code;
-    const WaitSpec& wait = p.wait;
-    const bool open = p.open;
-    const std::optional<LeaseSpec>& lease = p.lease;
-    const std::string& path = p.path;
+    const auto& [wait, open, lease, path] = p;
     const LeaseSpec* spec = lease ? &*lease : nullptr;
     int64_t waited_ms = 0;
     MultiTakeResult result;
@@ -222,10 +219,7 @@ int run(Context& ctx, const RunOptions& o) {
     std::optional<Settings> settings = parse_settings(o.settings);
     Prepared p;
     if (int code = prepare(ctx, o, p); code >= 0) return code;
-    const WaitSpec& wait = p.wait;
-    const bool open = p.open;
-    const std::optional<LeaseSpec>& lease = p.lease;
-    const std::string& path = p.path;
+    const auto& [wait, open, lease, path] = p;
     int64_t waited_ms = 0;
     ctx.signals();
     TakeResult result;
