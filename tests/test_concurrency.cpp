@@ -15,6 +15,7 @@
 #include "support/e2e.h"
 
 using nlohmann::json;
+using tbucket::test::count_lines;
 using tbucket::test::Child;
 using tbucket::test::redis;
 using tbucket::test::RunResult;
@@ -35,21 +36,10 @@ RunResult tb(std::vector<std::string> args) {
     return tbucket::test::run(tbucket::test::tb_argv(redis().url(), std::move(args)));
 }
 
-// A shell loop started now; $TB and $URL name the binary and the server.
+// A shell loop started now against this suite's server.
 std::unique_ptr<Child> shell_loop(const std::string& script,
                                   std::map<std::string, std::string> env = {}) {
-    env["TB"] = tbucket::test::tbucket_path();
-    env["URL"] = redis().url();
-    tbucket::test::RunOptions options = with_env(env);
-    options.timeout_s = 60;
-    return std::make_unique<Child>(std::vector<std::string>{"sh", "-c", script}, options);
-}
-
-// The exit statuses a loop echoed, one per line, counted.
-std::map<std::string, int> count_lines(const std::string& out) {
-    std::map<std::string, int> counts;
-    for (const std::string& line : tbucket::test::text_lines(out)) ++counts[line];
-    return counts;
+    return tbucket::test::shell_loop(redis().url(), script, std::move(env));
 }
 
 double level(const std::string& name) {

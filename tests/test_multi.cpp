@@ -18,6 +18,7 @@
 #include "support/fault_proxy.h"
 
 using nlohmann::json;
+using tbucket::test::count_lines;
 using tbucket::test::Child;
 using tbucket::test::redis;
 using tbucket::test::RunResult;
@@ -35,16 +36,7 @@ RunResult tb(std::vector<std::string> args) {
 }
 
 std::unique_ptr<Child> shell_loop(const std::string& script) {
-    tbucket::test::RunOptions options =
-        tbucket::test::with_env({{"TB", tbucket::test::tbucket_path()}, {"URL", redis().url()}});
-    options.timeout_s = 120;
-    return std::make_unique<Child>(std::vector<std::string>{"sh", "-c", script}, options);
-}
-
-std::map<std::string, int> count_lines(const std::string& out) {
-    std::map<std::string, int> counts;
-    for (const std::string& line : tbucket::test::text_lines(out)) ++counts[line];
-    return counts;
+    return tbucket::test::shell_loop(redis().url(), script, {}, 120);
 }
 
 std::string level(const std::string& name) {

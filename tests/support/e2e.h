@@ -8,6 +8,8 @@
 #include <chrono>
 #include <fstream>
 #include <iterator>
+#include <memory>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
@@ -122,6 +124,25 @@ bool eventually(Pred pred, double seconds = 10) {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     return pred();
+}
+
+// A shell loop started now; $TB and $URL name the built binary and the
+// server at `url`.
+inline std::unique_ptr<Child> shell_loop(const std::string& url, const std::string& script,
+                                         std::map<std::string, std::string> env = {},
+                                         double timeout_s = 60) {
+    env["TB"] = tbucket_path();
+    env["URL"] = url;
+    RunOptions options = with_env(env);
+    options.timeout_s = timeout_s;
+    return std::make_unique<Child>(std::vector<std::string>{"sh", "-c", script}, options);
+}
+
+// Lines of output (a loop's exit statuses, say), counted.
+inline std::map<std::string, int> count_lines(const std::string& out) {
+    std::map<std::string, int> counts;
+    for (const std::string& line : text_lines(out)) ++counts[line];
+    return counts;
 }
 
 // A file's whole contents; "" when it cannot be read.
