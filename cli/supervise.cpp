@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -124,7 +125,36 @@ class Renewer {
         return why_;
     }
 
+    // Milliseconds until the holder must count the lease as lost (-1: it
+    // is, or never will be by time). A renewal may block on I/O for longer
+    // than the lease has left; the server ends the lease at least `ttl`
+    // after the last renewal was sent, so giving up a margin before that,
+    // by this process's own clock, is giving up before the server can give
+    // the tokens to anyone else, whatever the I/O timeout.
+    int poll_ms() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (lost_) return -1;
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(held_until_ - Clock::now());
+        return static_cast<int>(std::clamp<int64_t>(left.count(), 0, 3600000));
+    }
+
+    void check_held() {
+        bool over;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            over = !lost_ && Clock::now() >= held_until_;
+        }
+        if (over) lost("not renewed within " + format_exact_ms(lease_.ttl_ms - margin_ms()));
+    }
+
   private:
+    int64_t margin_ms() const { return std::min<int64_t>(lease_.ttl_ms / 10, 1000); }
+
+    void renewed(Clock::time_point asked_at) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        held_until_ = asked_at + std::chrono::milliseconds(lease_.ttl_ms - margin_ms());
+    }
+
     void loop() {
         auto renewed_at = Clock::now();  // the take: the lease runs from about then
         auto every = std::chrono::milliseconds(lease_.ttl_ms / 3);
@@ -144,6 +174,7 @@ class Renewer {
                         return lost("it had ended: not renewed in time, or the bucket was reset");
                 }
                 renewed_at = asked_at;
+                renewed(asked_at);
                 next = asked_at + every;
             } catch (const Error& e) {
                 if (e.kind() == ErrorKind::not_found) return lost("the bucket was deleted");
@@ -159,6 +190,8 @@ class Renewer {
     void lost(const std::string& why) {
         {
             std::lock_guard<std::mutex> lock(mutex_);
+            if (lost_) return;  // said once: by the renewals or by the clock
+            lost_ = true;
             why_ = why + (why_.empty() ? "" : " (last error: " + why_ + ")");
         }
         char byte = 1;
@@ -173,6 +206,11 @@ class Renewer {
     std::mutex mutex_;
     std::condition_variable wake_;
     bool stopping_ = false;
+    bool lost_ = false;
+    // The take was asked before the command started: the lease runs from
+    // no earlier than now.
+    Clock::time_point held_until_ =
+        Clock::now() + std::chrono::milliseconds(lease_.ttl_ms - margin_ms());
     std::string why_;
     std::thread thread_;
 };
@@ -266,7 +304,9 @@ void supervise(Context& ctx, const std::vector<Lease>& leases, const std::string
     int status = 0;
     for (;;) {
         pollfd fds[2] = {{signal_fd, POLLIN, 0}, {lost_pipe[0], POLLIN, 0}};
-        if (poll(fds, 2, -1) < 0) continue;
+        int woke = poll(fds, 2, renewer.poll_ms());
+        if (woke < 0) continue;
+        if (woke == 0) renewer.check_held();  // writes to lost_pipe: seen on the next turn
         if (fds[1].revents) {
             char byte;
             while (read(lost_pipe[0], &byte, 1) == 1) {

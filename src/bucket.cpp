@@ -230,7 +230,11 @@ TakeResult read_take(const redisReply& reply, std::string node, const std::strin
     }
     double wanted = mode == TakeMode::partial ? 1.0 : static_cast<double>(n);
     result.retry_after_ms = result.ok() ? 0 : result.state.ms_until(wanted);
-    if (!result.ok() && result.queued_ahead > 0 && result.state.rate) {
+    if (!result.ok() && result.queued_ahead > 0 && !result.state.rate) {
+        // Those queued are served first, and only a put or a lease's end
+        // brings tokens: the next lease's end, if one is held.
+        result.retry_after_ms = result.next_lease_end_ms;
+    } else if (!result.ok() && result.queued_ahead > 0) {
         // Those queued are served first: when the refill has brought theirs too.
         const Rate& r = *result.state.rate;
         double missing = result.queued_tokens + wanted - result.state.tokens;

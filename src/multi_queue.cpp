@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string_view>
 
 #include "lease.h"
 #include "multi_detail.h"
@@ -83,6 +84,7 @@ class QueuedListWaiter {
             client_.run_change_many(scripts::wait_many_script, names, std::move(args), node);
         if (is_crossslot(*reply)) return std::nullopt;
         if (reply->type == REDIS_REPLY_ERROR) throw_script_error(*reply, list_);
+        if (std::string_view(op) == "leave") return ListAnswer{};  // buckets deleted are left out
         ListAnswer a;
         for (std::size_t i = 0; i < list_.size(); ++i) {
             const redisReply& r = element(*reply, i);
@@ -96,9 +98,12 @@ class QueuedListWaiter {
         return a;
     }
 
-    // A waiter that dies holds no place after its own deadline (and a
-    // second, for the clocks): the server drops the ticket then.
-    std::string patience() const { return std::to_string(timeout_ms_ ? *timeout_ms_ + 1000 : 0); }
+    // A waiter that dies holds no place after its own deadline: the server
+    // drops the ticket then, and never serves it later. The time left, not
+    // the whole timeout: the server counts from when the ticket joins.
+    std::string patience() const {
+        return std::to_string(deadline_ ? std::max<int64_t>(1, ms_until(*deadline_)) : 0);
+    }
 
     ListAnswer look_again() {
         for (;;) {
@@ -111,6 +116,10 @@ class QueuedListWaiter {
                 backoff_ms_ = 50;
                 return std::move(*a);
             } catch (const Error& e) {
+                if (e.kind() == ErrorKind::not_found) {
+                    leave();  // the other buckets' queues: no ticket left behind
+                    throw Error(ErrorKind::not_found, std::string(e.what()) + " (deleted while waiting)");
+                }
                 recover(e);
             }
         }

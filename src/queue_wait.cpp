@@ -38,6 +38,9 @@ class QueuedWaiter {
         while (answer.result.taken == 0) {
             if (std::optional<TakeResult> served = sleep_until_worth_looking(answer))
                 return finish(*served);
+            // Woken past its deadline (stopped, or a slow machine): it only
+            // leaves; what was set aside for it before then is still its.
+            if (passed(session_.deadline())) return finish(leave_and_time_out(""));
             answer = look_again(false);
         }
         return finish(answer.result);
@@ -50,20 +53,26 @@ class QueuedWaiter {
         t.n = r.n;
         t.create_with = r.create_with;
         t.lease = r.lease;
-        // A waiter that dies holds no place after its own deadline (and a
-        // second, for the clocks): the server drops the ticket then.
-        if (r.timeout_ms) t.patience_ms = *r.timeout_ms + 1000;
         return t;
     }
 
     QueueAnswer enter() {
         client_.set_retry_window_ms(session_.retry_window_ms());
+        set_patience();
         QueueAnswer a = enter_queue(client_, request_.name, ticket_);
         checked_at_ = Clock::now();
         if (a.place) ticket_.place = a.place;
         // Idle from here: only the subscription stays open.
         if (a.result.taken == 0) client_.nodes().close_all();
         return a;
+    }
+
+    // A waiter that dies holds no place after its own deadline: the server
+    // drops the ticket then, and never serves it later (a waiter stopped
+    // past its deadline is not served when it wakes). The time left, not
+    // the whole timeout: the server counts from when the ticket joins.
+    void set_patience() {
+        if (const WakeAt& d = session_.deadline()) ticket_.patience_ms = std::max<int64_t>(1, ms_until(*d));
     }
 
     // The first call may fail for good (no server, bad input); after it,
@@ -77,6 +86,10 @@ class QueuedWaiter {
                 return a;
             } catch (const Error& e) {
                 if (first && e.kind() != ErrorKind::unavailable) throw;
+                if (e.kind() == ErrorKind::not_found) {
+                    throw Error(ErrorKind::not_found,
+                                "bucket '" + request_.name + "' was deleted while waiting");
+                }
                 session_.recover(e);
             }
         }
@@ -90,6 +103,7 @@ class QueuedWaiter {
     // Quits the line; tokens set aside meanwhile are the caller's after all.
     std::optional<TakeResult> leave() {
         try {
+            set_patience();
             QueueAnswer a = leave_queue(client_, request_.name, ticket_);
             if (a.result.taken > 0) return a.result;
         } catch (const Error& e) {
@@ -164,11 +178,9 @@ class QueuedWaiter {
             const Subscription::Event& event = *next;
             if (event.kind == Subscription::Event::Kind::none) continue;
             if (event.payload == "ping") continue;
-            if (event.payload == "deleted") {
-                throw Error(ErrorKind::not_found,
-                            "bucket '" + request_.name + "' was deleted while waiting");
-            }
-            return std::nullopt;  // "served", "wake", or anything else: look
+            // "served", "wake", "deleted" (anyone may publish it: the look
+            // finds out), or anything else: look.
+            return std::nullopt;
         }
     }
 

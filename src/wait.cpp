@@ -75,8 +75,13 @@ class Waiter {
             try {
                 TakeResult result = check();
                 session_.succeeded();
+                looked_ = true;
                 return result;
             } catch (const Error& e) {
+                if (looked_ && e.kind() == ErrorKind::not_found) {
+                    throw Error(ErrorKind::not_found,
+                                "bucket '" + request_.name + "' was deleted while waiting");
+                }
                 session_.recover(e);
             }
         }
@@ -138,9 +143,8 @@ class Waiter {
             if (!well_formed(event.payload))
                 return;  // another client's message: look for ourselves
             std::optional<State> now = parse_event(request_.name, event.payload);
-            if (!now)
-                throw Error(ErrorKind::not_found,
-                            "bucket '" + request_.name + "' was deleted while waiting");
+            // "deleted": anyone may publish on the channel, so look.
+            if (!now) return;
             if (now->tokens >= static_cast<double>(request_.n)) return;
             checked_at_ = Clock::now();  // a change is a use: the expiry restarted
             ready_in = now->ms_until(static_cast<double>(request_.n));
@@ -162,6 +166,7 @@ class Waiter {
     Session session_;
     Clock::time_point checked_at_ = Clock::now();
     WakeAt lease_ends_at_;  // when the bucket's next lease ends, as last seen
+    bool looked_ = false;   // the bucket was there once: not found now is a delete
 };
 
 State current_state(Client& client, const std::string& name) {

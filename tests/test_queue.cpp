@@ -186,15 +186,19 @@ TEST_CASE("a one-shot take behind queued waiters is denied and says so", "[trust
 
 TEST_CASE("waiters on a semaphore get leases in order as leases end", "[trust][queue][lease]") {
     fresh("lq", {"--capacity", "1"});
-    RunResult held = tb({"lease", "take", "lq", "--ttl", "1s"});
+    // Held for a minute while the line forms (however slow the machine),
+    // then renewed to end by itself a second later.
+    RunResult held = tb({"lease", "take", "lq", "--ttl", "60s"});
     REQUIRE(held.code == 0);
+    const std::string id = held.out.substr(0, held.out.find(' '));
     std::vector<std::unique_ptr<Child>> waiters;
     for (int i = 0; i < 3; ++i) {
         waiters.push_back(std::make_unique<Child>(
-            tb_argv(redis().url(), {"run", "lq", "--wait=30s", "--lease", "1s", "--", "sh", "-c",
+            tb_argv(redis().url(), {"run", "lq", "--wait=120s", "--lease", "1s", "--", "sh", "-c",
                                     "echo $TBUCKET_FENCE"})));
         REQUIRE(eventually([&] { return queued("lq") == i + 1; }));
     }
+    REQUIRE(tb({"lease", "renew", "lq", id, "--ttl", "1s"}).code == 0);
     // The first lease ends by itself (no release): the first waiter gets
     // the token, gives it back, and so on down the line.
     long long last = 0;

@@ -308,7 +308,8 @@ local function reclaim(key, b, now)
         give_back(b, tonumber(string.match(records[i] or '', '^%d+')) or 0)
     end
     if b.l == 0 then b.drop_leases = true end
-    b.ended = ended
+    b.ended, b.ended_set = ended, {}
+    for i = 1, #ended do b.ended_set[ended[i]] = true end
 end
 
 -- A lease id as tbucket makes them: 24 lowercase hex digits.
@@ -435,13 +436,34 @@ local function enqueue(key, b, ticket, n, record, place, now)
     return place
 end
 
+-- How long tokens set aside for another client's waiter are held for it
+-- to claim (claim_grant): until its deadline, or half a minute; then they
+-- come back as a lease's do, so a waiter killed or stopped after it was
+-- served loses no token, and one that wakes later is not served after its
+-- deadline.
+local function reserve_ms(t, ms)
+    if t.deadline > 0 then return math.max(1, t.deadline - ms) end
+    return 30000
+end
+
 -- Takes a ticket's tokens from the level, as a lease when it asked for one
--- (its ticket id is the lease id). Returns {taken, fence}.
-local function take_for(b, ticket, t, now)
+-- (its ticket id is the lease id). Served for another client (`others`),
+-- a take's tokens are held as a reservation: a lease record with fence 0,
+-- which claim_grant consumes. Returns {taken, fence}.
+local function take_for(b, ticket, t, now, others)
     b.t = b.t - t.n
     tally_grant(b, t.n, true)
     local fence = 0
-    if t.ttl > 0 then fence = hold(b, ticket, t.n, t.ttl, t.holder, now) end
+    if t.ttl > 0 then
+        fence = hold(b, ticket, t.n, t.ttl, t.holder, now)
+    elseif others then
+        local ms = math.floor(now / 1000)
+        local keep = reserve_ms(t, ms)
+        b.l = b.l + t.n
+        b.leases_changed = true
+        b.new_leases = b.new_leases or {}
+        table.insert(b.new_leases, {ticket, ms + keep, num(t.n) .. ' 0 ' .. ms .. ' ' .. keep .. ' - 0'})
+    end
     return {t.n, fence}
 end
 
@@ -455,14 +477,17 @@ end
 
 local function serve_queue(key, b, now, self, wake)
     local ms, from, batch, mine = math.floor(now / 1000), 0, 2, nil
-    while b.q > 0 do
+    -- Tickets passed over that stay queued (they ask for more than the
+    -- capacity): counted, so that the queue's count stays theirs.
+    local kept, kept_n = 0, 0
+    while b.q > kept do
         -- Most calls need the first ticket or two: read a few, then more.
         local ids = redis.call('ZRANGE', key .. ':q', from, from + batch - 1)
         batch = math.min(batch * 4, 128)
         if #ids == 0 then
             -- The count says more than the queue holds (a ticket key lost
             -- to eviction or by hand): believe the queue.
-            if not b.enqueued then b.q, b.queue_changed = 0, true end
+            if not b.enqueued then b.q, b.qn, b.queue_changed = kept, kept_n, true end
             break
         end
         local records = redis.call('HMGET', key .. ':qt', unpack(ids))
@@ -475,14 +500,15 @@ local function serve_queue(key, b, now, self, wake)
                 -- A ticket on several buckets is served by its own script,
                 -- when it is first in all: it holds this queue until then.
                 if id == self then
-                    b.first = true
+                    b.first, b.held = true, true
                     return mine
                 elseif notify(t.home, id, 'wake') then
+                    b.held = true
                     return mine
                 end
                 dequeue(b, id, t.n)
             elseif b.t >= t.n and (id == self or notify(key, id, 'served')) then
-                local given = take_for(b, id, t, now)
+                local given = take_for(b, id, t, now, id ~= self)
                 if id == self then
                     mine = given
                 else
@@ -491,13 +517,15 @@ local function serve_queue(key, b, now, self, wake)
                     local r = state(b, num(b.t), now)
                     r[7], r[8], r[9], r[10], r[11], r[12], r[13] = given[1], num(b.l), 0, given[2], -1, '0', ''
                     b.grants = b.grants or {}
-                    table.insert(b.grants, {id, cmsgpack.pack(r)})
+                    table.insert(b.grants, {id, t.deadline .. ' ' .. cmsgpack.pack(r), t.ttl > 0 and t.ttl or reserve_ms(t, ms)})
                 end
                 dequeue(b, id, t.n)
             elseif b.t >= t.n then
                 dequeue(b, id, t.n)  -- its waiter is gone
             elseif t.n > b.c then  -- looks for a forced put: holds up no one
-            elseif id == self or not wake or notify(t.home or key, id, wake) then
+                kept, kept_n = kept + 1, kept_n + t.n
+            elseif id == self or notify(t.home or key, id, wake or 'ping') then
+                b.held = true
                 return mine
             else
                 dequeue(b, id, t.n)
@@ -520,6 +548,41 @@ local function wake_for(b)
     return 'ping'
 end
 
+-- Ends a hold (lease or reservation) now: `added` tokens come back.
+local function end_hold(b, id, n, added)
+    if added then give_back(b, n) else b.l, b.leases_changed = math.max(0, b.l - n), true end
+    b.ended = b.ended or {}
+    table.insert(b.ended, id)
+    if b.l == 0 then b.drop_leases = true end
+end
+
+-- The answer another client's script set aside for `ticket`
+-- ("<deadline ms|0> <packed reply>"), claimed now: valid only while its
+-- hold (the lease, or the reservation) has not ended, which reclaim()
+-- decided already, and before the waiter's deadline. A reservation is
+-- consumed (its tokens stay taken); a lease stays, now its waiter's.
+-- Returns the answer, or nil: none, or one no longer valid, whose tokens
+-- are back (the waiter looks again, or gives up, as if never served).
+local function claim_grant(key, b, ticket, ms)
+    local g = key .. ':g:' .. ticket
+    local stored = redis.call('GET', g)
+    if not stored then return nil end
+    b.claimed = g
+    local deadline, packed = string.match(stored, '^(%d+) (.*)$')
+    local record = b.l > 0 and not (b.ended_set and b.ended_set[ticket]) and redis.call('HGET', key .. ':leases', ticket)
+    -- Set aside by a version before holds: its tokens were taken then.
+    if not deadline then return cmsgpack.unpack(stored) end
+    if not record then return nil end
+    local n, fence = string.match(record, '^(%d+) (%d+) ')
+    n = tonumber(n)
+    if tonumber(deadline) > 0 and ms >= tonumber(deadline) then
+        end_hold(b, ticket, n, true)
+        return nil
+    end
+    if fence == '0' then end_hold(b, ticket, n, false) end
+    return cmsgpack.unpack(packed)
+end
+
 local function save_queue(key, b)
     if b.enqueued then
         redis.call('ZADD', key .. ':q', b.enqueued[2], b.enqueued[1])
@@ -529,8 +592,28 @@ local function save_queue(key, b)
         redis.call('ZREM', key .. ':q', unpack(b.dequeued))
         redis.call('HDEL', key .. ':qt', unpack(b.dequeued))
     end
+    -- An answer set aside outlives its grant's hold by a minute: which of
+    -- the two is still there decides (claim_grant).
     for _, g in ipairs(b.grants or {}) do
-        redis.call('SET', key .. ':g:' .. g[1], g[2], 'PX', 600000)
+        redis.call('SET', key .. ':g:' .. g[1], g[2], 'PX', g[3] + 60000)
+    end
+end
+
+-- The idle expiry starts again, as on every use; but a bucket never
+-- expires under a held lease (or reservation): it lives at least until the
+-- last one ends, or its holder could find its slot re-created full.
+local function expire(key, b, ms)
+    local px = b.x
+    if b.l > 0 then
+        local last = redis.call('ZRANGE', key .. ':lexp', -1, -1, 'WITHSCORES')
+        px = math.max(px, (tonumber(last[2]) or 0) - ms + 1000)
+        redis.call('PEXPIRE', key .. ':leases', px)
+        redis.call('PEXPIRE', key .. ':lexp', px)
+    end
+    redis.call('PEXPIRE', key, px)
+    if b.q > 0 then
+        redis.call('PEXPIRE', key .. ':q', px)
+        redis.call('PEXPIRE', key .. ':qt', px)
     end
 end
 
@@ -569,17 +652,8 @@ local function save(key, b, t_text, now_text, created, changed)
         redis.call('HSET', key .. ':leases', l[1], l[3])
     end
     save_queue(key, b)
-    if b.x then
-        redis.call('PEXPIRE', key, b.x)
-        if b.l > 0 then
-            redis.call('PEXPIRE', key .. ':leases', b.x)
-            redis.call('PEXPIRE', key .. ':lexp', b.x)
-        end
-        if b.q > 0 then
-            redis.call('PEXPIRE', key .. ':q', b.x)
-            redis.call('PEXPIRE', key .. ':qt', b.x)
-        end
-    end
+    if b.claimed then redis.call('DEL', b.claimed) end
+    if b.x then expire(key, b, math.floor(tonumber(now_text) / 1000)) end
 end
 
 local key = KEYS[1]

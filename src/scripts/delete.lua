@@ -13,8 +13,14 @@ if not b then fail('TBNOTFOUND', key) end
 refill(b, now)
 local reply = state(b, num(b.t), now)
 begin_change(key, reply, 'deleted')
+-- A ticket on several buckets listens on its first bucket's channel only.
 if b.q > 0 then
-    for _, ticket in ipairs(redis.call('ZRANGE', key .. ':q', 0, -1)) do notify(key, ticket, 'deleted') end
+    local tickets = redis.call('ZRANGE', key .. ':q', 0, -1)
+    local records = #tickets > 0 and redis.call('HMGET', key .. ':qt', unpack(tickets)) or {}
+    for i, ticket in ipairs(tickets) do
+        local t = ticket_record(records[i])
+        notify(t and t.home or key, ticket, 'deleted')
+    end
 end
 redis.call('DEL', key, key .. ':leases', key .. ':lexp', key .. ':q', key .. ':qt')
 index_remove(key)

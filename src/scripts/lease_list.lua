@@ -15,6 +15,9 @@ local ms = math.floor(now / 1000)
 local held = redis.call('ZRANGEBYSCORE', key .. ':lexp', '(' .. ms, '+inf', 'WITHSCORES')
 for i = 1, #held, 2 do
     local record = redis.call('HGET', key .. ':leases', held[i]) or ''
-    reply[#reply + 1] = {held[i], record, tonumber(held[i + 1]) - ms}
+    -- Fence 0: tokens set aside for a served waiter (take_for), not a lease.
+    if not string.match(record, '^%d+ 0 ') then
+        reply[#reply + 1] = {held[i], record, tonumber(held[i + 1]) - ms}
+    end
 end
 return reply

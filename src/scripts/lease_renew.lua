@@ -32,10 +32,6 @@ if changed then begin_change(key, reply, event(b, t_text, now_text)) end
 save(key, b, t_text, now_text, false, changed)
 if held then
     redis.call('ZADD', key .. ':lexp', 'XX', ms + ttl, id)
-    if b.x then
-        redis.call('PEXPIRE', key, b.x)
-        redis.call('PEXPIRE', key .. ':leases', b.x)
-        redis.call('PEXPIRE', key .. ':lexp', b.x)
-    end
+    if b.x then expire(key, b, ms) end
 end
 return reply

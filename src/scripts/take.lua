@@ -53,7 +53,7 @@ if b.q > 0 and mode ~= '2' then serve_queue(key, b, now, nil, nil) end
 local want = n
 if mode == '1' then want = math.min(n, math.floor(b.t)) end
 local taken, fence = 0, 0
-if want >= 1 and b.t >= want and mode ~= '2' and b.q == 0 then
+if want >= 1 and b.t >= want and mode ~= '2' and not b.held then
     b.t = b.t - want
     taken = want
     if lease then fence = hold(b, ARGV[8], taken, ttl, ARGV[10], now) end

@@ -36,15 +36,6 @@ if lease then
 end
 local again = first_answer()
 if again then return again end
--- Served by another client's script: the answer is waiting. Remembered as
--- this request's reply (a repeat after a lost reply gets it again).
-local granted = redis.call('GET', key .. ':g:' .. ticket)
-if granted then
-    local reply = cmsgpack.unpack(granted)
-    redis.call('SET', KEYS[2], granted, 'PX', ARGV[1])
-    redis.call('DEL', key .. ':g:' .. ticket)
-    return reply
-end
 local now, now_text = clock()
 local b, created
 if op == 'enter' then
@@ -55,6 +46,22 @@ else
 end
 refill(b, now)
 reclaim(key, b, now)
+-- Served by another client's script: the answer is waiting, valid while
+-- its hold lasts. Remembered as this request's reply (a repeat after a
+-- lost reply gets it again).
+local granted = not created and claim_grant(key, b, ticket, math.floor(now / 1000))
+if granted then
+    local changed = b.leases_changed or b.stepped
+    if changed then
+        local t_text = num(b.t)
+        begin_change(key, granted, event(b, t_text, now_text))
+        save(key, b, t_text, now_text, false, true)
+    else
+        redis.call('SET', KEYS[2], cmsgpack.pack(granted), 'PX', ARGV[1])
+        save(key, b, num(b.t), now_text, false, false)
+    end
+    return granted
+end
 if lease and b.r then
     if kind == 'l' then fail('TBREFILLS', b.rs .. ' ' .. b.ps) end
     lease, ttl = false, 0
@@ -75,7 +82,7 @@ elseif queued then
     given = serve_queue(key, b, now, ticket, 'ping')
 else
     if b.q > 0 then serve_queue(key, b, now, nil, 'ping') end
-    if b.q == 0 and b.t >= n then
+    if not b.held and b.t >= n then
         given = take_for(b, ticket, {n = n, ttl = ttl, holder = ARGV[12]}, now)
     else
         queued = enqueue(key, b, ticket, n, record, place, now)

@@ -39,6 +39,14 @@ if ARGV[#keys + 6] then
 end
 local again = first_answer()
 if again then return again end
+-- Leaving after one of the buckets was deleted: the others' queues still.
+if op == 'leave' then
+    local present, counted = {}, {}
+    for i, k in ipairs(keys) do
+        if redis.call('EXISTS', k) == 1 then present[#present + 1], counted[#counted + 1] = k, counts[i] end
+    end
+    keys, counts = present, counted
+end
 local now, now_text = clock()
 local ms = math.floor(now / 1000)
 local buckets, queued = {}, nil
@@ -81,7 +89,7 @@ elseif not queued then
     local ready = true
     for i, b in ipairs(buckets) do
         if b.q > 0 then serve_queue(keys[i], b, now, nil, 'ping') end
-        ready = ready and b.q == 0 and b.t >= counts[i]
+        ready = ready and not b.held and b.t >= counts[i]
     end
     if ready then
         given = take_all()
