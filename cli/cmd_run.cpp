@@ -198,8 +198,8 @@ int run_many(Context& ctx, const RunOptions& o, const std::vector<NamedCount>& l
     std::vector<Lease> held;
     for (const TakeResult& t : result.buckets) {
         if (!t.leased()) continue;
-        held.push_back(
-            {t.state.name, lease->id, t.fence, t.taken, lease->ttl_ms, o.on_lost == "keep"});
+        held.push_back({t.state.name, lease->id, t.fence, t.taken, lease->ttl_ms,
+                        o.on_lost == "keep", t.asked_at});
     }
     if (!held.empty()) supervise(ctx, held, path, *o.command);
     exec(
@@ -239,7 +239,8 @@ int run(Context& ctx, const RunOptions& o) {
         return ctx.denied_exit(exit_run_denied);
     }
     if (result.leased()) {
-        Lease held{name, lease->id, result.fence, result.taken, lease->ttl_ms, o.on_lost == "keep"};
+        Lease held{name,          lease->id,          result.fence,   result.taken,
+                   lease->ttl_ms, o.on_lost == "keep", result.asked_at};
         supervise(ctx, held, path, *o.command);
     }
     exec(

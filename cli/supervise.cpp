@@ -96,6 +96,12 @@ int install_handlers(struct sigaction (&found)[std::size(forwarded)]) {
     _exit(errno == ENOENT ? exit_not_found : exit_not_runnable);
 }
 
+Clock::time_point first_asked(const std::vector<Lease>& leases) {
+    Clock::time_point at = leases.front().asked_at;
+    for (const Lease& l : leases) at = std::min(at, l.asked_at);
+    return at;
+}
+
 // Renews the leases (one, or a bucket list's, which share their ttl) every
 // third of their time on a thread of its own, so that a server slow to
 // answer never delays a signal or the command's end. When a lease is lost
@@ -156,7 +162,7 @@ class Renewer {
     }
 
     void loop() {
-        auto renewed_at = Clock::now();  // the take: the lease runs from about then
+        auto renewed_at = first_asked(leases_);  // the lease runs from no earlier than then
         auto every = std::chrono::milliseconds(lease_.ttl_ms / 3);
         auto next = renewed_at + every;
         for (;;) {
@@ -209,8 +215,7 @@ class Renewer {
     bool lost_ = false;
     // The take was asked before the command started: the lease runs from
     // no earlier than now.
-    Clock::time_point held_until_ =
-        Clock::now() + std::chrono::milliseconds(lease_.ttl_ms - margin_ms());
+    Clock::time_point held_until_ = first_asked(leases_) + std::chrono::milliseconds(lease_.ttl_ms - margin_ms());
     std::string why_;
     std::thread thread_;
 };
@@ -286,6 +291,17 @@ void supervise(Context& ctx, const std::vector<Lease>& leases, const std::string
         int sig = forwarded[i];
         ignored[i] = sig == SIGINT || sig == SIGTERM ? ctx.signals().ignored_at_start(sig)
                                                      : found[i].sa_handler == SIG_IGN;
+    }
+    // Redis answered so late that the lease may have ended already: the
+    // command is not started on it.
+    auto late = first_asked(leases) + std::chrono::milliseconds(
+                                          lease.ttl_ms - std::min<int64_t>(lease.ttl_ms / 10, 1000));
+    if (Clock::now() >= late) {
+        for (const Lease& l : leases) give_back(ctx, l);
+        throw Error(ErrorKind::unavailable,
+                    "the lease on '" + names_of(leases) +
+                        "' came too late to be held (Redis answered after most of its " +
+                        format_exact_ms(lease.ttl_ms) + "); the command was not started");
     }
     ctx.out.flush();
     std::fflush(nullptr);

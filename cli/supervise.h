@@ -5,6 +5,7 @@
 // it ends, and exits as it did.
 
 #include <cstdint>
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,9 @@ struct Lease {
     int64_t tokens = 0;
     int64_t ttl_ms = 0;
     bool keep_on_lost = false;  // --on-lost=keep: warn, and let the command run
+    // When the take that made (or claimed) it was asked: it runs from no
+    // earlier than then on the server.
+    std::chrono::steady_clock::time_point asked_at = std::chrono::steady_clock::now();
 };
 
 // Forks and runs the command at `path` with TBUCKET_LEASE and TBUCKET_FENCE

@@ -264,9 +264,12 @@ PutResult put_result(const Reply& answer, std::string node, const std::string& n
 TakeResult Client::take(const std::string& name, int64_t n, TakeMode mode,
                         const std::optional<Settings>& create_with, const LeaseSpec* lease) {
     std::string node;
+    auto asked_at = std::chrono::steady_clock::now();
     Reply answer = run_change(scripts::take_script, name, take_args(n, mode, create_with, lease),
                               node, create_with.has_value());
-    return take_result(answer, std::move(node), name, n, mode, create_with);
+    TakeResult result = take_result(answer, std::move(node), name, n, mode, create_with);
+    result.asked_at = asked_at;
+    return result;
 }
 
 PutResult Client::put(const std::string& name, int64_t n, bool force,

@@ -4,6 +4,7 @@
 // once the script is cached, one round trip. Results are plain structs; the
 // caller decides how to show them.
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -73,6 +74,9 @@ struct TakeResult {
     // they ask for; a one-shot take is denied while there are any.
     int64_t queued_ahead = 0;
     double queued_tokens = 0;
+    // When the request that got this answer was first asked: a lease it
+    // made (or claimed) runs on the server from no earlier than then.
+    std::chrono::steady_clock::time_point asked_at{};
 };
 
 // A take as a lease (SPEC §9): the tokens are held under `id` for `ttl_ms`

@@ -31,7 +31,7 @@ LeaseInfo parse_record(const std::string& id, const std::string& record, int64_t
     char host[256] = {0};
     if (std::sscanf(record.c_str(), "%lld %lld %lld %lld %255s %lld", &tokens, &fence, &since, &ttl,
                     host, &pid) != 6)
-        bad_reply("lease record '" + record + "'");
+        throw Error(ErrorKind::data, "a lease record is not a tbucket lease's; left untouched");
     info.tokens = tokens;
     info.fence = fence;
     info.since_ms = since;

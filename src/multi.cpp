@@ -139,6 +139,7 @@ MultiTakeResult take_many(Client& client, const std::vector<NamedCount>& list, T
     for (const NamedCount& c : list) args.push_back(std::to_string(c.count));
     if (lease) args.insert(args.end(), {lease->id, std::to_string(lease->ttl_ms), lease->holder});
     std::string node;
+    auto asked_at = std::chrono::steady_clock::now();
     Reply answer =
         client.run_change_many(scripts::take_many_script, names_of(list), std::move(args), node);
     if (is_crossslot(*answer)) return take_in_order(client, list, mode, lease);
@@ -147,6 +148,7 @@ MultiTakeResult take_many(Client& client, const std::vector<NamedCount>& list, T
     for (std::size_t i = 0; i < list.size(); ++i) {
         r.buckets.push_back(
             read_take(element(*answer, i), node, list[i].name, list[i].count, mode));
+        r.buckets.back().asked_at = asked_at;
     }
     finish(r);
     return r;

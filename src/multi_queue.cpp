@@ -80,6 +80,7 @@ class QueuedListWaiter {
         }
         if (lease_) args.insert(args.end(), {std::to_string(lease_->ttl_ms), lease_->holder});
         std::string node;
+        auto asked_at = std::chrono::steady_clock::now();
         Reply reply =
             client_.run_change_many(scripts::wait_many_script, names, std::move(args), node);
         if (is_crossslot(*reply)) return std::nullopt;
@@ -90,6 +91,7 @@ class QueuedListWaiter {
             const redisReply& r = element(*reply, i);
             a.result.buckets.push_back(
                 read_take(r, node, list_[i].name, list_[i].count, TakeMode::all));
+            a.result.buckets.back().asked_at = asked_at;
             a.position.push_back(integer_at(r, 10));
             a.ahead.push_back(number_at(r, 11));
         }

@@ -139,6 +139,12 @@ Error script_error(const redisReply& reply, std::string_view name) {
     if (code == "TBDATA") return Error(ErrorKind::data, detail);
     if (code == "TBUSAGE") return Error(ErrorKind::usage, detail);
     ErrorKind kind = classify_reply_error(text);
+    if (code == "NOAUTH" || text.find("Protocol error: unauthenticated") != std::string::npos) {
+        // Redis 7 answers a long command from a client that has not
+        // authenticated with a protocol error that names no password.
+        return Error(kind, "this Redis server needs a password: give it with --password-file, "
+                           "TBUCKET_PASSWORD or the URL (redis://:PASSWORD@host)");
+    }
     if (kind == ErrorKind::refused) {
         return Error(kind, "Redis refused the command on " + bucket + ": " + text);
     }

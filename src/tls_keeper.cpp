@@ -211,12 +211,16 @@ void start(const ConnectionOptions& connection) {
     std::vector<char*> argv;
     for (std::string& word : words) argv.push_back(word.data());
     argv.push_back(nullptr);
-    // The keeper holds no password: none in its environment either.
+    // The keeper holds no password: none in its environment either, and
+    // no URL (one may carry a password; the keeper is told its server in
+    // its arguments).
     std::vector<char*> envp;
     for (char** e = environ; *e; ++e) {
-        if (std::strncmp(*e, "TBUCKET_PASSWORD=", 17) != 0 &&
-            std::strncmp(*e, "REDISCLI_AUTH=", 14) != 0)
-            envp.push_back(*e);
+        static constexpr std::string_view secret[] = {"TBUCKET_PASSWORD=", "REDISCLI_AUTH=",
+                                                      "TBUCKET_URL=", "REDIS_URL="};
+        bool held = false;
+        for (std::string_view s : secret) held = held || std::strncmp(*e, s.data(), s.size()) == 0;
+        if (!held) envp.push_back(*e);
     }
     envp.push_back(nullptr);
     // Signals held across fork: a handler of this process's must not run

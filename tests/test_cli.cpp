@@ -375,6 +375,23 @@ TEST_CASE("a wrong password exits 77 and is never printed", "[e2e][auth]") {
     CHECK(r.code == 77);
 }
 
+TEST_CASE("no password for a server that needs one says so, for short and long commands",
+          "[e2e][auth]") {
+    tbucket::test::RedisServer server({"--requirepass", "s3cret"});
+    std::string url = "redis://127.0.0.1:" + std::to_string(server.port());
+    // A take sends the whole script (EVAL after NOSCRIPT): Redis 7 answers
+    // that long command with "unauthenticated multibulk length".
+    for (std::vector<std::string> args : {std::vector<std::string>{"info", "api"},
+                                          {"take", "api", "--capacity", "5"}}) {
+        args.insert(args.begin(), {"-u", url});
+        RunResult r = tbucket::test::tbucket(args);
+        INFO(r.err);
+        CHECK(r.code == 77);
+        CHECK_THAT(r.err, Catch::Contains("needs a password"));
+        CHECK(r.err.find("multibulk") == std::string::npos);
+    }
+}
+
 TEST_CASE("a password in the URL works and draws a warning", "[e2e][auth]") {
     tbucket::test::RedisServer server({"--requirepass", "s3cret"});
     std::string url = "redis://:s3cret@127.0.0.1:" + std::to_string(server.port()) + "/2";

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "support/e2e.h"
+#include "support/fault_proxy.h"
 
 using nlohmann::json;
 using tbucket::test::Child;
@@ -264,4 +265,63 @@ TEST_CASE("a waiter stopped past its deadline after it was served times out and 
     RunResult next = tb({"take", "late"});
     CHECK(next.code == 0);
     CHECK(leased("late") == "0");
+}
+
+TEST_CASE("a holder cut off from Redis ends its command before the server can give the lease away",
+          "[trust][stops][lease]") {
+    fresh("cut", {"--capacity", "1"});
+    // The scripts loaded first, so that each command below is one EVALSHA.
+    fresh("preload", {"--capacity", "1"});
+    REQUIRE(tb({"take", "preload"}).code == 0);
+    REQUIRE(tb({"lease", "renew", "preload", std::string(24, '0')}).code == 3);
+    tbucket::test::FaultProxy proxy(redis().port());
+    // The take is the first script through the proxy; the first renewal's
+    // reply never comes (the connection falls silent: the I/O timeout is
+    // 5 s, longer than the whole lease).
+    proxy.fault_nth({"EVALSHA", "EVAL"}, 2, tbucket::test::FaultProxy::Fault::drop_reply);
+    const std::string dir = temp_dir();
+    Child holder(tb_argv(proxy.url(),
+                         {"run", "cut", "--lease", "3s", "--", "sh", "-c",
+                          "trap 'date +%s%N > " + dir +
+                              "/term; exit 0' TERM; echo started; while :; do sleep 0.05; done"}));
+    REQUIRE(holder.wait_for_output("started", 60));
+    RunResult other = tb({"--json", "lease", "take", "cut", "--ttl", "60s", "--wait=120s"});
+    REQUIRE(other.code == 0);
+    long long granted_ms = json::parse(other.out)["server_time_ms"].get<long long>();
+    RunResult h = holder.wait();
+    INFO(describe(h));
+    REQUIRE(exists(dir + "/term"));
+    long long term_ms = std::stoll(tbucket::test::read_file(dir + "/term")) / 1000000;
+    INFO("SIGTERM at " << term_ms << ", granted to another at " << granted_ms);
+    CHECK(term_ms < granted_ms);
+    CHECK(h.err.find("lost") != std::string::npos);
+}
+
+TEST_CASE("a malformed lease record is a data error (65), not a crash or a bug",
+          "[trust][stops][lease]") {
+    fresh("mal", {"--capacity", "2"});
+    RunResult held = tb({"lease", "take", "mal"});
+    REQUIRE(held.code == 0);
+    const std::string id = held.out.substr(0, held.out.find(' '));
+    redis().command({"HSET", "tbucket:{mal}:leases", id, "garbage"});
+    RunResult r = tb({"lease", "list", "mal"});
+    CHECK(r.code == 65);
+    CHECK(tbucket::test::one_error_line(r.err));
+}
+
+TEST_CASE("a leased run whose take was answered after most of its lease does not start its command",
+          "[trust][stops][lease]") {
+    fresh("slow", {"--capacity", "1"});
+    fresh("preload2", {"--capacity", "1"});
+    REQUIRE(tb({"take", "preload2"}).code == 0);
+    tbucket::test::FaultProxy proxy(redis().port());
+    proxy.fault_nth({"EVALSHA", "EVAL"}, 1, tbucket::test::FaultProxy::Fault::delay_reply, 3500);
+    const std::string dir = temp_dir();
+    RunResult r = tbucket::test::run(tb_argv(
+        proxy.url(), {"run", "slow", "--lease", "3s", "--", "touch", dir + "/started"}));
+    INFO(describe(r));
+    CHECK(r.code == 69);
+    CHECK(tbucket::test::one_error_line(r.err));
+    CHECK_FALSE(exists(dir + "/started"));
+    CHECK(tb({"take", "slow"}).code == 0);  // given back
 }

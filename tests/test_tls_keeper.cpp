@@ -96,6 +96,23 @@ TEST_CASE("a one-shot command over TLS goes through the keeper the command befor
     CHECK(tls.server->dump_hash("tbucket:{k}").find("t=97 ") != std::string::npos);
 }
 
+TEST_CASE("a keeper started by a command whose URL carries a password holds no URL",
+          "[tls][e2e][keeper][security]") {
+    TlsServer tls;
+    tls.server->command({"ACL", "SETUSER", "app", "on", ">s3cret-word", "~*", "&*", "+@all"});
+    ByteRelay relay(tls.tls_port);
+    std::string url = "rediss://app:s3cret-word@127.0.0.1:" + std::to_string(relay.port());
+    RunResult made = tbucket::test::run(
+        {tbucket::test::tbucket_path(), "--cacert", tls.cert("ca.crt"), "create", "u", "--capacity",
+         "10"},
+        tbucket::test::with_env({{"TBUCKET_URL", url}, {"REDIS_URL", url}}));
+    REQUIRE(made.code == 0);
+    int pid = only_keeper(tls);
+    std::string proc = "/proc/" + std::to_string(pid);
+    CHECK(read_file(proc + "/environ").find("s3cret-word") == std::string::npos);
+    CHECK(read_file(proc + "/cmdline").find("s3cret-word") == std::string::npos);
+}
+
 TEST_CASE("the keeper's socket is the user's only, and the keeper holds no password",
           "[tls][e2e][keeper][security]") {
     TlsServer tls;

@@ -579,7 +579,14 @@ local function claim_grant(key, b, ticket, ms)
         end_hold(b, ticket, n, true)
         return nil
     end
-    if fence == '0' then end_hold(b, ticket, n, false) end
+    if fence == '0' then
+        end_hold(b, ticket, n, false)
+    else
+        -- A lease runs from its claim: the waiter's own clock starts then
+        -- (a waiter stopped after it was served gets its whole time).
+        local ttl = tonumber(string.match(record, '^%d+ %d+ %d+ (%d+) '))
+        if ttl then b.renew_claim = {ticket, ms + ttl} end
+    end
     return cmsgpack.unpack(packed)
 end
 
@@ -651,6 +658,7 @@ local function save(key, b, t_text, now_text, created, changed)
         redis.call('ZADD', key .. ':lexp', l[2], l[1])
         redis.call('HSET', key .. ':leases', l[1], l[3])
     end
+    if b.renew_claim then redis.call('ZADD', key .. ':lexp', 'XX', b.renew_claim[2], b.renew_claim[1]) end
     save_queue(key, b)
     if b.claimed then redis.call('DEL', b.claimed) end
     if b.x then expire(key, b, math.floor(tonumber(now_text) / 1000)) end

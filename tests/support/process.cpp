@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <chrono>
 #include <cstring>
 #include <stdexcept>
@@ -41,6 +42,9 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
 }
 
 std::string tbucket_path() {
+    // Another build's binary (an older version, to show a test failing
+    // before its fix): TBUCKET_TEST_BIN=/path/to/tbucket.
+    if (const char* other = std::getenv("TBUCKET_TEST_BIN"); other && *other) return other;
     return TBUCKET_BIN;
 }
 
