@@ -239,7 +239,7 @@ int run(Context& ctx, const RunOptions& o) {
         return ctx.denied_exit(exit_run_denied);
     }
     if (result.leased()) {
-        Lease held{name,          lease->id,          result.fence,   result.taken,
+        Lease held{name,          lease->id,           result.fence,   result.taken,
                    lease->ttl_ms, o.on_lost == "keep", result.asked_at};
         supervise(ctx, held, path, *o.command);
     }

@@ -140,7 +140,8 @@ class Renewer {
     int poll_ms() {
         std::lock_guard<std::mutex> lock(mutex_);
         if (lost_) return -1;
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(held_until_ - Clock::now());
+        auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(held_until_ - Clock::now());
         return static_cast<int>(std::clamp<int64_t>(left.count(), 0, 3600000));
     }
 
@@ -215,7 +216,8 @@ class Renewer {
     bool lost_ = false;
     // The take was asked before the command started: the lease runs from
     // no earlier than now.
-    Clock::time_point held_until_ = first_asked(leases_) + std::chrono::milliseconds(lease_.ttl_ms - margin_ms());
+    Clock::time_point held_until_ =
+        first_asked(leases_) + std::chrono::milliseconds(lease_.ttl_ms - margin_ms());
     std::string why_;
     std::thread thread_;
 };
@@ -294,8 +296,9 @@ void supervise(Context& ctx, const std::vector<Lease>& leases, const std::string
     }
     // Redis answered so late that the lease may have ended already: the
     // command is not started on it.
-    auto late = first_asked(leases) + std::chrono::milliseconds(
-                                          lease.ttl_ms - std::min<int64_t>(lease.ttl_ms / 10, 1000));
+    auto late =
+        first_asked(leases) +
+        std::chrono::milliseconds(lease.ttl_ms - std::min<int64_t>(lease.ttl_ms / 10, 1000));
     if (Clock::now() >= late) {
         for (const Lease& l : leases) give_back(ctx, l);
         throw Error(ErrorKind::unavailable,

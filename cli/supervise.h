@@ -4,8 +4,8 @@
 // on, renews the lease while the command runs, gives the tokens back when
 // it ends, and exits as it did.
 
-#include <cstdint>
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <vector>
 

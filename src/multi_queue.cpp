@@ -120,7 +120,8 @@ class QueuedListWaiter {
             } catch (const Error& e) {
                 if (e.kind() == ErrorKind::not_found) {
                     leave();  // the other buckets' queues: no ticket left behind
-                    throw Error(ErrorKind::not_found, std::string(e.what()) + " (deleted while waiting)");
+                    throw Error(ErrorKind::not_found,
+                                std::string(e.what()) + " (deleted while waiting)");
                 }
                 recover(e);
             }

@@ -72,7 +72,8 @@ class QueuedWaiter {
     // past its deadline is not served when it wakes). The time left, not
     // the whole timeout: the server counts from when the ticket joins.
     void set_patience() {
-        if (const WakeAt& d = session_.deadline()) ticket_.patience_ms = std::max<int64_t>(1, ms_until(*d));
+        if (const WakeAt& d = session_.deadline())
+            ticket_.patience_ms = std::max<int64_t>(1, ms_until(*d));
     }
 
     // The first call may fail for good (no server, bad input); after it,

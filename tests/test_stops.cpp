@@ -81,7 +81,9 @@ std::string temp_dir() {
     return pattern;
 }
 
-bool exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }
+bool exists(const std::string& path) {
+    return access(path.c_str(), F_OK) == 0;
+}
 
 }  // namespace
 
@@ -120,7 +122,8 @@ TEST_CASE("a lease waiter stopped while served does not run on the lease that en
 TEST_CASE("lease take --wait stopped while served prints no lease that has ended",
           "[trust][stops][lease]") {
     fresh("st2", {"--capacity", "1", "--tokens", "0"});
-    Child w(tb_argv(redis().url(), {"--json", "lease", "take", "st2", "--ttl", "1s", "--wait=120s"}));
+    Child w(
+        tb_argv(redis().url(), {"--json", "lease", "take", "st2", "--ttl", "1s", "--wait=120s"}));
     REQUIRE(queued_within("st2", 1));
     w.signal(SIGSTOP);
     REQUIRE(tb({"put", "st2"}).code == 0);  // served: a lease of 1 s set aside
@@ -129,7 +132,8 @@ TEST_CASE("lease take --wait stopped while served prints no lease that has ended
     w.signal(SIGCONT);
     REQUIRE(queued_within("st2", 1));  // in line again, not holding an ended lease
     CHECK(w.exited_within(0.5) == false);
-    REQUIRE(tb({"lease", "release", "st2", json::parse(b.out)["lease"].get<std::string>()}).code == 0);
+    REQUIRE(tb({"lease", "release", "st2", json::parse(b.out)["lease"].get<std::string>()}).code ==
+            0);
     RunResult wr = w.wait();
     REQUIRE(wr.code == 0);
     json wj = json::parse(wr.out);
@@ -155,7 +159,7 @@ TEST_CASE("a waiter for more than the capacity keeps its place and the queue cou
     Child w(tb_argv(redis().url(), {"take", "big", "10", "--wait=120s"}));
     REQUIRE(queued_within("big", 1));
     CHECK(tb({"take", "big"}).code == 1);  // nothing there: denied
-    CHECK(field("big", "q") == "1");        // and the count is still its
+    CHECK(field("big", "q") == "1");       // and the count is still its
     // It holds up no one: a token put is taken by a one-shot take.
     REQUIRE(tb({"put", "big"}).code == 0);
     CHECK(tb({"take", "big"}).code == 0);
@@ -257,7 +261,8 @@ TEST_CASE("a waiter stopped past its deadline after it was served times out and 
     w.signal(SIGSTOP);
     REQUIRE(tb({"put", "late"}).code == 0);
     // Stopped until well past its deadline.
-    while (tbucket::test::seconds_since(start) < 5) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    while (tbucket::test::seconds_since(start) < 5)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
     w.signal(SIGCONT);
     RunResult r = w.wait();
     CHECK(r.code == 124);
@@ -317,8 +322,8 @@ TEST_CASE("a leased run whose take was answered after most of its lease does not
     tbucket::test::FaultProxy proxy(redis().port());
     proxy.fault_nth({"EVALSHA", "EVAL"}, 1, tbucket::test::FaultProxy::Fault::delay_reply, 3500);
     const std::string dir = temp_dir();
-    RunResult r = tbucket::test::run(tb_argv(
-        proxy.url(), {"run", "slow", "--lease", "3s", "--", "touch", dir + "/started"}));
+    RunResult r = tbucket::test::run(
+        tb_argv(proxy.url(), {"run", "slow", "--lease", "3s", "--", "touch", dir + "/started"}));
     INFO(describe(r));
     CHECK(r.code == 69);
     CHECK(tbucket::test::one_error_line(r.err));
