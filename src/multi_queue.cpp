@@ -36,6 +36,10 @@ struct ListAnswer {
     std::optional<int64_t> place;
 };
 
+// How often a list waiter that holds a queue looks, to show it is alive: a
+// waiter stopped for longer than the server's grace (5 s) holds up no one.
+constexpr int64_t list_heartbeat_ms = 1500;
+
 class QueuedListWaiter {
   public:
     QueuedListWaiter(Client& client, const std::vector<NamedCount>& list,
@@ -143,6 +147,11 @@ class QueuedListWaiter {
                 if (ms < static_cast<double>(max_duration_ms))
                     sooner(after_ms(static_cast<int64_t>(ms) + 1));
             }
+            // Holding a queue (first there, with its tokens there) while
+            // another bucket is awaited: looks often enough to keep holding
+            // it (list_grace_ms in src/scripts/common.lua: 5 s).
+            if (a.position[i] == 0 && s.tokens >= static_cast<double>(list_[i].count))
+                sooner(after_ms(list_heartbeat_ms));
             if (t.next_lease_end_ms && a.position[i] <= lease_backups)
                 sooner(
                     after_ms(*t.next_lease_end_ms + 1 + 25 * std::max<int64_t>(a.position[i], 0)));

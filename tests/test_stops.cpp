@@ -330,3 +330,28 @@ TEST_CASE("a leased run whose take was answered after most of its lease does not
     CHECK_FALSE(exists(dir + "/started"));
     CHECK(tb({"take", "slow"}).code == 0);  // given back
 }
+
+TEST_CASE("a stopped list waiter first in line holds up the others of its buckets only briefly",
+          "[trust][stops][multi]") {
+    fresh("ma", {"--capacity", "5"});
+    fresh("mb", {"--capacity", "5", "--tokens", "0"});
+    Child list(tb_argv(redis().url(), {"take", "ma=5,mb=1", "--wait=600s"}));
+    REQUIRE(queued_within("ma", 1));
+    REQUIRE(queued_within("mb", 1));
+    list.signal(SIGSTOP);
+    // First in ma with its 5 tokens there, it held ma for as long as it was
+    // stopped; now only for the grace a live waiter gets to look (5 s).
+    RunResult single = tb({"take", "ma", "--wait=120s"});
+    CHECK(single.code == 0);
+    CHECK(field("ma", "t") == "4");
+    list.signal(SIGCONT);
+    REQUIRE(tb({"put", "mb"}).code == 0);
+    REQUIRE(tb({"put", "ma"}).code == 0);
+    RunResult r = list.wait();
+    INFO(describe(r));
+    CHECK(r.code == 0);
+    CHECK(field("ma", "t") == "0");
+    CHECK(field("mb", "t") == "0");
+    CHECK(queue_size("ma") == 0);
+    CHECK(redis().command({"EXISTS", "tbucket:{ma}:qw"})->integer == 0);
+}

@@ -336,15 +336,18 @@ end
 -- whose wake-up time must include it. Read before save(): leases that
 -- ended now are still listed, a lease made now is not yet.
 local function next_expiry_ms(key, b, now)
-    if b.l <= 0 then return 0 end
+    local stale = b.stale_in or 0  -- a list ticket holding the line stops holding it
+    if b.l <= 0 then return stale end
     local ms = math.floor(now / 1000)
     local first = redis.call('ZRANGEBYSCORE', key .. ':lexp', '(' .. ms, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
     local at = tonumber(first[2])
     for _, l in ipairs(b.new_leases or {}) do
         if not at or l[2] < at then at = l[2] end
     end
-    if not at then return 0 end
-    return math.max(1, at - ms)
+    if not at then return stale end
+    at = math.max(1, at - ms)
+    if stale > 0 and stale < at then return stale end
+    return at
 end
 
 -- Counts a grant of `taken` tokens (a waiter's also in nw), and tally_put
@@ -416,7 +419,11 @@ local function ticket_record(text)
 end
 
 -- Ticket changes wait for save(), like every write.
-local function dequeue(b, ticket, n)
+local function dequeue(b, ticket, n, listed)
+    if listed then
+        b.unseen = b.unseen or {}
+        table.insert(b.unseen, ticket)
+    end
     b.q, b.qn = math.max(0, b.q - 1), math.max(0, b.qn - n)
     b.dequeued = b.dequeued or {}
     table.insert(b.dequeued, ticket)
@@ -467,6 +474,13 @@ local function take_for(b, ticket, t, now, others)
     return {t.n, fence}
 end
 
+-- A ticket on several buckets that is first in a queue with its tokens
+-- there holds that queue while its waiter looks at least this often (its
+-- looks are written to <key>:qw); a waiter stopped or frozen longer keeps
+-- its place but holds up no one until it looks again. Its client looks
+-- every 1.5 s while it holds a queue (src/multi_queue.cpp).
+local list_grace_ms = 5000
+
 -- Serves the queue from its head while the level allows, skipping tickets
 -- that are gone (gave up, or their waiter's channel is silent) or ask for
 -- more than the capacity. `self`: the caller's own ticket, served without a
@@ -495,18 +509,24 @@ local function serve_queue(key, b, now, self, wake)
             local id, t = ids[i], ticket_record(records[i])
             if b.gone and b.gone[id] then  -- left in this script
             elseif not t or (t.deadline > 0 and t.deadline <= ms) then
-                dequeue(b, id, t and t.n or 0)
+                dequeue(b, id, t and t.n or 0, t and t.home)
             elseif t.home and b.t >= t.n then
                 -- A ticket on several buckets is served by its own script,
-                -- when it is first in all: it holds this queue until then.
+                -- when it is first in all: it holds this queue until then,
+                -- as long as its waiter looks (see list_grace_ms).
+                local seen = id ~= self and tonumber(redis.call('HGET', key .. ':qw', id))
                 if id == self then
-                    b.first, b.held = true, true
+                    b.first, b.held, b.seen = true, true, {id, ms}
                     return mine
+                elseif seen and ms - seen > list_grace_ms then
+                    kept, kept_n = kept + 1, kept_n + t.n  -- stopped: holds up no one
                 elseif notify(t.home, id, 'wake') then
-                    b.held = true
+                    if not seen then seen, b.seen = ms, {id, ms} end
+                    b.held, b.stale_in = true, seen + list_grace_ms - ms + 1
                     return mine
+                else
+                    dequeue(b, id, t.n, true)
                 end
-                dequeue(b, id, t.n)
             elseif b.t >= t.n and (id == self or notify(key, id, 'served')) then
                 local given = take_for(b, id, t, now, id ~= self)
                 if id == self then
@@ -528,7 +548,7 @@ local function serve_queue(key, b, now, self, wake)
                 b.held = true
                 return mine
             else
-                dequeue(b, id, t.n)
+                dequeue(b, id, t.n, t.home)
             end
         end
         from = from + #ids
@@ -591,6 +611,8 @@ local function claim_grant(key, b, ticket, ms)
 end
 
 local function save_queue(key, b)
+    if b.seen then redis.call('HSET', key .. ':qw', b.seen[1], b.seen[2]) end
+    if b.unseen then redis.call('HDEL', key .. ':qw', unpack(b.unseen)) end
     if b.enqueued then
         redis.call('ZADD', key .. ':q', b.enqueued[2], b.enqueued[1])
         redis.call('HSET', key .. ':qt', b.enqueued[1], b.enqueued[3])
@@ -621,6 +643,7 @@ local function expire(key, b, ms)
     if b.q > 0 then
         redis.call('PEXPIRE', key .. ':q', px)
         redis.call('PEXPIRE', key .. ':qt', px)
+        redis.call('PEXPIRE', key .. ':qw', px)
     end
 end
 

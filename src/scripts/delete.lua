@@ -22,6 +22,6 @@ if b.q > 0 then
         notify(t and t.home or key, ticket, 'deleted')
     end
 end
-redis.call('DEL', key, key .. ':leases', key .. ':lexp', key .. ':q', key .. ':qt')
+redis.call('DEL', key, key .. ':leases', key .. ':lexp', key .. ':q', key .. ':qt', key .. ':qw')
 index_remove(key)
 return reply

@@ -81,7 +81,7 @@ local given = nil
 if op == 'leave' then
     for i, b in ipairs(buckets) do
         if b.mine then
-            dequeue(b, ticket, counts[i])
+            dequeue(b, ticket, counts[i], true)
             serve_queue(keys[i], b, now, nil, wake_for(b))
         end
     end
@@ -119,7 +119,7 @@ else
     if ready then
         given = take_all()
         for i, b in ipairs(buckets) do
-            dequeue(b, ticket, counts[i])
+            dequeue(b, ticket, counts[i], true)
             serve_queue(keys[i], b, now, nil, wake_for(b))
         end
     end
