@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "parse.h"
+#include "shown.h"
 
 namespace tbucket::cli {
 namespace {
@@ -46,6 +47,12 @@ Json optional_ms(std::optional<int64_t> ms) {
 Json state_json(const State& s) {
     Json j;
     j["name"] = s.name;
+    if (!is_utf8(s.name)) {
+        // A key written into Redis by hand: JSON cannot hold it exactly, so
+        // it is given escaped, and said so.
+        j["name"] = shown(s.name);
+        j["name_escaped"] = true;
+    }
     j["capacity"] = s.capacity;
     j["tokens"] = number(micro_level(s.tokens));
     j["available"] = s.available();
@@ -125,7 +132,7 @@ std::string level_text(const State& s) {
 }  // namespace
 
 std::string state_text(const State& s, const Columns& columns) {
-    std::string text = pad(s.name, columns.name) + "  " + pad(level_text(s), columns.level);
+    std::string text = pad(shown(s.name), columns.name) + "  " + pad(level_text(s), columns.level);
     if (s.rate) {
         text += "  refill " + format_rate(*s.rate) + "  " + full_text(s);
     } else {
@@ -165,7 +172,7 @@ void Output::flush() {
 void Output::align(const std::vector<State>& states) {
     columns_ = {};
     for (const State& s : states) {
-        columns_.name = std::max(columns_.name, s.name.size());
+        columns_.name = std::max(columns_.name, shown(s.name).size());
         columns_.level = std::max(columns_.level, level_text(s).size());
     }
 }
@@ -371,14 +378,14 @@ void Output::leases(const State& state, const std::vector<LeaseInfo>& leases) {
             continue;
         }
         line(l.id + "  " + plural(l.tokens, "token") + "  fence " + std::to_string(l.fence) + "  " +
-                 l.host + " pid " + std::to_string(l.pid) + "  held " +
+                 shown(l.host) + " pid " + std::to_string(l.pid) + "  held " +
                  format_duration_ms(held_ms) + "  ends in " + format_duration_ms(l.ends_in_ms),
              true);
     }
 }
 
 void Output::name(const std::string& name) {
-    line(name, true);
+    line(shown(name), true);
 }
 
 void Output::block(const std::string& text) {

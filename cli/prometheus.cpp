@@ -4,6 +4,8 @@
 #include <cmath>
 #include <optional>
 
+#include "shown.h"
+
 namespace tbucket::cli {
 namespace {
 
@@ -74,7 +76,10 @@ std::string labels(const State& s, bool with_node) {
 
 }  // namespace
 
-std::string prometheus_label(const std::string& value) {
+std::string prometheus_label(const std::string& raw) {
+    // Label values must be UTF-8 (the textfile collector drops a file that
+    // is not): a name from Redis that is not is shown escaped.
+    const std::string value = is_utf8(raw) ? raw : shown(raw);
     std::string out;
     for (char c : value) {
         if (c == '\\')

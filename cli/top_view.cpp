@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "parse.h"
+#include "shown.h"
 
 namespace tbucket::cli {
 namespace {
@@ -123,7 +124,7 @@ std::string level_bar(double tokens, int64_t capacity, std::size_t cells) {
 std::vector<std::string> top_table(const std::vector<TopRow>& rows, std::size_t width,
                                    std::size_t height) {
     std::size_t name_width = 4;
-    for (const TopRow& r : rows) name_width = std::max(name_width, r.state.name.size());
+    for (const TopRow& r : rows) name_width = std::max(name_width, shown(r.state.name).size());
     name_width = std::min<std::size_t>(name_width, 32);
     std::vector<std::string> lines{cell("NAME", name_width) + "  " + cell("LEVEL", 22) + "  " +
                                    cell("TOKENS", 17, true) + "  " + cell("REFILL", 9, true) +
@@ -133,7 +134,7 @@ std::vector<std::string> top_table(const std::vector<TopRow>& rows, std::size_t 
     for (const TopRow& r : rows) {
         const State& s = r.state;
         std::string tokens = format_tokens(s.tokens) + "/" + std::to_string(s.capacity);
-        lines.push_back(cell(s.name, name_width) + "  " + level_bar(s.tokens, s.capacity, 20) +
+        lines.push_back(cell(shown(s.name), name_width) + "  " + level_bar(s.tokens, s.capacity, 20) +
                         "  " + cell(tokens, 17, true) + "  " + cell(refill_text(s), 9, true) +
                         "  " + cell(rate_text(r.grants_per_s), 9, true) + "  " +
                         cell(rate_text(r.denials_per_s), 9, true) + "  " +

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "prometheus.h"
+#include "shown.h"
 
 using tbucket::Counters;
 using tbucket::Rate;
@@ -104,4 +105,20 @@ TEST_CASE("prometheus text of no buckets is empty, and a rate per second is exac
     a.rate = Rate{1, 60000};
     auto s = parse(tbucket::cli::prometheus_text({a}, false));
     CHECK(s.at(R"(tbucket_refill_tokens_per_second{bucket="slow"})") == Approx(1.0 / 60));
+}
+
+TEST_CASE("a name from Redis that is not UTF-8 is a valid, escaped label value", "[prometheus]") {
+    CHECK(tbucket::cli::prometheus_label(std::string("a\xff" "b")) == "a\\\\xffb");
+    CHECK(tbucket::cli::prometheus_label("caf\xc3\xa9") == "caf\xc3\xa9");  // UTF-8 as it is
+    CHECK(tbucket::cli::is_utf8("caf\xc3\xa9"));
+    CHECK_FALSE(tbucket::cli::is_utf8("\xc0\xaf"));      // overlong
+    CHECK_FALSE(tbucket::cli::is_utf8("\xed\xa0\x80"));  // a surrogate
+    CHECK_FALSE(tbucket::cli::is_utf8("\xe2\x82"));      // cut short
+}
+
+TEST_CASE("text output shows bytes that are not printable as \\xHH", "[output]") {
+    CHECK(tbucket::cli::shown("api:v1/x@y+z") == "api:v1/x@y+z");
+    CHECK(tbucket::cli::shown("a\nb") == "a\\x0ab");
+    CHECK(tbucket::cli::shown("\x1b]0;title\x07") == "\\x1b]0;title\\x07");
+    CHECK(tbucket::cli::shown("a b\\") == "a\\x20b\\x5c");
 }

@@ -355,3 +355,36 @@ TEST_CASE("a stopped list waiter first in line holds up the others of its bucket
     CHECK(queue_size("ma") == 0);
     CHECK(redis().command({"EXISTS", "tbucket:{ma}:qw"})->integer == 0);
 }
+
+TEST_CASE("names written straight into Redis are escaped in text, exact or marked in JSON",
+          "[trust][stops][names]") {
+    const std::string odd = std::string("evil\n\x1b]0;pwned\x07") + "x";
+    const std::string bad_utf8 = "raw\xff";
+    for (const std::string& name : {odd, bad_utf8}) {
+        redis().command({"HSET", "tbucket:{" + name + "}", "c", "5", "t", "5", "ts", "1"});
+    }
+    // Written behind tbucket's back: the index of names learns them by SCAN.
+    redis().command({"DEL", "tbucket:names:complete"});
+    RunResult text = tb({"list", "evil*"});
+    REQUIRE(text.code == 0);
+    CHECK(text.out == "evil\\x0a\\x1b]0;pwned\\x07x\n");
+    redis().command({"DEL", "tbucket:names:complete"});
+    RunResult raw = tb({"list", "raw*"});
+    CHECK(raw.out == "raw\\xff\n");
+    redis().command({"DEL", "tbucket:names:complete"});
+    RunResult js = tb({"--json", "list", "evil*"});
+    REQUIRE(js.code == 0);
+    CHECK(json::parse(js.out)["name"] == odd);  // valid UTF-8: exact
+    redis().command({"DEL", "tbucket:names:complete"});
+    RunResult jraw = tb({"--json", "list", "raw*"});
+    json j = json::parse(jraw.out);
+    CHECK(j["name"] == "raw\\xff");
+    CHECK(j["name_escaped"] == true);
+    redis().command({"DEL", "tbucket:names:complete"});
+    RunResult prom = tb({"list", "raw*", "--format", "prometheus"});
+    REQUIRE(prom.code == 0);
+    CHECK(prom.out.find("bucket=\"raw\\\\xff\"") != std::string::npos);
+    CHECK(prom.out.find('\xff') == std::string::npos);
+    for (const std::string& name : {odd, bad_utf8})
+        redis().command({"DEL", "tbucket:{" + name + "}"});
+}
