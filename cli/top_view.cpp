@@ -134,9 +134,10 @@ std::vector<std::string> top_table(const std::vector<TopRow>& rows, std::size_t 
     for (const TopRow& r : rows) {
         const State& s = r.state;
         std::string tokens = format_tokens(s.tokens) + "/" + std::to_string(s.capacity);
-        lines.push_back(cell(shown(s.name), name_width) + "  " + level_bar(s.tokens, s.capacity, 20) +
-                        "  " + cell(tokens, 17, true) + "  " + cell(refill_text(s), 9, true) +
-                        "  " + cell(rate_text(r.grants_per_s), 9, true) + "  " +
+        lines.push_back(cell(shown(s.name), name_width) + "  " +
+                        level_bar(s.tokens, s.capacity, 20) + "  " + cell(tokens, 17, true) + "  " +
+                        cell(refill_text(s), 9, true) + "  " +
+                        cell(rate_text(r.grants_per_s), 9, true) + "  " +
                         cell(rate_text(r.denials_per_s), 9, true) + "  " +
                         cell(s.leased > 0 ? format_tokens(s.leased) : "-", 7, true) + "  " +
                         cell(s.queued ? std::to_string(*s.queued) : "-", 7, true));
