@@ -158,7 +158,7 @@ int once(Context& ctx, const std::string& pattern, TopSort sort) {
     };
     nanosleep(&second, nullptr);
     std::vector<TopRow> rows = top_rows(before, read_buckets(ctx, pattern), sort);
-    for (const std::string& line : top_table(rows, 0, 0)) ctx.out.name(line);
+    for (const std::string& line : top_table(rows, 0, 0)) ctx.out.block(line + "\n");
     return exit_ok;
 }
 

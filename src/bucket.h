@@ -144,8 +144,9 @@ class Client {
     Nodes& nodes() { return nodes_; }
 
     // How long a change whose reply was lost is sent again with its request
-    // id (default: retry_window_ms of the first seed). A waiter, whose user
-    // agreed to wait longer, stretches it up to its deadline.
+    // id (default: retry_window_ms of the first seed), and so how long the
+    // server remembers the id (twice that). Waiters use the default too: a
+    // look's id is remembered as long as a retry of it can come, no longer.
     void set_retry_window_ms(int64_t ms) { retry_window_ms_ = ms; }
     int64_t default_retry_window_ms() const;
 

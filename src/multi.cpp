@@ -199,10 +199,6 @@ class ListWaiter {
         : client_(client), list_(list), timeout_ms_(timeout_ms), fd_(interrupt_fd), lease_(lease) {
         if (timeout_ms) deadline_ = after_ms(*timeout_ms);
         what_.append("'").append(join_names(list)).append("'; nothing taken");
-        // A lost reply is asked again up to the deadline (as a single wait).
-        int64_t left = deadline_ ? ms_until(*deadline_) : max_retry_window_ms;
-        client.set_retry_window_ms(
-            std::max(client.default_retry_window_ms(), std::min(left, max_retry_window_ms)));
     }
 
     MultiWaitResult run() {

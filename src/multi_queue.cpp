@@ -53,9 +53,6 @@ class QueuedListWaiter {
           subscription_(client.nodes(), client.key(list.front().name), ":w:" + ticket_) {
         if (timeout_ms) deadline_ = after_ms(*timeout_ms);
         what_.append("'").append(join_names(list)).append("'; nothing taken");
-        int64_t left = deadline_ ? ms_until(*deadline_) : max_retry_window_ms;
-        client.set_retry_window_ms(
-            std::max(client.default_retry_window_ms(), std::min(left, max_retry_window_ms)));
     }
 
     // nullopt: one script cannot reach every bucket (a cluster's shards).

@@ -57,7 +57,6 @@ class QueuedWaiter {
     }
 
     QueueAnswer enter() {
-        client_.set_retry_window_ms(session_.retry_window_ms());
         set_patience();
         QueueAnswer a = enter_queue(client_, request_.name, ticket_);
         checked_at_ = Clock::now();

@@ -57,7 +57,6 @@ class Waiter {
     }
 
     TakeResult check() {
-        client_.set_retry_window_ms(session_.retry_window_ms());
         TakeResult result =
             client_.take(request_.name, request_.n, TakeMode::wait_check, request_.create_with);
         lease_ends_at_ = WakeAt();

@@ -23,7 +23,6 @@ using Clock = std::chrono::steady_clock;
 using WakeAt = std::optional<Clock::time_point>;
 
 inline constexpr int64_t forever_ms = -1;
-inline constexpr int64_t max_retry_window_ms = 10 * 60 * 1000;
 
 inline Clock::time_point after_ms(int64_t ms) {
     return Clock::now() + std::chrono::milliseconds(ms);
@@ -139,15 +138,6 @@ class Session {
             recover(e);
         }
         return std::nullopt;
-    }
-
-    // How long a change may be sent again after a lost reply: the user
-    // agreed to wait until the deadline, so up to it (at most 10 minutes,
-    // which bounds what the server remembers), never less than the default.
-    int64_t retry_window_ms() const {
-        int64_t base = client_.default_retry_window_ms();
-        int64_t left = deadline_ ? ms_until(*deadline_) : max_retry_window_ms;
-        return std::max(base, std::min(left, max_retry_window_ms));
     }
 
   private:

@@ -74,6 +74,16 @@ TEST_CASE_METHOD(Fresh, "a waiter's grant counts as a wait served, its re-checks
     CHECK(c["denials"] == 0);
 }
 
+TEST_CASE_METHOD(Fresh, "leased runs count as grants and taken tokens", "[metrics][lease]") {
+    REQUIRE(tb({"create", "sem", "--capacity", "2"}).code == 0);
+    for (int i = 0; i < 3; ++i) REQUIRE(tb({"run", "sem", "--", "true"}).code == 0);
+    REQUIRE(tb({"lease", "take", "sem", "2"}).code == 0);
+    json c = counters("sem");
+    CHECK(c["grants"] == 4);
+    CHECK(c["taken"] == 5);
+    CHECK(c["denials"] == 0);
+}
+
 TEST_CASE_METHOD(Fresh, "check-only requests (watch without --take) count nothing", "[metrics]") {
     REQUIRE(tb({"create", "a", "--capacity", "2"}).code == 0);
     REQUIRE(tb({"watch", "a", "1", "--timeout", "1s"}).code == 0);

@@ -388,3 +388,20 @@ TEST_CASE("names written straight into Redis are escaped in text, exact or marke
     for (const std::string& name : {odd, bad_utf8})
         redis().command({"DEL", "tbucket:{" + name + "}"});
 }
+
+TEST_CASE("a waiting command's request ids are remembered no longer than a one-shot's",
+          "[trust][stops][memory]") {
+    fresh("mem", {"--capacity", "100"});
+    REQUIRE(tb({"take", "mem", "--wait"}).code == 0);             // served at once
+    REQUIRE(tb({"take", "mem", "--wait", "--capacity", "100"}).code == 0);
+    REQUIRE(tb({"watch", "mem", "--take", "--timeout", "10m"}).code == 0);
+    tbucket::Reply keys = redis().command({"KEYS", "tbucket:{mem}:id:*"});
+    REQUIRE(keys->elements >= 3);
+    for (std::size_t i = 0; i < keys->elements; ++i) {
+        std::string key(keys->element[i]->str, keys->element[i]->len);
+        long long pttl = redis().command({"PTTL", key})->integer;
+        INFO(key);
+        CHECK(pttl > 0);
+        CHECK(pttl <= 24000);  // twice the default retry window (2 x 5 s + 2 s)
+    }
+}

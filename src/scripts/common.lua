@@ -661,7 +661,8 @@ local function save(key, b, t_text, now_text, created, changed)
         local fields = {'t', t_text, 'ts', now_text}
         for _, c in ipairs(counts) do table.insert(fields, c) end
         if b.leases_changed then
-            fields[5], fields[6], fields[7], fields[8] = 'l', num(b.l), 'f', num(b.f)
+            -- Appended: the counters (fields 5..12) must not be overwritten.
+            for _, v in ipairs({'l', num(b.l), 'f', num(b.f)}) do table.insert(fields, v) end
         end
         if b.queue_changed then
             table.insert(fields, 'q')
