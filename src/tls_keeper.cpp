@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <utility>
 #include <vector>
@@ -52,10 +53,29 @@ std::string path_for(const TlsOptions& options, const std::string& key, const ch
     return path.size() < sizeof(sockaddr_un{}.sun_path) ? path : "";
 }
 
+// A stopped process (SIGSTOP, Ctrl-Z) still accepts connections on its
+// socket (the kernel queues them) but never answers: its state in
+// /proc/PID/stat is T (stopped) or t (traced).
+bool stopped(pid_t pid) {
+    char path[64];
+    std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
+    int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    char text[512];
+    ssize_t got = ::read(fd, text, sizeof text - 1);
+    ::close(fd);
+    if (got <= 0) return false;
+    text[got] = '\0';
+    const char* end = std::strrchr(text, ')');  // the name may hold spaces and parentheses
+    return end && end[1] == ' ' && (end[2] == 'T' || end[2] == 't');
+}
+
+// The listening keeper is this user's, and able to answer.
 bool same_user(int fd) {
     ucred peer{};
     socklen_t size = sizeof peer;
-    return ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &size) == 0 && peer.uid == ::geteuid();
+    return ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &size) == 0 &&
+           peer.uid == ::geteuid() && !stopped(peer.pid);
 }
 
 // A keeper's socket of this user's, connected; -1 when there is none.

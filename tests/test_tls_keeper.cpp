@@ -96,6 +96,22 @@ TEST_CASE("a one-shot command over TLS goes through the keeper the command befor
     CHECK(tls.server->dump_hash("tbucket:{k}").find("t=97 ") != std::string::npos);
 }
 
+TEST_CASE("a stopped keeper is passed over: one-shot commands connect by themselves",
+          "[tls][e2e][keeper]") {
+    TlsServer tls;
+    Relayed r(tls);
+    REQUIRE(r.tb({"create", "st", "--capacity", "100"}).code == 0);
+    int pid = only_keeper(tls);
+    REQUIRE(::kill(pid, SIGSTOP) == 0);
+    RunResult took = r.tb({"take", "st", "3"});
+    RunResult again = r.tb({"take", "st", "3"});
+    ::kill(pid, SIGCONT);
+    INFO(took.err);
+    CHECK(took.code == 0);
+    CHECK(again.code == 0);
+    CHECK(tls.server->dump_hash("tbucket:{st}").find("t=94 ") != std::string::npos);
+}
+
 TEST_CASE("a keeper started by a command whose URL carries a password holds no URL",
           "[tls][e2e][keeper][security]") {
     TlsServer tls;
