@@ -255,12 +255,49 @@ std::string not_expected(const CLI::App& app, bool command_after_dashes) {
     return "";
 }
 
+// An option of a command written before the command's name
+// (`tbucket --lease 3s run …`): which command it belongs to, said plainly.
+std::string misplaced(const CLI::App& app, int argc, char** argv) {
+    std::vector<std::string> commands = command_names();
+    std::string command;
+    for (int i = 1; i < argc && command.empty(); ++i) {
+        if (std::find(commands.begin(), commands.end(), argv[i]) != commands.end()) command = argv[i];
+    }
+    for (int i = 1; i < argc && argv[i] != command; ++i) {
+        std::string word = argv[i];
+        if (word.size() < 2 || word[0] != '-' || word == "--") continue;
+        std::string option = word.substr(0, word.find('='));
+        if (app.get_option_no_throw(option)) continue;  // a global option
+        std::vector<std::string> owners;
+        auto all = [](const CLI::App*) { return true; };
+        for (const CLI::App* sub : app.get_subcommands(all)) {
+            if (sub->get_option_no_throw(option)) owners.push_back(sub->get_name());
+            for (const CLI::App* under : sub->get_subcommands(all)) {  // lease take, ...
+                if (under->get_option_no_throw(option))
+                    owners.push_back(sub->get_name() + " " + under->get_name());
+            }
+        }
+        if (owners.empty()) continue;
+        std::string owner = owners.front();
+        for (const std::string& o : owners) {
+            if (!command.empty() && o.rfind(command, 0) == 0) {
+                owner = o;
+                break;
+            }
+        }
+        return option + " is an option of '" + owner + "': put it after '" + owner + "'";
+    }
+    return "";
+}
+
 int parse_failed(CLI::App& app, const CLI::ParseError& e, bool json, int argc, char** argv,
                  bool command_after_dashes) {
     if (e.get_exit_code() == 0) return help_or_version(app, e, json, command_after_dashes);
     std::string message = std::string(e.what()) + " (see tbucket --help)";
     std::string_view word = first_word(app, argc, argv);
-    if (chosen_command(app, argc, argv).empty() && !word.empty()) {
+    if (std::string hint = misplaced(app, argc, argv); !hint.empty()) {
+        message = hint;
+    } else if (chosen_command(app, argc, argv).empty() && !word.empty()) {
         message = "unknown command '" + std::string(word) + "'" +
                   did_you_mean(word, command_names()) + " (see tbucket --help)";
     } else if (std::string hint = not_expected(app, command_after_dashes); !hint.empty()) {

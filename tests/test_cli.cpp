@@ -793,3 +793,22 @@ TEST_CASE("tbucket --help ends with examples", "[e2e][help]") {
     CHECK_THAT(r.out, Catch::Contains("tbucket run deploys --wait 5m -- ./deploy.sh"));
     CHECK_THAT(tbucket::test::tbucket({"take", "--help"}).out, !Catch::Contains("Examples:"));
 }
+
+TEST_CASE("an option of a command written before the command says where it goes",
+          "[e2e][usage]") {
+    struct Case {
+        std::vector<std::string> args;
+        std::string message;
+    };
+    for (const Case& c : {Case{{"--lease", "3s", "run", "x", "--", "true"},
+                               "--lease is an option of 'run': put it after 'run'"},
+                          Case{{"--fail-open", "run", "x", "--", "true"},
+                               "--fail-open is an option of 'run': put it after 'run'"},
+                          Case{{"--ttl=3s", "lease", "take", "x"},
+                               "--ttl is an option of 'lease take': put it after 'lease take'"}}) {
+        RunResult r = tbucket::test::tbucket(c.args);
+        INFO(r.err);
+        CHECK(r.code == 2);
+        CHECK(r.err == "tbucket: error: " + c.message + "\n");
+    }
+}
