@@ -6,7 +6,8 @@
 --   ts  server time of the last write, microseconds since the epoch
 --   r   refill amount per period (absent: no refill)
 --   p   refill period in milliseconds (present exactly when r is)
---   x   idle expiry in milliseconds (absent: never expires)
+--   x   idle expiry in milliseconds (absent: never expires); a bucket
+--       with leases held lives at least until the last ends (expire())
 --   l   tokens held by leases (absent: 0); only on buckets without refill
 --   f   the last fence handed out with a lease (absent: none yet); each new
 --       lease gets max(f + 1, server time in microseconds), so fences keep
@@ -33,7 +34,10 @@
 --                    changed the bucket; expires after the time its client
 --                    may still send it again (SPEC §8, at most once)
 --   <key>:leases     hash, lease id (24 hex) -> "<tokens> <fence> <since ms>
---                    <ttl ms> <host> <pid>"
+--                    <ttl ms> <host> <pid>"; fence 0 (host "-", pid 0): not
+--                    a lease but tokens held for a served waiter until it
+--                    claims them (take_for, claim_grant); counted in l and
+--                    reclaimed at their end like a lease, never listed
 --   <key>:lexp       sorted set, lease id -> expiry (server time, ms); a
 --                    lease whose expiry has passed is reclaimed (its tokens
 --                    go back) by the next script that touches the bucket,
@@ -65,8 +69,15 @@
 --                    is served or first in line is dropped, so a dead waiter
 --                    holds no place, and an idle one sends nothing.
 --   <key>:g:<ticket> string, tokens set aside for a waiter by another client's
---                    script: the waiter's whole answer (cmsgpack), until it
---                    claims them
+--                    script: "<deadline ms|0> <the waiter's whole answer,
+--                    cmsgpack>" (a version before holds wrote the answer
+--                    alone), kept a minute past its hold: the answer is
+--                    valid only while the hold (the ticket's lease, or its
+--                    reservation in <key>:leases) lasts and before the
+--                    deadline; a claimed lease runs from its claim
+--   <key>:qw         hash, ticket id -> ms of its waiter's last look, for
+--                    tickets on several buckets that hold a queue (first,
+--                    with their tokens there); see list_grace_ms
 -- Tokens go to the queue first, in order: every script that adds tokens
 -- (put, release, reclaim, reset, create --update) serves the first tickets
 -- it can; a one-shot take is denied while tickets are queued. A ticket that
