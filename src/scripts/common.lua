@@ -8,7 +8,8 @@
 --   p   refill period in milliseconds (present exactly when r is)
 --   x   idle expiry in milliseconds (absent: never expires); a bucket
 --       with leases held lives at least until the last ends (expire())
---   l   tokens held by leases (absent: 0); only on buckets without refill
+--   l   tokens held by leases and reservations (absent: 0); leases only on
+--       buckets without refill
 --   f   the last fence handed out with a lease (absent: none yet); each new
 --       lease gets max(f + 1, server time in microseconds), so fences keep
 --       growing even across delete and create
