@@ -237,7 +237,7 @@ TEST_CASE("a watcher does not take a hand-published 'deleted' for a delete",
 TEST_CASE("tokens set aside for a waiter killed before it claimed them come back",
           "[trust][stops][queue]") {
     fresh("kill", {"--capacity", "1", "--tokens", "0"});
-    Child w(tb_argv(redis().url(), {"take", "kill", "--wait=3s"}));
+    Child w(tb_argv(redis().url(), {"take", "kill", "--wait=10s"}));
     REQUIRE(queued_within("kill", 1));
     w.signal(SIGSTOP);
     REQUIRE(tb({"put", "kill"}).code == 0);  // set aside for the stopped waiter
@@ -281,14 +281,14 @@ TEST_CASE("a holder cut off from Redis ends its command before the server can gi
     REQUIRE(tb({"lease", "renew", "preload", std::string(24, '0')}).code == 3);
     tbucket::test::FaultProxy proxy(redis().port());
     // The take is the first script through the proxy; the first renewal's
-    // reply never comes (the connection falls silent: the I/O timeout is
-    // 5 s, longer than the whole lease).
+    // reply never comes (the connection falls silent for the I/O timeout,
+    // 10 s: longer than what is left of the 6 s lease).
     proxy.fault_nth({"EVALSHA", "EVAL"}, 2, tbucket::test::FaultProxy::Fault::drop_reply);
     const std::string dir = temp_dir();
-    Child holder(tb_argv(proxy.url(),
-                         {"run", "cut", "--lease", "3s", "--", "sh", "-c",
-                          "trap 'date +%s%N > " + dir +
-                              "/term; exit 0' TERM; echo started; while :; do sleep 0.05; done"}));
+    Child holder(tb_argv(
+        proxy.url(),
+        {"--timeout-io", "10s", "run", "cut", "--lease", "6s", "--", "sh", "-c",
+         "trap 'date +%s%N > " + dir + "/term; exit 0' TERM; echo started; sleep 60 & wait"}));
     REQUIRE(holder.wait_for_output("started", 60));
     RunResult other = tb({"--json", "lease", "take", "cut", "--ttl", "60s", "--wait=120s"});
     REQUIRE(other.code == 0);
@@ -392,7 +392,7 @@ TEST_CASE("names written straight into Redis are escaped in text, exact or marke
 TEST_CASE("a waiting command's request ids are remembered no longer than a one-shot's",
           "[trust][stops][memory]") {
     fresh("mem", {"--capacity", "100"});
-    REQUIRE(tb({"take", "mem", "--wait"}).code == 0);             // served at once
+    REQUIRE(tb({"take", "mem", "--wait"}).code == 0);  // served at once
     REQUIRE(tb({"take", "mem", "--wait", "--capacity", "100"}).code == 0);
     REQUIRE(tb({"watch", "mem", "--take", "--timeout", "10m"}).code == 0);
     tbucket::Reply keys = redis().command({"KEYS", "tbucket:{mem}:id:*"});

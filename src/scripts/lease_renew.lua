@@ -8,7 +8,8 @@
 --        'lost' (and 0): ended or never held
 -- Errors: TBNOTFOUND, TBDATA, TBUSAGE
 -- A renewal alone is not announced: the level does not change. Waiters
--- that woke for the old expiry look again and learn the new one.
+-- that woke for the old expiry look again and learn the new one; a renewal
+-- that shortens a lease wakes the first waiter, whose timer was for later.
 local id = lease_id(ARGV[2])
 local ttl = whole(ARGV[3], 'lease time', 1)
 local again = first_answer()
@@ -21,7 +22,12 @@ reclaim(key, b, now)
 local ms = math.floor(now / 1000)
 local expiry = b.l > 0 and tonumber(redis.call('ZSCORE', key .. ':lexp', id))
 local held = expiry and expiry > ms
-if b.q > 0 and b.leases_changed then serve_queue(key, b, now, nil, wake_for(b)) end
+if b.q > 0 and b.leases_changed then
+    serve_queue(key, b, now, nil, wake_for(b))
+elseif b.q > 0 and held and ms + ttl < expiry then
+    -- Shortened: the first waiter's timer was set for the old end.
+    serve_queue(key, b, now, nil, 'wake')
+end
 local t_text = num(b.t)
 local reply = state(b, t_text, now)
 reply[7] = num(b.l)
