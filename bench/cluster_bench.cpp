@@ -37,7 +37,9 @@ ConnectionOptions at(int port) {
     return o;
 }
 
-double us_since(Clock::time_point t) { return std::chrono::duration<double, std::micro>(Clock::now() - t).count(); }
+double us_since(Clock::time_point t) {
+    return std::chrono::duration<double, std::micro>(Clock::now() - t).count();
+}
 
 // The primary that owns key's slot, and another primary.
 std::pair<int, int> owner_and_other(Connection& seed) {
@@ -65,7 +67,9 @@ std::string evalsha_stats(int port) {
     return text.substr(start, text.find('\r', start) - start);
 }
 
-void reset_stats(int port) { Connection(at(port)).call({"CONFIG", "RESETSTAT"}); }
+void reset_stats(int port) {
+    Connection(at(port)).call({"CONFIG", "RESETSTAT"});
+}
 
 void median(const char* what, std::vector<double> us) {
     std::sort(us.begin(), us.end());
@@ -79,7 +83,18 @@ void warm(int owner, int other) {
     Script const& take = scripts::take_script;
     // One id for every call: after the first, each is a repeat answered from
     // the id key, the same work whichever node answers.
-    Command command{"EVALSHA", std::string(take.sha1), "2", key, key + ":id:bench", "60000", "1", "0", "", "", "", ""};
+    Command command{"EVALSHA",
+                    std::string(take.sha1),
+                    "2",
+                    key,
+                    key + ":id:bench",
+                    "60000",
+                    "1",
+                    "0",
+                    "",
+                    "",
+                    "",
+                    ""};
     Connection to_owner(at(owner)), to_other(at(other));
     to_owner.call(command);
     to_other.call(command);
@@ -108,8 +123,8 @@ void cold(const char* what, int seed_port, int owner, int other) {
         us.push_back(us_since(t));
     }
     median(what, us);
-    std::printf("%s_owner_evalsha %s\n%s_other_evalsha %s\n", what, evalsha_stats(owner).c_str(), what,
-                evalsha_stats(other).c_str());
+    std::printf("%s_owner_evalsha %s\n%s_other_evalsha %s\n", what, evalsha_stats(owner).c_str(),
+                what, evalsha_stats(other).c_str());
 }
 
 }  // namespace
@@ -121,11 +136,13 @@ int main(int argc, char** argv) {
     }
     Connection seed(at(std::atoi(argv[1])));
     auto [owner, other] = owner_and_other(seed);
-    std::printf("owner 127.0.0.1:%d\nother 127.0.0.1:%d\ntrials %d warm, %d cold\n", owner, other, trials,
-                trials / 4);
+    std::printf("owner 127.0.0.1:%d\nother 127.0.0.1:%d\ntrials %d warm, %d cold\n", owner, other,
+                trials, trials / 4);
     Client setup(at(owner), "bench:");
-    setup.create(name, Settings{max_count, std::nullopt, std::nullopt}, std::nullopt, CreateMode::replace);
-    setup.take(name, 1, TakeMode::all, std::nullopt);  // the take script is cached on the owner from here on
+    setup.create(name, Settings{max_count, std::nullopt, std::nullopt}, std::nullopt,
+                 CreateMode::replace);
+    setup.take(name, 1, TakeMode::all,
+               std::nullopt);  // the take script is cached on the owner from here on
     warm(owner, other);
     cold("cold_direct", owner, owner, other);
     cold("cold_moved", other, owner, other);

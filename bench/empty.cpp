@@ -1,2 +1,4 @@
 // The spawn floor: a statically linked program that does nothing.
-int main() { return 0; }
+int main() {
+    return 0;
+}

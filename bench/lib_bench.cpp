@@ -305,8 +305,8 @@ void herd(int n, const char* tbucket) {
     posix_spawn_file_actions_addopen(&quiet, 1, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_addopen(&quiet, 2, "/dev/null", O_WRONLY, 0);
     for (int i = 0; i < n; ++i) {
-        const char* argv[] = {tbucket, "-q", "-u", url.c_str(), "--prefix", "bench:", "take", "herd",
-                              "--wait=600s", nullptr};
+        const char* argv[] = {tbucket,  "-q",   "-u",   url.c_str(),   "--prefix",
+                              "bench:", "take", "herd", "--wait=600s", nullptr};
         pid_t pid = 0;
         posix_spawn(&pid, tbucket, &quiet, nullptr, const_cast<char**>(argv), environ);
         pids.push_back(pid);
@@ -342,20 +342,21 @@ void herd(int n, const char* tbucket) {
                         CreateMode::replace);
     auto [scale_calls, scale_usec] = script_stats(admin);
     for (int i = 0; i < 100; ++i) {
-        const char* argv[] = {tbucket, "-q", "-u", url.c_str(), "--prefix", "bench:", "take", "herd-scale",
-                              nullptr};
+        const char* argv[] = {tbucket,  "-q",   "-u",         url.c_str(), "--prefix",
+                              "bench:", "take", "herd-scale", nullptr};
         pid_t pid = 0;
         posix_spawn(&pid, tbucket, nullptr, nullptr, const_cast<char**>(argv), environ);
         waitpid(pid, nullptr, 0);
     }
     auto [scale_calls2, scale_usec2] = script_stats(admin);
-    std::printf("herd_one_take_usec %.1f us\n", (scale_usec2 - scale_usec) / (scale_calls2 - scale_calls));
+    std::printf("herd_one_take_usec %.1f us\n",
+                (scale_usec2 - scale_usec) / (scale_calls2 - scale_calls));
     std::sort(commands.begin(), commands.end());
     std::sort(usec.begin(), usec.end());
     std::printf("herd_waiters %d\nherd_connections_per_waiter %.2f\n", n,
                 static_cast<double>(clients) / n);
-    std::printf("herd_scripts_per_put %.0f\nherd_script_usec_per_put %.1f us\n", commands[commands.size() / 2],
-                usec[usec.size() / 2]);
+    std::printf("herd_scripts_per_put %.0f\nherd_script_usec_per_put %.1f us\n",
+                commands[commands.size() / 2], usec[usec.size() / 2]);
     percentiles("herd", ms);
     for (pid_t pid : pids) kill(pid, SIGTERM);
     for (pid_t pid : pids) waitpid(pid, nullptr, 0);
@@ -411,7 +412,8 @@ void memory() {
         cursor = std::string(page->element[0]->str, page->element[0]->len);
         Command unlink{"DEL"};  // not UNLINK: freed before used_memory is read
         for (std::size_t i = 0; i < page->element[1]->elements; ++i) {
-            unlink.emplace_back(page->element[1]->element[i]->str, page->element[1]->element[i]->len);
+            unlink.emplace_back(page->element[1]->element[i]->str,
+                                page->element[1]->element[i]->len);
         }
         if (unlink.size() > 1) c.call(unlink);
     } while (cursor != "0");

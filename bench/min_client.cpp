@@ -50,7 +50,8 @@ int main(int argc, char** argv) {
     for (unsigned char b : random) at += std::sprintf(id_key + at, "%02x", b);
     char request[768];
     char* end = request + std::sprintf(request, "*12\r\n");
-    const char* args[] = {"EVALSHA", argv[2], "2", argv[3], id_key, "24000", "1", "0", "", "", "", ""};
+    const char* args[] = {"EVALSHA", argv[2], "2", argv[3], id_key, "24000",
+                          "1",       "0",     "",  "",      "",     ""};
     for (const char* arg : args) end = bulk(end, arg);
     if (write(fd, request, static_cast<std::size_t>(end - request)) != end - request) return 69;
     char reply[1024];

@@ -100,7 +100,9 @@ int64_t keep_ms(const GlobalOptions& g) {
     const char* from_env = env("TBUCKET_TLS_KEEP");
     bool by_env = g.tls_keep.empty() && from_env && *from_env;
     const char* what = by_env ? "TBUCKET_TLS_KEEP" : "--tls-keep";
-    int64_t ms = parse_duration_ms(what, by_env ? from_env : g.tls_keep.empty() ? "2m" : g.tls_keep);
+    int64_t ms = parse_duration_ms(what, by_env               ? from_env
+                                         : g.tls_keep.empty() ? "2m"
+                                                              : g.tls_keep);
     if (ms > 3'600'000) throw Error(ErrorKind::usage, std::string(what) + " must be at most 1h");
     return ms;
 }
@@ -150,8 +152,7 @@ std::vector<ConnectionOptions> seed_urls(const GlobalOptions& g) {
 }
 
 [[noreturn]] void throw_signal_error(int sig, const std::string& what) {
-    ErrorKind kind = sig == SIGTERM ? ErrorKind::terminated : ErrorKind::interrupted;
-    throw Error(kind, std::string(sig == SIGTERM ? "terminated" : "interrupted") + "; " + what);
+    throw signal_error(sig, "; " + what);
 }
 
 }  // namespace
@@ -218,9 +219,8 @@ void Context::give_back_if_signalled(const std::string& name, int64_t taken,
                                      const std::string& lease) {
     int sig = signals_ ? signals_->arrived() : 0;
     if (!sig) return;
-    std::string what = sig == SIGTERM ? "terminated" : "interrupted";
-    ErrorKind kind = sig == SIGTERM ? ErrorKind::terminated : ErrorKind::interrupted;
-    if (taken <= 0) throw Error(kind, what + "; nothing taken");
+    if (taken <= 0) throw_signal_error(sig, "nothing taken");
+    const std::string what = signal_error(sig).what();
     std::string tokens = std::to_string(taken) + (taken == 1 ? " token" : " tokens");
     try {
         if (lease.empty()) {
@@ -232,7 +232,7 @@ void Context::give_back_if_signalled(const std::string& name, int64_t taken,
         throw Error(e.kind(), what + " after taking " + tokens + " of '" + name +
                                   "', and giving them back failed: " + e.what());
     }
-    throw Error(kind, what + "; the " + tokens + " taken went back to '" + name + "'");
+    throw_signal_error(sig, "the " + tokens + " taken went back to '" + name + "'");
 }
 
 std::vector<std::string> parse_names(const std::vector<std::string>& args) {

@@ -20,10 +20,13 @@ int run(Context& ctx, const CreateOptions& o) {
     if (!o.tokens.empty()) {
         tokens = parse_count("--tokens", o.tokens, true);
         if (*tokens > settings.capacity) {
-            throw Error(ErrorKind::usage, "--tokens " + o.tokens + " is above --capacity " + o.settings.capacity);
+            throw Error(ErrorKind::usage,
+                        "--tokens " + o.tokens + " is above --capacity " + o.settings.capacity);
         }
     }
-    CreateMode mode = o.update ? CreateMode::update : o.replace ? CreateMode::replace : CreateMode::ensure;
+    CreateMode mode = o.update    ? CreateMode::update
+                      : o.replace ? CreateMode::replace
+                                  : CreateMode::ensure;
     ctx.out.created(ctx.client().create(name, settings, tokens, mode));
     return exit_ok;
 }
@@ -35,9 +38,12 @@ Subcommand setup_create(CLI::App& app) {
     CLI::App* cmd = app.add_subcommand("create", "Ensure a bucket exists with these settings");
     cmd->add_option("NAME", o->name, "bucket name")->required()->type_name("");
     add_settings_options(cmd, o->settings, true);
-    cmd->add_option("--tokens", o->tokens, "starting level, 0..capacity (default: full)")->type_name("N");
-    CLI::Option* update = cmd->add_flag("--update", o->update, "change the settings of an existing bucket, keeping its level");
-    cmd->add_flag("--replace", o->replace, "replace an existing bucket with a fresh one")->excludes(update);
+    cmd->add_option("--tokens", o->tokens, "starting level, 0..capacity (default: full)")
+        ->type_name("N");
+    CLI::Option* update = cmd->add_flag(
+        "--update", o->update, "change the settings of an existing bucket, keeping its level");
+    cmd->add_flag("--replace", o->replace, "replace an existing bucket with a fresh one")
+        ->excludes(update);
     return {cmd, [o](Context& ctx) { return run(ctx, *o); }};
 }
 

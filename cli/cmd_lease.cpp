@@ -122,11 +122,12 @@ Subcommand setup_lease(CLI::App& app) {
         with_name(cmd->add_subcommand("take", "take N tokens as a lease; prints ID FENCE"), *o);
     t->add_option("N", o->count, "tokens to hold")->type_name("")->capture_default_str();
     add_ttl(t, *o);
-    o->wait_option = t->add_option("--wait", o->wait,
-                                   "wait in line until the tokens can be taken: forever, or up to DURATION "
-                                   "(exit 124)")
-                         ->expected(0, 1)
-                         ->type_name("[DURATION]");
+    o->wait_option =
+        t->add_option("--wait", o->wait,
+                      "wait in line until the tokens can be taken: forever, or up to DURATION "
+                      "(exit 124)")
+            ->expected(0, 1)
+            ->type_name("[DURATION]");
     add_settings_options(t, o->settings, false);
     t->callback([o, chosen] { *chosen = [o](Context& ctx) { return take(ctx, *o); }; });
 

@@ -51,12 +51,18 @@ bool executable_file(const std::string& path) {
 }
 
 // The command's path, found before any token is taken, so that a typo
-// costs nothing: exit 127 (not found) or 126 (not executable), as sh.
-std::string resolve(const std::string& command) {
+// costs nothing; else why not: exit 127 (not found) or 126 (not
+// executable), as sh.
+struct Resolved {
+    std::string path;
+    int failure = 0;  // exit_not_found or exit_not_runnable when path is empty
+};
+
+Resolved resolve(const std::string& command) {
     if (command.find('/') != std::string::npos) {
-        if (executable_file(command)) return command;
+        if (executable_file(command)) return {command};
         bool exists = access(command.c_str(), F_OK) == 0;
-        throw exists ? 126 : 127;
+        return {"", exists ? exit_not_runnable : exit_not_found};
     }
     const char* path_env = std::getenv("PATH");
     std::string path = path_env ? path_env : "/usr/local/bin:/usr/bin:/bin";
@@ -66,11 +72,11 @@ std::string resolve(const std::string& command) {
         std::string dir =
             path.substr(start, end == std::string::npos ? std::string::npos : end - start);
         std::string candidate = (dir.empty() ? "." : dir) + "/" + command;
-        if (executable_file(candidate)) return candidate;
+        if (executable_file(candidate)) return {candidate};
         if (end == std::string::npos) break;
         start = end + 1;
     }
-    throw 127;
+    return {"", exit_not_found};
 }
 
 int cannot_run(Context& ctx, const std::string& command, int code) {
@@ -154,11 +160,9 @@ int prepare(Context& ctx, const RunOptions& o, Prepared& p) {
     p.open = fail_open(o);
     p.lease = lease_spec(o);
     if (o.command->empty()) throw Error(ErrorKind::usage, "run needs a command after --");
-    try {
-        p.path = resolve(o.command->front());
-    } catch (int code) {
-        return cannot_run(ctx, o.command->front(), code);
-    }
+    Resolved found = resolve(o.command->front());
+    if (found.failure) return cannot_run(ctx, o.command->front(), found.failure);
+    p.path = std::move(found.path);
     return -1;
 }
 

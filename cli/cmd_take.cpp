@@ -96,12 +96,12 @@ Subcommand setup_take(CLI::App& app) {
         ->capture_default_str();
     CLI::Option* partial =
         cmd->add_flag("--partial", o->partial, "take as many whole tokens as there are, up to N");
-    o->wait_option =
-        cmd->add_option("--wait", o->wait,
-                        "wait in line (first come, first served) until the tokens can be taken: forever, or up to DURATION (exit 124)")
-            ->expected(0, 1)
-            ->type_name("[DURATION]")
-            ->excludes(partial);
+    o->wait_option = cmd->add_option("--wait", o->wait,
+                                     "wait in line (first come, first served) until the tokens can "
+                                     "be taken: forever, or up to DURATION (exit 124)")
+                         ->expected(0, 1)
+                         ->type_name("[DURATION]")
+                         ->excludes(partial);
     add_settings_options(cmd, o->settings, false);
     return {cmd, [o](Context& ctx) { return run(ctx, *o); }};
 }

@@ -115,9 +115,7 @@ char next_key(Context& ctx, bool keys, int ms) {
     pollfd fds[2] = {{ctx.signals().fd(), POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
     if (poll(fds, keys ? 2 : 1, ms) <= 0) return 0;
     if (fds[0].revents) {
-        int sig = ctx.signals().arrived();
-        throw Error(sig == SIGTERM ? ErrorKind::terminated : ErrorKind::interrupted,
-                    sig == SIGTERM ? "terminated" : "interrupted");
+        throw signal_error(ctx.signals().arrived());
     }
     char c = 0;
     return read(STDIN_FILENO, &c, 1) == 1 ? c : 0;

@@ -43,9 +43,11 @@ void end_when_reader_leaves() {
 
 int follow(Context& ctx, const std::string& name, std::optional<int64_t> timeout_ms) {
     end_when_reader_leaves();
-    Countdown quiet_countdown(ctx.out, "", name);  // no progress while following; reconnect warnings only
-    tbucket::follow(ctx.client(), name, timeout_ms, ctx.signals().fd(), [&ctx](const State& s) { ctx.out.followed(s); },
-                    quiet_countdown);
+    Countdown quiet_countdown(ctx.out, "",
+                              name);  // no progress while following; reconnect warnings only
+    tbucket::follow(
+        ctx.client(), name, timeout_ms, ctx.signals().fd(),
+        [&ctx](const State& s) { ctx.out.followed(s); }, quiet_countdown);
     return exit_ok;
 }
 
@@ -76,7 +78,8 @@ int run(Context& ctx, const WatchOptions& o) {
     std::optional<int64_t> timeout_ms;
     if (!o.timeout.empty()) timeout_ms = parse_duration_ms("--timeout", o.timeout);
     if (o.follow) {
-        if (o.count != "1" || settings) throw Error(ErrorKind::usage, "--follow takes no N, --capacity, --rate or --expire");
+        if (o.count != "1" || settings)
+            throw Error(ErrorKind::usage, "--follow takes no N, --capacity, --rate or --expire");
         return follow(ctx, name, timeout_ms);
     }
     WaitResult waited = wait_with_terminal(ctx, WaitRequest{name, n, o.take, settings, timeout_ms});
@@ -93,7 +96,8 @@ int run(Context& ctx, const WatchOptions& o) {
 
 Subcommand setup_watch(CLI::App& app) {
     auto o = std::make_shared<WatchOptions>();
-    CLI::App* cmd = app.add_subcommand("watch", "Block until N tokens are there (--take: and take them)");
+    CLI::App* cmd =
+        app.add_subcommand("watch", "Block until N tokens are there (--take: and take them)");
     cmd->add_option("NAME", o->name, "bucket name, or a list NAME[=N],... (with --take)")
         ->required()
         ->type_name("");
@@ -101,8 +105,9 @@ Subcommand setup_watch(CLI::App& app) {
     cmd->add_option("--timeout", o->timeout, "give up after this long (exit 124); 0: look once")
         ->type_name("DURATION");
     CLI::Option* take = cmd->add_flag("--take", o->take, "take the tokens in the same atomic step");
-    CLI::Option* follow = cmd->add_flag("--follow", o->follow,
-                                        "print the state now and after every change, until ^C, the timeout or deletion");
+    CLI::Option* follow = cmd->add_flag(
+        "--follow", o->follow,
+        "print the state now and after every change, until ^C, the timeout or deletion");
     follow->excludes(take);
     add_settings_options(cmd, o->settings, false);
     return {cmd, [o](Context& ctx) { return run(ctx, *o); }};

@@ -33,13 +33,6 @@ constexpr const char* examples =
     "redis-cli)\n"
     "\n";
 
-constexpr const char* footer =
-    "Exit status: 0 done, 1 denied (take) or a check FAILed (doctor), 75 denied (run),\n"
-    "2 usage, 3 no such bucket, 4 other settings, 5 impossible, 65 not a bucket,\n"
-    "69 Redis unavailable, 77 refused, 70 internal error, 74 cannot write the output,\n"
-    "124 timed out, 126/127 run: not executable/not found, 130/143 interrupted,\n"
-    "141 the reader of the output went away (SIGPIPE). See tbucket(1).";
-
 // Hide a password typed in a URL, or after -a (refused, but seen until
 // then), from ps(1) and /proc/PID/cmdline.
 void scrub_passwords(int argc, char** argv) {
@@ -200,7 +193,6 @@ int guarded(Output& out, const Body& body) {
     }
 }
 
-
 // Whether the command line, --help or --version aside, would have done
 // something: a command given its arguments, or a command after --.
 bool would_act(const CLI::App& app, bool command_after_dashes) {
@@ -261,7 +253,8 @@ std::string misplaced(const CLI::App& app, int argc, char** argv) {
     std::vector<std::string> commands = command_names();
     std::string command;
     for (int i = 1; i < argc && command.empty(); ++i) {
-        if (std::find(commands.begin(), commands.end(), argv[i]) != commands.end()) command = argv[i];
+        if (std::find(commands.begin(), commands.end(), argv[i]) != commands.end())
+            command = argv[i];
     }
     for (int i = 1; i < argc && argv[i] != command; ++i) {
         std::string word = argv[i];
@@ -308,12 +301,11 @@ int parse_failed(CLI::App& app, const CLI::ParseError& e, bool json, int argc, c
     return exit_usage;
 }
 
-
 // Whether the chosen command sends a few commands and ends: no wait, watch,
 // view or child. Its TLS connections may then go through a keeper
 // (tls_keeper.h); the others connect by themselves.
 bool one_shot(const std::vector<Subcommand>& commands) {
-    constexpr std::string_view quick[] = {"create", "take", "put",    "info",
+    constexpr std::string_view quick[] = {"create", "take",  "put",    "info",
                                           "list",   "reset", "delete", "lease"};
     for (const Subcommand& chosen : commands) {
         if (!chosen.app->parsed()) continue;
@@ -413,7 +405,7 @@ int run(int argc, char** argv) {
     constexpr BuildInfo build{TBUCKET_VERSION, TBUCKET_COMMIT, TBUCKET_BUILD};
     app.set_version_flag("-V,--version", version_text(build, wants_json(argc, argv)));
     app.formatter(std::make_shared<HelpFormatter>());
-    app.footer(footer);  // each command's --help ends with this
+    app.footer(exit_status_footer());  // each command's --help ends with this
     app.require_subcommand(1);
     app.fallthrough();
     GlobalOptions global;
@@ -430,7 +422,7 @@ int run(int argc, char** argv) {
     std::vector<std::string> command(argv + std::min(own + 1, argc), argv + argc);
     std::vector<Subcommand> commands = setup_commands(app, chosen_command(app, own, argv), command);
     app.footer(std::string(examples) +
-               footer);  // tbucket --help's own, after the commands copied it
+               exit_status_footer());  // tbucket --help's own, after the commands copied it
     if (std::optional<int> refused = check_env_flags(argc, argv)) return *refused;
     try {
         app.parse(own, argv);
@@ -466,9 +458,10 @@ int main(int argc, char** argv) {
     if (argc > 1 && std::strcmp(argv[1], tbucket::tls_keeper::argv_flag) == 0) {
         int code = tbucket::cli::serve_tls_keeper(argc - 2, argv + 2);
         if (code != tbucket::cli::exit_ok) {
-            tbucket::Error typed(tbucket::ErrorKind::usage,
-                                 std::string(tbucket::tls_keeper::argv_flag) +
-                                     " is how tbucket starts its TLS keeper, not an option to type");
+            tbucket::Error typed(
+                tbucket::ErrorKind::usage,
+                std::string(tbucket::tls_keeper::argv_flag) +
+                    " is how tbucket starts its TLS keeper, not an option to type");
             tbucket::cli::Output(false, false).error(typed, code);
         }
         return code;

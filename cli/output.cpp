@@ -66,8 +66,10 @@ Json state_json(const State& s) {
     if (s.queued) j["waiters"] = *s.queued;
     if (s.counters) {
         const Counters& c = *s.counters;
-        j["counters"] = {{"grants", c.grants},     {"denials", c.denials},
-                         {"taken", c.taken},       {"put", number(c.put)},
+        j["counters"] = {{"grants", c.grants},
+                         {"denials", c.denials},
+                         {"taken", c.taken},
+                         {"put", number(c.put)},
                          {"waits_served", c.waits_served}};
     }
     return j;
@@ -149,7 +151,8 @@ std::string state_text(const State& s, const Columns& columns) {
 
 std::string version_text(const BuildInfo& info, bool json) {
     if (json) {
-        return dump(Json{{"version", info.version}, {"commit", info.commit}, {"build", info.build}});
+        return dump(
+            Json{{"version", info.version}, {"commit", info.commit}, {"build", info.build}});
     }
     return std::string("tbucket ") + info.version + "\ncommit " + info.commit + "\nbuild " +
            info.build;
@@ -353,8 +356,7 @@ void Output::lease_renewed(const State& state, const std::string& id, int64_t tt
     line("lease " + id + " on " + state.name + " renewed: ends in " + format_duration_ms(ttl_ms));
 }
 
-void Output::lease_released(const State& state, const std::string& id, bool already,
-                            double added) {
+void Output::lease_released(const State& state, const std::string& id, bool already, double added) {
     if (json_) {
         Json j = state_json(state);
         j["lease"] = id;
@@ -363,16 +365,16 @@ void Output::lease_released(const State& state, const std::string& id, bool alre
         return line(dump(j));
     }
     if (already) return line("lease " + id + " on " + state.name + " was released before");
-    line("lease " + id + " released: " + format_tokens(added) + (added == 1 ? " token" : " tokens") +
-         " back to " + state.name);
+    line("lease " + id + " released: " + format_tokens(added) +
+         (added == 1 ? " token" : " tokens") + " back to " + state.name);
 }
 
 void Output::leases(const State& state, const std::vector<LeaseInfo>& leases) {
     for (const LeaseInfo& l : leases) {
         int64_t held_ms = std::max<int64_t>(0, state.server_time_us / 1000 - l.since_ms);
         if (json_) {
-            Json j{{"name", state.name}, {"lease", l.id},       {"tokens", l.tokens},
-                   {"fence", l.fence},   {"host", l.host},      {"pid", l.pid},
+            Json j{{"name", state.name},     {"lease", l.id},      {"tokens", l.tokens},
+                   {"fence", l.fence},       {"host", l.host},     {"pid", l.pid},
                    {"since_ms", l.since_ms}, {"held_ms", held_ms}, {"ends_in_ms", l.ends_in_ms}};
             line(dump(j), true);
             continue;

@@ -22,7 +22,7 @@ struct Columns {
 };
 
 class Output {
-public:
+  public:
     Output(bool json, bool quiet) : json_(json), quiet_(quiet) {}
 
     bool json() const { return json_; }
@@ -64,7 +64,7 @@ public:
     // shapes its own lines (doctor).
     void line(const std::string& text, bool always = false);
 
-private:
+  private:
     void denial(const TakeResult& result);
     void denial_many(const MultiTakeResult& result);
 

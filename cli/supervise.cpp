@@ -124,6 +124,9 @@ class Renewer {
         }
         wake_.notify_all();
         if (thread_.joinable()) thread_.join();
+        // The release that follows is asked again for the whole window, as
+        // any change: the lease's third was for renewals only.
+        client_.set_retry_window_ms(client_.default_retry_window_ms());
     }
 
     std::string why_lost() {

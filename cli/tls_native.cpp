@@ -1,7 +1,7 @@
 // tbucket-tls: TLS is built in.
 
-#include "tls.h"
 #include "exit_codes.h"
+#include "tls.h"
 #include "tls_build.h"
 #include "tls_keeper.h"
 

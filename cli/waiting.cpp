@@ -185,7 +185,9 @@ void Countdown::reconnecting(const Error& lost) {
     out_.warning(std::string(lost.what()) + "; reconnecting until the wait's deadline");
 }
 
-void Countdown::finished() { clear(); }
+void Countdown::finished() {
+    clear();
+}
 
 WaitSpec parse_wait(bool given, const std::string& text, const char* option) {
     WaitSpec spec;

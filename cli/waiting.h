@@ -17,7 +17,7 @@ namespace tbucket::cli {
 // dispositions it found when destroyed (signals held stay held: the
 // process is about to exit, and has committed).
 class SignalPipe {
-public:
+  public:
     SignalPipe();
     ~SignalPipe();
     SignalPipe(const SignalPipe&) = delete;
@@ -39,10 +39,11 @@ public:
         return (sig == SIGINT ? found_int_ : found_term_).sa_handler == SIG_IGN;
     }
 
-private:
+  private:
     int read_fd_ = -1;
     bool held_ = false;  // since hold(), until release()
-    struct sigaction found_int_ {}, found_term_ {};
+    struct sigaction found_int_ {
+    }, found_term_{};
 };
 
 // "waiting for 3 tokens on api: ready in 2.4s" (or "timing out in 1s" when
@@ -50,14 +51,14 @@ private:
 // second of waiting, fitted to its width, cleared at the end; nothing with
 // -q or when stderr is not a terminal. Also the one warning of a reconnect.
 class Countdown : public WaitObserver {
-public:
+  public:
     Countdown(Output& out, std::string tokens, std::string name);
     int progress_interval_ms() const override { return active_ ? 100 : 0; }
     void progress(const WaitProgress& p) override;
     void reconnecting(const Error& lost) override;
     void finished() override;
 
-private:
+  private:
     void clear();
     Output& out_;
     std::string tokens_;  // "3 tokens"

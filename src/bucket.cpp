@@ -5,8 +5,8 @@
 #include <cmath>
 #include <thread>
 
-#include "reply_read.h"
 #include "names.h"
+#include "reply_read.h"
 #include "script.h"
 
 namespace tbucket {
@@ -130,9 +130,11 @@ std::vector<Reply> Client::run_changes(const std::vector<ScriptCall>& calls,
             // A slot being migrated holds the bucket but not yet its id key:
             // Redis Cluster answers TRYAGAIN without running the script.
             bool again = std::any_of(replies.begin(), replies.end(), [](const Reply& r) {
-                return r->type == REDIS_REPLY_ERROR && std::string_view(r->str, r->len).substr(0, 8) == "TRYAGAIN";
+                return r->type == REDIS_REPLY_ERROR &&
+                       std::string_view(r->str, r->len).substr(0, 8) == "TRYAGAIN";
             });
-            if (!again || Clock::now() + std::chrono::milliseconds(pause) >= deadline) return replies;
+            if (!again || Clock::now() + std::chrono::milliseconds(pause) >= deadline)
+                return replies;
             std::this_thread::sleep_for(std::chrono::milliseconds(std::max<int64_t>(pause, 10)));
             continue;
         } catch (const Error& e) {
@@ -162,7 +164,8 @@ Reply Client::run_change(const Script& script, const std::string& name,
 
 Reply Client::run_change_many(const Script& script, const std::vector<std::string>& names,
                               std::vector<std::string> args, std::string& node) {
-    ScriptCall call = change_call(script, key(names.front()), std::move(args), 2 * retry_window_ms_);
+    ScriptCall call =
+        change_call(script, key(names.front()), std::move(args), 2 * retry_window_ms_);
     for (std::size_t i = 1; i < names.size(); ++i) call.more_keys.push_back(key(names[i]));
     std::vector<std::string> by;
     std::vector<Reply> replies = run_changes({std::move(call)}, by);

@@ -45,8 +45,8 @@ struct State {
     std::optional<Rate> rate;
     std::optional<int64_t> expire_ms;
     int64_t server_time_us = 0;
-    std::string node;  // "host:port" of the server that answered, when known
-    double leased = 0;                  // tokens held by leases (not in `tokens`)
+    std::string node;                    // "host:port" of the server that answered, when known
+    double leased = 0;                   // tokens held by leases (not in `tokens`)
     std::optional<int64_t> lease_count;  // known to info only
     std::optional<int64_t> queued;       // waiters in line; known to info only
     std::optional<Counters> counters;    // read by info (and list) only
@@ -84,7 +84,7 @@ struct TakeResult {
 // with refill a lease makes no sense: `required` makes that an Error usage,
 // else the tokens are simply taken.
 struct LeaseSpec {
-    std::string id;      // new_lease_id()
+    std::string id;  // new_lease_id()
     int64_t ttl_ms = 0;
     std::string holder;  // "<host> <pid>", shown by lease list
     bool required = true;
@@ -154,8 +154,8 @@ class Client {
     // SPEC §8 (run_changes); `node` gets who answered. For src/lease.cpp.
     // `indexed`: the call may create or delete the bucket, so it gets the
     // index of names (KEYS[3]).
-    Reply run_change(const Script& script, const std::string& name,
-                     std::vector<std::string> args, std::string& node, bool indexed = false);
+    Reply run_change(const Script& script, const std::string& name, std::vector<std::string> args,
+                     std::string& node, bool indexed = false);
     // The same over several buckets (KEYS[1], the id key, then the others;
     // no index: a list creates nothing): for src/multi.cpp.
     Reply run_change_many(const Script& script, const std::vector<std::string>& names,
@@ -180,7 +180,7 @@ void parse_counters(const redisReply& reply, State& state);
 
 // take and put in halves, the script's arguments and the reading of its
 // reply (or the Error it stands for), for clients that send calls their
-// own way (ConcurrentClient). `node` goes into the result's state.
+// own way (ConcurrentClient, bench/concurrent.h). `node` goes into the result's state.
 std::vector<std::string> take_args(int64_t n, TakeMode mode,
                                    const std::optional<Settings>& create_with,
                                    const LeaseSpec* lease = nullptr);

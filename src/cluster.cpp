@@ -15,7 +15,8 @@ uint16_t crc16(std::string_view bytes) {
     for (unsigned char byte : bytes) {
         crc ^= static_cast<uint16_t>(byte << 8);
         for (int bit = 0; bit < 8; ++bit) {
-            crc = (crc & 0x8000) ? static_cast<uint16_t>((crc << 1) ^ 0x1021) : static_cast<uint16_t>(crc << 1);
+            crc = (crc & 0x8000) ? static_cast<uint16_t>((crc << 1) ^ 0x1021)
+                                 : static_cast<uint16_t>(crc << 1);
         }
     }
     return crc;
@@ -30,14 +31,16 @@ std::string error_text(const Reply& reply) {
 // Connection says "cannot connect to Redis at ..." when it failed before
 // sending anything (tests/test_cluster_unit.cpp holds it to that wording).
 bool is_connect_failure(const Error& e) {
-    return e.kind() == ErrorKind::unavailable && std::string_view(e.what()).substr(0, 14) == "cannot connect";
+    return e.kind() == ErrorKind::unavailable &&
+           std::string_view(e.what()).substr(0, 14) == "cannot connect";
 }
 
 int key_slot(std::string_view key) {
     std::size_t open = key.find('{');
     if (open != std::string_view::npos) {
         std::size_t close = key.find('}', open + 1);
-        if (close != std::string_view::npos && close > open + 1) key = key.substr(open + 1, close - open - 1);
+        if (close != std::string_view::npos && close > open + 1)
+            key = key.substr(open + 1, close - open - 1);
     }
     return crc16(key) % cluster_slots;
 }
@@ -54,7 +57,8 @@ std::optional<Redirect> parse_redirect(std::string_view message) {
     }
     std::size_t space = message.find(' ');
     std::size_t colon = message.rfind(':');
-    if (space == std::string_view::npos || colon == std::string_view::npos || colon < space) return std::nullopt;
+    if (space == std::string_view::npos || colon == std::string_view::npos || colon < space)
+        return std::nullopt;
     try {
         r.slot = std::stoi(std::string(message.substr(0, space)));
         r.port = std::stoi(std::string(message.substr(colon + 1)));
@@ -108,7 +112,8 @@ std::optional<ConnectionOptions> Nodes::owner_options(std::string_view key) cons
 
 std::vector<ConnectionOptions> Nodes::seed_options() const {
     std::vector<ConnectionOptions> order;
-    for (std::size_t i = 0; i < seeds_.size(); ++i) order.push_back(seeds_[(seed_ + i) % seeds_.size()]);
+    for (std::size_t i = 0; i < seeds_.size(); ++i)
+        order.push_back(seeds_[(seed_ + i) % seeds_.size()]);
     return order;
 }
 
@@ -148,11 +153,13 @@ std::vector<Reply> Nodes::on_seed(const std::vector<Command>& commands, std::str
             if (!first) first = e;
         }
     }
-    throw Error(ErrorKind::unavailable, std::string(first->what()) + "; no other seed node answered either (" +
+    throw Error(ErrorKind::unavailable, std::string(first->what()) +
+                                            "; no other seed node answered either (" +
                                             std::to_string(seeds_.size()) + " tried)");
 }
 
-std::vector<Reply> Nodes::on_node(const std::string& endpoint, const std::vector<Command>& commands) {
+std::vector<Reply> Nodes::on_node(const std::string& endpoint,
+                                  const std::vector<Command>& commands) {
     try {
         return connections_.at(endpoint)->pipeline(commands);
     } catch (const Error& e) {
@@ -174,8 +181,8 @@ void Nodes::follow(Pending& p, const Redirect& r, const std::string& from, const
         for (std::size_t i = 0; i < nodes.size(); ++i) {
             between += (i == 0 ? "" : i + 1 == nodes.size() ? " and " : ", ") + nodes[i];
         }
-        throw Error(ErrorKind::unavailable, "gave up on slot " + std::to_string(r.slot) + " (key " + key +
-                                                ") after " + std::to_string(max_redirects) +
+        throw Error(ErrorKind::unavailable, "gave up on slot " + std::to_string(r.slot) + " (key " +
+                                                key + ") after " + std::to_string(max_redirects) +
                                                 " redirects: it moved between " + between +
                                                 "; the cluster is resharding or misconfigured");
     }
@@ -184,9 +191,9 @@ void Nodes::follow(Pending& p, const Redirect& r, const std::string& from, const
     if (!r.ask) slots_[r.slot] = p.endpoint;
 }
 
-void Nodes::send_group(const std::vector<Routed>& commands, const std::string& endpoint, std::vector<Pending>& group,
-                       std::vector<Reply>& replies, std::vector<Pending>& again,
-                       std::vector<std::string>* answered_by) {
+void Nodes::send_group(const std::vector<Routed>& commands, const std::string& endpoint,
+                       std::vector<Pending>& group, std::vector<Reply>& replies,
+                       std::vector<Pending>& again, std::vector<std::string>* answered_by) {
     std::vector<Command> batch;
     batch.reserve(group.size());
     for (const Pending& p : group) {
@@ -209,12 +216,14 @@ void Nodes::send_group(const std::vector<Routed>& commands, const std::string& e
     }
 }
 
-std::vector<Reply> Nodes::pipeline(const std::vector<Routed>& commands, std::vector<std::string>* answered_by) {
+std::vector<Reply> Nodes::pipeline(const std::vector<Routed>& commands,
+                                   std::vector<std::string>* answered_by) {
     std::vector<Reply> replies(commands.size());
     if (answered_by) answered_by->assign(commands.size(), "");
     std::vector<Pending> pending;
     pending.reserve(commands.size());
-    for (std::size_t i = 0; i < commands.size(); ++i) pending.push_back({i, route(commands[i].key), false, 0, {}});
+    for (std::size_t i = 0; i < commands.size(); ++i)
+        pending.push_back({i, route(commands[i].key), false, 0, {}});
     while (!pending.empty()) {
         // One pipeline per node, in the order the nodes first appear.
         std::vector<std::string> order;
@@ -245,7 +254,7 @@ std::vector<Connection*> Nodes::primaries() {
             return {&seed};
         }
         throw Error(classify_reply_error(text) == ErrorKind::internal ? ErrorKind::unavailable
-                                                                       : classify_reply_error(text),
+                                                                      : classify_reply_error(text),
                     "CLUSTER SLOTS failed on " + endpoint + ": " + text);
     }
     std::vector<Connection*> out;
@@ -255,9 +264,11 @@ std::vector<Connection*> Nodes::primaries() {
         if (range.type != REDIS_REPLY_ARRAY || range.elements < 3) continue;
         const redisReply& primary = *range.element[2];  // [host, port, id, ...]
         if (primary.type != REDIS_REPLY_ARRAY || primary.elements < 2) continue;
-        std::string host(primary.element[0]->str ? primary.element[0]->str : "", primary.element[0]->len);
+        std::string host(primary.element[0]->str ? primary.element[0]->str : "",
+                         primary.element[0]->len);
         if (host.empty() || host == "?") host = seed.options().host;
-        Connection& c = connection_to(node_options(host, static_cast<int>(primary.element[1]->integer)));
+        Connection& c =
+            connection_to(node_options(host, static_cast<int>(primary.element[1]->integer)));
         if (seen.insert(c.endpoint()).second) out.push_back(&c);
         // The whole map, so that commands for many slots (list's index)
         // go straight to their owners rather than through MOVED each.

@@ -45,7 +45,7 @@ struct Routed {
 };
 
 class Nodes {
-public:
+  public:
     // At least one seed; redirected-to nodes get the first seed's options
     // (credentials, database, timeouts) with their own host and port.
     explicit Nodes(std::vector<ConnectionOptions> seeds);
@@ -78,20 +78,20 @@ public:
     // where keys live: an idle waiter holds only its subscription.
     void close_all();
 
-private:
+  private:
     struct Pending;
     Connection& connection_to(const ConnectionOptions& options);
     std::string route(std::string_view key) const;
     std::vector<Reply> on_seed(const std::vector<Command>& commands, std::string& endpoint);
     std::vector<Reply> on_node(const std::string& endpoint, const std::vector<Command>& commands);
-    void send_group(const std::vector<Routed>& commands, const std::string& endpoint, std::vector<Pending>& group,
-                    std::vector<Reply>& replies, std::vector<Pending>& again,
-                    std::vector<std::string>* answered_by);
+    void send_group(const std::vector<Routed>& commands, const std::string& endpoint,
+                    std::vector<Pending>& group, std::vector<Reply>& replies,
+                    std::vector<Pending>& again, std::vector<std::string>* answered_by);
     void follow(Pending& p, const Redirect& r, const std::string& from, const std::string& key);
     void forget(const std::string& endpoint);
 
     std::vector<ConnectionOptions> seeds_;
-    std::size_t seed_ = 0;  // the seed that answered last
+    std::size_t seed_ = 0;                                            // the seed that answered last
     std::map<std::string, std::unique_ptr<Connection>> connections_;  // by endpoint
     std::unordered_map<int, std::string> slots_;  // slot → endpoint, from MOVED
 };

@@ -92,7 +92,8 @@ void Connection::fail_transport(Stream::Io io, std::string_view doing) {
     if (io == Stream::Io::timed_out) {
         throw Error(ErrorKind::unavailable,
                     "Redis at " + endpoint() + " did not answer within " +
-                        format_duration_ms(options_.io_timeout_ms) + " (" + std::string(doing) + ")",
+                        format_duration_ms(options_.io_timeout_ms) + " (" + std::string(doing) +
+                        ")",
                     maybe_done);
     }
     if (io == Stream::Io::closed) {
@@ -100,9 +101,10 @@ void Connection::fail_transport(Stream::Io io, std::string_view doing) {
         // A TLS port drops a plain client without a word.
         if (!options_.tls.enabled && fresh_) why += " (a TLS port? use rediss:// or --tls)";
     }
-    throw Error(ErrorKind::unavailable,
-                "lost connection to Redis at " + endpoint() + " (" + std::string(doing) + "): " + why,
-                maybe_done);
+    throw Error(
+        ErrorKind::unavailable,
+        "lost connection to Redis at " + endpoint() + " (" + std::string(doing) + "): " + why,
+        maybe_done);
 }
 
 // RESP, written out: an array of bulk strings, each with its length, so

@@ -71,7 +71,7 @@ class Connection {
     std::string output_;  // commands formatted, not sent yet
     std::string input_;   // bytes read, not given to the reader yet
     bool handshake_pending_ = false;
-    bool fresh_ = false;  // no reply has come on this connection yet
+    bool fresh_ = false;      // no reply has come on this connection yet
     bool in_flight_ = false;  // commands sent whose replies have not all come
 };
 

@@ -28,7 +28,7 @@ enum class ErrorKind {
 std::string_view kind_name(ErrorKind kind);
 
 class Error : public std::runtime_error {
-public:
+  public:
     Error(ErrorKind kind, const std::string& message, bool maybe_done = false)
         : std::runtime_error(message), kind_(kind), maybe_done_(maybe_done) {}
     ErrorKind kind() const { return kind_; }
@@ -37,9 +37,14 @@ public:
     // again (SPEC §8).
     bool maybe_done() const { return maybe_done_; }
 
-private:
+  private:
     ErrorKind kind_;
     bool maybe_done_;
 };
+
+// How a signal ends a command, in one place: "interrupted" (SIGINT, exit
+// 130) or "terminated" (SIGTERM, 143), followed by `rest` ("; nothing
+// taken", " while waiting for …").
+Error signal_error(int sig, std::string_view rest = {});
 
 }  // namespace tbucket

@@ -24,8 +24,8 @@ std::vector<std::string> wait_args(const Ticket& t, const char* op) {
 QueueAnswer call(Client& client, const std::string& name, const Ticket& t, const char* op) {
     std::string node;
     auto asked_at = std::chrono::steady_clock::now();
-    Reply answer =
-        client.run_change(scripts::wait_script, name, wait_args(t, op), node, t.create_with.has_value());
+    Reply answer = client.run_change(scripts::wait_script, name, wait_args(t, op), node,
+                                     t.create_with.has_value());
     QueueAnswer a;
     // The state and the take part read as take's reply does.
     a.result = take_result(answer, std::move(node), name, t.n, TakeMode::all, t.create_with);

@@ -133,8 +133,8 @@ Error script_error(const redisReply& reply, std::string_view name) {
         std::string rate = detail;
         if (std::sscanf(detail.c_str(), "%63s %lld", amount, &period) == 2)
             rate = format_rate(Rate{std::strtod(amount, nullptr), period});
-        return Error(ErrorKind::usage, bucket + " refills (" + rate +
-                                           "): leases are for buckets without refill");
+        return Error(ErrorKind::usage,
+                     bucket + " refills (" + rate + "): leases are for buckets without refill");
     }
     if (code == "TBDATA") return Error(ErrorKind::data, detail);
     if (code == "TBUSAGE") return Error(ErrorKind::usage, detail);
@@ -142,8 +142,9 @@ Error script_error(const redisReply& reply, std::string_view name) {
     if (code == "NOAUTH" || text.find("Protocol error: unauthenticated") != std::string::npos) {
         // Redis 7 answers a long command from a client that has not
         // authenticated with a protocol error that names no password.
-        return Error(kind, "this Redis server needs a password: give it with --password-file, "
-                           "TBUCKET_PASSWORD or the URL (redis://:PASSWORD@host)");
+        return Error(kind,
+                     "this Redis server needs a password: give it with --password-file, "
+                     "TBUCKET_PASSWORD or the URL (redis://:PASSWORD@host)");
     }
     if (kind == ErrorKind::refused) {
         return Error(kind, "Redis refused the command on " + bucket + ": " + text);

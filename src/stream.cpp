@@ -54,6 +54,19 @@ Stream::Io Stream::error(std::string why) {
     return Io::failed;
 }
 
+// With TLS 1.3 a server that requires a client certificate refuses a
+// client without one only after the client's handshake is done; the alert
+// saying so arrives, or is lost when the connection is reset first. Either
+// way the cause is named.
+Stream::Io Stream::closed() {
+    if (tls_ && !answered_ && tls_->certificate_asked()) {
+        return error(
+            "the server closed the connection after asking for a client certificate (--cert and "
+            "--key)");
+    }
+    return Io::closed;
+}
+
 Stream::Io Stream::open(const ConnectionOptions& options, Deadline deadline) {
     bool tls = options.tls.enabled && options.transport == ConnectionOptions::Transport::tcp;
     if (tls && options.tls.use_keeper && tls_keeper::usable(options.tls)) {
@@ -235,11 +248,11 @@ Stream::Io Stream::write_all(std::string_view bytes, Deadline deadline) {
     Io io = send_raw(tls_->take_output(), deadline);
     if (io != Io::closed) return io;
     // With TLS 1.3 a server refuses a client certificate only after the
-    // client thinks the handshake is done: its alert is waiting unread.
+    // client thinks the handshake is done: its alert may be waiting unread.
     std::string ignored;
     while (receive_raw(ignored, Clock::now(), -1) == Io::ok) {
     }
-    return tls_->decrypt(ignored) == TlsSession::Step::failed ? error(tls_->failure()) : Io::closed;
+    return tls_->decrypt(ignored) == TlsSession::Step::failed ? error(tls_->failure()) : closed();
 }
 
 Stream::Io Stream::read_some(std::string& into, Deadline deadline, int wake_fd) {
@@ -249,13 +262,16 @@ Stream::Io Stream::read_some(std::string& into, Deadline deadline, int wake_fd) 
         // A TLS 1.3 session ticket or key update may want an answer.
         Io sent = send_raw(tls_->take_output(), deadline);
         if (step == TlsSession::Step::done) {
+            answered_ = true;
             if (keeper_for_) tls_keeper::start(*std::exchange(keeper_for_, nullptr));
             return Io::ok;
         }
-        if (step == TlsSession::Step::closed) return Io::closed;
+        if (step == TlsSession::Step::closed) return closed();
         if (step == TlsSession::Step::failed) return error(tls_->failure());
+        if (sent == Io::closed) return closed();
         if (sent != Io::ok) return sent;
         Io io = receive_raw(into, deadline, wake_fd);
+        if (io == Io::closed) return closed();
         if (io != Io::ok) return io;
     }
 }

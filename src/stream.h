@@ -51,11 +51,13 @@ class Stream {
     Io send_raw(std::string_view bytes, Deadline deadline);
     Io receive_raw(std::string& into, Deadline deadline, int wake_fd);
     Io error(std::string why);
+    Io closed();
 
     int fd_ = -1;
     std::unique_ptr<TlsSession> tls_;
     std::unique_ptr<ConnectionOptions> keeper_for_;  // a keeper to start at the first reply
     std::string failure_;
+    bool answered_ = false;  // something was read after the handshake
 };
 
 }  // namespace tbucket

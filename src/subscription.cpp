@@ -30,20 +30,25 @@ Reply Subscription::subscribe_at(const ConnectionOptions& node) {
     connection_->send({sharded_ ? "SSUBSCRIBE" : "SUBSCRIBE", channel_});
     auto until = Clock::now() + std::chrono::milliseconds(node.io_timeout_ms);
     while (Clock::now() < until) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count();
-        std::optional<Reply> reply = connection_->receive(static_cast<int>(std::max<int64_t>(left, 1)));
+        auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count();
+        std::optional<Reply> reply =
+            connection_->receive(static_cast<int>(std::max<int64_t>(left, 1)));
         if (!reply) continue;
-        if ((*reply)->type == REDIS_REPLY_ERROR || (*reply)->type == REDIS_REPLY_ARRAY) return std::move(*reply);
+        if ((*reply)->type == REDIS_REPLY_ERROR || (*reply)->type == REDIS_REPLY_ARRAY)
+            return std::move(*reply);
     }
     std::string endpoint = connection_->endpoint();
     connection_.reset();
-    throw Error(ErrorKind::unavailable, "Redis at " + endpoint + " did not confirm the subscription to " + channel_);
+    throw Error(ErrorKind::unavailable,
+                "Redis at " + endpoint + " did not confirm the subscription to " + channel_);
 }
 
 void Subscription::open() {
     connection_.reset();
     std::optional<ConnectionOptions> owner = nodes_.owner_options(key_);
-    std::vector<ConnectionOptions> seeds = owner ? std::vector<ConnectionOptions>{*owner} : nodes_.seed_options();
+    std::vector<ConnectionOptions> seeds =
+        owner ? std::vector<ConnectionOptions>{*owner} : nodes_.seed_options();
     std::size_t seed = 0;
     ConnectionOptions node = seeds.front();
     for (int redirects = 0;;) {
@@ -55,8 +60,10 @@ void Subscription::open() {
             node = seeds[seed];
             continue;
         }
-        if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 3) return;  // [(s)subscribe, channel, n]
-        std::string text = reply->type == REDIS_REPLY_ERROR ? reply_error_text(*reply) : "unexpected reply";
+        if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 3)
+            return;  // [(s)subscribe, channel, n]
+        std::string text =
+            reply->type == REDIS_REPLY_ERROR ? reply_error_text(*reply) : "unexpected reply";
         if (sharded_ && unknown_command(text)) {  // before Redis 7: plain pub/sub
             sharded_ = false;
             continue;
@@ -65,8 +72,9 @@ void Subscription::open() {
         if (!r || ++redirects > max_redirects) {
             connection_.reset();
             ErrorKind kind = classify_reply_error(text);
-            throw Error(kind == ErrorKind::internal ? ErrorKind::unavailable : kind,
-                        "cannot subscribe to " + channel_ + " at " + describe_endpoint(node) + ": " + text);
+            throw Error(
+                kind == ErrorKind::internal ? ErrorKind::unavailable : kind,
+                "cannot subscribe to " + channel_ + " at " + describe_endpoint(node) + ": " + text);
         }
         if (r->host.empty()) r->host = node.host;
         nodes_.learn(*r);

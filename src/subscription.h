@@ -13,7 +13,7 @@
 namespace tbucket {
 
 class Subscription {
-public:
+  public:
     // `key`: the bucket's key; the channel is "<key>" + `suffix`: its events
     // (":events"), or a waiter's own channel (":w:<ticket>").
     Subscription(Nodes& nodes, std::string key, const std::string& suffix = ":events");
@@ -37,7 +37,7 @@ public:
     // a publisher knows which of SPUBLISH and PUBLISH reaches it.
     bool sharded() const { return sharded_; }
 
-private:
+  private:
     Reply subscribe_at(const ConnectionOptions& node);
 
     Nodes& nodes_;

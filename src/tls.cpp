@@ -50,6 +50,7 @@ void load_system_cas(SSL_CTX* ctx) {
 }
 
 int on_new_session(SSL* ssl, SSL_SESSION* session);
+int on_certificate_asked(SSL* ssl, X509** certificate, EVP_PKEY** key);
 
 // The CAs to verify the server with, into the context's store.
 void load_trust(SSL_CTX* ctx, const TlsOptions& options) {
@@ -127,6 +128,7 @@ ContextPtr make_context(const TlsOptions& options, LazyTrust* lazy) {
         load_trust(ctx.get(), options);
     }
     load_client_certificate(ctx.get(), options);
+    if (options.cert_file.empty()) SSL_CTX_set_client_cert_cb(ctx.get(), on_certificate_asked);
     return ctx;
 }
 
@@ -216,8 +218,10 @@ class OpenSslSession final : public TlsSession {
     std::string take_output() override;
     std::string failure() const override { return failure_; }
     bool session_kept() const override { return kept_; }
+    bool certificate_asked() const override { return certificate_asked_; }
     // The server gave a session (TLS 1.3: a ticket, after the handshake).
     void keep(SSL_SESSION* session);
+    void note_certificate_asked() { certificate_asked_ = true; }
 
   private:
     Step fail(int result);
@@ -233,11 +237,19 @@ class OpenSslSession final : public TlsSession {
     std::string cache_key_;
     std::time_t verified_at_ = 0;  // of the session offered, when one was
     bool kept_ = false;
+    bool certificate_asked_ = false;
 };
 
 int on_new_session(SSL* ssl, SSL_SESSION* session) {
     static_cast<OpenSslSession*>(SSL_get_app_data(ssl))->keep(session);
     return 0;  // not kept: OpenSSL frees it
+}
+
+// Called when the server asks for a client certificate and none was given:
+// noted, to name the cause if the server then closes the connection.
+int on_certificate_asked(SSL* ssl, X509** /*certificate*/, EVP_PKEY** /*key*/) {
+    static_cast<OpenSslSession*>(SSL_get_app_data(ssl))->note_certificate_asked();
+    return 0;  // none: the handshake goes on without one
 }
 
 OpenSslSession::OpenSslSession(const TlsOptions& options, const std::string& host, int port) {
@@ -275,7 +287,7 @@ OpenSslSession::OpenSslSession(const TlsOptions& options, const std::string& hos
     BIO_set_mem_eof_return(in_, -1);  // no input yet is "want more", not end of stream
     SSL_set_bio(ssl_, in_, out_);
     set_name(options.verify);
-    if (caching) SSL_set_app_data(ssl_, this);
+    SSL_set_app_data(ssl_, this);
     if (cached && !SSL_set_session(ssl_, cached)) verified_at_ = 0;
     SSL_SESSION_free(cached);
 }

@@ -40,6 +40,8 @@ class TlsSession {
     virtual std::string failure() const = 0;
     // The server's session ticket came and went to the session cache.
     virtual bool session_kept() const { return false; }
+    // The server asked for a client certificate and none was given.
+    virtual bool certificate_asked() const { return false; }
 };
 
 using TlsFactory = std::unique_ptr<TlsSession> (*)(const TlsOptions& options,

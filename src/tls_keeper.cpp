@@ -2,11 +2,11 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <pthread.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -29,7 +29,7 @@ constexpr std::size_t max_body = 64 * 1024;
 // constructor would cost every command, TLS or not, its start-up work, and
 // the start-up layout of a plain command is measured in pages.
 struct State {
-    int reached_fd = -1;     // the connection reach() made, for the first open()
+    int reached_fd = -1;      // the connection reach() made, for the first open()
     std::string reached_key;  // with this key
     TlsOptions reached_for;   // and these options
     std::string program = "/proc/self/exe";
@@ -48,8 +48,7 @@ int ms_left(Deadline deadline) {
 // `key`: key(options), read once per command (it stats every CA and
 // certificate file).
 std::string path_for(const TlsOptions& options, const std::string& key, const char* suffix) {
-    std::string path =
-        options.session_cache_dir + "/keep-" + private_files::hex_hash(key) + suffix;
+    std::string path = options.session_cache_dir + "/keep-" + private_files::hex_hash(key) + suffix;
     return path.size() < sizeof(sockaddr_un{}.sun_path) ? path : "";
 }
 
@@ -236,8 +235,8 @@ void start(const ConnectionOptions& connection) {
     // its arguments).
     std::vector<char*> envp;
     for (char** e = environ; *e; ++e) {
-        static constexpr std::string_view secret[] = {"TBUCKET_PASSWORD=", "REDISCLI_AUTH=",
-                                                      "TBUCKET_URL=", "REDIS_URL="};
+        static constexpr std::string_view secret[] = {
+            "TBUCKET_PASSWORD=", "REDISCLI_AUTH=", "TBUCKET_URL=", "REDIS_URL="};
         bool held = false;
         for (std::string_view s : secret) held = held || std::strncmp(*e, s.data(), s.size()) == 0;
         if (!held) envp.push_back(*e);
@@ -305,8 +304,7 @@ std::size_t header_length(std::string_view text, std::size_t& body_length) {
 namespace {
 
 // NAME=LENGTH:VALUE\n at `at`, as add_field wrote it.
-bool next_field(std::string_view body, std::size_t& at, std::string_view name,
-                std::string& value) {
+bool next_field(std::string_view body, std::size_t& at, std::string_view name, std::string& value) {
     if (body.substr(at, name.size() + 1) != std::string(name) + "=") return false;
     at += name.size() + 1;
     std::size_t colon = body.find(':', at);

@@ -96,7 +96,9 @@ bool send_line(int fd, const std::string& line) {
 }
 
 const char* io_name(Stream::Io io) {
-    return io == Stream::Io::timed_out ? "timed_out" : io == Stream::Io::closed ? "closed" : "failed";
+    return io == Stream::Io::timed_out ? "timed_out"
+           : io == Stream::Io::closed  ? "closed"
+                                       : "failed";
 }
 
 // The command's greeting, read within the client timeout.
@@ -158,8 +160,7 @@ bool settle(Stream& spare) {
     return true;
 }
 
-ConnectionOptions Keeper::options_for(const std::string& host, int port,
-                                      int64_t connect_ms) const {
+ConnectionOptions Keeper::options_for(const std::string& host, int port, int64_t connect_ms) const {
     ConnectionOptions options;
     options.host = host;
     options.port = port;
@@ -178,7 +179,8 @@ std::unique_ptr<Stream> Keeper::take_spare(const Hello& hello, const std::string
         bool known = found != servers_.end();
         if (!known) {
             if (servers_.size() >= max_servers) return nullptr;
-            found = servers_.try_emplace(where, hello.host, hello.port, hello.connect_timeout_ms).first;
+            found =
+                servers_.try_emplace(where, hello.host, hello.port, hello.connect_timeout_ms).first;
         }
         Server& server = found->second;
         server.connect_timeout_ms = hello.connect_timeout_ms;
@@ -207,8 +209,9 @@ void Keeper::serve(int fd) {
             if (send_line(fd, "+\n")) relay(fd, *up);
         } else {
             up = std::make_unique<Stream>();
-            Stream::Io io = up->open(options_for(hello.host, hello.port, hello.connect_timeout_ms),
-                                     Clock::now() + std::chrono::milliseconds(hello.connect_timeout_ms));
+            Stream::Io io =
+                up->open(options_for(hello.host, hello.port, hello.connect_timeout_ms),
+                         Clock::now() + std::chrono::milliseconds(hello.connect_timeout_ms));
             if (io == Stream::Io::ok) {
                 if (send_line(fd, "+\n")) relay(fd, *up);
             } else {
@@ -270,8 +273,8 @@ void Keeper::make_spares() {
             options_for(server->host, server->port, server->connect_timeout_ms);
         lock.unlock();
         auto spare = std::make_unique<Stream>();
-        Stream::Io io =
-            spare->open(options, Clock::now() + std::chrono::milliseconds(options.connect_timeout_ms));
+        Stream::Io io = spare->open(
+            options, Clock::now() + std::chrono::milliseconds(options.connect_timeout_ms));
         bool ready = io == Stream::Io::ok && settle(*spare);
         lock.lock();
         server->making = false;

@@ -1,10 +1,9 @@
 #include "url.h"
 
-#include "parse.h"
-
 #include <cstdio>
 
 #include "error.h"
+#include "parse.h"
 
 namespace tbucket {
 namespace {
@@ -65,7 +64,6 @@ void parse_userinfo(std::string_view info, ConnectionOptions& options) {
         options.has_password = true;
     }
 }
-
 
 // -p and -n: a URL's bounds, in a message that names the option, not the URL.
 int64_t option_number(std::string_view option, std::string_view text, int64_t low, int64_t high) {

@@ -36,7 +36,7 @@ struct WaitProgress {
 
 // What a waiter tells the one who waits for it; the library never prints.
 class WaitObserver {
-public:
+  public:
     virtual ~WaitObserver() = default;
     // How often to call progress() while waiting; 0: never.
     virtual int progress_interval_ms() const { return 0; }
@@ -63,8 +63,9 @@ WaitResult wait_for(Client& client, const WaitRequest& request, WaitObserver& ob
 // Calls on_state with the state now, then with the state after every change,
 // until the deadline or a signal (returns normally) or deletion (Error
 // not_found).
-void follow(Client& client, const std::string& name, std::optional<int64_t> timeout_ms, int interrupt_fd,
-            const std::function<void(const State&)>& on_state, WaitObserver& observer);
+void follow(Client& client, const std::string& name, std::optional<int64_t> timeout_ms,
+            int interrupt_fd, const std::function<void(const State&)>& on_state,
+            WaitObserver& observer);
 
 // Parses an events-channel message ("<t> <c> <r|-> <p> <x> <now_us>
 // [<leased>]"), or nullopt for "deleted".

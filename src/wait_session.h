@@ -51,8 +51,7 @@ inline int pending_signal(int fd) {
 }
 
 [[noreturn]] inline void throw_signal(int sig, const std::string& what) {
-    ErrorKind kind = sig == SIGTERM ? ErrorKind::terminated : ErrorKind::interrupted;
-    throw Error(kind, std::string(sig == SIGTERM ? "terminated" : "interrupted") + " " + what);
+    throw signal_error(sig, " " + what);
 }
 
 // What a wait or a follow shares: the deadline, signals, progress, and

@@ -10,8 +10,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "script.h"
 #include "parse.h"
+#include "script.h"
 #include "support/e2e.h"
 
 using tbucket::test::redis;
@@ -276,7 +276,8 @@ TEST_CASE("bad input exits 2 with one line naming the problem, and Redis is unto
 TEST_CASE("bad bucket lists exit 2 with one line, and Redis is untouched", "[trust][usage]") {
     std::string many, wide;
     for (int i = 0; i < 101; ++i) many += (i ? ",n" : "n") + std::to_string(i);
-    for (int i = 0; i < 21; ++i) wide += (i ? "," : "") + std::string(200, static_cast<char>('a' + i));
+    for (int i = 0; i < 21; ++i)
+        wide += (i ? "," : "") + std::string(200, static_cast<char>('a' + i));
     const std::vector<Case> cases = {
         {{"take", "b,,api"}, "element 2"},
         {{"take", ",b"}, "element 1"},
@@ -482,8 +483,8 @@ namespace {
 // EVAL source 2 key id-key id-memory args...
 tbucket::Reply eval(const tbucket::Script& script, const std::string& key,
                     std::vector<std::string> args, const std::string& memory = "60000") {
-    std::vector<std::string> command{"EVAL", std::string(script.source), "2", key,
-                                     key + ":id:direct", memory};
+    std::vector<std::string> command{"EVAL", std::string(script.source), "2",
+                                     key,    key + ":id:direct",         memory};
     command.insert(command.end(), args.begin(), args.end());
     return redis().command(command);
 }

@@ -17,7 +17,9 @@ Settings settings(int64_t capacity, std::optional<Rate> rate = std::nullopt,
     return Settings{capacity, rate, expire_ms};
 }
 
-Client client() { return Client(redis().options(), "tbucket:"); }
+Client client() {
+    return Client(redis().options(), "tbucket:");
+}
 
 ErrorKind kind_of(const std::function<void()>& f) {
     try {
@@ -29,7 +31,9 @@ ErrorKind kind_of(const std::function<void()>& f) {
     return ErrorKind::internal;
 }
 
-void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+void sleep_ms(int ms) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+}
 
 }  // namespace
 
@@ -57,11 +61,14 @@ TEST_CASE("create with other settings is refused and changes nothing", "[redis][
     Client c = client();
     c.create("api", settings(5, Rate{1, 1000}), std::nullopt, CreateMode::ensure);
     std::string before = redis().dump_hash("tbucket:{api}");
-    CHECK(kind_of([&] { c.create("api", settings(6, Rate{1, 1000}), std::nullopt, CreateMode::ensure); }) ==
+    CHECK(kind_of([&] {
+              c.create("api", settings(6, Rate{1, 1000}), std::nullopt, CreateMode::ensure);
+          }) == ErrorKind::exists);
+    CHECK(kind_of([&] { c.create("api", settings(5), std::nullopt, CreateMode::ensure); }) ==
           ErrorKind::exists);
-    CHECK(kind_of([&] { c.create("api", settings(5), std::nullopt, CreateMode::ensure); }) == ErrorKind::exists);
-    CHECK(kind_of([&] { c.create("api", settings(5, Rate{1, 1000}, 5000), std::nullopt, CreateMode::ensure); }) ==
-          ErrorKind::exists);
+    CHECK(kind_of([&] {
+              c.create("api", settings(5, Rate{1, 1000}, 5000), std::nullopt, CreateMode::ensure);
+          }) == ErrorKind::exists);
     CHECK(redis().dump_hash("tbucket:{api}") == before);
 }
 
@@ -214,14 +221,17 @@ TEST_CASE("inline settings that disagree with the bucket are refused", "[redis][
     c.create("cron", settings(3), std::nullopt, CreateMode::ensure);
     std::string before = redis().dump_hash("tbucket:{cron}");
     CHECK(kind_of([&] { c.take("cron", 1, TakeMode::all, settings(4)); }) == ErrorKind::exists);
-    CHECK(kind_of([&] { c.put("cron", 1, false, settings(3, Rate{1, 1000})); }) == ErrorKind::exists);
+    CHECK(kind_of([&] {
+              c.put("cron", 1, false, settings(3, Rate{1, 1000}));
+          }) == ErrorKind::exists);
     CHECK(redis().dump_hash("tbucket:{cron}") == before);
     CHECK(c.take("cron", 1, TakeMode::all, settings(3)).ok());
 }
 
 TEST_CASE("operations on a missing bucket report not_found", "[redis]") {
     Client c = client();
-    CHECK(kind_of([&] { c.take("nosuch", 1, TakeMode::all, std::nullopt); }) == ErrorKind::not_found);
+    CHECK(kind_of([&] { c.take("nosuch", 1, TakeMode::all, std::nullopt); }) ==
+          ErrorKind::not_found);
     CHECK(kind_of([&] { c.put("nosuch", 1, false, std::nullopt); }) == ErrorKind::not_found);
     CHECK(kind_of([&] { c.reset("nosuch", std::nullopt); }) == ErrorKind::not_found);
     CHECK(std::get<Error>(c.info({"nosuch"})[0]).kind() == ErrorKind::not_found);
@@ -247,13 +257,15 @@ TEST_CASE("a key that is not a hash is a data error and is left untouched", "[re
     redis().command({"RPUSH", "tbucket:{list}", "a"});
     CHECK(kind_of([&] { c.take("str", 1, TakeMode::all, settings(5)); }) == ErrorKind::data);
     CHECK(kind_of([&] { c.put("str", 1, true, std::nullopt); }) == ErrorKind::data);
-    CHECK(kind_of([&] { c.create("str", settings(5), std::nullopt, CreateMode::replace); }) == ErrorKind::data);
+    CHECK(kind_of([&] { c.create("str", settings(5), std::nullopt, CreateMode::replace); }) ==
+          ErrorKind::data);
     CHECK(std::get<Error>(c.remove({"list"})[0]).kind() == ErrorKind::data);
     CHECK(redis().string({"GET", "tbucket:{str}"}) == "hello");
     CHECK(redis().integer({"LLEN", "tbucket:{list}"}) == 1);
 }
 
-TEST_CASE("half-written and corrupt hashes are data errors and are left untouched", "[redis][data]") {
+TEST_CASE("half-written and corrupt hashes are data errors and are left untouched",
+          "[redis][data]") {
     Client c = client();
     auto now = std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(
                                   std::chrono::system_clock::now().time_since_epoch())
@@ -323,8 +335,9 @@ TEST_CASE("delete removes the bucket and tells its subscribers", "[redis][delete
     CHECK(std::string((*message)->element[2]->str) == "deleted");
 }
 
-TEST_CASE("list finds names under the prefix by glob with SCAN, and keys of other shapes are ignored",
-          "[redis][list]") {
+TEST_CASE(
+    "list finds names under the prefix by glob with SCAN, and keys of other shapes are ignored",
+    "[redis][list]") {
     Client c = client();
     for (const char* name : {"api", "api:eu", "jobs", "x/y@z+1"}) {
         c.create(name, settings(1), std::nullopt, CreateMode::ensure);
@@ -374,13 +387,15 @@ TEST_CASE("bucket changes reach Redis only as scripts, one command each", "[redi
         std::string text((*line)->str, (*line)->len);
         if (text.find("\"end-of-test\"") != std::string::npos) break;
         if (text.find("[0 lua]") == std::string::npos) {
-            from_clients.push_back(text.substr(text.find('"') + 1, text.find('"', text.find('"') + 1) - text.find('"') - 1));
+            from_clients.push_back(text.substr(
+                text.find('"') + 1, text.find('"', text.find('"') + 1) - text.find('"') - 1));
         }
     }
     CHECK(from_clients == std::vector<std::string>(6, "EVALSHA"));
 }
 
-TEST_CASE("AUTH and SELECT open the connection, and a wrong or missing password is refused", "[redis][auth]") {
+TEST_CASE("AUTH and SELECT open the connection, and a wrong or missing password is refused",
+          "[redis][auth]") {
     test::RedisServer server({"--requirepass", "s3cret"});
     ConnectionOptions o = server.options();
     o.password = "s3cret";
@@ -407,5 +422,6 @@ TEST_CASE("an unreachable server is unavailable", "[redis][faults]") {
     ConnectionOptions o;
     o.port = port;
     Client c(o, "tbucket:");
-    CHECK(kind_of([&] { c.take("api", 1, TakeMode::all, std::nullopt); }) == ErrorKind::unavailable);
+    CHECK(kind_of([&] { c.take("api", 1, TakeMode::all, std::nullopt); }) ==
+          ErrorKind::unavailable);
 }

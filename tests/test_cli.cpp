@@ -381,8 +381,8 @@ TEST_CASE("no password for a server that needs one says so, for short and long c
     std::string url = "redis://127.0.0.1:" + std::to_string(server.port());
     // A take sends the whole script (EVAL after NOSCRIPT): Redis 7 answers
     // that long command with "unauthenticated multibulk length".
-    for (std::vector<std::string> args : {std::vector<std::string>{"info", "api"},
-                                          {"take", "api", "--capacity", "5"}}) {
+    for (std::vector<std::string> args :
+         {std::vector<std::string>{"info", "api"}, {"take", "api", "--capacity", "5"}}) {
         args.insert(args.begin(), {"-u", url});
         RunResult r = tbucket::test::tbucket(args);
         INFO(r.err);
@@ -550,7 +550,8 @@ TEST_CASE("the short form of take and put answers exactly as the full parser doe
 
 // redis-cli's -h, -p, -n and -a, and --help as the only help.
 
-TEST_CASE("the options -h and -p name the server, as in redis-cli, and take takes", "[e2e][redis-cli]") {
+TEST_CASE("the options -h and -p name the server, as in redis-cli, and take takes",
+          "[e2e][redis-cli]") {
     std::string port = std::to_string(redis().port());
     RunResult r =
         tbucket::test::tbucket({"-h", "127.0.0.1", "-p", port, "take", "api", "--capacity", "5"});
@@ -602,8 +603,9 @@ TEST_CASE("the option -a PASSWORD is refused with exit 2 and a hint, and never p
     CHECK(redis().integer({"EXISTS", "tbucket:{api}"}) == 0);
 }
 
-TEST_CASE("the option --help with a command that would act prints the help, does nothing and exits 2",
-          "[e2e][help]") {
+TEST_CASE(
+    "the option --help with a command that would act prints the help, does nothing and exits 2",
+    "[e2e][help]") {
     REQUIRE(tb({"create", "api", "--capacity", "5"}).code == 0);
     RunResult r = tb({"take", "api", "--help"});
     CHECK(r.code == 2);
@@ -776,7 +778,8 @@ TEST_CASE("run --help has one usage line, with the command after --", "[e2e][hel
     CHECK_THAT(r.out, Catch::Contains("Usage: tbucket run [OPTIONS] NAME [N] -- CMD [ARGS...]\n"));
 }
 
-TEST_CASE("the option --help shows value names, not CLI11's types, defaults or (Env:...)", "[e2e][help]") {
+TEST_CASE("the option --help shows value names, not CLI11's types, defaults or (Env:...)",
+          "[e2e][help]") {
     RunResult r = tbucket::test::tbucket({"--help"});
     CHECK(r.code == 0);
     CHECK_THAT(r.out, Catch::Contains("--prefix PREFIX "));
@@ -794,8 +797,7 @@ TEST_CASE("tbucket --help ends with examples", "[e2e][help]") {
     CHECK_THAT(tbucket::test::tbucket({"take", "--help"}).out, !Catch::Contains("Examples:"));
 }
 
-TEST_CASE("an option of a command written before the command says where it goes",
-          "[e2e][usage]") {
+TEST_CASE("an option of a command written before the command says where it goes", "[e2e][usage]") {
     struct Case {
         std::vector<std::string> args;
         std::string message;

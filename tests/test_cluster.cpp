@@ -9,8 +9,8 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -18,9 +18,9 @@
 
 #include "bucket.h"
 #include "support/e2e.h"
-#include "support/tls_server.h"
 #include "support/process.h"
 #include "support/redis_cluster.h"
+#include "support/tls_server.h"
 
 using nlohmann::json;
 using tbucket::test::Child;
@@ -386,8 +386,8 @@ TEST_CASE("leases and queued waiters work on buckets on every shard", "[cluster]
         auto until = Clock::now() + std::chrono::seconds(static_cast<int>(20 * slowdown()));
         while (owner.string({"HGET", "tbucket:{" + name + "}", "l"}) != "1" && Clock::now() < until)
             std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        Child waiter(tb_argv(url, {"--json", "run", name, "--wait=60s", "--", "sh", "-c",
-                                   "echo $TBUCKET_FENCE"}));
+        Child waiter(tb_argv(
+            url, {"--json", "run", name, "--wait=60s", "--", "sh", "-c", "echo $TBUCKET_FENCE"}));
         while (owner.string({"HGET", "tbucket:{" + name + "}", "q"}) != "1" && Clock::now() < until)
             std::this_thread::sleep_for(std::chrono::milliseconds(10));
         INFO("waiter: " << waiter.err_so_far() << "\nholder: " << holder.err_so_far());
@@ -401,6 +401,7 @@ TEST_CASE("leases and queued waiters work on buckets on every shard", "[cluster]
         CHECK(served.code == 0);
         CHECK(std::stoll(served.out) > 0);
         CHECK(owner.string({"HGET", "tbucket:{" + name + "}", "t"}) == "1");
-        CHECK(owner.integer({"EXISTS", "tbucket:{" + name + "}:q", "tbucket:{" + name + "}:lexp"}) == 0);
+        CHECK(owner.integer(
+                  {"EXISTS", "tbucket:{" + name + "}:q", "tbucket:{" + name + "}:lexp"}) == 0);
     }
 }

@@ -55,7 +55,8 @@ TEST_CASE("a refused connection is a connect failure, by the wording seeds rely 
     } catch (const Error& e) {
         CHECK(is_connect_failure(e));
     }
-    CHECK_FALSE(is_connect_failure(Error(ErrorKind::unavailable, "lost connection to Redis at h:1")));
+    CHECK_FALSE(
+        is_connect_failure(Error(ErrorKind::unavailable, "lost connection to Redis at h:1")));
     CHECK_FALSE(is_connect_failure(Error(ErrorKind::refused, "cannot connect: refused")));
 }
 

@@ -15,8 +15,8 @@
 #include "support/e2e.h"
 
 using nlohmann::json;
-using tbucket::test::count_lines;
 using tbucket::test::Child;
+using tbucket::test::count_lines;
 using tbucket::test::redis;
 using tbucket::test::RunResult;
 using tbucket::test::with_env;

@@ -263,7 +263,8 @@ TEST_CASE("doctor as a user with bucket rights but none for leases warns about l
           "[doctor]") {
     RedisServer server({"--appendonly", "yes"});
     // Waiters need sorted sets too (their queue); only leases need these two.
-    RunOptions env = as_limited(server, {"~tbucket:*", "&tbucket:*", "+@all", "-zcard", "-zrangebyscore"});
+    RunOptions env =
+        as_limited(server, {"~tbucket:*", "&tbucket:*", "+@all", "-zcard", "-zrangebyscore"});
     RunResult r = doctor(limited_url(server), {"--json"}, env);
     INFO(r.out << r.err);
     CHECK(r.code == 0);  // a WARN: buckets work, leases would not

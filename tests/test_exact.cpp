@@ -20,11 +20,11 @@
 #include "support/fault_proxy.h"
 
 using nlohmann::json;
-using tbucket::test::read_file;
 using tbucket::test::Child;
-using tbucket::test::FaultProxy;
 using tbucket::test::describe;
 using tbucket::test::eventually;
+using tbucket::test::FaultProxy;
+using tbucket::test::read_file;
 using tbucket::test::redis;
 using tbucket::test::RedisServer;
 using tbucket::test::RunOptions;
@@ -237,9 +237,9 @@ TEST_CASE("run --wait whose reply is lost takes once and runs its command once",
     semaphore("b", 10, 10);
     FaultProxy proxy(redis().port());
     const std::string file = redis().dir() + "/ran";
-    RunResult r =
-        with_lost_reply(proxy, Fault::drop_reply,
-                        {"run", "b", "2", "--wait=30s", "--consume", "--", "sh", "-c", "echo ran >> " + file});
+    RunResult r = with_lost_reply(
+        proxy, Fault::drop_reply,
+        {"run", "b", "2", "--wait=30s", "--consume", "--", "sh", "-c", "echo ran >> " + file});
     INFO(describe(r));
     CHECK(r.code == 0);
     CHECK(read_file(file) == "ran\n");
@@ -551,12 +551,12 @@ TEST_CASE("a waiter whose take is refused by a full server exits 69 at once",
     FullServer full;
     long long before = script_calls(full.server);
     auto start = Clock::now();
-    RunResult r = tb(full.server.url(), {"take", "f", "3", "--wait=3s"});
+    RunResult r = tb(full.server.url(), {"take", "f", "3", "--wait=120s"});
     double took = seconds_since(start);
     INFO(describe(r) << "\ntook " << took << " s");
     CHECK(r.code == 69);
     CHECK_THAT(r.err, Catch::Contains("OOM"));
-    CHECK(took < 1.0 * slowdown());
+    CHECK(took < 60);  // at once: not at the deadline, however slow the machine
     CHECK(script_calls(full.server) - before <= 3);
     CHECK(level(full.server, "f") == "3");
 }
@@ -568,12 +568,12 @@ TEST_CASE("a waiter for more than there is on a full server cannot queue and exi
     FullServer full;
     long long before = script_calls(full.server);
     auto start = Clock::now();
-    RunResult r = tb(full.server.url(), {"take", "f", "5", "--wait=2s"});
+    RunResult r = tb(full.server.url(), {"take", "f", "5", "--wait=120s"});
     double took = seconds_since(start);
     INFO(describe(r) << "\ntook " << took << " s");
     CHECK(r.code == 69);
     CHECK_THAT(r.err, Catch::Contains("OOM"));
-    CHECK(took < 1.0 * slowdown());
+    CHECK(took < 60);  // at once: not at the deadline, however slow the machine
     CHECK(script_calls(full.server) - before <= 3);
     CHECK(level(full.server, "f") == "3");
     CHECK(full.server.command({"EXISTS", "tbucket:{f}:q", "tbucket:{f}:qt"})->integer == 0);
@@ -624,12 +624,12 @@ TEST_CASE("a waiter against a read-only replica exits 69 at once", "[trust][exac
     Replica replica;
     long long before = script_calls(replica.server);
     auto start = Clock::now();
-    RunResult r = tb(replica.server.url(), {"take", "f", "--wait=3s"});
+    RunResult r = tb(replica.server.url(), {"take", "f", "--wait=120s"});
     double took = seconds_since(start);
     INFO(describe(r) << "\ntook " << took << " s");
     CHECK(r.code == 69);
     CHECK_THAT(r.err, Catch::Contains("READONLY"));
-    CHECK(took < 1.0 * slowdown());
+    CHECK(took < 60);  // at once: not at the deadline, however slow the machine
     CHECK(script_calls(replica.server) - before <= 3);
     CHECK(level(redis(), "f") == "5");
 }
@@ -648,9 +648,10 @@ TEST_CASE("watch with a zero timeout looks once and says the tokens are not ther
     CHECK_THAT(r.err, Catch::Contains("not there now"));
 }
 
-TEST_CASE("a message on the events channel that tbucket did not publish makes a follower show "
-          "the bucket, and ends nothing",
-          "[trust][exact][watch]") {
+TEST_CASE(
+    "a message on the events channel that tbucket did not publish makes a follower show "
+    "the bucket, and ends nothing",
+    "[trust][exact][watch]") {
     semaphore("b", 10, 3);
     Child follow(tb_argv(redis().url(), {"--json", "watch", "b", "--follow", "--timeout", "30s"}));
     REQUIRE(follow.wait_for_output("\n", 10));

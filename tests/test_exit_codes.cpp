@@ -2,6 +2,8 @@
 // and kind_name, the "error" field of JSON errors.
 
 #include <catch2/catch.hpp>
+#include <cctype>
+#include <fstream>
 #include <set>
 #include <string>
 #include <utility>
@@ -119,6 +121,71 @@ TEST_CASE("kind_name gives the stable JSON names", "[exit]") {
     CHECK(kind_name(ErrorKind::terminated) == "terminated");
     CHECK(kind_name(ErrorKind::internal) == "internal");
     CHECK(kind_name(ErrorKind::output) == "output");
+}
+
+// The codes of a document's exit status table: the README's markdown rows
+// (`| 126, 127 | …`) or the man page's `.TP` / `.B N` entries.
+std::set<int> readme_codes() {
+    std::ifstream in(std::string(TBUCKET_SOURCE_DIR) + "/README.md");
+    REQUIRE(in);
+    std::set<int> codes;
+    std::string line;
+    bool inside = false;
+    while (std::getline(in, line)) {
+        if (line.rfind("## ", 0) == 0) inside = line == "## Exit status";
+        if (!inside || line.rfind("| ", 0) != 0) continue;
+        std::string cell = line.substr(2, line.find(" |", 1) - 2);
+        std::size_t at = 0;
+        while (at < cell.size() && std::isdigit(static_cast<unsigned char>(cell[at]))) {
+            std::size_t used = 0;
+            codes.insert(std::stoi(cell.substr(at), &used));
+            at += used;
+            if (cell.compare(at, 2, ", ") == 0) at += 2;
+        }
+    }
+    return codes;
+}
+
+std::set<int> man_codes() {
+    std::ifstream in(std::string(TBUCKET_SOURCE_DIR) + "/man/tbucket.1");
+    REQUIRE(in);
+    std::set<int> codes;
+    std::string line, previous;
+    bool inside = false;
+    while (std::getline(in, line)) {
+        if (line.rfind(".SH ", 0) == 0) inside = line == ".SH EXIT STATUS";
+        if (inside && previous == ".TP" && line.rfind(".B ", 0) == 0)
+            codes.insert(std::stoi(line.substr(3)));
+        previous = line;
+    }
+    return codes;
+}
+
+TEST_CASE("the README's and the man page's exit status tables list exactly the codes of the table",
+          "[exit][docs]") {
+    std::set<int> table;
+    for (const cli::ExitStatus& status : cli::exit_statuses()) table.insert(status.code);
+    CHECK(readme_codes() == table);
+    CHECK(man_codes() == table);
+    for (const auto& [kind, code] : spec_codes) CHECK(table.count(cli::exit_code(kind)) == 1);
+}
+
+TEST_CASE("the --help footer names every code of the table, in lines of at most 80 columns",
+          "[exit][docs]") {
+    std::string footer = cli::exit_status_footer();
+    for (const cli::ExitStatus& status : cli::exit_statuses()) {
+        INFO(status.code);
+        CHECK_THAT(footer, Catch::Contains(std::to_string(status.code) + " " + status.brief));
+    }
+    std::size_t start = 0;
+    for (;;) {
+        std::size_t end = footer.find('\n', start);
+        CHECK((end == std::string::npos ? footer.size() : end) - start <= 80);
+        if (end == std::string::npos) break;
+        start = end + 1;
+    }
+    CHECK_THAT(footer,
+               Catch::StartsWith("Exit status: 0 done,") && Catch::EndsWith("See tbucket(1)."));
 }
 
 }  // namespace

@@ -127,13 +127,14 @@ TEST_CASE("a server that accepts but never answers is exit 69 at the I/O timeout
     }
 }
 
-TEST_CASE("a change sent to a server that never answers is asked again until the retry window, "
-          "then exit 69 saying the outcome is unknown",
-          "[trust][faults]") {
+TEST_CASE(
+    "a change sent to a server that never answers is asked again until the retry window, "
+    "then exit 69 saying the outcome is unknown",
+    "[trust][faults]") {
     Listener silent(16);
     // The window: 2 x --timeout-io + --connect-timeout = 1.5s.
-    RunResult r = tbucket::test::tbucket({"--timeout-io", "500ms", "--connect-timeout", "500ms",
-                                          "-u", silent.url(), "take", "x"});
+    RunResult r = tbucket::test::tbucket(
+        {"--timeout-io", "500ms", "--connect-timeout", "500ms", "-u", silent.url(), "take", "x"});
     CHECK(r.code == 69);
     CHECK(r.out.empty());
     CHECK(tbucket::test::one_error_line(r.err));

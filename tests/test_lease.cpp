@@ -19,12 +19,12 @@
 #include "support/e2e.h"
 
 using nlohmann::json;
-using tbucket::test::read_file;
 using tbucket::test::Child;
-using tbucket::test::json_lines;
-using tbucket::test::one_error_line;
 using tbucket::test::describe;
 using tbucket::test::eventually;
+using tbucket::test::json_lines;
+using tbucket::test::one_error_line;
+using tbucket::test::read_file;
 using tbucket::test::redis;
 using tbucket::test::RunResult;
 using tbucket::test::slowdown;
@@ -70,7 +70,8 @@ bool exists(const std::string& path) {
 }
 
 // A command that waits until `file` exists, then exits with `code`.
-std::vector<std::string> until_file(const std::string& file, int code, const std::string& before = "") {
+std::vector<std::string> until_file(const std::string& file, int code,
+                                    const std::string& before = "") {
     return {"sh", "-c",
             before + "echo started; while [ ! -e " + file + " ]; do sleep 0.02; done; exit " +
                 std::to_string(code)};
@@ -155,8 +156,10 @@ TEST_CASE("the token of a SIGKILLed run comes back when its lease ends, to a wai
     semaphore("l5", 1);
     const std::string heard = temp_path("l5-heard");
     Child holder(run_args("l5", {"--lease", "1s"},
-                          {"sh", "-c", "trap 'echo term > " + heard + "; exit 0' TERM; echo started; "
-                                       "while :; do sleep 0.02; done"}));
+                          {"sh", "-c",
+                           "trap 'echo term > " + heard +
+                               "; exit 0' TERM; echo started; "
+                               "while :; do sleep 0.02; done"}));
     REQUIRE(holder.wait_for_output("started", 10 * slowdown()));
     Child waiter(tb_argv(redis().url(), {"--json", "take", "l5", "--wait=20s"}));
     REQUIRE(tbucket::test::wait_for_subscribers(redis(), "tbucket:{l5}:events", 1));
@@ -177,8 +180,10 @@ TEST_CASE("a stopped run loses its lease to another holder and SIGTERMs its comm
     semaphore("l6", 1);
     const std::string heard = temp_path("l6-heard");
     Child holder(run_args("l6", {"--lease", "1s"},
-                          {"sh", "-c", "trap 'echo term > " + heard + "; exit 0' TERM; echo started; "
-                                       "while :; do sleep 0.02; done"}));
+                          {"sh", "-c",
+                           "trap 'echo term > " + heard +
+                               "; exit 0' TERM; echo started; "
+                               "while :; do sleep 0.02; done"}));
     REQUIRE(holder.wait_for_output("started", 10 * slowdown()));
     holder.signal(SIGSTOP);
     RunResult other = tb({"run", "l6", "--wait=20s", "--", "true"});
@@ -211,7 +216,8 @@ TEST_CASE("with --on-lost=keep a stopped run's command keeps running after the l
     CHECK(field("l7", "t") == "0");
 }
 
-TEST_CASE("lease take prints ID FENCE, then renew, release, release again and renew after", "[trust][lease]") {
+TEST_CASE("lease take prints ID FENCE, then renew, release, release again and renew after",
+          "[trust][lease]") {
     semaphore("l8", 3);
     RunResult taken = tb({"lease", "take", "l8", "2", "--ttl", "1m"});
     REQUIRE(taken.code == 0);
@@ -260,7 +266,8 @@ TEST_CASE("an expired lease is never revived, and releasing it adds nothing", "[
     CHECK(no_lease_keys("l9"));
 }
 
-TEST_CASE("reset drops every lease and put never fills the room of leased tokens", "[trust][lease]") {
+TEST_CASE("reset drops every lease and put never fills the room of leased tokens",
+          "[trust][lease]") {
     semaphore("la", 3);
     RunResult taken = tb({"lease", "take", "la", "--ttl", "1m"});
     REQUIRE(taken.code == 0);

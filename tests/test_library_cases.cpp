@@ -46,8 +46,10 @@ TEST_CASE("a take above capacity on a bucket without refill is denied when the l
     CHECK(level("b") == "10");
 }
 
-TEST_CASE("a watch above capacity on a bucket without refill ends when a forced put brings the level there",
-          "[e2e][library][wait]") {
+TEST_CASE(
+    "a watch above capacity on a bucket without refill ends when a forced put brings the level "
+    "there",
+    "[e2e][library][wait]") {
     REQUIRE(tb({"create", "w", "--capacity", "10"}).code == 0);
     Child watcher(tb_argv(redis().url(), {"--json", "watch", "w", "11", "--timeout", "20s"}));
     REQUIRE(tbucket::test::wait_for_subscribers(redis(), "tbucket:{w}:events", 1));
@@ -59,8 +61,10 @@ TEST_CASE("a watch above capacity on a bucket without refill ends when a forced 
     CHECK(level("w") == "11");
 }
 
-TEST_CASE("a take --wait above capacity on a bucket without refill takes once a forced put brings the level there",
-          "[e2e][library][wait]") {
+TEST_CASE(
+    "a take --wait above capacity on a bucket without refill takes once a forced put brings the "
+    "level there",
+    "[e2e][library][wait]") {
     REQUIRE(tb({"create", "w", "--capacity", "10"}).code == 0);
     Child taker(tb_argv(redis().url(), {"--json", "take", "w", "11", "--wait=20s"}));
     REQUIRE(tbucket::test::wait_for_subscribers(redis(), "tbucket:{w}:events", 1));
@@ -72,8 +76,9 @@ TEST_CASE("a take --wait above capacity on a bucket without refill takes once a 
     CHECK(level("w") == "0");
 }
 
-TEST_CASE("N above the capacity of a refilling bucket is impossible at once unless the level holds N",
-          "[e2e][library][wait]") {
+TEST_CASE(
+    "N above the capacity of a refilling bucket is impossible at once unless the level holds N",
+    "[e2e][library][wait]") {
     REQUIRE(tb({"create", "r", "--capacity", "10", "--rate", "1/s"}).code == 0);
     auto start = std::chrono::steady_clock::now();
     CHECK(tb({"take", "r", "11"}).code == 5);
@@ -101,7 +106,8 @@ TEST_CASE("take all takes every whole token there is, credits too, and says how 
     CHECK(level("a") == "0");
 }
 
-TEST_CASE("take all on an empty bucket is denied with exit 1, as --partial", "[e2e][library][all]") {
+TEST_CASE("take all on an empty bucket is denied with exit 1, as --partial",
+          "[e2e][library][all]") {
     REQUIRE(tb({"create", "a", "--capacity", "10", "--rate", "1/s", "--tokens", "0"}).code == 0);
     RunResult r = tb({"--json", "take", "a", "all"});
     CHECK(r.code == 1);
@@ -128,7 +134,8 @@ TEST_CASE("take all creates a missing bucket inline and takes it whole", "[e2e][
     CHECK(level("new") == "0");
 }
 
-TEST_CASE("take all does not wait, and other words than all are not counts", "[e2e][library][all]") {
+TEST_CASE("take all does not wait, and other words than all are not counts",
+          "[e2e][library][all]") {
     REQUIRE(tb({"create", "a", "--capacity", "10"}).code == 0);
     RunResult waiting = tb({"take", "a", "all", "--wait=1s"});
     CHECK(waiting.code == 2);

@@ -18,8 +18,8 @@
 #include "support/fault_proxy.h"
 
 using nlohmann::json;
-using tbucket::test::count_lines;
 using tbucket::test::Child;
+using tbucket::test::count_lines;
 using tbucket::test::redis;
 using tbucket::test::RunResult;
 

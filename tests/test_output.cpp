@@ -173,7 +173,8 @@ TEST_CASE("info of one bucket has no padding", "[e2e][output]") {
     CHECK(tb({"info", "a"}).out == "a  5/5 tokens  no refill\n");
 }
 
-TEST_CASE("the option --version names the version, the commit and the build", "[e2e][output][help]") {
+TEST_CASE("the option --version names the version, the commit and the build",
+          "[e2e][output][help]") {
     RunResult r = tbucket::test::tbucket({"--version"});
     CHECK(r.code == 0);
     std::vector<std::string> lines = tbucket::test::text_lines(r.out);

@@ -108,7 +108,8 @@ TEST_CASE("prometheus text of no buckets is empty, and a rate per second is exac
 }
 
 TEST_CASE("a name from Redis that is not UTF-8 is a valid, escaped label value", "[prometheus]") {
-    CHECK(tbucket::cli::prometheus_label(std::string("a\xff" "b")) == "a\\\\xffb");
+    CHECK(tbucket::cli::prometheus_label(std::string("a\xff"
+                                                     "b")) == "a\\\\xffb");
     CHECK(tbucket::cli::prometheus_label("caf\xc3\xa9") == "caf\xc3\xa9");  // UTF-8 as it is
     CHECK(tbucket::cli::is_utf8("caf\xc3\xa9"));
     CHECK_FALSE(tbucket::cli::is_utf8("\xc0\xaf"));      // overlong

@@ -31,10 +31,9 @@ const std::string password = "limitedpw";
 // ZRANGE, ZRANGEBYSCORE, ZSCORE, ZRANK, ZCARD. AUTH needs no rule; SELECT
 // only with a /DB in the URL.
 const std::vector<std::string> minimal_rules = {
-    "+evalsha", "+eval",   "+scan",  "+ssubscribe", "+time",          "+hmget",  "+hset",
-    "+del",     "+exists", "+type",  "+pexpire",    "+spublish",      "+get",    "+set",
-    "+hget",    "+hdel",   "+zadd",  "+zrem",       "+zrange",        "+zscore", "+zrank",
-    "+zcard",   "+zrangebyscore"};
+    "+evalsha", "+eval", "+scan",    "+ssubscribe", "+time",  "+hmget", "+hset",         "+del",
+    "+exists",  "+type", "+pexpire", "+spublish",   "+get",   "+set",   "+hget",         "+hdel",
+    "+zadd",    "+zrem", "+zrange",  "+zscore",     "+zrank", "+zcard", "+zrangebyscore"};
 
 // A server that wants a password, with a user "limited" whose rules the
 // test sets; the test's own connection is the default user's.

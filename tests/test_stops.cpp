@@ -288,7 +288,7 @@ TEST_CASE("a holder cut off from Redis ends its command before the server can gi
     Child holder(tb_argv(
         proxy.url(),
         {"--timeout-io", "10s", "run", "cut", "--lease", "6s", "--", "sh", "-c",
-         "trap 'date +%s%N > " + dir + "/term; exit 0' TERM; echo started; sleep 60 & wait"}));
+         "trap 'date +%s%N > " + dir + "/term; kill $!; exit 0' TERM; echo started; sleep 60 & wait"}));
     REQUIRE(holder.wait_for_output("started", 60));
     RunResult other = tb({"--json", "lease", "take", "cut", "--ttl", "60s", "--wait=120s"});
     REQUIRE(other.code == 0);

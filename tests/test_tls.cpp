@@ -135,7 +135,7 @@ TEST_CASE("a waiter over TLS wakes on a put", "[tls][e2e][wait]") {
     REQUIRE(tls.tb({"put", "w", "1"}).code == 0);
     RunResult woke = waiter.wait();
     CHECK(woke.code == 0);
-    CHECK(tbucket::test::seconds_since(put_at) < 2 * slowdown());
+    CHECK(tbucket::test::seconds_since(put_at) < 15);  // woke on the put, not at its timeout
     CHECK(tls.server->dump_hash("tbucket:{w}").find("t=0 ") != std::string::npos);
 }
 
@@ -154,7 +154,7 @@ TEST_CASE("a plain client at a TLS port and a TLS client at a plain port both ge
     CHECK(tls_to_plain.code == 69);
     CHECK(one_error_line(tls_to_plain.err));
     CHECK_THAT(tls_to_plain.err, Catch::Contains("TLS handshake"));
-    CHECK(tbucket::test::seconds_since(start) < 3 * slowdown());
+    CHECK(tbucket::test::seconds_since(start) < 30);  // at the connect timeout, no hang
 }
 
 TEST_CASE("unusable TLS options are usage errors that leave Redis untouched", "[tls][e2e][usage]") {
@@ -189,8 +189,8 @@ TEST_CASE("unusable TLS options are usage errors that leave Redis untouched", "[
         {"-u", tls.server->url(), "--cacert", tls.cert("ca.crt"), "take", "a"});
     CHECK(no_tls.code == 2);
     CHECK_THAT(no_tls.err, Catch::Contains("need --tls or a rediss:// URL"));
-    RunResult keep_env = tbucket::test::tbucket({"-u", tls.url(), "take", "a"},
-                                                tbucket::test::with_env({{"TBUCKET_TLS_KEEP", "soon"}}));
+    RunResult keep_env = tbucket::test::tbucket(
+        {"-u", tls.url(), "take", "a"}, tbucket::test::with_env({{"TBUCKET_TLS_KEEP", "soon"}}));
     CHECK(keep_env.code == 2);
     CHECK(one_error_line(keep_env.err));
     CHECK_THAT(keep_env.err, Catch::Contains("TBUCKET_TLS_KEEP"));

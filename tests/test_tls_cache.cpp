@@ -19,9 +19,9 @@
 #include "support/tls_server.h"
 
 namespace fs = std::filesystem;
-using tbucket::test::read_file;
 using tbucket::test::ByteRelay;
 using tbucket::test::Child;
+using tbucket::test::read_file;
 using tbucket::test::RunOptions;
 using tbucket::test::RunResult;
 using tbucket::test::TlsServer;

@@ -24,11 +24,11 @@
 #include "support/tls_server.h"
 
 namespace fs = std::filesystem;
-using tbucket::test::read_file;
 using tbucket::test::ByteRelay;
 using tbucket::test::eventually;
 using tbucket::test::one_error_line;
 using tbucket::test::process_alive;
+using tbucket::test::read_file;
 using tbucket::test::RunOptions;
 using tbucket::test::RunResult;
 using tbucket::test::TlsServer;
@@ -40,8 +40,8 @@ struct Relayed {
     explicit Relayed(TlsServer& server) : tls(server), relay(server.tls_port) {}
     RunResult tb(std::vector<std::string> args, const RunOptions& options = {}) {
         args.insert(args.begin(), {tbucket::test::tbucket_path(), "-u",
-                                   "rediss://127.0.0.1:" + std::to_string(relay.port()),
-                                   "--cacert", tls.cert("ca.crt")});
+                                   "rediss://127.0.0.1:" + std::to_string(relay.port()), "--cacert",
+                                   tls.cert("ca.crt")});
         return tbucket::test::run(args, options);
     }
     // Runs `args` once the relay lets no new connection through: it
@@ -118,10 +118,10 @@ TEST_CASE("a keeper started by a command whose URL carries a password holds no U
     tls.server->command({"ACL", "SETUSER", "app", "on", ">s3cret-word", "~*", "&*", "+@all"});
     ByteRelay relay(tls.tls_port);
     std::string url = "rediss://app:s3cret-word@127.0.0.1:" + std::to_string(relay.port());
-    RunResult made = tbucket::test::run(
-        {tbucket::test::tbucket_path(), "--cacert", tls.cert("ca.crt"), "create", "u", "--capacity",
-         "10"},
-        tbucket::test::with_env({{"TBUCKET_URL", url}, {"REDIS_URL", url}}));
+    RunResult made =
+        tbucket::test::run({tbucket::test::tbucket_path(), "--cacert", tls.cert("ca.crt"), "create",
+                            "u", "--capacity", "10"},
+                           tbucket::test::with_env({{"TBUCKET_URL", url}, {"REDIS_URL", url}}));
     REQUIRE(made.code == 0);
     int pid = only_keeper(tls);
     std::string proc = "/proc/" + std::to_string(pid);
@@ -140,7 +140,8 @@ TEST_CASE("the keeper's socket is the user's only, and the keeper holds no passw
                     {tbucket::test::tbucket_path(), "-u", url, "--cacert", tls.cert("ca.crt")});
         return tbucket::test::run(args, tbucket::test::with_env(env));
     };
-    REQUIRE(tb({"create", "p", "--capacity", "10"}, {{"TBUCKET_PASSWORD", "s3cret-word"}}).code == 0);
+    REQUIRE(tb({"create", "p", "--capacity", "10"}, {{"TBUCKET_PASSWORD", "s3cret-word"}}).code ==
+            0);
     int pid = only_keeper(tls);
     std::string proc = "/proc/" + std::to_string(pid);
     CHECK(read_file(proc + "/environ").find("s3cret-word") == std::string::npos);
@@ -196,8 +197,9 @@ TEST_CASE("a keeper ends its keep time after the last command, and removes its s
     int pid = only_keeper(tls);
     CHECK(eventually([&] { return !process_alive(pid); }, 15));
     std::vector<std::string> left = keeper_files(tls);
-    CHECK(std::none_of(left.begin(), left.end(),
-                       [](const std::string& f) { return f.size() > 5 && f.substr(f.size() - 5) == ".sock"; }));
+    CHECK(std::none_of(left.begin(), left.end(), [](const std::string& f) {
+        return f.size() > 5 && f.substr(f.size() - 5) == ".sock";
+    }));
 }
 
 TEST_CASE("a killed keeper's socket is passed over, and the next command starts another",
@@ -225,8 +227,13 @@ TEST_CASE("a server the keeper cannot verify fails as it would without the keepe
     REQUIRE(tls.tb({"create", "v", "--capacity", "10"}).code == 0);
     only_keeper(tls);
     TlsServer other;  // another throw-away CA: untrusted by the first's ca.crt
-    std::vector<std::string> args{tbucket::test::tbucket_path(), "-u", other.url(), "--cacert",
-                                  tls.cert("ca.crt"), "take", "v"};
+    std::vector<std::string> args{tbucket::test::tbucket_path(),
+                                  "-u",
+                                  other.url(),
+                                  "--cacert",
+                                  tls.cert("ca.crt"),
+                                  "take",
+                                  "v"};
     // `other` moved XDG_RUNTIME_DIR: this test's commands use the first's.
     RunOptions same_dir = tbucket::test::with_env({{"XDG_RUNTIME_DIR", tls.runtime_dir()}});
     RunResult kept = tbucket::test::run(args, same_dir);
@@ -313,9 +320,10 @@ TEST_CASE("a keeper of another user's is never used", "[tls][e2e][keeper][securi
     CHECK(tls.server->dump_hash("tbucket:{u}").find("t=9 ") != std::string::npos);
 }
 
-TEST_CASE("a keeper killed during a command: the command asks again through the next, and "
-          "takes once",
-          "[tls][e2e][keeper][faults]") {
+TEST_CASE(
+    "a keeper killed during a command: the command asks again through the next, and "
+    "takes once",
+    "[tls][e2e][keeper][faults]") {
     TlsServer tls;
     REQUIRE(tls.tb({"create", "f", "--capacity", "10"}).code == 0);
     int pid = only_keeper(tls);
@@ -323,7 +331,8 @@ TEST_CASE("a keeper killed during a command: the command asks again through the 
     tls.server->command({"CLIENT", "PAUSE", "20000", "WRITE"});
     tbucket::test::Child take({tbucket::test::tbucket_path(), "-u", tls.url(), "--cacert",
                                tls.cert("ca.crt"), "take", "f"});
-    REQUIRE(eventually([&] { return tls.server->info_field("clients", "blocked_clients") == "1"; }));
+    REQUIRE(
+        eventually([&] { return tls.server->info_field("clients", "blocked_clients") == "1"; }));
     ::kill(pid, SIGKILL);
     REQUIRE(eventually([&] { return !process_alive(pid); }));
     tls.server->command({"CLIENT", "UNPAUSE"});
@@ -336,10 +345,12 @@ TEST_CASE("a keeper killed during a command: the command asks again through the 
     CHECK((now.size() == 1 && now[0] != pid && process_alive(now[0])));
 }
 
-TEST_CASE("the keeper's own flag typed by hand is exit 2 with one line", "[tls][e2e][keeper][usage]") {
+TEST_CASE("the keeper's own flag typed by hand is exit 2 with one line",
+          "[tls][e2e][keeper][usage]") {
     for (const std::vector<std::string>& args :
          {std::vector<std::string>{"--tls-keeper"},
-          std::vector<std::string>{"--tls-keeper", "/tmp", "1000", "", "", "", "", "", "h", "1", "x"}}) {
+          std::vector<std::string>{"--tls-keeper", "/tmp", "1000", "", "", "", "", "", "h", "1",
+                                   "x"}}) {
         RunResult r = tbucket::test::tbucket(args);
         CHECK(r.code == 2);
         CHECK(one_error_line(r.err));

@@ -111,7 +111,7 @@ TEST_CASE("top in a terminal: shows the buckets, sorts on a key, q restores the 
     REQUIRE(pane.has_file(dir + "/after"));
     CHECK(read_file(dir + "/status") == "0\n");
     CHECK(read_file(dir + "/after") == read_file(dir + "/before"));  // echo and canonical mode back
-    REQUIRE(pane.shows("MARK-BEFORE-TOP"));                  // the normal screen back
+    REQUIRE(pane.shows("MARK-BEFORE-TOP"));                          // the normal screen back
     CHECK(pane.screen().find("sort: level") == std::string::npos);
     tbucket::test::run({"rm", "-rf", dir});
 }

@@ -59,7 +59,7 @@ TEST_CASE("watch wakes on a put", "[wait][watch]") {
     CHECK_FALSE(watcher.exited_within(0.3));  // 2 of 3: still waiting
     CHECK(tb({"put", "w", "1"}).code == 0);
     auto put_done = Clock::now();  // the put's own process start-up is not the watcher's
-    CHECK(watcher.exited_within(0.15 * slowdown()));
+    CHECK(watcher.exited_within(8));  // woke on the put, before its 10 s timeout
     RunResult r = watcher.wait();
     INFO("woke " << seconds_since(put_done) << " s after the put returned");
     CHECK(r.code == 0);
@@ -76,13 +76,13 @@ TEST_CASE("watch times out with 124 when the bucket cannot fill in time", "[wait
     CHECK(r.code == 124);
     CHECK_THAT(r.err, Catch::StartsWith("tbucket: error: timed out after 1s"));
     CHECK(took >= 1.0);
-    CHECK(took < 2.0 * slowdown());
+    CHECK(took < 30);  // not waiting on: generous, for a loaded machine
 }
 
 TEST_CASE("take --wait wakes when the refill brings the tokens", "[wait][take]") {
     tb({"create", "r", "--capacity", "5", "--rate", "1/s", "--tokens", "0"});
     auto start = Clock::now();
-    RunResult r = tb({"--json", "take", "r", "2", "--wait=5s"});
+    RunResult r = tb({"--json", "take", "r", "2", "--wait=120s"});
     double took = seconds_since(start);
     CHECK(r.code == 0);
     json j = json::parse(r.out);
@@ -92,7 +92,7 @@ TEST_CASE("take --wait wakes when the refill brings the tokens", "[wait][take]")
     // time the take's own start took.
     CHECK(j["waited_ms"].get<int64_t>() >= 1500);
     CHECK(took > 1.5);
-    CHECK(took < 2.6 * slowdown());
+    CHECK(took < 60);  // woke, long before its deadline
 }
 
 TEST_CASE("a zero wait does not wait", "[wait][take]") {
@@ -104,9 +104,9 @@ TEST_CASE("a zero wait does not wait", "[wait][take]") {
 TEST_CASE("waiting for more than the capacity is impossible at once", "[wait]") {
     tb({"create", "r", "--capacity", "5", "--rate", "1/s"});
     auto start = Clock::now();
-    CHECK(tb({"take", "r", "6", "--wait=10s"}).code == 5);
-    CHECK(tb({"watch", "r", "6", "--timeout", "10s"}).code == 5);
-    CHECK(seconds_since(start) < 1.0 * slowdown());
+    CHECK(tb({"take", "r", "6", "--wait=120s"}).code == 5);
+    CHECK(tb({"watch", "r", "6", "--timeout", "120s"}).code == 5);
+    CHECK(seconds_since(start) < 60);  // at once, not at a deadline
 }
 
 TEST_CASE("two watch --take waiters and one token: exactly one wins", "[wait][watch]") {
@@ -263,7 +263,7 @@ TEST_CASE("a wait with the server gone for good ends at its deadline with 69", "
     server.stop();
     RunResult r = waiter.wait();
     CHECK(r.code == 69);
-    CHECK(seconds_since(start) < 2.0 * slowdown());
+    CHECK(seconds_since(start) < 30);  // at its 1 s deadline, not waiting on
 }
 
 TEST_CASE("on a terminal a long wait shows a countdown on stderr, cleared at the end",
@@ -330,21 +330,34 @@ TEST_CASE("the countdown fits a narrow terminal, cutting the bucket name short",
     }
 }
 
-TEST_CASE("^C to a shell loop of waits stops the loop, as tbucket dies by SIGINT", "[wait][signal]") {
+TEST_CASE("^C to a shell loop of waits stops the loop, as tbucket dies by SIGINT",
+          "[wait][signal]") {
     tb({"create", "d", "--capacity", "1", "--tokens", "0"});
-    tbucket::test::RunOptions options;
-    options.env = {{"TB", tbucket::test::tbucket_path()}, {"URL", redis().url()}};
-    // Child makes its own process group: the signal goes to the whole group,
-    // as a terminal's ^C does. bash gets it too, and goes on with the loop
-    // only when its child did not die of it.
-    Child loop({"bash", "-c",
-                "for i in 1 2 3; do \"$TB\" -u \"$URL\" take d --wait; echo next; done; echo finished"},
-               options);
-    until_subscribed(redis(), "d");
-    REQUIRE(kill(-loop.pid(), SIGINT) == 0);
-    RunResult r = loop.wait();
-    INFO("stdout: " << r.out << "stderr: " << r.err);
-    CHECK(r.code == 128 + SIGINT);
-    CHECK(r.out.empty());  // neither "next" nor "finished"
-    CHECK(redis().string({"HGET", "tbucket:{d}", "t"}) == "0");
+    // Every command that waits: each form of waiting, in line and not.
+    const char* waits[] = {"take d --wait",        "take d --wait=30s",
+                           "watch d --take",       "watch d 1",
+                           "run d --wait -- true", "run d --wait=30s -- true",
+                           "lease take d --wait",  "take d,d2 --wait"};
+    tb({"create", "d2", "--capacity", "1"});
+    for (const char* wait : waits) {
+        SECTION(wait) {
+            tbucket::test::RunOptions options;
+            options.env = {{"TB", tbucket::test::tbucket_path()}, {"URL", redis().url()}};
+            // Child makes its own process group: the signal goes to the whole
+            // group, as a terminal's ^C does. bash gets it too, and goes on
+            // with the loop only when its child did not die of it.
+            Child loop({"bash", "-c",
+                        std::string("for i in 1 2 3; do \"$TB\" -u \"$URL\" ") + wait +
+                            "; echo next; done; echo finished"},
+                       options);
+            until_subscribed(redis(), "d");
+            REQUIRE(kill(-loop.pid(), SIGINT) == 0);
+            RunResult r = loop.wait();
+            INFO("stdout: " << r.out << "stderr: " << r.err);
+            CHECK(r.code == 128 + SIGINT);
+            CHECK(r.out.empty());  // neither "next" nor "finished"
+            CHECK(redis().string({"HGET", "tbucket:{d}", "t"}) == "0");
+            CHECK(redis().string({"HGET", "tbucket:{d2}", "t"}) == "1");
+        }
+    }
 }

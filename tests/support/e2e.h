@@ -8,8 +8,8 @@
 #include <chrono>
 #include <fstream>
 #include <iterator>
-#include <memory>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
@@ -72,7 +72,8 @@ long long waiters(Server& server, const std::string& channel) {
     Reply r = server.command({"PUBSUB", "SHARDNUMSUB", channel});
     if (r->elements == 2) n += r->element[1]->integer;
     const std::string suffix = ":events";
-    if (channel.size() > suffix.size() && channel.compare(channel.size() - suffix.size(), suffix.size(), suffix) == 0) {
+    if (channel.size() > suffix.size() &&
+        channel.compare(channel.size() - suffix.size(), suffix.size(), suffix) == 0) {
         Reply q = server.command({"HGET", channel.substr(0, channel.size() - suffix.size()), "q"});
         if (q->type == REDIS_REPLY_STRING) n += std::stoll(std::string(q->str, q->len));
     }
@@ -118,7 +119,8 @@ inline double slowdown() {
 // server state that has no event to wait on; its last answer.
 template <typename Pred>
 bool eventually(Pred pred, double seconds = 10) {
-    auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds * slowdown());
+    auto end =
+        std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds * slowdown());
     while (std::chrono::steady_clock::now() < end) {
         if (pred()) return true;
         std::this_thread::sleep_for(std::chrono::milliseconds(5));

@@ -1,7 +1,5 @@
 #include "support/launch.h"
 
-#include "support/process.h"
-
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -11,6 +9,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <stdexcept>
+
+#include "support/process.h"
 
 namespace tbucket::test {
 namespace {

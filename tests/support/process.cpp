@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdlib>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 
@@ -23,8 +23,8 @@ std::vector<std::string> clean_environment(const std::map<std::string, std::stri
         std::string entry = *e;
         // TBUCKET_TLS_KEEP passes: TlsServer sets it for the whole test.
         bool caller = entry.rfind("TBUCKET_", 0) == 0 && entry.rfind("TBUCKET_TLS_KEEP=", 0) != 0;
-        if (caller || entry.rfind("REDIS_URL=", 0) == 0 ||
-            entry.rfind("REDISCLI_AUTH=", 0) == 0 || entry.rfind("NO_COLOR=", 0) == 0 ||
+        if (caller || entry.rfind("REDIS_URL=", 0) == 0 || entry.rfind("REDISCLI_AUTH=", 0) == 0 ||
+            entry.rfind("NO_COLOR=", 0) == 0 ||
             extra.count(entry.substr(0, entry.find('='))) != 0) {  // the extra one wins
             continue;
         }

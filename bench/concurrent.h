@@ -9,6 +9,10 @@
 // Each call is its own script run, as with Client: the results are the
 // same. A standalone server (or one node that owns every bucket asked
 // for): cluster redirects come back as errors, they are not followed.
+//
+// It lives in bench/, not in the library: lib_bench drives Redis with it
+// (bench/README.md), and tests/test_concurrent.cpp holds it to Client's
+// results. A program that needs it can build it the same way.
 
 #include <cstdint>
 #include <deque>
