@@ -19,8 +19,8 @@
 #include <string>
 #include <vector>
 
-#include "bucket.h"
-#include "script.h"
+#include "bucket/bucket.h"
+#include "bucket/script.h"
 
 using namespace tbucket;
 using Clock = std::chrono::steady_clock;

@@ -8,7 +8,7 @@
 #include <chrono>
 #include <cstring>
 
-#include "script.h"
+#include "bucket/script.h"
 
 namespace tbucket {
 

@@ -22,9 +22,9 @@
 #include <variant>
 #include <vector>
 
-#include "bucket.h"
-#include "connection.h"
-#include "script.h"
+#include "bucket/bucket.h"
+#include "bucket/script.h"
+#include "redis/connection.h"
 
 namespace tbucket {
 

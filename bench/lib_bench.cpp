@@ -36,10 +36,10 @@
 #include <thread>
 #include <vector>
 
-#include "bucket.h"
+#include "bucket/bucket.h"
+#include "bucket/script.h"
 #include "concurrent.h"
-#include "script.h"
-#include "wait.h"
+#include "wait/wait.h"
 
 using namespace tbucket;
 using Clock = std::chrono::steady_clock;

@@ -30,7 +30,7 @@ median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 row "figure" "counters" "" "before" "" "ratio"
 # --- Redis CPU per take: the take script of BASE against today's -----------
 new_sha=$("$build/lib_bench" "$port" sha)
-loaded=$(cat src/scripts/common.lua src/scripts/take.lua | rc -x script load)
+loaded=$(cat src/bucket/scripts/common.lua src/bucket/scripts/take.lua | rc -x script load)
 [ "$loaded" = "$new_sha" ] || { echo "bench/metrics.sh: the build is not of this tree ($loaded, $new_sha)" >&2; exit 2; }
 old_sha=$( (git show "$base:src/scripts/common.lua"; git show "$base:src/scripts/take.lua") | rc -x script load)
 # Commands the scripts ran per EVALSHA since the last CONFIG RESETSTAT.

@@ -5,11 +5,11 @@
 #include <cstdlib>
 #include <fstream>
 
-#include "error.h"
-#include "lease.h"
-#include "parse.h"
+#include "bucket/lease.h"
+#include "net/tls_keeper.h"
 #include "tls_build.h"
-#include "tls_keeper.h"
+#include "util/error.h"
+#include "util/parse.h"
 
 namespace tbucket::cli {
 namespace {

@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "bucket.h"
+#include "bucket/bucket.h"
 #include "cli11.h"
+#include "net/url.h"
 #include "output.h"
-#include "url.h"
 #include "waiting.h"
 
 namespace tbucket::cli {

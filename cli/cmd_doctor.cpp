@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app.h"
-#include "doctor.h"
+#include "doctor/doctor.h"
 #include "exit_codes.h"
 
 namespace tbucket::cli {

@@ -4,10 +4,10 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "bucket/lease.h"
 #include "exit_codes.h"
-#include "lease.h"
-#include "name_list.h"
-#include "parse.h"
+#include "util/name_list.h"
+#include "util/parse.h"
 #include "waiting.h"
 
 namespace tbucket::cli {

@@ -1,7 +1,7 @@
 #include "app.h"
 #include "exit_codes.h"
-#include "parse.h"
 #include "prometheus.h"
+#include "util/parse.h"
 
 namespace tbucket::cli {
 

@@ -1,6 +1,6 @@
 #include "app.h"
 #include "exit_codes.h"
-#include "parse.h"
+#include "util/parse.h"
 
 namespace tbucket::cli {
 namespace {

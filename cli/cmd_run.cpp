@@ -7,12 +7,13 @@
 #include <functional>
 
 #include "app.h"
+#include "bucket/lease.h"
 #include "exit_codes.h"
-#include "lease.h"
-#include "name_list.h"
-#include "parse.h"
 #include "suggest.h"
 #include "supervise.h"
+#include "util/name_list.h"
+#include "util/parse.h"
+#include "wait/multi_wait.h"
 #include "waiting.h"
 
 namespace tbucket::cli {

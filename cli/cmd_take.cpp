@@ -1,7 +1,8 @@
 #include "app.h"
 #include "exit_codes.h"
-#include "name_list.h"
-#include "parse.h"
+#include "util/name_list.h"
+#include "util/parse.h"
+#include "wait/multi_wait.h"
 #include "waiting.h"
 
 namespace tbucket::cli {

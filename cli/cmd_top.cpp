@@ -14,8 +14,8 @@
 
 #include "app.h"
 #include "exit_codes.h"
-#include "parse.h"
 #include "top_view.h"
+#include "util/parse.h"
 #include "waiting.h"
 
 namespace tbucket::cli {

@@ -7,7 +7,7 @@
 #include <span>
 #include <string>
 
-#include "error.h"
+#include "util/error.h"
 
 namespace tbucket::cli {
 

@@ -12,10 +12,10 @@
 #include "app.h"
 #include "exit_codes.h"
 #include "help.h"
-#include "parse.h"
+#include "net/tls_keeper.h"
 #include "suggest.h"
 #include "tls_build.h"
-#include "tls_keeper.h"
+#include "util/parse.h"
 
 namespace tbucket::cli {
 namespace {

@@ -8,8 +8,8 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
-#include "parse.h"
 #include "shown.h"
+#include "util/parse.h"
 
 namespace tbucket::cli {
 namespace {

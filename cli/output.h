@@ -8,10 +8,10 @@
 #include <string_view>
 #include <vector>
 
-#include "bucket.h"
-#include "error.h"
-#include "lease.h"
-#include "multi.h"
+#include "bucket/bucket.h"
+#include "bucket/lease.h"
+#include "bucket/multi.h"
+#include "util/error.h"
 
 namespace tbucket::cli {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "bucket.h"
+#include "bucket/bucket.h"
 
 namespace tbucket::cli {
 

@@ -18,9 +18,9 @@
 #include <thread>
 
 #include "app.h"
+#include "bucket/lease.h"
 #include "exit_codes.h"
-#include "lease.h"
-#include "parse.h"
+#include "util/parse.h"
 
 namespace tbucket::cli {
 namespace {

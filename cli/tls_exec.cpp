@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "error.h"
 #include "exit_codes.h"
 #include "tls_build.h"
+#include "util/error.h"
 
 namespace tbucket::cli {
 namespace {

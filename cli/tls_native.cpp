@@ -1,9 +1,9 @@
 // tbucket-tls: TLS is built in.
 
 #include "exit_codes.h"
-#include "tls.h"
+#include "net/tls.h"
+#include "net/tls_keeper.h"
 #include "tls_build.h"
-#include "tls_keeper.h"
 
 namespace tbucket::cli {
 

@@ -4,8 +4,8 @@
 #include <cmath>
 #include <cstdio>
 
-#include "parse.h"
 #include "shown.h"
+#include "util/parse.h"
 
 namespace tbucket::cli {
 namespace {

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "bucket.h"
+#include "bucket/bucket.h"
 
 namespace tbucket::cli {
 

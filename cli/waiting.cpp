@@ -8,7 +8,7 @@
 #include <cstdio>
 
 #include "app.h"
-#include "parse.h"
+#include "util/parse.h"
 
 namespace tbucket::cli {
 namespace {

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "output.h"
-#include "wait.h"
+#include "wait/wait.h"
 
 namespace tbucket::cli {
 

@@ -12,9 +12,9 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "bucket.h"
-#include "url.h"
-#include "wait.h"
+#include "bucket/bucket.h"
+#include "net/url.h"
+#include "wait/wait.h"
 
 int main(int argc, char** argv) {
     using namespace tbucket;

@@ -10,9 +10,9 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "parse.h"
-#include "script.h"
+#include "bucket/script.h"
 #include "support/e2e.h"
+#include "util/parse.h"
 
 using tbucket::test::redis;
 using tbucket::test::RunOptions;

@@ -4,7 +4,7 @@
 #include <chrono>
 #include <thread>
 
-#include "bucket.h"
+#include "bucket/bucket.h"
 #include "support/redis_server.h"
 
 using namespace tbucket;

@@ -16,7 +16,7 @@
 #include <set>
 #include <thread>
 
-#include "bucket.h"
+#include "bucket/bucket.h"
 #include "support/e2e.h"
 #include "support/process.h"
 #include "support/redis_cluster.h"

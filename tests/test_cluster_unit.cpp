@@ -1,11 +1,11 @@
-// Unit tests for src/cluster.h that need no server: key slots, redirect
+// Unit tests for src/redis/cluster.h that need no server: key slots, redirect
 // replies, and the wording Nodes relies on to tell a refused connection
 // from a lost one.
 
 #include <catch2/catch.hpp>
 
-#include "cluster.h"
-#include "error.h"
+#include "redis/cluster.h"
+#include "util/error.h"
 
 namespace tbucket {
 namespace {

@@ -9,7 +9,7 @@
 #include <map>
 #include <set>
 
-#include "bucket.h"
+#include "bucket/bucket.h"
 #include "concurrent.h"
 #include "support/redis_server.h"
 

@@ -3,7 +3,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "doctor_checks.h"
+#include "doctor/doctor_checks.h"
 
 using tbucket::doctor::ClusterNode;
 using tbucket::doctor::parse_cluster_nodes;

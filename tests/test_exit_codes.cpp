@@ -9,8 +9,8 @@
 #include <utility>
 #include <vector>
 
-#include "error.h"
 #include "exit_codes.h"
+#include "util/error.h"
 
 namespace tbucket {
 namespace {

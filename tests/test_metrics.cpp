@@ -4,9 +4,9 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
-#include "bucket.h"
-#include "names.h"
-#include "script.h"
+#include "bucket/bucket.h"
+#include "bucket/names.h"
+#include "bucket/script.h"
 #include "support/e2e.h"
 
 using nlohmann::json;

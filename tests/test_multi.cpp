@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "script.h"
+#include "bucket/script.h"
 #include "support/e2e.h"
 #include "support/fault_proxy.h"
 

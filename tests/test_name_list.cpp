@@ -1,11 +1,11 @@
-// Unit tests for src/name_list.h: NAME[=N][,NAME[=N]...] (SPEC §11).
+// Unit tests for src/util/name_list.h: NAME[=N][,NAME[=N]...] (SPEC §11).
 
 #include <catch2/catch.hpp>
 #include <string>
 #include <vector>
 
-#include "error.h"
-#include "name_list.h"
+#include "util/error.h"
+#include "util/name_list.h"
 
 namespace tbucket {
 namespace {

@@ -1,9 +1,9 @@
-// The index of names' pure parts (src/names.cpp): the slot tags and the glob.
+// The index of names' pure parts (src/bucket/names.cpp): the slot tags and the glob.
 
 #include <catch2/catch.hpp>
 
-#include "cluster.h"
-#include "names.h"
+#include "bucket/names.h"
+#include "redis/cluster.h"
 
 TEST_CASE("slot_tag gives every slot a 4-character tag that hashes to it", "[names]") {
     for (int slot = 0; slot < tbucket::cluster_slots; ++slot) {

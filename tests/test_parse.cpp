@@ -1,4 +1,4 @@
-// Unit tests for src/parse.h: names, patterns, counts, rates, durations and
+// Unit tests for src/util/parse.h: names, patterns, counts, rates, durations and
 // their human forms (SPEC §6).
 
 #include <catch2/catch.hpp>
@@ -12,8 +12,8 @@
 #include <string_view>
 #include <vector>
 
-#include "error.h"
-#include "parse.h"
+#include "util/error.h"
+#include "util/parse.h"
 
 namespace tbucket {
 namespace {

@@ -10,7 +10,7 @@
 #include <future>
 #include <thread>
 
-#include "connection.h"
+#include "redis/connection.h"
 #include "support/fault_proxy.h"
 #include "support/proxy_link.h"
 #include "support/redis_server.h"

@@ -1,4 +1,4 @@
-// Unit tests for tbucket::State's arithmetic (src/bucket.cpp): the level
+// Unit tests for tbucket::State's arithmetic (src/bucket/bucket.cpp): the level
 // shown, the time until full and the time until N tokens, which must agree
 // with the Lua scripts' refill, t + elapsed_us * r / (p * 1000).
 
@@ -10,9 +10,9 @@
 #include <sstream>
 #include <string>
 
-#include "bucket.h"
-#include "error.h"
+#include "bucket/bucket.h"
 #include "output.h"
+#include "util/error.h"
 
 namespace tbucket {
 namespace {

@@ -285,10 +285,10 @@ TEST_CASE("a holder cut off from Redis ends its command before the server can gi
     // 10 s: longer than what is left of the 6 s lease).
     proxy.fault_nth({"EVALSHA", "EVAL"}, 2, tbucket::test::FaultProxy::Fault::drop_reply);
     const std::string dir = temp_dir();
-    Child holder(tb_argv(
-        proxy.url(),
-        {"--timeout-io", "10s", "run", "cut", "--lease", "6s", "--", "sh", "-c",
-         "trap 'date +%s%N > " + dir + "/term; kill $!; exit 0' TERM; echo started; sleep 60 & wait"}));
+    Child holder(tb_argv(proxy.url(),
+                         {"--timeout-io", "10s", "run", "cut", "--lease", "6s", "--", "sh", "-c",
+                          "trap 'date +%s%N > " + dir +
+                              "/term; kill $!; exit 0' TERM; echo started; sleep 60 & wait"}));
     REQUIRE(holder.wait_for_output("started", 60));
     RunResult other = tb({"--json", "lease", "take", "cut", "--ttl", "60s", "--wait=120s"});
     REQUIRE(other.code == 0);

@@ -1,4 +1,4 @@
-// TLS session resumption across one-shot commands (src/tls_cache.h), end to
+// TLS session resumption across one-shot commands (src/net/tls_cache.h), end to
 // end: the built tbucket through a ByteRelay to a redis-server's TLS port.
 // Whether a handshake was full or resumed is read from the server's side:
 // a full one carries the server's certificate chain, a resumed one does not

@@ -1,4 +1,4 @@
-// The TLS keeper (src/tls_keeper.h), end to end: the built tbucket against
+// The TLS keeper (src/net/tls_keeper.h), end to end: the built tbucket against
 // a redis-server's TLS port, often through a ByteRelay that can stop
 // letting new connections through. A command that still reaches the server
 // then can only have used a connection the keeper made before: that is how

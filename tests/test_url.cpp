@@ -1,12 +1,12 @@
-// Unit tests for src/url.h: redis:// and unix:// URLs (SPEC §3). A password
+// Unit tests for src/net/url.h: redis:// and unix:// URLs (SPEC §3). A password
 // must never appear in an error message or in describe_endpoint.
 
 #include <catch2/catch.hpp>
 #include <string>
 #include <string_view>
 
-#include "error.h"
-#include "url.h"
+#include "net/url.h"
+#include "util/error.h"
 
 namespace tbucket {
 namespace {

@@ -58,7 +58,7 @@ TEST_CASE("watch wakes on a put", "[wait][watch]") {
     CHECK(tb({"put", "w", "2"}).code == 0);
     CHECK_FALSE(watcher.exited_within(0.3));  // 2 of 3: still waiting
     CHECK(tb({"put", "w", "1"}).code == 0);
-    auto put_done = Clock::now();  // the put's own process start-up is not the watcher's
+    auto put_done = Clock::now();     // the put's own process start-up is not the watcher's
     CHECK(watcher.exited_within(8));  // woke on the put, before its 10 s timeout
     RunResult r = watcher.wait();
     INFO("woke " << seconds_since(put_done) << " s after the put returned");

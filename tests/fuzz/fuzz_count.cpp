@@ -4,7 +4,7 @@
 #include <string>
 
 #include "fuzz_support.h"
-#include "parse.h"
+#include "util/parse.h"
 
 namespace {
 

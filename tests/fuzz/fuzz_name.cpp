@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "fuzz_support.h"
-#include "parse.h"
+#include "util/parse.h"
 
 namespace {
 

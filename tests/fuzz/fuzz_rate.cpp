@@ -8,7 +8,7 @@
 #include <string>
 
 #include "fuzz_support.h"
-#include "parse.h"
+#include "util/parse.h"
 
 namespace {
 

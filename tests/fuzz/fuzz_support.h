@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-#include "error.h"
+#include "util/error.h"
 
 namespace tbucket::fuzz {
 

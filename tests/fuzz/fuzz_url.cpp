@@ -7,7 +7,7 @@
 #include <string>
 
 #include "fuzz_support.h"
-#include "url.h"
+#include "net/url.h"
 
 namespace {
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "connection.h"
+#include "redis/connection.h"
 
 namespace tbucket::test {
 

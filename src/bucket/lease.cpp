@@ -1,0 +1,122 @@
+#include "bucket/lease.h"
+
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "bucket/script.h"
+#include "redis/reply_read.h"
+
+namespace tbucket {
+namespace {
+
+const redisReply& checked(const Reply& reply, const std::string& name) {
+    if (reply->type == REDIS_REPLY_ERROR) throw script_error(*reply, name);
+    return *reply;
+}
+
+State answered_state(const redisReply& reply, const std::string& name, std::string node) {
+    State state = parse_state(reply, name);
+    state.node = std::move(node);
+    state.leased = number_at(reply, 6);
+    return state;
+}
+
+// "<tokens> <fence> <since ms> <ttl ms> <host> <pid>"
+LeaseInfo parse_record(const std::string& id, const std::string& record, int64_t ends_in_ms) {
+    LeaseInfo info;
+    info.id = id;
+    long long tokens = 0, fence = 0, since = 0, ttl = 0, pid = 0;
+    char host[256] = {0};
+    if (std::sscanf(record.c_str(), "%lld %lld %lld %lld %255s %lld", &tokens, &fence, &since, &ttl,
+                    host, &pid) != 6)
+        throw Error(ErrorKind::data, "a lease record is not a tbucket lease's; left untouched");
+    info.tokens = tokens;
+    info.fence = fence;
+    info.since_ms = since;
+    info.ttl_ms = ttl;
+    info.host = host;
+    info.pid = pid;
+    info.ends_in_ms = ends_in_ms;
+    return info;
+}
+
+}  // namespace
+
+std::string new_lease_id() {
+    unsigned char bytes[12];
+    if (getrandom(bytes, sizeof bytes, 0) != static_cast<ssize_t>(sizeof bytes))
+        throw Error(ErrorKind::internal, "cannot read random bytes for a lease id");
+    std::string id;
+    static const char hex[] = "0123456789abcdef";
+    for (unsigned char b : bytes) {
+        id += hex[b >> 4];
+        id += hex[b & 15];
+    }
+    return id;
+}
+
+bool valid_lease_id(std::string_view id) {
+    if (id.size() != 24) return false;
+    for (char c : id) {
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+    }
+    return true;
+}
+
+std::string lease_holder(long pid) {
+    char host[256] = {0};
+    if (gethostname(host, sizeof host - 1) != 0 || !host[0])
+        std::snprintf(host, sizeof host, "unknown");
+    // The script takes a host of letters, digits, '.', '-' and '_'.
+    for (char* c = host; *c; ++c) {
+        bool fine = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                    (*c >= '0' && *c <= '9') || *c == '.' || *c == '-' || *c == '_';
+        if (!fine) *c = '_';
+    }
+    return std::string(host) + " " + std::to_string(pid);
+}
+
+RenewResult renew_lease(Client& client, const std::string& name, const std::string& id,
+                        int64_t ttl_ms) {
+    std::string node;
+    Reply answer =
+        client.run_change(scripts::lease_renew_script, name, {id, std::to_string(ttl_ms)}, node);
+    const redisReply& reply = checked(answer, name);
+    RenewResult result;
+    result.state = answered_state(reply, name, std::move(node));
+    result.held = string_at(reply, 7) == "renewed";
+    return result;
+}
+
+ReleaseResult release_lease(Client& client, const std::string& name, const std::string& id) {
+    std::string node;
+    Reply answer = client.run_change(scripts::lease_release_script, name, {id}, node);
+    const redisReply& reply = checked(answer, name);
+    ReleaseResult result;
+    result.state = answered_state(reply, name, std::move(node));
+    std::string outcome = string_at(reply, 7);
+    if (outcome == "released") result.outcome = ReleaseOutcome::released;
+    if (outcome == "already") result.outcome = ReleaseOutcome::already;
+    if (outcome == "expired") result.outcome = ReleaseOutcome::expired;
+    result.added = number_at(reply, 8);
+    return result;
+}
+
+LeaseList list_leases(Client& client, const std::string& name) {
+    std::vector<std::string> by;
+    std::vector<Reply> replies = run_scripts(
+        client.nodes(), {ScriptCall{&scripts::lease_list_script, client.key(name), {}}}, &by);
+    const redisReply& reply = checked(replies.front(), name);
+    LeaseList list;
+    list.state = answered_state(reply, name, std::move(by.front()));
+    for (std::size_t i = 7; i < reply.elements; ++i) {
+        const redisReply& lease = element(reply, i);
+        list.leases.push_back(
+            parse_record(string_at(lease, 0), string_at(lease, 1), integer_at(lease, 2)));
+    }
+    return list;
+}
+
+}  // namespace tbucket

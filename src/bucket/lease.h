@@ -1,0 +1,56 @@
+#pragma once
+
+// Leases (SPEC §9): tokens of a bucket without refill held for a while,
+// renewed by their holder, given back when released or when their time is
+// up. Taking one is Client::take with a LeaseSpec; the rest is here.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bucket/bucket.h"
+
+namespace tbucket {
+
+// 24 lowercase hex digits from the kernel's random source.
+std::string new_lease_id();
+bool valid_lease_id(std::string_view id);
+// "<host> <pid>" for lease list: who holds it.
+std::string lease_holder(long pid);
+
+struct RenewResult {
+    State state;
+    bool held = false;  // false: the lease had ended (or never was); not revived
+};
+
+enum class ReleaseOutcome { released, already, expired, unknown };
+
+struct ReleaseResult {
+    State state;
+    ReleaseOutcome outcome = ReleaseOutcome::unknown;
+    double added = 0;  // tokens that went back to the level
+};
+
+struct LeaseInfo {
+    std::string id;
+    int64_t tokens = 0;
+    int64_t fence = 0;
+    int64_t since_ms = 0;  // server time when it was taken, ms since the epoch
+    int64_t ttl_ms = 0;    // as taken; renewals may give another
+    std::string host;
+    int64_t pid = 0;
+    int64_t ends_in_ms = 0;
+};
+
+struct LeaseList {
+    State state;
+    std::vector<LeaseInfo> leases;  // soonest to end first
+};
+
+RenewResult renew_lease(Client& client, const std::string& name, const std::string& id,
+                        int64_t ttl_ms);
+ReleaseResult release_lease(Client& client, const std::string& name, const std::string& id);
+LeaseList list_leases(Client& client, const std::string& name);
+
+}  // namespace tbucket

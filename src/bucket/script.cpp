@@ -1,0 +1,155 @@
+#include "bucket/script.h"
+
+#include <sys/random.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+
+#include "bucket/names.h"
+#include "util/error.h"
+#include "util/parse.h"
+
+namespace tbucket {
+
+Command script_command(const ScriptCall& call, bool by_sha) {
+    Command command;
+    command.reserve(5 + call.more_keys.size() + call.args.size());
+    command.emplace_back(by_sha ? "EVALSHA" : "EVAL");
+    command.emplace_back(by_sha ? call.script->sha1 : call.script->source);
+    bool index = !call.id_key.empty() && !call.index_key.empty();
+    std::size_t keys = 1 + (call.id_key.empty() ? 0 : 1) + (index ? 1 : 0) + call.more_keys.size();
+    command.push_back(std::to_string(keys));
+    command.push_back(call.key);
+    if (!call.id_key.empty()) command.push_back(call.id_key);
+    if (index) command.push_back(call.index_key);
+    command.insert(command.end(), call.more_keys.begin(), call.more_keys.end());
+    command.insert(command.end(), call.args.begin(), call.args.end());
+    return command;
+}
+
+std::string request_id_key(const std::string& key) {
+    // 64 random bits drawn once per process, then a counter: one system call
+    // per process, not per request (it showed in the library's throughput).
+    // Ids never repeat within a process; two processes' ids meet only if
+    // their 64 random bits do, and an id lives for seconds.
+    static const uint64_t random = [] {
+        uint64_t bits = 0;
+        if (getrandom(&bits, sizeof bits, 0) != static_cast<ssize_t>(sizeof bits))
+            throw Error(ErrorKind::internal, "cannot read random bytes for request ids");
+        return bits;
+    }();
+    static std::atomic<uint32_t> counter{0};
+    char id[25];
+    std::snprintf(id, sizeof id, "%016llx%08x", static_cast<unsigned long long>(random),
+                  counter.fetch_add(1, std::memory_order_relaxed));
+    return key + ":id:" + id;
+}
+
+ScriptCall change_call(const Script& script, std::string key, std::vector<std::string> args,
+                       int64_t memory_ms, bool indexed) {
+    args.insert(args.begin(), std::to_string(memory_ms));
+    std::string id_key = request_id_key(key);
+    std::string index_key = indexed ? index_key_of(key) : "";
+    return {&script, std::move(key), std::move(args), std::move(id_key), std::move(index_key)};
+}
+
+int64_t retry_window_ms(const ConnectionOptions& options) {
+    return 2 * options.io_timeout_ms + options.connect_timeout_ms;
+}
+
+bool is_noscript(const Reply& reply) {
+    return reply->type == REDIS_REPLY_ERROR &&
+           std::string_view(reply->str, reply->len).substr(0, 8) == "NOSCRIPT";
+}
+
+std::string describe_settings(const Settings& s) {
+    std::string out = "capacity " + std::to_string(s.capacity);
+    out += s.rate ? ", rate " + format_rate(*s.rate) : ", no refill";
+    if (s.expire_ms) out += ", expire " + format_exact_ms(*s.expire_ms);
+    return out;
+}
+
+namespace {
+
+std::string settings_text(std::string_view detail) {
+    // detail: "<capacity> <amount|-> <period_ms> <expire_ms>"
+    char amount[64] = {0};
+    long long capacity = 0, period = 0, expire = 0;
+    std::string d(detail);
+    if (std::sscanf(d.c_str(), "%lld %63s %lld %lld", &capacity, amount, &period, &expire) != 4)
+        return d;
+    Settings s{capacity, std::nullopt, std::nullopt};
+    if (std::string_view(amount) != "-") s.rate = Rate{std::strtod(amount, nullptr), period};
+    if (expire > 0) s.expire_ms = expire;
+    return describe_settings(s);
+}
+
+}  // namespace
+
+std::vector<Reply> run_scripts(Nodes& nodes, const std::vector<ScriptCall>& calls,
+                               std::vector<std::string>* answered_by) {
+    std::vector<Routed> commands;
+    commands.reserve(calls.size());
+    for (const ScriptCall& call : calls) commands.push_back({call.key, script_command(call, true)});
+    std::vector<Reply> replies = nodes.pipeline(commands, answered_by);
+    std::vector<Routed> retry;
+    std::vector<std::size_t> retry_index;
+    for (std::size_t i = 0; i < replies.size(); ++i) {
+        if (!is_noscript(replies[i])) continue;
+        retry.push_back({calls[i].key, script_command(calls[i], false)});
+        retry_index.push_back(i);
+    }
+    if (retry.empty()) return replies;
+    std::vector<std::string> retry_by;
+    std::vector<Reply> again = nodes.pipeline(retry, answered_by ? &retry_by : nullptr);
+    for (std::size_t i = 0; i < again.size(); ++i) {
+        replies[retry_index[i]] = std::move(again[i]);
+        if (answered_by) (*answered_by)[retry_index[i]] = std::move(retry_by[i]);
+    }
+    return replies;
+}
+
+Error script_error(const redisReply& reply, std::string_view name) {
+    std::string text = reply_error_text(reply);
+    std::size_t space = text.find(' ');
+    std::string code = text.substr(0, space);
+    std::string detail = space == std::string::npos ? "" : text.substr(space + 1);
+    std::string bucket = "bucket '" + std::string(name) + "'";
+    if (code == "TBNOTFOUND")
+        return Error(ErrorKind::not_found, "no such bucket: " + std::string(name));
+    if (code == "TBEXISTS") {
+        return Error(ErrorKind::exists,
+                     bucket + " exists with other settings (" + settings_text(detail) + ")");
+    }
+    if (code == "TBIMPOSSIBLE") {
+        return Error(ErrorKind::impossible,
+                     "more tokens asked than " + bucket + " can hold (capacity " + detail + ")");
+    }
+    if (code == "TBREFILLS") {
+        // detail: "<amount> <period ms>"
+        char amount[64] = {0};
+        long long period = 0;
+        std::string rate = detail;
+        if (std::sscanf(detail.c_str(), "%63s %lld", amount, &period) == 2)
+            rate = format_rate(Rate{std::strtod(amount, nullptr), period});
+        return Error(ErrorKind::usage,
+                     bucket + " refills (" + rate + "): leases are for buckets without refill");
+    }
+    if (code == "TBDATA") return Error(ErrorKind::data, detail);
+    if (code == "TBUSAGE") return Error(ErrorKind::usage, detail);
+    ErrorKind kind = classify_reply_error(text);
+    if (code == "NOAUTH" || text.find("Protocol error: unauthenticated") != std::string::npos) {
+        // Redis 7 answers a long command from a client that has not
+        // authenticated with a protocol error that names no password.
+        return Error(kind,
+                     "this Redis server needs a password: give it with --password-file, "
+                     "TBUCKET_PASSWORD or the URL (redis://:PASSWORD@host)");
+    }
+    if (kind == ErrorKind::refused) {
+        return Error(kind, "Redis refused the command on " + bucket + ": " + text);
+    }
+    return Error(kind, "Redis error on " + bucket + ": " + text);
+}
+
+}  // namespace tbucket

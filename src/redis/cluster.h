@@ -1,0 +1,99 @@
+#pragma once
+
+// Finding the node that holds a key: seed nodes tried in order, and Redis
+// Cluster redirects (MOVED, ASK) followed. On a standalone server nothing
+// here costs a command: keys go to the first seed that answers until a
+// server says otherwise.
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "redis/connection.h"
+
+namespace tbucket {
+
+inline constexpr int cluster_slots = 16384;
+// Redirects one command may follow before it gives up (exit 69).
+inline constexpr int max_redirects = 5;
+
+// The cluster slot of a key: CRC16 (XMODEM) of its hash tag, or of the
+// whole key when it has none, modulo 16384.
+int key_slot(std::string_view key);
+
+// A "MOVED <slot> <host>:<port>" or "ASK <slot> <host>:<port>" error reply.
+struct Redirect {
+    bool ask = false;
+    int slot = 0;
+    std::string host;  // empty: the node that sent the redirect
+    int port = 0;
+};
+std::optional<Redirect> parse_redirect(std::string_view message);
+
+// True when Connection failed before sending anything (it could not
+// connect): then trying the next seed cannot run a command twice.
+bool is_connect_failure(const Error& error);
+
+// A command and the key it touches (empty: any node will do).
+struct Routed {
+    std::string key;
+    Command command;
+};
+
+class Nodes {
+  public:
+    // At least one seed; redirected-to nodes get the first seed's options
+    // (credentials, database, timeouts) with their own host and port.
+    explicit Nodes(std::vector<ConnectionOptions> seeds);
+
+    // Each command to the node that owns its key, one pipeline per node (so
+    // one round trip on a standalone server). MOVED and ASK are followed,
+    // ASK with ASKING; more than max_redirects for one command is
+    // Error(unavailable). A node that fails is forgotten, then the error is
+    // rethrown. `answered_by`, when given, gets each reply's node.
+    std::vector<Reply> pipeline(const std::vector<Routed>& commands,
+                                std::vector<std::string>* answered_by = nullptr);
+
+    // Connection options for the node believed to own `key`: the one a
+    // redirect named, else nullopt (ask the seeds).
+    std::optional<ConnectionOptions> owner_options(std::string_view key) const;
+    // Each seed's options, the one that answered last first.
+    std::vector<ConnectionOptions> seed_options() const;
+    // A redirect's node as connection options.
+    ConnectionOptions node_options(const std::string& host, int port) const;
+    // Remembers a MOVED heard elsewhere (by a subscriber); `moved.host` set.
+    void learn(const Redirect& moved);
+
+    // One connection per primary: CLUSTER SLOTS on a seed; a server without
+    // cluster support (or that may not run it) is the only primary.
+    std::vector<Connection*> primaries();
+
+    // Closes every connection and forgets what redirects taught.
+    void reset();
+    // Closes every connection (each opens again when next used), keeping
+    // where keys live: an idle waiter holds only its subscription.
+    void close_all();
+
+  private:
+    struct Pending;
+    Connection& connection_to(const ConnectionOptions& options);
+    std::string route(std::string_view key) const;
+    std::vector<Reply> on_seed(const std::vector<Command>& commands, std::string& endpoint);
+    std::vector<Reply> on_node(const std::string& endpoint, const std::vector<Command>& commands);
+    void send_group(const std::vector<Routed>& commands, const std::string& endpoint,
+                    std::vector<Pending>& group, std::vector<Reply>& replies,
+                    std::vector<Pending>& again, std::vector<std::string>* answered_by);
+    void follow(Pending& p, const Redirect& r, const std::string& from, const std::string& key);
+    void forget(const std::string& endpoint);
+
+    std::vector<ConnectionOptions> seeds_;
+    std::size_t seed_ = 0;                                            // the seed that answered last
+    std::map<std::string, std::unique_ptr<Connection>> connections_;  // by endpoint
+    std::unordered_map<int, std::string> slots_;  // slot → endpoint, from MOVED
+};
+
+}  // namespace tbucket
