@@ -466,7 +466,7 @@ int free_port() {
 int main(int argc, char** argv) {
     if (argc < 3) {
         std::fprintf(stderr,
-                     "usage: lib_bench PORT sha|seq|conc|loop|wake|poll|idle "
+                     "usage: lib_bench PORT sha|source|seq|conc|loop|wake|poll|idle "
                      "TBUCKET|herd N TBUCKET|pollidle|memory|usage CMD...\n");
         return 2;
     }
@@ -477,6 +477,9 @@ int main(int argc, char** argv) {
         if (what == "sha")
             std::printf("%.*s\n", static_cast<int>(scripts::take_script.sha1.size()),
                         scripts::take_script.sha1.data());
+        if (what == "source")  // the take script as built: its helpers joined in
+            std::fwrite(scripts::take_script.source.data(), 1, scripts::take_script.source.size(),
+                        stdout);
         if (what == "seq") seq();
         if (what == "conc") conc();
         if (what == "loop") loop();

@@ -30,9 +30,15 @@ median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 row "figure" "counters" "" "before" "" "ratio"
 # --- Redis CPU per take: the take script of BASE against today's -----------
 new_sha=$("$build/lib_bench" "$port" sha)
-loaded=$(cat src/bucket/scripts/common.lua src/bucket/scripts/take.lua | rc -x script load)
+loaded=$("$build/lib_bench" 0 source | rc -x script load)
 [ "$loaded" = "$new_sha" ] || { echo "bench/metrics.sh: the build is not of this tree ($loaded, $new_sha)" >&2; exit 2; }
-old_sha=$( (git show "$base:src/scripts/common.lua"; git show "$base:src/scripts/take.lua") | rc -x script load)
+old_script() {  # BASE's take script: its scripts were in src/scripts/ before the layers
+    d=src/bucket/scripts
+    git cat-file -e "$base:$d/take.lua" 2>/dev/null || d=src/scripts
+    git show "$base:$d/common.lua"
+    git show "$base:$d/take.lua"
+}
+old_sha=$(old_script | rc -x script load)
 # Commands the scripts ran per EVALSHA since the last CONFIG RESETSTAT.
 inner_per_call() {
     rc info commandstats | tr -d '\r' | awk -F'[:=,]' '/^cmdstat_/ { if ($1 == "cmdstat_evalsha") e = $3; else if ($1 != "cmdstat_config" && $1 != "cmdstat_info") n += $3 }

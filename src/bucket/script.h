@@ -1,8 +1,9 @@
 #pragma once
 
-// Lua scripts, embedded at build time from src/bucket/scripts/*.lua (each with
-// common.lua in front), and how to run them: EVALSHA, with one EVAL retry
-// when the server's script cache lacks them (after a restart or SCRIPT FLUSH).
+// Lua scripts, embedded at build time from src/bucket/scripts/*.lua (each
+// with the helpers of common.lua it uses in front: src/bucket/scripts/
+// join.cpp), and how to run them: EVALSHA, with one EVAL retry when the
+// server's script cache lacks them (after a restart or SCRIPT FLUSH).
 
 #include <string>
 #include <string_view>
@@ -17,7 +18,7 @@ namespace tbucket {
 struct Script {
     std::string_view name;
     std::string_view source;
-    std::string_view sha1;  // of source, computed by CMake
+    std::string_view sha1;  // of source, computed at build time (tbucket_lua_join)
 };
 
 namespace scripts {

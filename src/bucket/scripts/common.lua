@@ -1,4 +1,5 @@
--- tbucket common prelude: prepended to every script at build time.
+-- tbucket common prelude: the helpers each script uses are put in front of
+-- it at build time (join.cpp: only those it names, in this order).
 --
 -- A bucket is one hash. Fields (short, so the hash stays a small listpack):
 --   c   capacity, whole number 1..2^53-1
