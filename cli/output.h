@@ -8,9 +8,9 @@
 #include <string_view>
 #include <vector>
 
-#include "bucket/bucket.h"
 #include "bucket/lease.h"
 #include "bucket/multi.h"
+#include "bucket/results.h"
 #include "util/error.h"
 
 namespace tbucket::cli {

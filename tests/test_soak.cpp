@@ -73,6 +73,8 @@ struct Proc {
     bool stopped = false;
     bool killed = false;
     Clock::time_point resume_at;
+    Clock::time_point stopped_at;
+    double stopped_s = 0;  // all the time it spent stopped
 };
 
 // The queued ticket of the tbucket process `pid` on `bucket` (lease tickets
@@ -185,6 +187,7 @@ TEST_CASE(
                 if (!leased || !ticket_of(home, p.child->pid()).empty()) {
                     p.child->signal(SIGSTOP);
                     p.stopped = true;
+                    p.stopped_at = Clock::now();
                     p.resume_at = Clock::now() + std::chrono::milliseconds(300 + pick(5000));
                     if (leased && p.kind != "lease") {
                         // Served just before the stop: only a set-aside
@@ -205,6 +208,7 @@ TEST_CASE(
             } else if (alive && p.stopped && Clock::now() >= p.resume_at) {
                 p.child->signal(SIGCONT);
                 p.stopped = false;
+                p.stopped_s += tbucket::test::seconds_since(p.stopped_at);
             } else if (alive && !p.stopped && (p.kind == "run" || p.kind == "lease") &&
                        chance(0.05)) {
                 p.child->signal(SIGKILL);  // its lease comes back by itself
@@ -226,7 +230,10 @@ TEST_CASE(
     // The end: everyone resumes; waiters without a deadline are served as
     // holders finish and takers' tokens come back.
     for (Proc& p : procs) {
-        if (p.stopped) p.child->signal(SIGCONT);
+        if (p.stopped) {
+            p.child->signal(SIGCONT);
+            p.stopped_s += tbucket::test::seconds_since(p.stopped_at);
+        }
         p.stopped = false;
     }
     std::map<std::string, int> codes;
@@ -250,9 +257,11 @@ TEST_CASE(
             }
             CHECK((r.code == 0 || r.code == 124));
             // Served in time: a success never comes long after the deadline
-            // (the deadline counts from the process's start, after exec).
+            // (the deadline counts from the process's start, after exec),
+            // leaving out the time it was stopped (served just before a
+            // stop, it says so after). The margin is for a loaded machine.
             if (r.code == 0 && procs[i].deadline_s > 0 && procs[i].kind.rfind("run", 0) != 0)
-                CHECK(took < procs[i].deadline_s + 15);
+                CHECK(took - procs[i].stopped_s < procs[i].deadline_s + 30);
         }
         for (auto& [b, n] : owed) {
             if (n > 0) {

@@ -11,6 +11,7 @@
 #include <variant>
 #include <vector>
 
+#include "bucket/results.h"
 #include "redis/cluster.h"
 #include "redis/connection.h"
 #include "util/error.h"
@@ -20,99 +21,6 @@ namespace tbucket {
 
 struct Script;
 struct ScriptCall;
-
-struct Settings {
-    int64_t capacity = 0;
-    std::optional<Rate> rate;
-    std::optional<int64_t> expire_ms;
-};
-
-// What the scripts counted on a bucket since it was created (the fields
-// ng nd nt np nw of common.lua); read by info.
-struct Counters {
-    int64_t grants = 0;        // take requests that took tokens
-    int64_t denials = 0;       // one-shot take requests refused
-    int64_t taken = 0;         // tokens taken
-    double put = 0;            // tokens put (what went in)
-    int64_t waits_served = 0;  // grants to waiters
-};
-
-// A bucket as read at server_time_us (refill applied).
-struct State {
-    std::string name;
-    int64_t capacity = 0;
-    double tokens = 0;
-    std::optional<Rate> rate;
-    std::optional<int64_t> expire_ms;
-    int64_t server_time_us = 0;
-    std::string node;                    // "host:port" of the server that answered, when known
-    double leased = 0;                   // tokens held by leases (not in `tokens`)
-    std::optional<int64_t> lease_count;  // known to info only
-    std::optional<int64_t> queued;       // waiters in line; known to info only
-    std::optional<Counters> counters;    // read by info (and list) only
-
-    int64_t available() const;
-    // Until the level reaches capacity: 0 when full, nullopt when it never will.
-    std::optional<int64_t> full_in_ms() const;
-    // Until at least `n` tokens are there, rounded up so that waiting exactly
-    // that long is enough: 0 when they are, nullopt when refill never brings them.
-    std::optional<int64_t> ms_until(double n) const;
-};
-
-struct TakeResult {
-    State state;
-    int64_t requested = 0;
-    int64_t taken = 0;
-    bool ok() const { return taken > 0; }
-    std::optional<int64_t> retry_after_ms;  // 0 when ok
-    // Until the bucket's next lease ends and gives its tokens back
-    // (server's view); nullopt when no lease is held.
-    std::optional<int64_t> next_lease_end_ms;
-    int64_t fence = 0;  // of the lease made by this take; 0: none made
-    bool leased() const { return fence > 0; }
-    // Waiters queued ahead (SPEC §10), who are served first, and the tokens
-    // they ask for; a one-shot take is denied while there are any.
-    int64_t queued_ahead = 0;
-    double queued_tokens = 0;
-    // When the request that got this answer was first asked: a lease it
-    // made (or claimed) runs on the server from no earlier than then.
-    std::chrono::steady_clock::time_point asked_at{};
-};
-
-// A take as a lease (SPEC §9): the tokens are held under `id` for `ttl_ms`
-// unless renewed, and come back when it is released or ends. On a bucket
-// with refill a lease makes no sense: `required` makes that an Error usage,
-// else the tokens are simply taken.
-struct LeaseSpec {
-    std::string id;  // new_lease_id()
-    int64_t ttl_ms = 0;
-    std::string holder;  // "<host> <pid>", shown by lease list
-    bool required = true;
-};
-
-struct PutResult {
-    State state;
-    double added = 0;
-    double overflow = 0;
-};
-
-// all: N tokens or none; partial: whole tokens up to N; check: take nothing,
-// only read the state (creating a missing bucket when settings are given).
-// wait_all and wait_check: as all and check, for a waiter: N above the
-// capacity of a bucket without refill is not impossible to it, as a forced
-// put may bring the level there.
-enum class TakeMode { all, partial, check, wait_all, wait_check };
-
-enum class CreateMode { ensure, update, replace };
-enum class CreateOutcome { existed, created, updated, replaced };
-
-struct CreateResult {
-    State state;
-    CreateOutcome outcome = CreateOutcome::existed;
-};
-
-// One name's answer in a multi-name command: its state, or why not.
-using StateOrError = std::variant<State, Error>;
 
 class Client {
   public:

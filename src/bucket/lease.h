@@ -9,9 +9,11 @@
 #include <string_view>
 #include <vector>
 
-#include "bucket/bucket.h"
+#include "bucket/results.h"
 
 namespace tbucket {
+
+class Client;
 
 // 24 lowercase hex digits from the kernel's random source.
 std::string new_lease_id();

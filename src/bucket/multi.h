@@ -11,10 +11,12 @@
 #include <string>
 #include <vector>
 
-#include "bucket/bucket.h"
+#include "bucket/results.h"
 #include "util/name_list.h"
 
 namespace tbucket {
+
+class Client;
 
 struct MultiTakeResult {
     std::vector<TakeResult> buckets;  // in the order asked

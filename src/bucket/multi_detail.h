@@ -6,6 +6,7 @@
 #include <optional>
 #include <vector>
 
+#include "bucket/bucket.h"
 #include "bucket/multi.h"
 
 namespace tbucket::multi_detail {

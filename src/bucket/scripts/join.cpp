@@ -67,7 +67,8 @@ std::string defined_name(const std::string& line) {
         return "";
     }
     std::size_t end = 0;
-    while (end < rest.size() && (std::isalnum(static_cast<unsigned char>(rest[end])) || rest[end] == '_'))
+    while (end < rest.size() &&
+           (std::isalnum(static_cast<unsigned char>(rest[end])) || rest[end] == '_'))
         ++end;
     return rest.substr(0, end);
 }
@@ -84,8 +85,10 @@ std::set<std::string> words(const std::string& code) {
             char c = i < line.size() ? line[i] : ' ';
             if (!quote && c == '-' && i + 1 < line.size() && line[i + 1] == '-') break;
             if (quote) {
-                if (c == '\\') ++i;
-                else if (c == quote) quote = 0;
+                if (c == '\\')
+                    ++i;
+                else if (c == quote)
+                    quote = 0;
             } else if (c == '\'' || c == '"') {
                 quote = c;
             }
