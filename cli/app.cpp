@@ -185,54 +185,35 @@ SignalPipe& Context::signals() {
     return *signals_;
 }
 
-void Context::commit(const std::string& name, int64_t taken, const std::string& lease) {
+void Context::commit(const MultiTakeResult& taken, const LeaseSpec* lease) {
     if (!signals_) return;
     signals_->hold();
-    give_back_if_signalled(name, taken, lease);
+    give_back_if_signalled(taken, lease);
 }
 
-void Context::commit_many(const MultiTakeResult& result, const LeaseSpec* lease) {
-    if (!signals_) return;
-    signals_->hold();
-    give_back_many_if_signalled(result, lease);
-}
-
-void Context::give_back_many_if_signalled(const MultiTakeResult& result, const LeaseSpec* lease) {
+// One path for a bucket and a list (a bucket is a list of one); only the
+// words differ, as the user typed one or a list.
+void Context::give_back_if_signalled(const MultiTakeResult& taken, const LeaseSpec* lease) {
     int sig = signals_ ? signals_->arrived() : 0;
     if (!sig) return;
-    if (!result.ok()) throw_signal_error(sig, "nothing taken");
+    if (!taken.ok()) throw_signal_error(sig, "nothing taken");
+    const TakeResult& first = taken.buckets.front();
+    const bool one = taken.buckets.size() == 1 && !named_a_list;
+    const std::string tokens =
+        std::to_string(first.taken) + (first.taken == 1 ? " token" : " tokens");
     std::string back;
     try {
-        for (const std::string& name : give_back_many(client(), result, lease)) {
+        for (const std::string& name : give_back_many(client(), taken, lease)) {
             back.append(back.empty() ? "'" : ", '").append(name).append("'");
         }
     } catch (const Error& e) {
-        throw Error(e.kind(),
-                    "signalled after taking from several buckets, and giving them "
-                    "back failed: " +
-                        std::string(e.what()));
+        throw Error(e.kind(), (one ? std::string(signal_error(sig).what()) + " after taking " +
+                                         tokens + " of '" + first.state.name + "'"
+                                   : std::string("signalled after taking from several buckets")) +
+                                  ", and giving them back failed: " + e.what());
     }
-    throw_signal_error(sig, "the tokens taken went back to " + back);
-}
-
-void Context::give_back_if_signalled(const std::string& name, int64_t taken,
-                                     const std::string& lease) {
-    int sig = signals_ ? signals_->arrived() : 0;
-    if (!sig) return;
-    if (taken <= 0) throw_signal_error(sig, "nothing taken");
-    const std::string what = signal_error(sig).what();
-    std::string tokens = std::to_string(taken) + (taken == 1 ? " token" : " tokens");
-    try {
-        if (lease.empty()) {
-            client().put(name, taken, false, std::nullopt);
-        } else {
-            release_lease(client(), name, lease);
-        }
-    } catch (const Error& e) {
-        throw Error(e.kind(), what + " after taking " + tokens + " of '" + name +
-                                  "', and giving them back failed: " + e.what());
-    }
-    throw_signal_error(sig, "the " + tokens + " taken went back to '" + name + "'");
+    throw_signal_error(sig, one ? "the " + tokens + " taken went back to " + back
+                                : "the tokens taken went back to " + back);
 }
 
 std::vector<std::string> parse_names(const std::vector<std::string>& args) {

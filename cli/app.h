@@ -51,18 +51,18 @@ class Context {
     // SIGINT and SIGTERM caught from the first call on, for a command that
     // takes tokens: a signal then never leaves them taken by nobody.
     SignalPipe& signals();
-    // The point of no return of a command that took `taken` tokens of
-    // `name` (SPEC §8). Holds signals from here to the exit; one that came
-    // before gives the tokens back and ends the command (Error interrupted
-    // or terminated), so it either finishes or leaves nothing taken.
-    // `lease`: the tokens are held as this lease, and go back by releasing it.
-    void commit(const std::string& name, int64_t taken, const std::string& lease = {});
-    // The same for tokens taken from several buckets at once.
-    void commit_many(const MultiTakeResult& result, const LeaseSpec* lease = nullptr);
-    void give_back_many_if_signalled(const MultiTakeResult& result, const LeaseSpec* lease);
+    // The point of no return of a command that took what `taken` says,
+    // from one bucket or a list (SPEC §8). Holds signals from here to the
+    // exit; one that came before gives the tokens back and ends the command
+    // (Error interrupted or terminated), so it either finishes or leaves
+    // nothing taken. `lease`: tokens of buckets it leased are held as this
+    // lease, and go back by releasing it.
+    void commit(const MultiTakeResult& taken, const LeaseSpec* lease = nullptr);
+    void commit(const TakeResult& taken, const LeaseSpec* lease = nullptr) {
+        commit(MultiTakeResult{{taken}, taken.retry_after_ms}, lease);
+    }
     // The same check without holding signals (run's last look before exec).
-    void give_back_if_signalled(const std::string& name, int64_t taken,
-                                const std::string& lease = {});
+    void give_back_if_signalled(const MultiTakeResult& taken, const LeaseSpec* lease = nullptr);
     Output& out;
     const GlobalOptions& global;
     bool named_a_list = false;  // the command was given a bucket list (SPEC §11)

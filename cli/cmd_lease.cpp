@@ -57,7 +57,7 @@ int take(Context& ctx, const LeaseOptions& o) {
     } else {
         result = ctx.client().take(name, n, TakeMode::all, settings, &lease);
     }
-    ctx.commit(name, result.taken, result.ok() ? lease.id : std::string());
+    ctx.commit(result, &lease);
     ctx.out.lease_taken(result, lease.id, ttl, waited_ms);
     return result.ok() ? exit_ok : ctx.denied_exit(exit_denied);
 }

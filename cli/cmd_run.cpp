@@ -192,10 +192,9 @@ int run_many(Context& ctx, const RunOptions& o, const std::vector<NamedCount>& l
         if (!open || !is_outage(e.kind())) throw;
         warn_fail_open(ctx, e);
         exec(
-            ctx, [&] { ctx.give_back_many_if_signalled(MultiTakeResult{}, nullptr); }, path,
-            *o.command);
+            ctx, [&] { ctx.give_back_if_signalled(MultiTakeResult{}); }, path, *o.command);
     }
-    ctx.commit_many(result, spec);
+    ctx.commit(result, spec);
     if (!result.ok()) {
         ctx.out.took_many(result, waited_ms, true);
         return ctx.denied_exit(exit_run_denied);
@@ -208,7 +207,7 @@ int run_many(Context& ctx, const RunOptions& o, const std::vector<NamedCount>& l
     }
     if (!held.empty()) supervise(ctx, held, path, *o.command);
     exec(
-        ctx, [&] { ctx.give_back_many_if_signalled(result, spec); }, path, *o.command);
+        ctx, [&] { ctx.give_back_if_signalled(result, spec); }, path, *o.command);
 }
 
 int run(Context& ctx, const RunOptions& o) {
@@ -236,9 +235,9 @@ int run(Context& ctx, const RunOptions& o) {
         // over skipping, and a token that was taken after all is only spent.
         warn_fail_open(ctx, e);
         exec(
-            ctx, [&] { ctx.give_back_if_signalled(name, 0); }, path, *o.command);
+            ctx, [&] { ctx.give_back_if_signalled(MultiTakeResult{}); }, path, *o.command);
     }
-    ctx.commit(name, result.taken, result.leased() ? lease->id : std::string());
+    ctx.commit(result, lease ? &*lease : nullptr);
     if (!result.ok()) {
         ctx.out.run_denied(result, waited_ms);
         return ctx.denied_exit(exit_run_denied);
@@ -249,7 +248,11 @@ int run(Context& ctx, const RunOptions& o) {
         supervise(ctx, held, path, *o.command);
     }
     exec(
-        ctx, [&] { ctx.give_back_if_signalled(name, result.taken); }, path, *o.command);
+        ctx,
+        [&] {
+            ctx.give_back_if_signalled(MultiTakeResult{{result}, 0});
+        },
+        path, *o.command);
 }
 
 }  // namespace

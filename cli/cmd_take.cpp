@@ -22,7 +22,7 @@ struct TakeOptions {
 int take_all(Context& ctx, const std::string& name, const std::optional<Settings>& settings) {
     ctx.signals();
     TakeResult result = ctx.client().take(name, max_count, TakeMode::partial, settings);
-    ctx.commit(name, result.taken);
+    ctx.commit(result);
     result.requested = result.taken;
     ctx.out.took(result, 0);
     return result.ok() ? exit_ok : ctx.denied_exit(exit_denied);
@@ -42,7 +42,7 @@ int run_many(Context& ctx, const TakeOptions& o) {
     WaitSpec wait = parse_wait(o.wait_option->count() > 0, o.wait, "--wait");
     if (!wait.wait) return take_many_now(ctx, list);
     MultiWaitResult waited = wait_many(ctx.client(), list, wait.timeout_ms, ctx.signals().fd());
-    ctx.commit_many(waited.result);
+    ctx.commit(waited.result);
     ctx.out.took_many(waited.result, waited.waited_ms);
     return exit_ok;
 }
@@ -61,7 +61,7 @@ int run(Context& ctx, const TakeOptions& o) {
         return take_now(ctx, name, n, o.partial ? TakeMode::partial : TakeMode::all, settings);
     WaitResult waited =
         wait_with_terminal(ctx, WaitRequest{name, n, true, settings, wait.timeout_ms});
-    ctx.commit(name, waited.result.taken);
+    ctx.commit(waited.result);
     ctx.out.took(waited.result, waited.waited_ms);
     return exit_ok;
 }
@@ -72,7 +72,7 @@ int take_now(Context& ctx, const std::string& name, int64_t n, TakeMode mode,
              const std::optional<Settings>& settings) {
     ctx.signals();
     TakeResult result = ctx.client().take(name, n, mode, settings);
-    ctx.commit(name, result.taken);
+    ctx.commit(result);
     ctx.out.took(result, 0);
     return result.ok() ? exit_ok : ctx.denied_exit(exit_denied);
 }
@@ -81,7 +81,7 @@ int take_many_now(Context& ctx, const std::vector<NamedCount>& list) {
     ctx.named_a_list = true;
     ctx.signals();
     MultiTakeResult result = take_many(ctx.client(), list, TakeMode::all);
-    ctx.commit_many(result);
+    ctx.commit(result);
     ctx.out.took_many(result, 0);
     return result.ok() ? exit_ok : ctx.denied_exit(exit_denied);
 }

@@ -66,7 +66,7 @@ int run_many(Context& ctx, const WatchOptions& o) {
     std::optional<int64_t> timeout_ms;
     if (!o.timeout.empty()) timeout_ms = parse_duration_ms("--timeout", o.timeout);
     MultiWaitResult waited = wait_many(ctx.client(), list, timeout_ms, ctx.signals().fd());
-    ctx.commit_many(waited.result);
+    ctx.commit(waited.result);
     ctx.out.took_many(waited.result, waited.waited_ms);
     return exit_ok;
 }
@@ -84,7 +84,7 @@ int run(Context& ctx, const WatchOptions& o) {
         return follow(ctx, name, timeout_ms);
     }
     WaitResult waited = wait_with_terminal(ctx, WaitRequest{name, n, o.take, settings, timeout_ms});
-    ctx.commit(name, waited.result.taken);
+    ctx.commit(waited.result);
     if (o.take) {
         ctx.out.took(waited.result, waited.waited_ms);
     } else {
