@@ -126,19 +126,25 @@ TEST_CASE("concurrent takes and puts add up: level = start - taken + added, with
 
 TEST_CASE("hammering a refilling bucket never grants more than capacity + rate x elapsed",
           "[trust][concurrency]") {
-    const int rate = 20 / scale;  // tokens per second
-    json created = json::parse(
-        tb({"--json", "create", "r", "--capacity", "5", "--rate", std::to_string(rate) + "/s"})
-            .out);
+    // One token every 10 s: the loops outrun it however slow the machine,
+    // so takes are denied and the ceiling is what holds the grants back.
+    const double rate = 0.1;  // tokens per second
+    json created =
+        json::parse(tb({"--json", "create", "r", "--capacity", "5", "--rate", "1/10s"}).out);
     const int64_t created_ms = created["server_time_ms"].get<int64_t>();
     char dir[] = "/tmp/tbucket-trust-XXXXXX";
     REQUIRE(mkdtemp(dir));
-    const std::string stop = std::string(dir) + "/stop";
+    const std::string stop = std::string(dir) + "/stop", denied_file = std::string(dir) + "/denied";
     const std::string script =
-        "while [ ! -e \"$STOP\" ]; do \"$TB\" -u \"$URL\" --json take r; done";
+        "while [ ! -e \"$STOP\" ]; do \"$TB\" -u \"$URL\" --json take r || touch \"$DENIED\"; "
+        "done";
     std::vector<std::unique_ptr<Child>> loops;
-    for (int i = 0; i < 4; ++i) loops.push_back(shell_loop(script, {{"STOP", stop}}));
-    std::this_thread::sleep_for(std::chrono::seconds(3));
+    for (int i = 0; i < 4; ++i)
+        loops.push_back(shell_loop(script, {{"STOP", stop}, {"DENIED", denied_file}}));
+    // Hammered past the first refill (10 s), and at least until the first
+    // denial: an event, bounded generously.
+    std::this_thread::sleep_for(std::chrono::seconds(12));
+    CHECK(tbucket::test::eventually([&] { return access(denied_file.c_str(), F_OK) == 0; }, 120));
     std::ofstream(stop) << "stop\n";
     std::vector<int64_t> grants;  // server times of the granted takes
     int denied = 0;
@@ -150,11 +156,12 @@ TEST_CASE("hammering a refilling bucket never grants more than capacity + rate x
                 grants.push_back(j["server_time_ms"].get<int64_t>());
             } else {
                 ++denied;
-                CHECK(j["retry_after_ms"].get<int64_t>() <= 1000 / rate);  // 1 token
+                CHECK(j["retry_after_ms"].get<int64_t>() <= 10000);  // 1 token at 1/10s
             }
         }
     }
     unlink(stop.c_str());
+    unlink(denied_file.c_str());
     rmdir(dir);
     REQUIRE(!grants.empty());
     std::sort(grants.begin(), grants.end());
@@ -171,8 +178,8 @@ TEST_CASE("hammering a refilling bucket never grants more than capacity + rate x
                        << ceiling);
     CHECK(bad_prefixes == 0);
     CHECK(static_cast<double>(grants.size()) <= ceiling);
-    CHECK(elapsed_s >= 2.0);
-    CHECK(denied > 0);  // the loops did outrun the refill
+    CHECK(elapsed_s >= 9.9);  // a refilled token was granted too
+    CHECK(denied > 0);        // the loops did outrun the refill
     // Four loops taking as fast as they can leave little of the refill
     // unused; half of it is a floor that a busy machine still clears.
     CHECK(static_cast<double>(grants.size()) >= 0.5 * (ceiling - 1));
