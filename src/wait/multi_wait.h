@@ -31,7 +31,7 @@ namespace multi_detail {
 
 // Waiting without a place in the queues: each look all or none (the
 // fallback where one script cannot reach every bucket). For
-// src/wait/multi_queue.cpp.
+// src/wait/queue_wait.cpp.
 MultiWaitResult wait_unqueued(Client& client, const std::vector<NamedCount>& list,
                               std::optional<int64_t> timeout_ms, int interrupt_fd,
                               const LeaseSpec* lease);

@@ -1,16 +1,23 @@
-// Waiting in line (SPEC §10): a waiter that takes holds a ticket in the
-// bucket's queue and listens on its own channel, where the script that sets
-// tokens aside for it (or makes it first in line) tells it to look. It
-// also looks when the refill schedule says its turn has come (first in
-// line: its own tokens; further back: those of everyone ahead too), when
-// the bucket's next lease ends, and to keep an expiring bucket alive. An
-// idle waiter sends nothing and holds one connection: its subscription.
+// Waiting in line (SPEC §10, §11): one waiter for one bucket or several. It
+// holds a ticket in the queue of each bucket (several: one place in all, so
+// that tickets are in the same order in every queue they share, and the
+// earliest waiting is first in all of its queues: it waits for tokens only,
+// never for another ticket, so waiters cannot deadlock) and listens on its
+// own channel, at its first bucket, where the scripts tell it to look: when
+// tokens are set aside for it, or it is first somewhere with its tokens.
+// It also looks when the refill schedule says its turn has come (its own
+// tokens and those of everyone ahead), when a bucket's next lease ends, to
+// keep holding a queue it is first in while another bucket is awaited, and
+// to keep an expiring bucket alive. An idle waiter sends nothing and holds
+// one connection: its subscription.
 
 #include "wait/queue_wait.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "bucket/lease.h"
+#include "wait/multi_wait.h"
 #include "wait/queue.h"
 #include "wait/wait_session.h"
 
@@ -23,90 +30,112 @@ using namespace wait_detail;
 // ahead look first, and a put or a release wakes whoever is first.
 constexpr int64_t lease_backups = 8;
 
+// How often a list waiter that holds a queue looks, to show it is alive: a
+// waiter stopped for longer than the server's grace (list_grace_ms in
+// src/bucket/scripts/common.lua: 5 s) holds up no one.
+constexpr int64_t list_heartbeat_ms = 1500;
+
+struct Line {
+    std::vector<NamedCount> list;
+    std::optional<Settings> create_with;  // one bucket only
+    std::optional<LeaseSpec> lease;
+    std::optional<int64_t> timeout_ms;
+    int interrupt_fd = -1;
+};
+
 class QueuedWaiter {
   public:
-    QueuedWaiter(Client& client, const WaitRequest& request, WaitObserver& observer)
+    QueuedWaiter(Client& client, const Line& line, WaitObserver& observer)
         : client_(client),
-          request_(request),
-          ticket_(make_ticket(request)),
-          session_(client, request.name, request.timeout_ms, request.interrupt_fd, observer,
+          line_(line),
+          ticket_{line.lease ? line.lease->id : new_lease_id(), line.create_with, line.lease, 0,
+                  std::nullopt},
+          session_(client, line.list.front().name, line.timeout_ms, line.interrupt_fd, observer,
                    ":w:" + ticket_.id) {}
 
-    WaitResult run() {
+    // nullopt: one script cannot reach every bucket (a cluster's shards).
+    std::optional<MultiWaitResult> run() {
         session_.subscription().open();  // first: the ticket's liveness is this subscription
-        QueueAnswer answer = look_again(true);
-        while (answer.result.taken == 0) {
-            if (std::optional<TakeResult> served = sleep_until_worth_looking(answer))
-                return finish(*served);
-            // Woken past its deadline (stopped, or a slow machine): it only
-            // leaves; what was set aside for it before then is still its.
-            if (passed(session_.deadline())) return finish(leave_and_time_out(""));
-            answer = look_again(false);
+        std::optional<LineAnswer> a = look_again(true);
+        if (!a) return std::nullopt;
+        while (!a->result.ok()) {
+            // Put back in a queue it had been dropped from: it may be first
+            // there already, and no one would tell it.
+            bool back = std::count(a->position.begin(), a->position.end(), -2) > 0;
+            if (!back) {
+                if (std::optional<MultiTakeResult> served = sleep_until_worth_looking(*a))
+                    return finish(std::move(*served));
+                // Woken past its deadline (stopped, or a slow machine): it
+                // only leaves; what was set aside for it before then is
+                // still its.
+                if (passed(session_.deadline())) return finish(leave_and_time_out(""));
+            }
+            a = look_again(false);
+            if (!a) throw Error(ErrorKind::internal, "the buckets moved to several shards");
         }
-        return finish(answer.result);
+        return finish(std::move(a->result));
     }
 
   private:
-    static Ticket make_ticket(const WaitRequest& r) {
-        Ticket t;
-        t.id = r.lease ? r.lease->id : new_lease_id();
-        t.n = r.n;
-        t.create_with = r.create_with;
-        t.lease = r.lease;
-        return t;
-    }
+    bool one() const { return line_.list.size() == 1; }
 
-    QueueAnswer enter() {
-        set_patience();
-        QueueAnswer a = enter_queue(client_, request_.name, ticket_);
-        checked_at_ = Clock::now();
-        if (a.place) ticket_.place = a.place;
-        // Idle from here: only the subscription stays open.
-        if (a.result.taken == 0) client_.nodes().close_all();
-        return a;
+    std::string what() const {
+        if (!one()) return std::string("'").append(join_names(line_.list)).append("'");
+        const NamedCount& c = line_.list.front();
+        return std::to_string(c.count) + (c.count == 1 ? " token" : " tokens") + " on '" + c.name +
+               "'";
     }
 
     // A waiter that dies holds no place after its own deadline: the server
     // drops the ticket then, and never serves it later (a waiter stopped
     // past its deadline is not served when it wakes). The time left, not
     // the whole timeout: the server counts from when the ticket joins.
-    void set_patience() {
+    std::optional<LineAnswer> call(LineOp op) {
         if (const WakeAt& d = session_.deadline())
             ticket_.patience_ms = std::max<int64_t>(1, ms_until(*d));
+        std::optional<LineAnswer> a = in_line(client_, line_.list, ticket_, op);
+        if (a && a->place) ticket_.place = a->place;
+        return a;
     }
 
     // The first call may fail for good (no server, bad input); after it,
     // lost connections are survived until the deadline.
-    QueueAnswer look_again(bool first) {
+    std::optional<LineAnswer> look_again(bool first) {
         for (;;) {
             stop_if_signalled();
             try {
-                QueueAnswer a = enter();
+                std::optional<LineAnswer> a = call(LineOp::enter);
+                checked_at_ = Clock::now();
                 session_.succeeded();
+                // Idle from here: only the subscription stays open.
+                if (a && !a->result.ok()) client_.nodes().close_all();
                 return a;
             } catch (const Error& e) {
                 if (first && e.kind() != ErrorKind::unavailable) throw;
                 if (e.kind() == ErrorKind::not_found) {
+                    if (!one()) leave();  // the other buckets' queues: no ticket left behind
+                    const std::string gone = e.what(), prefix = "no such bucket: ";
+                    std::string name = gone.rfind(prefix, 0) == 0 ? gone.substr(prefix.size())
+                                                                  : line_.list.front().name;
                     throw Error(ErrorKind::not_found,
-                                "bucket '" + request_.name + "' was deleted while waiting");
+                                "bucket '" + name + "' was deleted while waiting for " + what());
                 }
                 session_.recover(e);
             }
         }
     }
 
-    std::string what() const {
-        std::string n = std::to_string(request_.n);
-        return n + (request_.n == 1 ? " token" : " tokens") + " on '" + request_.name + "'";
-    }
-
-    // Quits the line; tokens set aside meanwhile are the caller's after all.
-    std::optional<TakeResult> leave() {
+    // Quits the line; tokens set aside meanwhile (one bucket) are the
+    // caller's after all.
+    std::optional<MultiTakeResult> leave() {
         try {
-            set_patience();
-            QueueAnswer a = leave_queue(client_, request_.name, ticket_);
-            if (a.result.taken > 0) return a.result;
+            std::optional<LineAnswer> a = call(LineOp::leave);
+            if (a && a->result.ok()) return std::move(a->result);
         } catch (const Error& e) {
+            // Several buckets: a ticket left behind is dropped when its turn
+            // comes, its channel silent, or at its patience; nothing was
+            // set aside for it.
+            if (!one()) return std::nullopt;
             // Out of reach: the ticket goes by itself (its channel falls
             // silent now), but tokens may have been set aside for it before
             // this waiter could leave, and it cannot tell: say so, as any
@@ -124,48 +153,46 @@ class QueuedWaiter {
     void stop_if_signalled() {
         int sig = session_.signal();
         if (!sig) return;
-        if (std::optional<TakeResult> given = leave()) give_back(*given);
+        if (std::optional<MultiTakeResult> given = leave()) give_back(*given);
         throw_signal(sig, "while waiting for " + what() + "; nothing taken");
     }
 
-    [[noreturn]] void timed_out() {
-        int64_t waited = request_.timeout_ms.value_or(session_.waited_ms());
-        throw Error(ErrorKind::timeout,
-                    "timed out after " + format_exact_ms(waited) + " waiting for " + what());
-    }
-
-    // When to look without being told: the refill schedule of everyone up
-    // to this ticket, the next lease's end, and the bucket's idle expiry.
-    WakeAt own_timer(const QueueAnswer& a) const {
-        const State& s = a.result.state;
+    // When to look without being told: for each bucket, the refill of its
+    // tokens and those ahead, the next lease's end, half its idle expiry.
+    WakeAt own_timer(const LineAnswer& a) const {
         WakeAt at;
         auto sooner = [&at](Clock::time_point t) { at = at ? std::min(*at, t) : t; };
-        if (s.rate) {
-            double missing = a.ahead + static_cast<double>(request_.n) - s.tokens;
-            double ms = std::ceil(std::max(0.0, missing) * static_cast<double>(s.rate->period_ms) /
-                                  s.rate->amount);
-            if (ms < static_cast<double>(max_duration_ms))
-                sooner(after_ms(static_cast<int64_t>(ms) + 1));
-        }
-        if (a.result.next_lease_end_ms && a.position <= lease_backups) {
+        for (std::size_t i = 0; i < line_.list.size(); ++i) {
+            const TakeResult& t = a.result.buckets[i];
+            const State& s = t.state;
+            const double n = static_cast<double>(line_.list[i].count);
+            if (s.rate) {
+                double missing = a.ahead[i] + n - s.tokens;
+                double ms = std::ceil(std::max(0.0, missing) *
+                                      static_cast<double>(s.rate->period_ms) / s.rate->amount);
+                if (ms < static_cast<double>(max_duration_ms))
+                    sooner(after_ms(static_cast<int64_t>(ms) + 1));
+            }
+            // Holding a queue (first there, with its tokens there) while
+            // another bucket is awaited: looks often enough to keep it.
+            if (!one() && a.position[i] == 0 && s.tokens >= n) sooner(after_ms(list_heartbeat_ms));
             // The first looks when the lease ends; the next few a little
             // later, in case those ahead of them are gone.
-            sooner(
-                after_ms(*a.result.next_lease_end_ms + 1 + 25 * std::max<int64_t>(a.position, 0)));
-        }
-        if (s.expire_ms) {
-            sooner(checked_at_ +
-                   std::chrono::milliseconds(std::max<int64_t>(*s.expire_ms / 2, 50)));
+            if (t.next_lease_end_ms && a.position[i] <= lease_backups)
+                sooner(
+                    after_ms(*t.next_lease_end_ms + 1 + 25 * std::max<int64_t>(a.position[i], 0)));
+            if (s.expire_ms)
+                sooner(checked_at_ +
+                       std::chrono::milliseconds(std::max<int64_t>(*s.expire_ms / 2, 50)));
         }
         return at;
     }
 
     // Returns to look again; or with the tokens set aside for the ticket
     // just as its waiter gave up (the deadline): they are its after all.
-    std::optional<TakeResult> sleep_until_worth_looking(const QueueAnswer& a) {
-        if (request_.timeout_ms == 0) {
+    std::optional<MultiTakeResult> sleep_until_worth_looking(const LineAnswer& a) {
+        if (line_.timeout_ms == 0)
             return leave_and_time_out("not there now: " + what() + " (a zero timeout looks once)");
-        }
         WakeAt wake_at = own_timer(a);
         for (;;) {
             stop_if_signalled();
@@ -175,43 +202,40 @@ class QueuedWaiter {
             std::optional<Subscription::Event> next = session_.next_event(wake_at);
             if (!next)
                 return std::nullopt;  // reconnected or moved: the ticket may have been dropped
-            const Subscription::Event& event = *next;
-            if (event.kind == Subscription::Event::Kind::none) continue;
-            if (event.payload == "ping") continue;
+            if (next->kind == Subscription::Event::Kind::none || next->payload == "ping") continue;
             // "served", "wake", "deleted" (anyone may publish it: the look
             // finds out), or anything else: look.
             return std::nullopt;
         }
     }
 
-    TakeResult leave_and_time_out(const std::string& message) {
-        if (std::optional<TakeResult> given = leave()) return *given;
+    MultiTakeResult leave_and_time_out(const std::string& message) {
+        if (std::optional<MultiTakeResult> given = leave()) return std::move(*given);
         if (!message.empty()) throw Error(ErrorKind::timeout, message);
-        timed_out();
+        int64_t waited = line_.timeout_ms.value_or(session_.waited_ms());
+        throw Error(ErrorKind::timeout, "timed out after " + format_exact_ms(waited) +
+                                            " waiting for " + what() + "; nothing taken");
     }
 
-    void give_back(const TakeResult& taken) {
+    void give_back(const MultiTakeResult& taken) {
         try {
-            if (taken.leased()) {
-                release_lease(client_, request_.name, ticket_.id);
-            } else {
-                client_.put(request_.name, taken.taken, false, std::nullopt);
-            }
+            give_back_many(client_, taken, line_.lease ? &*line_.lease : nullptr);
         } catch (const Error&) {
         }
     }
 
     // A signal that came while the tokens were being taken still wins.
-    WaitResult finish(const TakeResult& result) {
+    MultiWaitResult finish(MultiTakeResult result) {
         if (int sig = session_.signal()) {
             give_back(result);
             throw_signal(sig, "while waiting for " + what() + "; nothing taken");
         }
-        return WaitResult{result, session_.waited_ms()};
+        result.retry_after_ms = 0;  // taken
+        return MultiWaitResult{std::move(result), session_.waited_ms()};
     }
 
     Client& client_;
-    const WaitRequest& request_;
+    const Line& line_;
     Ticket ticket_;
     Session session_;
     Clock::time_point checked_at_ = Clock::now();
@@ -220,8 +244,26 @@ class QueuedWaiter {
 }  // namespace
 
 WaitResult wait_in_line(Client& client, const WaitRequest& request, WaitObserver& observer) {
-    QueuedWaiter waiter(client, request, observer);
-    return waiter.run();
+    Line line{{{request.name, request.n}},
+              request.create_with,
+              request.lease,
+              request.timeout_ms,
+              request.interrupt_fd};
+    MultiWaitResult r = *QueuedWaiter(client, line, observer).run();  // one bucket: one script
+    return WaitResult{std::move(r.result.buckets.front()), r.waited_ms};
+}
+
+MultiWaitResult wait_many(Client& client, const std::vector<NamedCount>& list,
+                          std::optional<int64_t> timeout_ms, int interrupt_fd,
+                          const LeaseSpec* lease) {
+    // In line where one script reaches every bucket; on a cluster whose
+    // shards hold them apart, without a place (see multi.h).
+    WaitObserver quiet;
+    Line line{list, std::nullopt, lease ? std::optional<LeaseSpec>(*lease) : std::nullopt,
+              timeout_ms, interrupt_fd};
+    if (std::optional<MultiWaitResult> r = QueuedWaiter(client, line, quiet).run())
+        return std::move(*r);
+    return multi_detail::wait_unqueued(client, list, timeout_ms, interrupt_fd, lease);
 }
 
 }  // namespace tbucket
