@@ -216,6 +216,19 @@ void Context::give_back_if_signalled(const MultiTakeResult& taken, const LeaseSp
                                 : "the tokens taken went back to " + back);
 }
 
+Target parse_target(Context& ctx, const std::string& name, const std::string& count,
+                    const SettingsText& settings) {
+    int64_t n = parse_count("count", count);
+    if (!is_name_list(name)) return Target{{{parse_name(name), n}}, parse_settings(settings)};
+    ctx.named_a_list = true;
+    Target t{parse_name_list(name, n), std::nullopt};
+    if (parse_settings(settings)) {
+        throw Error(ErrorKind::usage,
+                    "--capacity/--rate/--expire create one bucket; create each of a list first");
+    }
+    return t;
+}
+
 std::vector<std::string> parse_names(const std::vector<std::string>& args) {
     std::vector<std::string> names;
     for (const std::string& arg : args) {

@@ -13,6 +13,7 @@
 #include "cli11.h"
 #include "net/url.h"
 #include "output.h"
+#include "wait/multi_wait.h"
 #include "waiting.h"
 
 namespace tbucket::cli {
@@ -119,12 +120,26 @@ std::vector<std::string> parse_names(const std::vector<std::string>& args);
 // error; the exit status is the first error's, else 0.
 int show_states(Context& ctx, const std::vector<StateOrError>& results, bool deleted);
 
-// A take without waiting and a put, once their input is parsed: what the
-// subcommands run, and what the CLI11-free short forms run (main.cpp).
-int take_now(Context& ctx, const std::string& name, int64_t n, TakeMode mode,
-             const std::optional<Settings>& settings);
-// take of a bucket list (NAME[=N],...), not waiting.
-int take_many_now(Context& ctx, const std::vector<NamedCount>& list);
+// The buckets a taking command was given: NAME [N], or a list NAME[=N],...
+// taken all or none (SPEC §11). One bucket is a list of one: the same
+// calls, only the words of the output differ (ctx.named_a_list).
+struct Target {
+    std::vector<NamedCount> list;
+    std::optional<Settings> settings;  // one bucket: created with these when missing
+};
+// Sets ctx.named_a_list; refuses --capacity/--rate/--expire with a list.
+Target parse_target(Context& ctx, const std::string& name, const std::string& count,
+                    const SettingsText& settings = {});
+// Takes what `target` names now or, with wait.wait, in line (the countdown
+// on a terminal); SIGINT and SIGTERM are caught from here (ctx.signals()).
+// `lease`: buckets without refill hold their tokens as this lease.
+MultiWaitResult take_target(Context& ctx, const Target& target, const WaitSpec& wait,
+                            TakeMode mode = TakeMode::all, const LeaseSpec* lease = nullptr);
+// take, and put, once their input is parsed: what the subcommands run,
+// and what the CLI11-free short forms run (main.cpp). `all`: take NAME all
+// (mode partial; reports what was there as asked).
+int take_now(Context& ctx, const Target& target, TakeMode mode, const WaitSpec& wait = {},
+             bool all = false);
 int put_now(Context& ctx, const std::string& name, int64_t n, bool force,
             const std::optional<Settings>& settings);
 

@@ -38,27 +38,15 @@ int take(Context& ctx, const LeaseOptions& o) {
         throw Error(ErrorKind::usage,
                     "lease take takes one bucket, not a list (run LIST -- CMD leases several)");
     }
-    std::string name = parse_name(o.name);
-    int64_t n = parse_count("count", o.count);
+    Target target = parse_target(ctx, o.name, o.count, o.settings);
     int64_t ttl = parse_lease_ms("--ttl", o.ttl);
-    std::optional<Settings> settings = parse_settings(o.settings);
     WaitSpec wait = parse_wait(o.wait_option->count() > 0, o.wait, "--wait");
     // The holder is the script that asked: this process ends at once.
     LeaseSpec lease{new_lease_id(), ttl, lease_holder(getppid()), true};
-    ctx.signals();
-    TakeResult result;
-    int64_t waited_ms = 0;
-    if (wait.wait) {
-        WaitRequest request{name, n, true, settings, wait.timeout_ms};
-        request.lease = lease;
-        WaitResult waited = wait_with_terminal(ctx, std::move(request));
-        result = waited.result;
-        waited_ms = waited.waited_ms;
-    } else {
-        result = ctx.client().take(name, n, TakeMode::all, settings, &lease);
-    }
-    ctx.commit(result, &lease);
-    ctx.out.lease_taken(result, lease.id, ttl, waited_ms);
+    MultiWaitResult r = take_target(ctx, target, wait, TakeMode::all, &lease);
+    ctx.commit(r.result, &lease);
+    const TakeResult& result = r.result.buckets.front();
+    ctx.out.lease_taken(result, lease.id, ttl, r.waited_ms);
     return result.ok() ? exit_ok : ctx.denied_exit(exit_denied);
 }
 

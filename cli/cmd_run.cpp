@@ -11,9 +11,7 @@
 #include "exit_codes.h"
 #include "suggest.h"
 #include "supervise.h"
-#include "util/name_list.h"
 #include "util/parse.h"
-#include "wait/multi_wait.h"
 #include "waiting.h"
 
 namespace tbucket::cli {
@@ -106,23 +104,10 @@ int cannot_run(Context& ctx, const std::string& command, int code) {
     std::_Exit(errno == ENOENT ? exit_not_found : exit_not_runnable);
 }
 
-TakeResult take(Context& ctx, const std::string& name, int64_t n,
-                const std::optional<Settings>& settings, const WaitSpec& wait,
-                const std::optional<LeaseSpec>& lease, int64_t& waited_ms) {
-    if (!wait.wait) {
-        return ctx.client().take(name, n, TakeMode::all, settings, lease ? &*lease : nullptr);
-    }
-    WaitRequest request{name, n, true, settings, wait.timeout_ms};
-    request.lease = lease;
-    WaitResult waited = wait_with_terminal(ctx, std::move(request));
-    waited_ms = waited.waited_ms;
-    return waited.result;
-}
-
 // The lease run asks for (SPEC §9), unless --consume. Only an explicit
-// --lease makes a refilling bucket an error: without it such a bucket is
-// simply taken from, as before leases.
-std::optional<LeaseSpec> lease_spec(const RunOptions& o) {
+// --lease on one bucket makes a refilling bucket an error: without it, or
+// in a list, such a bucket is simply taken from, as before leases.
+std::optional<LeaseSpec> lease_spec(const RunOptions& o, bool list) {
     bool explicit_lease = o.lease_option->count() > 0;
     if (o.consume && explicit_lease)
         throw Error(ErrorKind::usage, "--consume and --lease exclude each other");
@@ -132,22 +117,11 @@ std::optional<LeaseSpec> lease_spec(const RunOptions& o) {
                     "--on-lost must be term or keep, not '" + printable(o.on_lost) + "'");
     }
     if (o.consume) return std::nullopt;
-    return LeaseSpec{new_lease_id(), ttl, lease_holder(getpid()), explicit_lease};
+    return LeaseSpec{new_lease_id(), ttl, lease_holder(getpid()), explicit_lease && !list};
 }
 
-MultiTakeResult take_list(Context& ctx, const std::vector<NamedCount>& list, const WaitSpec& wait,
-                          const LeaseSpec* lease, int64_t& waited_ms) {
-    if (!wait.wait) {
-        ctx.signals();
-        return take_many(ctx.client(), list, TakeMode::all, lease);
-    }
-    MultiWaitResult w = wait_many(ctx.client(), list, wait.timeout_ms, ctx.signals().fd(), lease);
-    waited_ms = w.waited_ms;
-    return std::move(w.result);
-}
-
-// What both forms of run check before any token is taken: the wait, the
-// lease, and the command (looked up now, so that a typo costs nothing).
+// What run checks before any token is taken: the wait, the lease, and the
+// command (looked up now, so that a typo costs nothing).
 struct Prepared {
     WaitSpec wait;
     bool open = false;
@@ -159,55 +133,12 @@ struct Prepared {
 int prepare(Context& ctx, const RunOptions& o, Prepared& p) {
     p.wait = parse_wait(o.wait_option->count() > 0, o.wait, "--wait");
     p.open = fail_open(o);
-    p.lease = lease_spec(o);
+    p.lease = lease_spec(o, ctx.named_a_list);
     if (o.command->empty()) throw Error(ErrorKind::usage, "run needs a command after --");
     Resolved found = resolve(o.command->front());
     if (found.failure) return cannot_run(ctx, o.command->front(), found.failure);
     p.path = std::move(found.path);
     return -1;
-}
-
-void warn_fail_open(Context& ctx, const Error& e) {
-    ctx.out.warning("Redis unavailable (" + std::string(e.what()) +
-                    "); running the command anyway (--fail-open)");
-}
-
-// run NAME[=N],... -- CMD: all or none; refilling buckets consumed, those
-// without refill leased (one id, a fence each) and given back after CMD.
-int run_many(Context& ctx, const RunOptions& o, const std::vector<NamedCount>& list) {
-    ctx.named_a_list = true;
-    if (parse_settings(o.settings)) {
-        throw Error(ErrorKind::usage,
-                    "--capacity/--rate/--expire create one bucket; create each of a list first");
-    }
-    Prepared p;
-    if (int code = prepare(ctx, o, p); code >= 0) return code;
-    const auto& [wait, open, lease, path] = p;
-    const LeaseSpec* spec = lease ? &*lease : nullptr;
-    int64_t waited_ms = 0;
-    MultiTakeResult result;
-    try {
-        result = take_list(ctx, list, wait, spec, waited_ms);
-    } catch (const Error& e) {
-        if (!open || !is_outage(e.kind())) throw;
-        warn_fail_open(ctx, e);
-        exec(
-            ctx, [&] { ctx.give_back_if_signalled(MultiTakeResult{}); }, path, *o.command);
-    }
-    ctx.commit(result, spec);
-    if (!result.ok()) {
-        ctx.out.took_many(result, waited_ms, true);
-        return ctx.denied_exit(exit_run_denied);
-    }
-    std::vector<Lease> held;
-    for (const TakeResult& t : result.buckets) {
-        if (!t.leased()) continue;
-        held.push_back({t.state.name, lease->id, t.fence, t.taken, lease->ttl_ms,
-                        o.on_lost == "keep", t.asked_at});
-    }
-    if (!held.empty()) supervise(ctx, held, path, *o.command);
-    exec(
-        ctx, [&] { ctx.give_back_if_signalled(result, spec); }, path, *o.command);
 }
 
 int run(Context& ctx, const RunOptions& o) {
@@ -216,43 +147,39 @@ int run(Context& ctx, const RunOptions& o) {
         std::string line = run_with_dashes(*o.app, {});
         if (!line.empty()) throw Error(ErrorKind::usage, "put the command after --: " + line);
     }
-    if (is_name_list(o.name))
-        return run_many(ctx, o, parse_name_list(o.name, parse_count("count", o.count)));
-    std::string name = parse_name(o.name);
-    int64_t n = parse_count("count", o.count);
-    std::optional<Settings> settings = parse_settings(o.settings);
+    // A list: all or none; refilling buckets consumed, those without refill
+    // leased (one id, a fence each) and given back after CMD.
+    Target target = parse_target(ctx, o.name, o.count, o.settings);
     Prepared p;
     if (int code = prepare(ctx, o, p); code >= 0) return code;
     const auto& [wait, open, lease, path] = p;
-    int64_t waited_ms = 0;
-    ctx.signals();
-    TakeResult result;
+    const LeaseSpec* spec = lease ? &*lease : nullptr;
+    MultiWaitResult r;
     try {
-        result = take(ctx, name, n, settings, wait, lease, waited_ms);
+        r = take_target(ctx, target, wait, TakeMode::all, spec);
     } catch (const Error& e) {
         if (!open || !is_outage(e.kind())) throw;
         // Also when the take's outcome is unknown: the caller chose running
         // over skipping, and a token that was taken after all is only spent.
-        warn_fail_open(ctx, e);
+        ctx.out.warning("Redis unavailable (" + std::string(e.what()) +
+                        "); running the command anyway (--fail-open)");
         exec(
             ctx, [&] { ctx.give_back_if_signalled(MultiTakeResult{}); }, path, *o.command);
     }
-    ctx.commit(result, lease ? &*lease : nullptr);
-    if (!result.ok()) {
-        ctx.out.run_denied(result, waited_ms);
+    ctx.commit(r.result, spec);
+    if (!r.result.ok()) {
+        ctx.out.took(r.result, r.waited_ms, ctx.named_a_list, true);
         return ctx.denied_exit(exit_run_denied);
     }
-    if (result.leased()) {
-        Lease held{name,          lease->id,           result.fence,   result.taken,
-                   lease->ttl_ms, o.on_lost == "keep", result.asked_at};
-        supervise(ctx, held, path, *o.command);
+    std::vector<Lease> held;
+    for (const TakeResult& t : r.result.buckets) {
+        if (!t.leased()) continue;
+        held.push_back({t.state.name, lease->id, t.fence, t.taken, lease->ttl_ms,
+                        o.on_lost == "keep", t.asked_at});
     }
+    if (!held.empty()) supervise(ctx, held, path, *o.command);
     exec(
-        ctx,
-        [&] {
-            ctx.give_back_if_signalled(MultiTakeResult{{result}, 0});
-        },
-        path, *o.command);
+        ctx, [&] { ctx.give_back_if_signalled(r.result, spec); }, path, *o.command);
 }
 
 }  // namespace

@@ -10,7 +10,6 @@
 #include "exit_codes.h"
 #include "util/name_list.h"
 #include "util/parse.h"
-#include "wait/multi_wait.h"
 #include "waiting.h"
 
 namespace tbucket::cli {
@@ -52,44 +51,24 @@ int follow(Context& ctx, const std::string& name, std::optional<int64_t> timeout
     return exit_ok;
 }
 
-// watch NAME[=N],... --take: all or none, holding nothing while it waits.
-int run_many(Context& ctx, const WatchOptions& o) {
-    std::vector<NamedCount> list = parse_name_list(o.name, parse_count("count", o.count));
-    ctx.named_a_list = true;
-    if (o.follow || !o.take) {
-        throw Error(ErrorKind::usage, "a bucket list is watched with --take only (no --follow)");
-    }
-    if (parse_settings(o.settings)) {
-        throw Error(ErrorKind::usage,
-                    "--capacity/--rate/--expire create one bucket; create each of a list first");
-    }
-    std::optional<int64_t> timeout_ms;
-    if (!o.timeout.empty()) timeout_ms = parse_duration_ms("--timeout", o.timeout);
-    MultiWaitResult waited = wait_many(ctx.client(), list, timeout_ms, ctx.signals().fd());
-    ctx.commit(waited.result);
-    ctx.out.took_many(waited.result, waited.waited_ms);
-    return exit_ok;
-}
-
 int run(Context& ctx, const WatchOptions& o) {
-    if (is_name_list(o.name)) return run_many(ctx, o);
-    std::string name = parse_name(o.name);
-    int64_t n = parse_count("count", o.count);
-    std::optional<Settings> settings = parse_settings(o.settings);
     std::optional<int64_t> timeout_ms;
     if (!o.timeout.empty()) timeout_ms = parse_duration_ms("--timeout", o.timeout);
+    Target target = parse_target(ctx, o.name, o.count, o.settings);
+    // A list is all or none, holding nothing while it waits: --take only.
+    if (ctx.named_a_list && (o.follow || !o.take))
+        throw Error(ErrorKind::usage, "a bucket list is watched with --take only (no --follow)");
+    const NamedCount& one = target.list.front();
     if (o.follow) {
-        if (o.count != "1" || settings)
+        if (o.count != "1" || target.settings)
             throw Error(ErrorKind::usage, "--follow takes no N, --capacity, --rate or --expire");
-        return follow(ctx, name, timeout_ms);
+        return follow(ctx, one.name, timeout_ms);
     }
-    WaitResult waited = wait_with_terminal(ctx, WaitRequest{name, n, o.take, settings, timeout_ms});
+    if (o.take) return take_now(ctx, target, TakeMode::all, WaitSpec{true, timeout_ms});
+    WaitResult waited = wait_with_terminal(
+        ctx, WaitRequest{one.name, one.count, false, target.settings, timeout_ms});
     ctx.commit(waited.result);
-    if (o.take) {
-        ctx.out.took(waited.result, waited.waited_ms);
-    } else {
-        ctx.out.watched(waited.result.state, waited.waited_ms);
-    }
+    ctx.out.watched(waited.result.state, waited.waited_ms);
     return exit_ok;
 }
 

@@ -379,21 +379,15 @@ std::optional<int> run_short_form(int argc, char** argv) {
     Output out(false, false);
     global.one_shot = true;
     return run_in_context(global, out, [&](Context& ctx) {
-        if (verb == "take" && is_name_list(name_text)) {
-            std::vector<NamedCount> list =
-                parse_name_list(name_text, parse_count("count", count_text));
+        if (verb == "take") {
+            Target target = parse_target(ctx, name_text, count_text);
             return with_bucket_hint(
-                verb, [&] { return take_many_now(ctx, list); }, ctx);
+                verb, [&] { return take_now(ctx, target, TakeMode::all); }, ctx);
         }
         std::string name = parse_name(name_text);
         int64_t n = parse_count("count", count_text);
         return with_bucket_hint(
-            verb,
-            [&] {
-                return verb == "take" ? take_now(ctx, name, n, TakeMode::all, std::nullopt)
-                                      : put_now(ctx, name, n, false, std::nullopt);
-            },
-            ctx);
+            verb, [&] { return put_now(ctx, name, n, false, std::nullopt); }, ctx);
     });
 }
 

@@ -199,7 +199,9 @@ void Output::created(const CreateResult& r) {
     line(state_text(r.state) + "  " + words[static_cast<int>(r.outcome)]);
 }
 
-void Output::took(const TakeResult& r, int64_t waited_ms) {
+void Output::took(const MultiTakeResult& list, int64_t waited_ms, bool as_list, bool run) {
+    if (as_list) return took_list(list, waited_ms, run);
+    const TakeResult& r = list.buckets.front();
     if (json_) {
         Json j = state_json(r.state);
         j["ok"] = r.ok();
@@ -210,16 +212,11 @@ void Output::took(const TakeResult& r, int64_t waited_ms) {
         j["queued_ahead"] = r.queued_ahead;
         return line(dump(j));
     }
-    line(state_text(r.state));
+    if (!run) line(state_text(r.state));
     if (!r.ok()) denial(r);
 }
 
-void Output::run_denied(const TakeResult& r, int64_t waited_ms) {
-    if (json_) return took(r, waited_ms);
-    denial(r);
-}
-
-void Output::took_many(const MultiTakeResult& r, int64_t waited_ms, bool run) {
+void Output::took_list(const MultiTakeResult& r, int64_t waited_ms, bool run) {
     if (json_) {
         Json j;
         j["ok"] = r.ok();

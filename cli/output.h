@@ -33,13 +33,11 @@ class Output {
     // Text lines of state() from here on line up with all of `states`.
     void align(const std::vector<State>& states);
     void created(const CreateResult& result);
-    void took(const TakeResult& result, int64_t waited_ms);
-    // run's denial: text only on stderr, as stdout would be the command's.
-    void run_denied(const TakeResult& result, int64_t waited_ms);
-    // Several buckets (SPEC §11): one line per bucket, or one JSON object
-    // with a "buckets" array; a denial names the buckets that said no.
-    // `run`: the text denial only, on stderr (stdout is the command's).
-    void took_many(const MultiTakeResult& result, int64_t waited_ms, bool run = false);
+    // A take of one bucket (`as_list` false: the user named one) or of a
+    // list (SPEC §11: one line per bucket, or one JSON object with a
+    // "buckets" array; a denial names the buckets that said no). `run`: the
+    // text denial only, on stderr (stdout is the command's).
+    void took(const MultiTakeResult& result, int64_t waited_ms, bool as_list, bool run = false);
     void put(const PutResult& result);
     void deleted(const State& state);
     void watched(const State& state, int64_t waited_ms);  // watch without --take
@@ -65,6 +63,7 @@ class Output {
     void line(const std::string& text, bool always = false);
 
   private:
+    void took_list(const MultiTakeResult& result, int64_t waited_ms, bool run);
     void denial(const TakeResult& result);
     void denial_many(const MultiTakeResult& result);
 

@@ -263,11 +263,6 @@ void give_back(Context& ctx, const Lease& lease) {
 
 }  // namespace
 
-void supervise(Context& ctx, const Lease& lease, const std::string& path,
-               const std::vector<std::string>& command) {
-    supervise(ctx, std::vector<Lease>{lease}, path, command);
-}
-
 void supervise(Context& ctx, const std::vector<Lease>& leases, const std::string& path,
                const std::vector<std::string>& command) {
     const Lease& lease = leases.front();

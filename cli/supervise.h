@@ -28,10 +28,8 @@ struct Lease {
 // Forks and runs the command at `path` with TBUCKET_LEASE and TBUCKET_FENCE
 // set; never returns: tbucket exits with the command's status, or dies of
 // the signal that killed it. Signals must be held (Context::commit).
-[[noreturn]] void supervise(Context& ctx, const Lease& lease, const std::string& path,
-                            const std::vector<std::string>& command);
-// The same for a bucket list's leases (one id, a fence each; at least one):
-// all renewed, all given back. TBUCKET_FENCE is the first one's, and
+// Several leases (a bucket list: one id, a fence each; at least one) are
+// all renewed and all given back: TBUCKET_FENCE is the first one's, and
 // TBUCKET_FENCES lists them all as NAME=FENCE,...
 [[noreturn]] void supervise(Context& ctx, const std::vector<Lease>& leases, const std::string& path,
                             const std::vector<std::string>& command);

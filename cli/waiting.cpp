@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "app.h"
+#include "util/name_list.h"
 #include "util/parse.h"
 
 namespace tbucket::cli {
@@ -206,6 +207,20 @@ WaitResult wait_with_terminal(Context& ctx, WaitRequest request) {
     std::string n = std::to_string(request.n);
     Countdown countdown(ctx.out, n + (request.n == 1 ? " token" : " tokens"), request.name);
     return wait_for(ctx.client(), request, countdown);
+}
+
+MultiWaitResult take_target(Context& ctx, const Target& target, const WaitSpec& wait, TakeMode mode,
+                            const LeaseSpec* lease) {
+    ctx.signals();
+    if (!wait.wait) return {take_many(ctx.client(), target.list, mode, lease, target.settings), 0};
+    const NamedCount& first = target.list.front();
+    std::string tokens = std::to_string(first.count) + (first.count == 1 ? " token" : " tokens");
+    if (ctx.named_a_list) tokens = "the tokens of all";
+    Countdown countdown(ctx.out, tokens, join_names(target.list));
+    LineRequest line{target.list, target.settings,
+                     lease ? std::optional<LeaseSpec>(*lease) : std::nullopt, wait.timeout_ms,
+                     ctx.signals().fd()};
+    return wait_in_line(ctx.client(), line, countdown);
 }
 
 }  // namespace tbucket::cli

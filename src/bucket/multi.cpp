@@ -128,7 +128,12 @@ bool MultiTakeResult::refused(std::size_t i) const {
 }
 
 MultiTakeResult take_many(Client& client, const std::vector<NamedCount>& list, TakeMode mode,
-                          const LeaseSpec* lease) {
+                          const LeaseSpec* lease, const std::optional<Settings>& create_with) {
+    if (list.size() == 1) {
+        TakeResult t = client.take(list[0].name, list[0].count, mode, create_with, lease);
+        std::optional<int64_t> retry = t.retry_after_ms;
+        return MultiTakeResult{{std::move(t)}, retry};
+    }
     if (mode != TakeMode::all) lease = nullptr;
     std::vector<std::string> args{mode == TakeMode::check ? "2" : "0"};
     for (const NamedCount& c : list) args.push_back(std::to_string(c.count));

@@ -29,11 +29,15 @@ struct MultiTakeResult {
     bool refused(std::size_t i) const;
 };
 
-// mode: TakeMode::all (all or none) or TakeMode::check (take nothing).
-// `lease` (with all): buckets without refill hold their tokens as this
-// lease (one id, a fence each); refilling ones are taken from for good.
+// mode: TakeMode::all (all or none) or TakeMode::check (take nothing); one
+// bucket: also TakeMode::partial. `lease` (with all): buckets without
+// refill hold their tokens as this lease (one id, a fence each); refilling
+// ones are taken from for good (one bucket: unless lease->required, an
+// Error usage). One bucket is one take (take.lua), created with
+// `create_with` when missing.
 MultiTakeResult take_many(Client& client, const std::vector<NamedCount>& list, TakeMode mode,
-                          const LeaseSpec* lease = nullptr);
+                          const LeaseSpec* lease = nullptr,
+                          const std::optional<Settings>& create_with = std::nullopt);
 
 // Gives back what a granted take_many took (a signal came before the
 // commit): leases released, the rest put back. Returns the names.

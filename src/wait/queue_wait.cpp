@@ -11,8 +11,6 @@
 // to keep an expiring bucket alive. An idle waiter sends nothing and holds
 // one connection: its subscription.
 
-#include "wait/queue_wait.h"
-
 #include <algorithm>
 #include <cmath>
 
@@ -35,17 +33,9 @@ constexpr int64_t lease_backups = 8;
 // src/bucket/scripts/common.lua: 5 s) holds up no one.
 constexpr int64_t list_heartbeat_ms = 1500;
 
-struct Line {
-    std::vector<NamedCount> list;
-    std::optional<Settings> create_with;  // one bucket only
-    std::optional<LeaseSpec> lease;
-    std::optional<int64_t> timeout_ms;
-    int interrupt_fd = -1;
-};
-
 class QueuedWaiter {
   public:
-    QueuedWaiter(Client& client, const Line& line, WaitObserver& observer)
+    QueuedWaiter(Client& client, const LineRequest& line, WaitObserver& observer)
         : client_(client),
           line_(line),
           ticket_{line.lease ? line.lease->id : new_lease_id(), line.create_with, line.lease, 0,
@@ -235,7 +225,7 @@ class QueuedWaiter {
     }
 
     Client& client_;
-    const Line& line_;
+    const LineRequest& line_;
     Ticket ticket_;
     Session session_;
     Clock::time_point checked_at_ = Clock::now();
@@ -243,27 +233,18 @@ class QueuedWaiter {
 
 }  // namespace
 
-WaitResult wait_in_line(Client& client, const WaitRequest& request, WaitObserver& observer) {
-    Line line{{{request.name, request.n}},
-              request.create_with,
-              request.lease,
-              request.timeout_ms,
-              request.interrupt_fd};
-    MultiWaitResult r = *QueuedWaiter(client, line, observer).run();  // one bucket: one script
-    return WaitResult{std::move(r.result.buckets.front()), r.waited_ms};
-}
-
-MultiWaitResult wait_many(Client& client, const std::vector<NamedCount>& list,
-                          std::optional<int64_t> timeout_ms, int interrupt_fd,
-                          const LeaseSpec* lease) {
+MultiWaitResult wait_in_line(Client& client, const LineRequest& request, WaitObserver& observer) {
+    struct Finished {
+        WaitObserver& observer;
+        ~Finished() { observer.finished(); }
+    } finished{observer};
     // In line where one script reaches every bucket; on a cluster whose
     // shards hold them apart, without a place (see multi.h).
-    WaitObserver quiet;
-    Line line{list, std::nullopt, lease ? std::optional<LeaseSpec>(*lease) : std::nullopt,
-              timeout_ms, interrupt_fd};
-    if (std::optional<MultiWaitResult> r = QueuedWaiter(client, line, quiet).run())
+    if (std::optional<MultiWaitResult> r = QueuedWaiter(client, request, observer).run())
         return std::move(*r);
-    return multi_detail::wait_unqueued(client, list, timeout_ms, interrupt_fd, lease);
+    const LeaseSpec* lease = request.lease ? &*request.lease : nullptr;
+    return multi_detail::wait_unqueued(client, request.list, request.timeout_ms,
+                                       request.interrupt_fd, lease);
 }
 
 }  // namespace tbucket

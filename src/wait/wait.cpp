@@ -11,7 +11,7 @@
 
 #include "redis/subscription.h"
 #include "util/parse.h"
-#include "wait/queue_wait.h"
+#include "wait/multi_wait.h"
 #include "wait/wait_session.h"
 
 namespace tbucket {
@@ -215,7 +215,15 @@ WaitResult wait_for(Client& client, const WaitRequest& request, WaitObserver& ob
     } finished{observer};
     // Takers wait in line; a watch without --take takes nothing, owes no
     // one, and follows the bucket's events.
-    if (request.take) return wait_in_line(client, request, observer);
+    if (request.take) {
+        LineRequest line{{{request.name, request.n}},
+                         request.create_with,
+                         request.lease,
+                         request.timeout_ms,
+                         request.interrupt_fd};
+        MultiWaitResult r = wait_in_line(client, line, observer);
+        return WaitResult{std::move(r.result.buckets.front()), r.waited_ms};
+    }
     Waiter waiter(client, request, observer);
     return waiter.run();
 }
