@@ -180,8 +180,8 @@ Error bucket_hint(const Error& e, std::string_view command) {
     return Error(e.kind(), std::string(what) + hint);
 }
 
-SignalPipe& Context::signals() {
-    if (!signals_) signals_ = std::make_unique<SignalPipe>();
+SignalGuard& Context::catch_signals() {
+    if (!signals_) signals_ = std::make_unique<SignalGuard>();
     return *signals_;
 }
 

@@ -51,7 +51,7 @@ class Context {
 
     // SIGINT and SIGTERM caught from the first call on, for a command that
     // takes tokens: a signal then never leaves them taken by nobody.
-    SignalPipe& signals();
+    SignalGuard& catch_signals();
     // The point of no return of a command that took what `taken` says,
     // from one bucket or a list (SPEC §8). Holds signals from here to the
     // exit; one that came before gives the tokens back and ends the command
@@ -75,7 +75,7 @@ class Context {
   private:
     std::vector<ConnectionOptions> seeds_;
     std::unique_ptr<Client> client_;
-    std::unique_ptr<SignalPipe> signals_;
+    std::unique_ptr<SignalGuard> signals_;
 };
 
 // A subcommand: its CLI11 node and what runs when it was chosen.
@@ -131,7 +131,7 @@ struct Target {
 Target parse_target(Context& ctx, const std::string& name, const std::string& count,
                     const SettingsText& settings = {});
 // Takes what `target` names now or, with wait.wait, in line (the countdown
-// on a terminal); SIGINT and SIGTERM are caught from here (ctx.signals()).
+// on a terminal); SIGINT and SIGTERM are caught from here (ctx.catch_signals()).
 // `lease`: buckets without refill hold their tokens as this lease.
 MultiWaitResult take_target(Context& ctx, const Target& target, const WaitSpec& wait,
                             TakeMode mode = TakeMode::all, const LeaseSpec* lease = nullptr);

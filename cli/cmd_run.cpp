@@ -97,8 +97,8 @@ int cannot_run(Context& ctx, const std::string& command, int code) {
     argv.push_back(nullptr);
     ctx.close();  // no Redis socket leaks into the command
     std::fflush(nullptr);
-    ctx.signals().prepare_exec();  // the command gets signals as tbucket got them
-    ctx.signals().release();
+    ctx.catch_signals().prepare_exec();  // the command gets signals as tbucket got them
+    ctx.catch_signals().release();
     if_signalled();
     execv(path.c_str(), argv.data());
     std::_Exit(errno == ENOENT ? exit_not_found : exit_not_runnable);

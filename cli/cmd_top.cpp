@@ -112,17 +112,17 @@ std::vector<std::string> frame(const std::vector<TopRow>& rows, const std::strin
 // Waits up to `ms` for a key or a signal: the key (0 for none); a signal
 // ends the view as Error interrupted or terminated.
 char next_key(Context& ctx, bool keys, int ms) {
-    pollfd fds[2] = {{ctx.signals().fd(), POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
+    pollfd fds[2] = {{ctx.catch_signals().fd(), POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
     if (poll(fds, keys ? 2 : 1, ms) <= 0) return 0;
     if (fds[0].revents) {
-        throw signal_error(ctx.signals().arrived());
+        throw signal_error(ctx.catch_signals().arrived());
     }
     char c = 0;
     return read(STDIN_FILENO, &c, 1) == 1 ? c : 0;
 }
 
 int live(Context& ctx, const std::string& pattern, TopSort sort) {
-    ctx.signals();  // SIGINT and SIGTERM from now on arrive on a pipe
+    ctx.catch_signals();  // SIGINT and SIGTERM from now on arrive on a pipe
     Screen screen(ctx.out);
     std::map<std::string, State> before;
     for (;;) {

@@ -46,7 +46,7 @@ int follow(Context& ctx, const std::string& name, std::optional<int64_t> timeout
     Countdown quiet_countdown(ctx.out, "",
                               name);  // no progress while following; reconnect warnings only
     tbucket::follow(
-        ctx.client(), name, timeout_ms, ctx.signals().fd(),
+        ctx.client(), name, timeout_ms, ctx.catch_signals().fd(),
         [&ctx](const State& s) { ctx.out.followed(s); }, quiet_countdown);
     return exit_ok;
 }

@@ -167,10 +167,6 @@ std::string_view first_word(const CLI::App& app, int argc, char** argv) {
     return "";
 }
 
-// The signal that ended the command, to die by once all is cleaned up: a
-// shell stops a loop only when its child was killed by SIGINT.
-int ended_by_signal = 0;
-
 // The one place where errors become messages and exit statuses. What
 // `body` printed is flushed here, not in exit(), which would drop a write
 // error.
@@ -183,8 +179,7 @@ int guarded(Output& out, const Body& body) {
     } catch (const Error& e) {
         int code = exit_code(e.kind());
         out.error(e, code);
-        if (e.kind() == ErrorKind::interrupted) ended_by_signal = SIGINT;
-        if (e.kind() == ErrorKind::terminated) ended_by_signal = SIGTERM;
+        note_ending_signal(e);
         return code;
     } catch (const std::exception& e) {
         Error internal(ErrorKind::internal, std::string("internal error: ") + e.what());
@@ -462,14 +457,6 @@ int main(int argc, char** argv) {
     }
     std::signal(SIGPIPE, SIG_IGN);  // a closed socket is an error to report, not a death
     int code = tbucket::cli::run(argc, argv);
-    if (int sig = tbucket::cli::ended_by_signal) {
-        std::fflush(nullptr);
-        std::signal(sig, SIG_DFL);
-        sigset_t set;
-        sigemptyset(&set);
-        sigaddset(&set, sig);
-        sigprocmask(SIG_UNBLOCK, &set, nullptr);
-        raise(sig);
-    }
+    tbucket::cli::die_by_ending_signal();
     return code;
 }

@@ -27,55 +27,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// The signals passed on to the command (SPEC §9), and SIGCHLD, which says
-// it ended. Each arrives through a pipe, as (number, si_code).
-constexpr int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
-
-int signal_write_fd = -1;
-
-struct Arrival {
-    int sig;
-    int code;
-};
-
-void on_signal(int sig, siginfo_t* info, void*) {
-    Arrival a{sig, info ? info->si_code : SI_USER};
-    int saved = errno;
-    ssize_t ignored = write(signal_write_fd, &a, sizeof a);
-    (void)ignored;
-    errno = saved;
-}
-
-sigset_t supervised_set() {
-    sigset_t set;
-    sigemptyset(&set);
-    for (int sig : forwarded) sigaddset(&set, sig);
-    sigaddset(&set, SIGCHLD);
-    return set;
-}
-
-// Handlers for the forwarded signals and SIGCHLD; `found` gets what each
-// forwarded one was, for the command to start as tbucket started.
-int install_handlers(struct sigaction (&found)[std::size(forwarded)]) {
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0)
-        throw Error(ErrorKind::internal, "cannot make a pipe for signals");
-    signal_write_fd = fds[1];
-    struct sigaction action {};
-    action.sa_sigaction = on_signal;
-    action.sa_flags = SA_SIGINFO | SA_RESTART;
-    sigfillset(&action.sa_mask);
-    for (std::size_t i = 0; i < std::size(forwarded); ++i)
-        sigaction(forwarded[i], &action, &found[i]);
-    action.sa_flags |= SA_NOCLDSTOP;
-    sigaction(SIGCHLD, &action, nullptr);
-    return fds[0];
-}
-
 // In the child, between fork and exec: only async-signal-safe calls. A
 // signal ignored when tbucket started stays ignored (nohup, a background
 // job); exec turns the caught ones back to their defaults.
-[[noreturn]] void start_command(const bool (&ignored)[std::size(forwarded)],
+[[noreturn]] void start_command(const bool (&ignored)[std::size(forwarded_signals)],
                                 const std::string& path, char* const* argv, pid_t parent,
                                 bool keep_on_lost) {
     // Without tbucket nothing renews the lease: the command hears it as it
@@ -84,8 +39,8 @@ int install_handlers(struct sigaction (&found)[std::size(forwarded)]) {
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() != parent) raise(SIGTERM);
     }
-    for (std::size_t i = 0; i < std::size(forwarded); ++i) {
-        if (ignored[i]) signal(forwarded[i], SIG_IGN);
+    for (std::size_t i = 0; i < std::size(forwarded_signals); ++i) {
+        if (ignored[i]) signal(forwarded_signals[i], SIG_IGN);
     }
     signal(SIGPIPE, SIG_DFL);
     signal(SIGCHLD, SIG_DFL);
@@ -110,9 +65,6 @@ class Renewer {
   public:
     Renewer(Client& client, const std::vector<Lease>& leases, int lost_fd)
         : client_(client), leases_(leases), lease_(leases.front()), lost_fd_(lost_fd) {
-        // A renewal whose reply is lost is asked again for a third of the
-        // lease at most: longer, and the lease would end meanwhile.
-        client_.set_retry_window_ms(std::max<int64_t>(leases.front().ttl_ms / 3, 100));
         thread_ = std::thread([this] { loop(); });
     }
     ~Renewer() { stop(); }
@@ -124,10 +76,12 @@ class Renewer {
         }
         wake_.notify_all();
         if (thread_.joinable()) thread_.join();
-        // The release that follows is asked again for the whole window, as
-        // any change: the lease's third was for renewals only.
-        client_.set_retry_window_ms(client_.default_retry_window_ms());
     }
+
+    // A renewal whose reply is lost is asked again for a third of the lease
+    // at most: longer, and the lease would end meanwhile. (The release
+    // after the command is asked again for the whole window, as any change.)
+    int64_t renew_window_ms() const { return std::max<int64_t>(lease_.ttl_ms / 3, 100); }
 
     std::string why_lost() {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -180,7 +134,7 @@ class Renewer {
             }
             try {
                 for (const Lease& l : leases_) {
-                    if (!renew_lease(client_, l.name, l.id, l.ttl_ms).held)
+                    if (!renew_lease(client_, l.name, l.id, l.ttl_ms, renew_window_ms()).held)
                         return lost("it had ended: not renewed in time, or the bucket was reset");
                 }
                 renewed_at = asked_at;
@@ -268,8 +222,8 @@ void supervise(Context& ctx, const std::vector<Lease>& leases, const std::string
     const Lease& lease = leases.front();
     sigset_t set = supervised_set();
     sigprocmask(SIG_BLOCK, &set, nullptr);
-    struct sigaction found[std::size(forwarded)];
-    int signal_fd = install_handlers(found);
+    struct sigaction found[std::size(forwarded_signals)];
+    int signal_fd = install_forwarding(found);
     int lost_pipe[2];
     if (pipe2(lost_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
         throw Error(ErrorKind::internal, "cannot make a pipe");
@@ -286,10 +240,10 @@ void supervise(Context& ctx, const std::vector<Lease>& leases, const std::string
     std::vector<char*> argv;
     for (const std::string& arg : command) argv.push_back(const_cast<char*>(arg.c_str()));
     argv.push_back(nullptr);
-    bool ignored[std::size(forwarded)];
-    for (std::size_t i = 0; i < std::size(forwarded); ++i) {
-        int sig = forwarded[i];
-        ignored[i] = sig == SIGINT || sig == SIGTERM ? ctx.signals().ignored_at_start(sig)
+    bool ignored[std::size(forwarded_signals)];
+    for (std::size_t i = 0; i < std::size(forwarded_signals); ++i) {
+        int sig = forwarded_signals[i];
+        ignored[i] = sig == SIGINT || sig == SIGTERM ? ctx.catch_signals().ignored_at_start(sig)
                                                      : found[i].sa_handler == SIG_IGN;
     }
     // Redis answered so late that the lease may have ended already: the
@@ -316,7 +270,7 @@ void supervise(Context& ctx, const std::vector<Lease>& leases, const std::string
     Renewer renewer(ctx.client(), leases, lost_pipe[1]);
     // From here signals come through signal_fd; SIGINT and SIGTERM were held
     // since the take (Context::commit): one that came meanwhile is passed on.
-    ctx.signals().release();
+    ctx.catch_signals().release();
     sigprocmask(SIG_UNBLOCK, &set, nullptr);
     int status = 0;
     for (;;) {
@@ -337,7 +291,7 @@ void supervise(Context& ctx, const std::vector<Lease>& leases, const std::string
                 kill(child, SIGTERM);
             }
         }
-        Arrival a{};
+        SignalArrival a{};
         bool ended = false;
         while (read(signal_fd, &a, sizeof a) == static_cast<ssize_t>(sizeof a)) {
             if (a.sig != SIGCHLD) {

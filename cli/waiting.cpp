@@ -1,7 +1,5 @@
 #include "waiting.h"
 
-#include <fcntl.h>
-#include <signal.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -12,108 +10,6 @@
 #include "util/parse.h"
 
 namespace tbucket::cli {
-namespace {
-
-int write_fd = -1;                        // the pipe a waiter polls, once made
-volatile sig_atomic_t caught_signal = 0;  // the first SIGINT or SIGTERM
-
-void set_handler(int sig, void (*handler)(int), struct sigaction* found = nullptr) {
-    struct sigaction action {};
-    action.sa_handler = handler;
-    sigemptyset(&action.sa_mask);
-    action.sa_flags = 0;  // no SA_RESTART: a blocking poll returns at once
-    sigaction(sig, &action, found);
-}
-
-// The first signal is noted for the command to act on once its change is
-// settled (which may take the retry window on a server that does not
-// answer); a second one ends tbucket at once, as the user insists.
-void on_signal(int sig) {
-    if (caught_signal) {
-        set_handler(sig, SIG_DFL);
-        raise(sig);  // delivered when this handler returns
-        return;
-    }
-    caught_signal = sig;
-    if (write_fd < 0) return;
-    unsigned char byte = static_cast<unsigned char>(sig);
-    ssize_t ignored = write(write_fd, &byte, 1);
-    (void)ignored;
-}
-
-}  // namespace
-
-// A one-shot command needs only the handler and its flag; the pipe, for a
-// waiter to poll, is made on first use (each system call shows in a
-// one-shot command's time, bench/README.md).
-SignalPipe::SignalPipe() {
-    set_handler(SIGINT, on_signal, &found_int_);
-    set_handler(SIGTERM, on_signal, &found_term_);
-}
-
-int SignalPipe::fd() {
-    if (read_fd_ >= 0) return read_fd_;
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) return -1;  // then waits notice signals late
-    read_fd_ = fds[0];
-    write_fd = fds[1];
-    if (caught_signal) {  // came before the pipe: the waiter must see it too
-        unsigned char byte = static_cast<unsigned char>(caught_signal);
-        ssize_t ignored = write(write_fd, &byte, 1);
-        (void)ignored;
-    }
-    return read_fd_;
-}
-
-// Held since the commit: the command has finished and the process is about
-// to exit, so nothing is undone. Released here, a signal that came meanwhile
-// would kill tbucket before exit flushes the result (tokens taken, no
-// result, status 130/143); main() lets through only the one that ended a
-// command.
-SignalPipe::~SignalPipe() {
-    if (held_) return;
-    sigaction(SIGINT, &found_int_, nullptr);
-    sigaction(SIGTERM, &found_term_, nullptr);
-    if (read_fd_ < 0) return;
-    close(read_fd_);
-    close(write_fd);
-    write_fd = -1;
-}
-
-namespace {
-sigset_t int_and_term() {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    return set;
-}
-}  // namespace
-
-void SignalPipe::hold() {
-    sigset_t set = int_and_term();
-    sigprocmask(SIG_BLOCK, &set, nullptr);
-    held_ = true;
-}
-
-void SignalPipe::release() {
-    sigset_t set = int_and_term();
-    sigprocmask(SIG_UNBLOCK, &set, nullptr);
-    held_ = false;
-}
-
-// One that comes while held stays pending and is never acted on: it came
-// after the commit point.
-int SignalPipe::arrived() {
-    return caught_signal;
-}
-
-void SignalPipe::prepare_exec() {
-    if (found_int_.sa_handler == SIG_IGN) set_handler(SIGINT, SIG_IGN);
-    if (found_term_.sa_handler == SIG_IGN) set_handler(SIGTERM, SIG_IGN);
-    set_handler(SIGPIPE, SIG_DFL);
-}
-
 namespace {
 
 // Columns of the terminal on stderr; 80 when it cannot tell.
@@ -203,7 +99,7 @@ WaitSpec parse_wait(bool given, const std::string& text, const char* option) {
 }
 
 WaitResult wait_with_terminal(Context& ctx, WaitRequest request) {
-    request.interrupt_fd = ctx.signals().fd();
+    request.interrupt_fd = ctx.catch_signals().fd();
     std::string n = std::to_string(request.n);
     Countdown countdown(ctx.out, n + (request.n == 1 ? " token" : " tokens"), request.name);
     return wait_for(ctx.client(), request, countdown);
@@ -211,7 +107,7 @@ WaitResult wait_with_terminal(Context& ctx, WaitRequest request) {
 
 MultiWaitResult take_target(Context& ctx, const Target& target, const WaitSpec& wait, TakeMode mode,
                             const LeaseSpec* lease) {
-    ctx.signals();
+    ctx.catch_signals();
     if (!wait.wait) return {take_many(ctx.client(), target.list, mode, lease, target.settings), 0};
     const NamedCount& first = target.list.front();
     std::string tokens = std::to_string(first.count) + (first.count == 1 ? " token" : " tokens");
@@ -219,7 +115,7 @@ MultiWaitResult take_target(Context& ctx, const Target& target, const WaitSpec& 
     Countdown countdown(ctx.out, tokens, join_names(target.list));
     LineRequest line{target.list, target.settings,
                      lease ? std::optional<LeaseSpec>(*lease) : std::nullopt, wait.timeout_ms,
-                     ctx.signals().fd()};
+                     ctx.catch_signals().fd()};
     return wait_in_line(ctx.client(), line, countdown);
 }
 

@@ -273,6 +273,18 @@ TEST_CASE(
     std::string summary;
     for (const auto& [k, n] : codes) summary += k + " x" + std::to_string(n) + "  ";
     WARN("exit codes by kind: " << summary);
+    for (std::size_t i = 0; i < procs.size(); ++i) {
+        if (done[i]) continue;
+        Proc& p = procs[i];
+        std::string stat;
+        std::getline(std::ifstream("/proc/" + std::to_string(p.child->pid()) + "/stat"), stat);
+        WARN("not finished: " << p.kind << " on " << p.buckets.front()
+                              << (p.buckets.size() > 1 ? "," + p.buckets.back() : "")
+                              << (p.killed ? " (killed)" : "") << ", deadline " << p.deadline_s
+                              << "; its /proc stat: " << stat.substr(0, 60)
+                              << "; its pipes held by: " << p.child->pipe_holders()
+                              << "; stderr so far: " << p.child->err_so_far());
+    }
     CHECK(finished == procs.size());  // nothing stuck
     CHECK(tbucket::test::read_file(dir + "/violations").empty());
     for (const auto& [name, cap] : caps) {

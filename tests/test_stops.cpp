@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -404,4 +405,33 @@ TEST_CASE("a waiting command's request ids are remembered no longer than a one-s
         CHECK(pttl > 0);
         CHECK(pttl <= 24000);  // twice the default retry window (2 x 5 s + 2 s)
     }
+}
+
+TEST_CASE(
+    "run's release after the command is asked again for the whole retry window, not the "
+    "renewals' third of the lease",
+    "[trust][stops][memory]") {
+    fresh("relwin", {"--capacity", "1"});
+    // A 3 s lease is renewed every second, each renewal asked again for 1 s
+    // at most (its id remembered for 2 s); the take and the release get the
+    // default window (their ids remembered for 24 s).
+    auto id_keys = [] {
+        std::set<std::string> found;
+        tbucket::Reply keys = redis().command({"KEYS", "tbucket:{relwin}:id:*"});
+        for (std::size_t i = 0; i < keys->elements; ++i)
+            found.emplace(keys->element[i]->str, keys->element[i]->len);
+        return found;
+    };
+    const std::set<std::string> before = id_keys();  // the create's
+    RunResult r = tb({"run", "relwin", "--lease", "3s", "--", "sh", "-c", "sleep 1.5"});
+    REQUIRE(r.code == 0);
+    int whole_window = 0;
+    for (const std::string& key : id_keys()) {
+        if (before.count(key)) continue;
+        long long pttl = redis().command({"PTTL", key})->integer;
+        INFO(key << " " << pttl);
+        CHECK(pttl > 0);
+        if (pttl > 2000) ++whole_window;
+    }
+    CHECK(whole_window == 2);  // the take and the release
 }

@@ -107,13 +107,9 @@ Client::Client(ConnectionOptions options, std::string prefix)
     : Client(std::vector<ConnectionOptions>{std::move(options)}, std::move(prefix)) {}
 
 Client::Client(std::vector<ConnectionOptions> seeds, std::string prefix)
-    : nodes_(std::move(seeds)), prefix_(std::move(prefix)) {
-    retry_window_ms_ = default_retry_window_ms();
-}
-
-int64_t Client::default_retry_window_ms() const {
-    return retry_window_ms(nodes_.seed_options().front());
-}
+    : nodes_(std::move(seeds)),
+      prefix_(std::move(prefix)),
+      retry_window_ms_(retry_window_ms(nodes_.seed_options().front())) {}
 
 // The one retry loop of SPEC §8. A change carries a request id; when the
 // connection fails after it was sent, it goes again with the same id (on a
@@ -121,8 +117,8 @@ int64_t Client::default_retry_window_ms() const {
 // window has passed. The server runs an id at most once and answers a
 // repeat with the first reply, so the answer that finally comes is true.
 std::vector<Reply> Client::run_changes(const std::vector<ScriptCall>& calls,
-                                       std::vector<std::string>& by) {
-    const auto deadline = Clock::now() + std::chrono::milliseconds(retry_window_ms_);
+                                       std::vector<std::string>& by, int64_t window_ms) {
+    const auto deadline = Clock::now() + std::chrono::milliseconds(window_ms);
     bool sent = false;
     for (int64_t pause = 0;; pause = std::clamp<int64_t>(pause * 2, 50, 1000)) {
         try {
@@ -144,7 +140,7 @@ std::vector<Reply> Client::run_changes(const std::vector<ScriptCall>& calls,
             if (e.kind() != ErrorKind::unavailable) throw Error(e.kind(), unknown, true);
             if (Clock::now() + std::chrono::milliseconds(pause) >= deadline) {
                 throw Error(ErrorKind::unavailable,
-                            unknown + " (asked again for " + format_exact_ms(retry_window_ms_) +
+                            unknown + " (asked again for " + format_exact_ms(window_ms) +
                                 " with the same request id)",
                             true);
             }
@@ -154,10 +150,12 @@ std::vector<Reply> Client::run_changes(const std::vector<ScriptCall>& calls,
 }
 
 Reply Client::run_change(const Script& script, const std::string& name,
-                         std::vector<std::string> args, std::string& node, bool indexed) {
+                         std::vector<std::string> args, std::string& node, bool indexed,
+                         std::optional<int64_t> window_ms) {
+    int64_t window = window_ms.value_or(retry_window_ms_);
     std::vector<std::string> by;
     std::vector<Reply> replies = run_changes(
-        {change_call(script, key(name), std::move(args), 2 * retry_window_ms_, indexed)}, by);
+        {change_call(script, key(name), std::move(args), 2 * window, indexed)}, by, window);
     node = std::move(by.front());
     return std::move(replies.front());
 }
@@ -168,7 +166,7 @@ Reply Client::run_change_many(const Script& script, const std::vector<std::strin
         change_call(script, key(names.front()), std::move(args), 2 * retry_window_ms_);
     for (std::size_t i = 1; i < names.size(); ++i) call.more_keys.push_back(key(names[i]));
     std::vector<std::string> by;
-    std::vector<Reply> replies = run_changes({std::move(call)}, by);
+    std::vector<Reply> replies = run_changes({std::move(call)}, by, retry_window_ms_);
     node = std::move(by.front());
     return std::move(replies.front());
 }
@@ -301,7 +299,8 @@ std::vector<StateOrError> Client::each(const Script& script, const std::vector<s
                                : ScriptCall{&script, key(name), {}});
     }
     std::vector<std::string> by;
-    std::vector<Reply> replies = change ? run_changes(calls, by) : run_scripts(nodes_, calls, &by);
+    std::vector<Reply> replies =
+        change ? run_changes(calls, by, retry_window_ms_) : run_scripts(nodes_, calls, &by);
     std::vector<StateOrError> results;
     results.reserve(names.size());
     for (std::size_t i = 0; i < names.size(); ++i) {

@@ -51,19 +51,16 @@ class Client {
     std::string key(const std::string& name) const { return prefix_ + "{" + name + "}"; }
     Nodes& nodes() { return nodes_; }
 
-    // How long a change whose reply was lost is sent again with its request
-    // id (default: retry_window_ms of the first seed), and so how long the
-    // server remembers the id (twice that). Waiters use the default too: a
-    // look's id is remembered as long as a retry of it can come, no longer.
-    void set_retry_window_ms(int64_t ms) { retry_window_ms_ = ms; }
-    int64_t default_retry_window_ms() const;
-
     // A script that changes the bucket `name`, through the retry loop of
     // SPEC §8 (run_changes); `node` gets who answered. For src/bucket/lease.cpp.
     // `indexed`: the call may create or delete the bucket, so it gets the
-    // index of names (KEYS[3]).
+    // index of names (KEYS[3]). A change whose reply was lost is sent again
+    // with its request id for the retry window (retry_window_ms of the first
+    // seed; `window_ms`: this call's own, as a lease renewal's third), and
+    // the server remembers the id twice as long.
     Reply run_change(const Script& script, const std::string& name, std::vector<std::string> args,
-                     std::string& node, bool indexed = false);
+                     std::string& node, bool indexed = false,
+                     std::optional<int64_t> window_ms = std::nullopt);
     // The same over several buckets (KEYS[1], the id key, then the others;
     // no index: a list creates nothing): for src/bucket/multi.cpp.
     Reply run_change_many(const Script& script, const std::vector<std::string>& names,
@@ -73,12 +70,12 @@ class Client {
     std::vector<StateOrError> each(const Script& script, const std::vector<std::string>& names,
                                    bool change);
     std::vector<Reply> run_changes(const std::vector<ScriptCall>& calls,
-                                   std::vector<std::string>& by);
+                                   std::vector<std::string>& by, int64_t window_ms);
     void scan(Connection& connection, const std::string& match, std::vector<std::string>& names);
 
     Nodes nodes_;
     std::string prefix_;
-    int64_t retry_window_ms_;
+    const int64_t retry_window_ms_;
 };
 
 // Parses the state part of a script reply (elements 0..5).

@@ -79,10 +79,10 @@ std::string lease_holder(long pid) {
 }
 
 RenewResult renew_lease(Client& client, const std::string& name, const std::string& id,
-                        int64_t ttl_ms) {
+                        int64_t ttl_ms, std::optional<int64_t> window_ms) {
     std::string node;
-    Reply answer =
-        client.run_change(scripts::lease_renew_script, name, {id, std::to_string(ttl_ms)}, node);
+    Reply answer = client.run_change(scripts::lease_renew_script, name,
+                                     {id, std::to_string(ttl_ms)}, node, false, window_ms);
     const redisReply& reply = checked(answer, name);
     RenewResult result;
     result.state = answered_state(reply, name, std::move(node));

@@ -5,6 +5,7 @@
 // up. Taking one is Client::take with a LeaseSpec; the rest is here.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,8 +51,10 @@ struct LeaseList {
     std::vector<LeaseInfo> leases;  // soonest to end first
 };
 
+// A renewal whose reply is lost is asked again for `window_ms` (default:
+// the client's retry window); a holder keeps it within its lease's third.
 RenewResult renew_lease(Client& client, const std::string& name, const std::string& id,
-                        int64_t ttl_ms);
+                        int64_t ttl_ms, std::optional<int64_t> window_ms = std::nullopt);
 ReleaseResult release_lease(Client& client, const std::string& name, const std::string& id);
 LeaseList list_leases(Client& client, const std::string& name);
 

@@ -1,8 +1,10 @@
 #include "support/process.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -10,6 +12,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <stdexcept>
 
 extern char** environ;
@@ -79,6 +82,9 @@ Child::Child(const std::vector<std::string>& argv, const RunOptions& options)
     close(in[1]);
     out_fd_ = out[0];
     err_fd_ = err[0];
+    struct stat st {};
+    if (fstat(out_fd_, &st) == 0) out_inode_ = st.st_ino;
+    if (fstat(err_fd_, &st) == 0) err_inode_ = st.st_ino;
     reader_ = std::thread([this] { read_output(); });
 }
 
@@ -160,6 +166,36 @@ bool Child::wait_for_output(const std::string& needle, double seconds) {
     changed_.wait_for(lock, std::chrono::duration<double>(seconds),
                       [&] { return found() || output_ended_; });
     return found();
+}
+
+std::string Child::pipe_holders() const {
+    const std::string out = "pipe:[" + std::to_string(out_inode_) + "]";
+    const std::string err = "pipe:[" + std::to_string(err_inode_) + "]";
+    std::string found;
+    DIR* proc = opendir("/proc");
+    if (!proc) return found;
+    while (dirent* e = readdir(proc)) {
+        std::string pid = e->d_name;
+        if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+        DIR* fds = opendir(("/proc/" + pid + "/fd").c_str());
+        if (!fds) continue;
+        bool holds = false;
+        while (dirent* f = readdir(fds)) {
+            char target[64];
+            std::string link = "/proc/" + pid + "/fd/" + f->d_name;
+            ssize_t n = readlink(link.c_str(), target, sizeof target - 1);
+            if (n <= 0) continue;
+            target[n] = 0;
+            if (out == target || err == target) holds = true;
+        }
+        closedir(fds);
+        if (!holds || pid == std::to_string(getpid())) continue;
+        std::string stat;
+        std::getline(std::ifstream("/proc/" + pid + "/stat"), stat);
+        found += (found.empty() ? "" : "; ") + stat.substr(0, stat.find(' ', stat.find(')') + 3));
+    }
+    closedir(proc);
+    return found;
 }
 
 RunResult Child::wait() {

@@ -61,14 +61,18 @@ class Child {
     std::string err_so_far() const;
     // Waits up to `seconds` until its stdout or stderr contains `needle`.
     bool wait_for_output(const std::string& needle, double seconds);
+    // Which processes still hold its stdout or stderr pipe open (pid, name
+    // and state from /proc), to explain a child whose output never ends.
+    std::string pipe_holders() const;
 
   private:
     void read_output();  // the reader thread
     void stop_reader();
     pid_t pid_ = -1;
     int out_fd_ = -1, err_fd_ = -1;  // the reader's; closed at their end
-    int stop_pipe_[2] = {-1, -1};    // ends the reader when a grandchild keeps a pipe open
-    mutable std::mutex mutex_;       // guards result_'s text and output_ended_
+    unsigned long out_inode_ = 0, err_inode_ = 0;
+    int stop_pipe_[2] = {-1, -1};  // ends the reader when a grandchild keeps a pipe open
+    mutable std::mutex mutex_;     // guards result_'s text and output_ended_
     std::condition_variable changed_;
     bool output_ended_ = false;
     RunResult result_;
