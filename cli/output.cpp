@@ -158,6 +158,23 @@ std::string version_text(const BuildInfo& info, bool json) {
            info.build;
 }
 
+// One answer in both forms: the JSON object --json prints, and the lines a
+// person reads on stdout with, when it was denied, why on stderr.
+struct Output::Record {
+    Record(Json j = {}, std::vector<std::string> lines = {}, std::string why = "", bool all = false)
+        : json(std::move(j)), text(std::move(lines)), denial(std::move(why)), always(all) {}
+    Json json;
+    std::vector<std::string> text;
+    std::string denial;  // one stderr line ("" none); not with -q
+    bool always;         // shown even with -q
+};
+
+void Output::emit(const Record& r) {
+    if (json_) return line(dump(r.json), r.always);
+    for (const std::string& text : r.text) line(text, r.always);
+    if (!r.denial.empty() && !quiet_) write_line(stderr, "tbucket: " + r.denial);
+}
+
 void Output::line(const std::string& text, bool always) {
     if (quiet_ && !always) return;
     errno = 0;
@@ -181,97 +198,36 @@ void Output::align(const std::vector<State>& states) {
 }
 
 void Output::state(const State& state) {
-    if (!json_) return line(state_text(state, columns_), true);
     Json j = state_json(state);
     if (!state.node.empty()) j["node"] = state.node;  // which server answered
-    line(dump(j), true);
+    emit({j, {state_text(state, columns_)}, "", true});
 }
 
 void Output::created(const CreateResult& r) {
-    if (json_) {
-        Json j = state_json(r.state);
-        j["created"] = r.outcome == CreateOutcome::created;
-        j["updated"] = r.outcome == CreateOutcome::updated;
-        j["replaced"] = r.outcome == CreateOutcome::replaced;
-        return line(dump(j));
-    }
     static const char* const words[] = {"(exists)", "(created)", "(updated)", "(replaced)"};
-    line(state_text(r.state) + "  " + words[static_cast<int>(r.outcome)]);
+    Json j = state_json(r.state);
+    j["created"] = r.outcome == CreateOutcome::created;
+    j["updated"] = r.outcome == CreateOutcome::updated;
+    j["replaced"] = r.outcome == CreateOutcome::replaced;
+    emit({j, {state_text(r.state) + "  " + words[static_cast<int>(r.outcome)]}});
 }
 
-void Output::took(const MultiTakeResult& list, int64_t waited_ms, bool as_list, bool run) {
-    if (as_list) return took_list(list, waited_ms, run);
-    const TakeResult& r = list.buckets.front();
-    if (json_) {
-        Json j = state_json(r.state);
-        j["ok"] = r.ok();
-        j["requested"] = r.requested;
-        j["taken"] = r.taken;
-        j["retry_after_ms"] = optional_ms(r.retry_after_ms);
-        j["waited_ms"] = waited_ms;
-        j["queued_ahead"] = r.queued_ahead;
-        return line(dump(j));
-    }
-    if (!run) line(state_text(r.state));
-    if (!r.ok()) denial(r);
+namespace {
+
+// What every take answer says of one bucket, after its state (a list's
+// buckets: without `waited_ms`, which the list has once).
+Json take_json(const TakeResult& t, std::optional<int64_t> waited_ms) {
+    Json j = state_json(t.state);
+    j["ok"] = t.ok();
+    j["requested"] = t.requested;
+    j["taken"] = t.taken;
+    j["retry_after_ms"] = optional_ms(t.retry_after_ms);
+    if (waited_ms) j["waited_ms"] = *waited_ms;
+    j["queued_ahead"] = t.queued_ahead;
+    return j;
 }
 
-void Output::took_list(const MultiTakeResult& r, int64_t waited_ms, bool run) {
-    if (json_) {
-        Json j;
-        j["ok"] = r.ok();
-        int64_t taken = 0;
-        Json buckets = Json::array(), refused = Json::array();
-        for (std::size_t i = 0; i < r.buckets.size(); ++i) {
-            const TakeResult& t = r.buckets[i];
-            taken += t.taken;
-            Json b = state_json(t.state);
-            b["requested"] = t.requested;
-            b["taken"] = t.taken;
-            b["retry_after_ms"] = optional_ms(t.retry_after_ms);
-            b["queued_ahead"] = t.queued_ahead;
-            b["refused"] = r.refused(i);
-            if (r.refused(i)) refused.push_back(t.state.name);
-            buckets.push_back(std::move(b));
-        }
-        j["taken"] = taken;
-        j["retry_after_ms"] = optional_ms(r.retry_after_ms);
-        j["waited_ms"] = waited_ms;
-        j["refused"] = std::move(refused);
-        j["buckets"] = std::move(buckets);
-        return line(dump(j));
-    }
-    if (!run) {
-        std::vector<State> states;
-        for (const TakeResult& t : r.buckets) states.push_back(t.state);
-        align(states);
-        for (const State& s : states) line(state_text(s, columns_));
-    }
-    if (!r.ok()) denial_many(r);
-}
-
-void Output::denial_many(const MultiTakeResult& r) {
-    if (quiet_) return;
-    std::string why;
-    for (std::size_t i = 0; i < r.buckets.size(); ++i) {
-        if (!r.refused(i)) continue;
-        const TakeResult& t = r.buckets[i];
-        why.append(why.empty() ? "'" : ", '").append(t.state.name).append("' has ");
-        why.append(plural(t.state.available(), "token")).append(" of ");
-        why.append(std::to_string(t.requested));
-        if (t.queued_ahead > 0) why += " (" + plural(t.queued_ahead, "waiter") + " queued ahead)";
-    }
-    why = "denied, nothing taken: " + why;
-    if (r.retry_after_ms) {
-        why += "; all have enough in " + format_duration_ms(*r.retry_after_ms);
-    } else {
-        why += "; refill alone will not bring them all (no refill, or too slow)";
-    }
-    write_line(stderr, "tbucket: " + why);
-}
-
-void Output::denial(const TakeResult& r) {
-    if (quiet_) return;
+std::string denial_text(const TakeResult& r) {
     // `take all` finding nothing reports 0 asked: say what it looked for.
     std::string asked = r.requested > 0 ? plural(r.requested, "token") : "all tokens";
     std::string why = "denied: " + asked + " asked, " + plural(r.state.available(), "token") +
@@ -287,99 +243,143 @@ void Output::denial(const TakeResult& r) {
     } else {
         why += "; no refill, so only a put can bring more";
     }
-    write_line(stderr, "tbucket: " + why);
+    return why;
+}
+
+std::string list_denial_text(const MultiTakeResult& r) {
+    std::string why;
+    for (std::size_t i = 0; i < r.buckets.size(); ++i) {
+        if (!r.refused(i)) continue;
+        const TakeResult& t = r.buckets[i];
+        why.append(why.empty() ? "'" : ", '").append(t.state.name).append("' has ");
+        why.append(plural(t.state.available(), "token")).append(" of ");
+        why.append(std::to_string(t.requested));
+        if (t.queued_ahead > 0) why += " (" + plural(t.queued_ahead, "waiter") + " queued ahead)";
+    }
+    why = "denied, nothing taken: " + why;
+    if (r.retry_after_ms) {
+        why += "; all have enough in " + format_duration_ms(*r.retry_after_ms);
+    } else {
+        why += "; refill alone will not bring them all (no refill, or too slow)";
+    }
+    return why;
+}
+
+}  // namespace
+
+void Output::took(const MultiTakeResult& list, int64_t waited_ms, bool as_list, bool run) {
+    Record record;
+    if (!as_list) {
+        const TakeResult& t = list.buckets.front();
+        record.json = take_json(t, waited_ms);
+        if (!run) record.text.push_back(state_text(t.state));
+        if (!t.ok()) record.denial = denial_text(t);
+        return emit(record);
+    }
+    // A list (SPEC §11): one line per bucket, lined up, or one object.
+    Json& j = record.json;
+    j["ok"] = list.ok();
+    int64_t taken = 0;
+    Json buckets = Json::array(), refused = Json::array();
+    std::vector<State> states;
+    for (std::size_t i = 0; i < list.buckets.size(); ++i) {
+        const TakeResult& t = list.buckets[i];
+        taken += t.taken;
+        Json b = take_json(t, std::nullopt);
+        b.erase("ok");
+        b["refused"] = list.refused(i);
+        if (list.refused(i)) refused.push_back(t.state.name);
+        buckets.push_back(std::move(b));
+        states.push_back(t.state);
+    }
+    j["taken"] = taken;
+    j["retry_after_ms"] = optional_ms(list.retry_after_ms);
+    j["waited_ms"] = waited_ms;
+    j["refused"] = std::move(refused);
+    j["buckets"] = std::move(buckets);
+    align(states);
+    if (!run) {
+        for (const State& s : states) record.text.push_back(state_text(s, columns_));
+    }
+    if (!list.ok()) record.denial = list_denial_text(list);
+    emit(record);
 }
 
 void Output::put(const PutResult& r) {
-    if (json_) {
-        Json j = state_json(r.state);
-        j["added"] = number(micro_tokens(r.added));
-        j["overflow"] = number(micro_tokens(r.overflow));
-        return line(dump(j));
-    }
+    Json j = state_json(r.state);
+    j["added"] = number(micro_tokens(r.added));
+    j["overflow"] = number(micro_tokens(r.overflow));
     std::string text = state_text(r.state);
     if (r.overflow > 0) text += "  overflow " + format_tokens(micro_tokens(r.overflow));
-    line(text);
+    emit({j, {text}});
 }
 
 void Output::deleted(const State& state) {
-    if (json_) {
-        Json j = state_json(state);
-        j["deleted"] = true;
-        return line(dump(j));
-    }
-    line("deleted " + state.name);
+    Json j = state_json(state);
+    j["deleted"] = true;
+    emit({j, {"deleted " + state.name}});
 }
 
 void Output::watched(const State& state, int64_t waited_ms) {
-    if (!json_) return line(state_text(state));
     Json j = state_json(state);
     j["waited_ms"] = waited_ms;
-    line(dump(j));
+    emit({j, {state_text(state)}});
 }
 
 void Output::followed(const State& state) {
-    line(json_ ? dump(state_json(state)) : state_text(state), true);
+    emit({state_json(state), {state_text(state)}, "", true});
     flush();
 }
 
 void Output::lease_taken(const TakeResult& r, const std::string& id, int64_t ttl_ms,
                          int64_t waited_ms) {
-    if (json_) {
-        Json j = state_json(r.state);
-        j["ok"] = r.ok();
-        j["requested"] = r.requested;
-        j["taken"] = r.taken;
-        j["lease"] = r.ok() ? Json(id) : Json(nullptr);
-        j["fence"] = r.ok() ? Json(r.fence) : Json(nullptr);
-        j["ttl_ms"] = ttl_ms;
-        j["retry_after_ms"] = optional_ms(r.retry_after_ms);
-        j["waited_ms"] = waited_ms;
-        return line(dump(j), true);
-    }
     // "ID FENCE", even with -q: it is what the caller reads.
-    if (r.ok()) return line(id + " " + std::to_string(r.fence), true);
-    denial(r);
+    Record record{take_json(r, std::nullopt), {}, "", true};
+    Json& j = record.json;
+    for (const char* later : {"retry_after_ms", "queued_ahead"}) j.erase(later);
+    j["lease"] = r.ok() ? Json(id) : Json(nullptr);
+    j["fence"] = r.ok() ? Json(r.fence) : Json(nullptr);
+    j["ttl_ms"] = ttl_ms;
+    j["retry_after_ms"] = optional_ms(r.retry_after_ms);
+    j["waited_ms"] = waited_ms;
+    if (r.ok()) record.text.push_back(id + " " + std::to_string(r.fence));
+    if (!r.ok()) record.denial = denial_text(r);
+    emit(record);
 }
 
 void Output::lease_renewed(const State& state, const std::string& id, int64_t ttl_ms) {
-    if (json_) {
-        Json j = state_json(state);
-        j["lease"] = id;
-        j["renewed"] = true;
-        j["ends_in_ms"] = ttl_ms;
-        return line(dump(j));
-    }
-    line("lease " + id + " on " + state.name + " renewed: ends in " + format_duration_ms(ttl_ms));
+    Json j = state_json(state);
+    j["lease"] = id;
+    j["renewed"] = true;
+    j["ends_in_ms"] = ttl_ms;
+    emit({j,
+          {"lease " + id + " on " + state.name + " renewed: ends in " +
+           format_duration_ms(ttl_ms)}});
 }
 
 void Output::lease_released(const State& state, const std::string& id, bool already, double added) {
-    if (json_) {
-        Json j = state_json(state);
-        j["lease"] = id;
-        j["released"] = !already;
-        j["added"] = number(micro_tokens(added));
-        return line(dump(j));
-    }
-    if (already) return line("lease " + id + " on " + state.name + " was released before");
-    line("lease " + id + " released: " + format_tokens(added) +
-         (added == 1 ? " token" : " tokens") + " back to " + state.name);
+    Json j = state_json(state);
+    j["lease"] = id;
+    j["released"] = !already;
+    j["added"] = number(micro_tokens(added));
+    std::string text = already ? "lease " + id + " on " + state.name + " was released before"
+                               : "lease " + id + " released: " + format_tokens(added) +
+                                     (added == 1 ? " token" : " tokens") + " back to " + state.name;
+    emit({j, {text}});
 }
 
 void Output::leases(const State& state, const std::vector<LeaseInfo>& leases) {
     for (const LeaseInfo& l : leases) {
         int64_t held_ms = std::max<int64_t>(0, state.server_time_us / 1000 - l.since_ms);
-        if (json_) {
-            Json j{{"name", state.name},     {"lease", l.id},      {"tokens", l.tokens},
-                   {"fence", l.fence},       {"host", l.host},     {"pid", l.pid},
-                   {"since_ms", l.since_ms}, {"held_ms", held_ms}, {"ends_in_ms", l.ends_in_ms}};
-            line(dump(j), true);
-            continue;
-        }
-        line(l.id + "  " + plural(l.tokens, "token") + "  fence " + std::to_string(l.fence) + "  " +
-                 shown(l.host) + " pid " + std::to_string(l.pid) + "  held " +
-                 format_duration_ms(held_ms) + "  ends in " + format_duration_ms(l.ends_in_ms),
-             true);
+        Json j{{"name", state.name},     {"lease", l.id},      {"tokens", l.tokens},
+               {"fence", l.fence},       {"host", l.host},     {"pid", l.pid},
+               {"since_ms", l.since_ms}, {"held_ms", held_ms}, {"ends_in_ms", l.ends_in_ms}};
+        emit({j,
+              {l.id + "  " + plural(l.tokens, "token") + "  fence " + std::to_string(l.fence) +
+               "  " + shown(l.host) + " pid " + std::to_string(l.pid) + "  held " +
+               format_duration_ms(held_ms) + "  ends in " + format_duration_ms(l.ends_in_ms)},
+              "",
+              true});
     }
 }
 

@@ -63,9 +63,8 @@ class Output {
     void line(const std::string& text, bool always = false);
 
   private:
-    void took_list(const MultiTakeResult& result, int64_t waited_ms, bool run);
-    void denial(const TakeResult& result);
-    void denial_many(const MultiTakeResult& result);
+    struct Record;  // one answer as JSON and as text (output.cpp)
+    void emit(const Record& record);
 
     bool json_;
     bool quiet_;
