@@ -6,6 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "support/e2e.h"
 #include "support/process.h"
 #include "support/redis_server.h"
 
@@ -13,16 +14,12 @@ using nlohmann::json;
 using tbucket::test::redis;
 using tbucket::test::RunOptions;
 using tbucket::test::RunResult;
+using tbucket::test::tb;
 using tbucket::test::with_env;
 
 namespace {
 
 // tbucket against the test's private server.
-RunResult tb(std::vector<std::string> args, RunOptions options = {}) {
-    args.insert(args.begin(), {"-u", redis().url()});
-    return tbucket::test::tbucket(args, options);
-}
-
 json only_json_line(const std::string& out) {
     REQUIRE(!out.empty());
     REQUIRE(out.back() == '\n');

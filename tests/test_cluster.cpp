@@ -29,15 +29,12 @@ using tbucket::test::RedisCluster;
 using tbucket::test::RedisServer;
 using tbucket::test::RunResult;
 using tbucket::test::slowdown;
+using tbucket::test::tb;
 using tbucket::test::tb_argv;
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-RunResult tb(const std::string& url, std::vector<std::string> args) {
-    return tbucket::test::run(tb_argv(url, std::move(args)));
-}
 
 std::string address(RedisServer& node) {
     return "127.0.0.1:" + std::to_string(node.port());

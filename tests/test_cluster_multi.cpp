@@ -19,12 +19,9 @@ using tbucket::test::Child;
 using tbucket::test::RedisCluster;
 using tbucket::test::RedisServer;
 using tbucket::test::RunResult;
+using tbucket::test::tb;
 
 namespace {
-
-RunResult tb(const std::string& url, std::vector<std::string> args) {
-    return tbucket::test::run(tbucket::test::tb_argv(url, std::move(args)));
-}
 
 std::string level(RedisCluster& cluster, const std::string& name) {
     const std::string key = "tbucket:{" + name + "}";

@@ -20,6 +20,7 @@ using tbucket::test::Child;
 using tbucket::test::count_lines;
 using tbucket::test::redis;
 using tbucket::test::RunResult;
+using tbucket::test::tb;
 using tbucket::test::with_env;
 
 namespace {
@@ -32,10 +33,6 @@ constexpr int scale = 10;
 #else
 constexpr int scale = 1;
 #endif
-
-RunResult tb(std::vector<std::string> args) {
-    return tbucket::test::run(tbucket::test::tb_argv(redis().url(), std::move(args)));
-}
 
 // A shell loop started now against this suite's server.
 std::unique_ptr<Child> shell_loop(const std::string& script,

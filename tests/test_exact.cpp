@@ -31,16 +31,13 @@ using tbucket::test::RunOptions;
 using tbucket::test::RunResult;
 using tbucket::test::seconds_since;
 using tbucket::test::slowdown;
+using tbucket::test::tb;
 using tbucket::test::tb_argv;
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using Fault = FaultProxy::Fault;
-
-RunResult tb(const std::string& url, std::vector<std::string> args) {
-    return tbucket::test::run(tb_argv(url, std::move(args)));
-}
 
 // The level stored in the bucket's hash, as the server has it.
 template <typename Server>

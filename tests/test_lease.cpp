@@ -28,15 +28,12 @@ using tbucket::test::read_file;
 using tbucket::test::redis;
 using tbucket::test::RunResult;
 using tbucket::test::slowdown;
+using tbucket::test::tb;
 using tbucket::test::tb_argv;
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-RunResult tb(std::vector<std::string> args) {
-    return tbucket::test::run(tb_argv(redis().url(), std::move(args)));
-}
 
 void semaphore(const std::string& name, int capacity) {
     tb({"delete", name});

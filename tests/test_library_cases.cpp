@@ -15,13 +15,10 @@ using nlohmann::json;
 using tbucket::test::Child;
 using tbucket::test::redis;
 using tbucket::test::RunResult;
+using tbucket::test::tb;
 using tbucket::test::tb_argv;
 
 namespace {
-
-RunResult tb(std::vector<std::string> args) {
-    return tbucket::test::run(tb_argv(redis().url(), std::move(args)));
-}
 
 std::string level(const std::string& name) {
     return redis().string({"HGET", "tbucket:{" + name + "}", "t"});

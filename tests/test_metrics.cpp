@@ -12,12 +12,9 @@
 using nlohmann::json;
 using tbucket::test::redis;
 using tbucket::test::RunResult;
+using tbucket::test::tb;
 
 namespace {
-
-RunResult tb(std::vector<std::string> args) {
-    return tbucket::test::run(tbucket::test::tb_argv(redis().url(), std::move(args)));
-}
 
 json counters(const std::string& name) {
     RunResult r = tb({"--json", "info", name});

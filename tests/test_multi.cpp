@@ -22,6 +22,7 @@ using tbucket::test::Child;
 using tbucket::test::count_lines;
 using tbucket::test::redis;
 using tbucket::test::RunResult;
+using tbucket::test::tb;
 
 namespace {
 
@@ -30,10 +31,6 @@ constexpr int scale = 10;  // a sanitizer build's tbucket starts 15x slower
 #else
 constexpr int scale = 1;
 #endif
-
-RunResult tb(std::vector<std::string> args) {
-    return tbucket::test::run(tbucket::test::tb_argv(redis().url(), std::move(args)));
-}
 
 std::unique_ptr<Child> shell_loop(const std::string& script) {
     return tbucket::test::shell_loop(redis().url(), script, {}, 120);

@@ -21,15 +21,12 @@ using tbucket::test::eventually;
 using tbucket::test::redis;
 using tbucket::test::RunResult;
 using tbucket::test::slowdown;
+using tbucket::test::tb;
 using tbucket::test::tb_argv;
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-RunResult tb(std::vector<std::string> args) {
-    return tbucket::test::run(tb_argv(redis().url(), std::move(args)));
-}
 
 void fresh(const std::string& name, std::vector<std::string> settings) {
     tb({"delete", name});

@@ -30,15 +30,12 @@ using tbucket::test::Child;
 using tbucket::test::eventually;
 using tbucket::test::redis;
 using tbucket::test::RunResult;
+using tbucket::test::tb;
 using tbucket::test::tb_argv;
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-RunResult tb(std::vector<std::string> args) {
-    return tbucket::test::run(tb_argv(redis().url(), std::move(args)));
-}
 
 int env_int(const char* name, int fallback) {
     const char* v = std::getenv(name);

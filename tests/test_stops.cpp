@@ -28,13 +28,10 @@ using tbucket::test::describe;
 using tbucket::test::eventually;
 using tbucket::test::redis;
 using tbucket::test::RunResult;
+using tbucket::test::tb;
 using tbucket::test::tb_argv;
 
 namespace {
-
-RunResult tb(std::vector<std::string> args) {
-    return tbucket::test::run(tb_argv(redis().url(), std::move(args)));
-}
 
 void fresh(const std::string& name, std::vector<std::string> settings) {
     tb({"delete", name});

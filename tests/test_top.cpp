@@ -19,13 +19,10 @@
 using tbucket::test::read_file;
 using tbucket::test::redis;
 using tbucket::test::RunResult;
+using tbucket::test::tb;
 
 #ifdef TBUCKET_TMUX
 namespace {
-
-RunResult tb(std::vector<std::string> args) {
-    return tbucket::test::run(tbucket::test::tb_argv(redis().url(), std::move(args)));
-}
 
 // A tmux server of its own (its socket in a temporary directory) with one
 // pane running `script` under sh; killed, with the directory, at the end.

@@ -18,15 +18,12 @@ using tbucket::test::Child;
 using tbucket::test::redis;
 using tbucket::test::RunResult;
 using tbucket::test::slowdown;
+using tbucket::test::tb;
 using tbucket::test::tb_argv;
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-RunResult tb(std::vector<std::string> args) {
-    return tbucket::test::run(tb_argv(redis().url(), std::move(args)));
-}
 
 // Until `n` clients are subscribed to the bucket's channel: the waiter is
 // then past its first check and asleep.

@@ -27,6 +27,16 @@ inline std::vector<std::string> tb_argv(const std::string& url, std::vector<std:
     return args;
 }
 
+// The built tbucket run to its end against `url`, or against the suite's
+// own server (redis()): how every suite runs the binary.
+inline RunResult tb(const std::string& url, std::vector<std::string> args,
+                    const RunOptions& options = {}) {
+    return run(tb_argv(url, std::move(args)), options);
+}
+inline RunResult tb(std::vector<std::string> args, const RunOptions& options = {}) {
+    return tb(redis().url(), std::move(args), options);
+}
+
 // Every line of `out` parsed as JSON (JSON Lines).
 inline std::vector<nlohmann::json> json_lines(const std::string& out) {
     std::vector<nlohmann::json> lines;
