@@ -211,3 +211,30 @@ TEST_CASE("waiters on a semaphore get leases in order as leases end", "[trust][q
     // Only the tombstones of the three released leases (they expire in an hour).
     for (const std::string& k : leftovers("lq")) CHECK(k.find("}:rel:") != std::string::npos);
 }
+
+TEST_CASE(
+    "a waiter behind waiters served as leases they never claim is served when those leases end",
+    "[trust][queue][lease]") {
+    fresh("unclaimed", {"--capacity", "2", "--tokens", "0"});
+    // Two lease waiters, then a taker, in line; the lease waiters stopped,
+    // so that when a put serves them their leases (2 s) are never claimed.
+    std::vector<std::unique_ptr<Child>> leasers;
+    for (int i = 0; i < 2; ++i) {
+        leasers.push_back(std::make_unique<Child>(
+            tb_argv(redis().url(), {"lease", "take", "unclaimed", "--ttl", "2s", "--wait"})));
+        REQUIRE(eventually([&] { return queued("unclaimed") == i + 1; }));
+    }
+    Child taker(tb_argv(redis().url(), {"take", "unclaimed", "--wait"}));
+    REQUIRE(eventually([&] { return queued("unclaimed") == 3; }));
+    for (auto& l : leasers) l->signal(SIGSTOP);
+    REQUIRE(tb({"put", "unclaimed", "2"}).code == 0);
+    REQUIRE(field("unclaimed", "l") == "2");  // held for the two stopped waiters
+    // Their leases end after 2 s and nothing else happens to the bucket:
+    // the taker, first now, must look then (it was told to), and is served.
+    // Before, it was only pinged, knew of no lease, and slept for ever.
+    REQUIRE(taker.exited_within(60));
+    RunResult r = taker.wait();
+    INFO(describe(r));
+    CHECK(r.code == 0);
+    for (auto& l : leasers) l->signal(SIGKILL);
+}

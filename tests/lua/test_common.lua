@@ -136,9 +136,25 @@ test('serve_queue serves the line in order while the level allows', function()
     eq(b.grants[2][1], 'B', 'second served')
     eq(told('A'), 'served', 'A told')
     eq(told('B'), 'served', 'B told')
-    eq(told('C'), 'ping', 'C, first now, proves it is there')
+    -- A and B may never claim (stopped, killed): C must look, to learn
+    -- when their holds end (its last look knew nothing of them).
+    eq(told('C'), 'wake', 'C, first now, told to look')
     eq(b.q, 1, 'C still queued')
     eq(b.held, true, 'C holds the line')
+end)
+
+test('serve_queue tells a first ticket only to prove it is there when no hold was made', function()
+    local b = queued(10, 0, {{'A', 1, true}})
+    serve_queue(K, b, 10 * second, nil, 'ping')
+    eq(told('A'), 'ping', 'A pinged')
+    eq(b.held, true, 'held')
+end)
+
+test('serve_queue after a lease made in the same script tells the first ticket to look', function()
+    local b = queued(10, 0, {{'A', 1, true}})
+    hold(b, 'lease', 1, 2000, 'host 1', 10 * second)
+    serve_queue(K, b, 10 * second, nil, 'ping')
+    eq(told('A'), 'wake', 'A must learn when the new lease ends')
 end)
 
 test('serve_queue does not serve past a first ticket the level cannot meet', function()

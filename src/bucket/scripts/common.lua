@@ -499,8 +499,11 @@ local list_grace_ms = 5000
 -- more than the capacity. `self`: the caller's own ticket, served without a
 -- message (returns its {taken, fence}). `wake`: the message for a first
 -- ticket that cannot be served yet ('wake': look again, your turn may come
--- sooner than you thought; 'ping': only prove you are there; nil: say
--- nothing, a one-shot take). See wake_for().
+-- sooner than you thought; 'ping' or nil: only prove you are there). See
+-- wake_for(). A hold made in this script (a lease, or tokens set aside for
+-- a served waiter) always makes it 'wake': that waiter's last look knew
+-- nothing of the hold, and if its holder dies the tokens come back only
+-- when someone looks after it ends, which the first waiter must then do.
 
 local function serve_queue(key, b, now, self, wake)
     local ms, from, batch, mine = math.floor(now / 1000), 0, 2, nil
@@ -557,7 +560,7 @@ local function serve_queue(key, b, now, self, wake)
                 dequeue(b, id, t.n)  -- its waiter is gone
             elseif t.n > b.c then  -- looks for a forced put: holds up no one
                 kept, kept_n = kept + 1, kept_n + t.n
-            elseif id == self or notify(t.home or key, id, wake or 'ping') then
+            elseif id == self or notify(t.home or key, id, b.new_leases and 'wake' or wake or 'ping') then
                 b.held = true
                 return mine
             else
