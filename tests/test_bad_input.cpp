@@ -515,9 +515,9 @@ TEST_CASE("the Lua scripts refuse NaN, negative, fractional, huge and non-numeri
     };
     std::vector<Call> calls;
     for (const std::string& n : bad_counts) {
-        calls.push_back({&take_script, key, {n, "0", "", "", "", ""}});
-        calls.push_back({&take_script, missing, {n, "0", "5", "", "", ""}});
-        calls.push_back({&put_script, key, {n, "0", "", "", "", ""}});
+        calls.push_back({&take_script, key, {n, "all", "", "", "", ""}});
+        calls.push_back({&take_script, missing, {n, "all", "5", "", "", ""}});
+        calls.push_back({&put_script, key, {n, "all", "", "", "", ""}});
         calls.push_back({&put_script, key, {n, "1", "", "", "", ""}});
         // For reset, "" means full and "0" is a level: both valid.
         if (!n.empty() && n != "0") calls.push_back({&reset_script, key, {n}});
@@ -525,7 +525,7 @@ TEST_CASE("the Lua scripts refuse NaN, negative, fractional, huge and non-numeri
     for (const std::string& c :
          std::vector<std::string>{"0", "nan", "-1", "1.5", "1e400", "abc", huge}) {
         calls.push_back({&create_script, missing, {c, "", "", "", "", ""}});
-        calls.push_back({&take_script, missing, {"1", "0", c, "", "", ""}});
+        calls.push_back({&take_script, missing, {"1", "all", c, "", "", ""}});
     }
     for (const std::string& r : std::vector<std::string>{"nan", "-1", "inf", "0", "1e16", "1e400",
                                                          huge, "2000000000000000", "abc"}) {
@@ -547,7 +547,7 @@ TEST_CASE("the Lua scripts refuse NaN, negative, fractional, huge and non-numeri
     calls.push_back(
         {&put_script, key, {"9007199254740991", "1", "", "", "", ""}});  // level would pass 2^53-1
     for (const std::string& memory : std::vector<std::string>{"0", "-1", "1.5", "nan", "", "abc"}) {
-        tbucket::Reply reply = eval(take_script, key, {"1", "0", "", "", "", ""}, memory);
+        tbucket::Reply reply = eval(take_script, key, {"1", "all", "", "", "", ""}, memory);
         INFO("take with id memory '" << memory << "' -> " << error_text(reply));
         CHECK_THAT(error_text(reply), Catch::StartsWith("TBUSAGE "));
     }
@@ -571,7 +571,8 @@ TEST_CASE("the Lua scripts refuse an unknown mode", "[trust][lua]") {
                 .code == 0);
     for (const auto& [script, args] :
          std::vector<std::pair<const tbucket::Script*, std::vector<std::string>>>{
-             {&take_script, {"1", "all", "", "", "", ""}},
+             {&take_script, {"1", "0", "", "", "", ""}},
+             {&take_script, {"1", "wait-partial", "", "", "", ""}},
              {&take_script, {"1", "", "", "", "", ""}},
              {&put_script, {"1", "yes", "", "", "", ""}},
              {&create_script, {"6", "", "", "", "", "replace!"}}}) {

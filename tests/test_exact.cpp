@@ -357,7 +357,7 @@ tbucket::Reply take_with_id(const std::string& name, const std::string& id, int 
     const std::string key = "tbucket:{" + name + "}";
     const tbucket::Script& take = tbucket::scripts::take_script;
     return redis().command({"EVAL", std::string(take.source), "2", key, key + ":id:" + id, "60000",
-                            std::to_string(n), "0", "", "", "", ""});
+                            std::to_string(n), "all", "", "", "", ""});
 }
 
 }  // namespace

@@ -190,11 +190,26 @@ CreateResult Client::create(const std::string& name, const Settings& settings,
     return result;
 }
 
+const char* mode_name(TakeMode mode) {
+    switch (mode) {
+        case TakeMode::all:
+            return "all";
+        case TakeMode::partial:
+            return "partial";
+        case TakeMode::check:
+            return "check";
+        case TakeMode::wait_all:
+            return "wait-all";
+        case TakeMode::wait_check:
+            return "wait-check";
+    }
+    return "all";
+}
+
 std::vector<std::string> take_args(int64_t n, TakeMode mode,
                                    const std::optional<Settings>& create_with,
                                    const LeaseSpec* lease) {
-    static const char* const mode_arg[] = {"0", "1", "2", "3", "4"};
-    std::vector<std::string> args{std::to_string(n), mode_arg[static_cast<int>(mode)]};
+    std::vector<std::string> args{std::to_string(n), mode_name(mode)};
     for (std::string& a : settings_args(create_with)) args.push_back(std::move(a));
     if (lease) {
         args.push_back(lease->id);

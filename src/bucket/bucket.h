@@ -83,6 +83,10 @@ State parse_state(const redisReply& reply, const std::string& name);
 // Parses info's counters and leased tokens (elements 6..11) into `state`.
 void parse_counters(const redisReply& reply, State& state);
 
+// A mode as take.lua and take_many.lua name it: "all", "partial", "check",
+// and a waiter's "wait-all", "wait-check".
+const char* mode_name(TakeMode mode);
+
 // take and put in halves, the script's arguments and the reading of its
 // reply (or the Error it stands for), for clients that send calls their
 // own way (ConcurrentClient, bench/concurrent.h). `node` goes into the result's state.

@@ -135,7 +135,7 @@ MultiTakeResult take_many(Client& client, const std::vector<NamedCount>& list, T
         return MultiTakeResult{{std::move(t)}, retry};
     }
     if (mode != TakeMode::all) lease = nullptr;
-    std::vector<std::string> args{mode == TakeMode::check ? "2" : "0"};
+    std::vector<std::string> args{mode_name(mode)};
     for (const NamedCount& c : list) args.push_back(std::to_string(c.count));
     if (lease) args.insert(args.end(), {lease->id, std::to_string(lease->ttl_ms), lease->holder});
     std::string node;

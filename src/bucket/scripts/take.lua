@@ -2,15 +2,15 @@
 -- KEYS[1] bucket, KEYS[2] request id key, KEYS[3] index of names (optional)
 -- ARGV[1] id memory ms (see common)
 -- ARGV[2] N (1..2^53-1)
--- ARGV[3] '0': N or nothing; '1': partial, as many whole tokens as there
---         are, up to N; '2': check, take nothing (watch without --take);
---         '3' and '4': as '0' and '2' for a waiter
+-- ARGV[3] 'all': N or nothing; 'partial': as many whole tokens as there
+--         are, up to N; 'check': take nothing (watch without --take);
+--         'wait-all' and 'wait-check': as 'all' and 'check' for a waiter
 -- N above capacity is TBIMPOSSIBLE only while the level is below N, and
 -- for a waiter only on a refilling bucket: refill never passes capacity,
 -- but on a bucket without refill a forced put may bring the level to N.
 -- ARGV[4..7] capacity, rate amount, period ms, expiry ms: create when missing
 --            ('' capacity: do not create)
--- ARGV[8..11] optional, a lease (modes '0' and '3'): its id (24 hex), how
+-- ARGV[8..11] optional, a lease (modes 'all' and 'wait-all'): its id (24 hex), how
 --            long it lives without renewal (ms), its holder ("<host> <pid>"),
 --            and 'l' (a refilling bucket is TBUSAGE: leases are for buckets
 --            without refill) or 'a' (a refilling bucket is simply taken from)
@@ -24,13 +24,13 @@
 -- Errors: TBNOTFOUND, TBEXISTS, TBIMPOSSIBLE (N above capacity), TBDATA, TBUSAGE
 local n = whole(ARGV[2], 'count', 1)
 local mode = ARGV[3]
-if mode ~= '3' and mode ~= '4' then choice(mode, 'mode', '0', '1', '2') end
-local waiting = mode == '3' or mode == '4'
-if mode == '3' then mode = '0' elseif mode == '4' then mode = '2' end
+local waiting = mode == 'wait-all' or mode == 'wait-check'
+if waiting then mode = string.sub(mode, 6) end
+choice(mode, 'mode', 'all', 'partial', 'check')
 local lease = ARGV[8] and ARGV[8] ~= ''
 local ttl, kind
 if lease then
-    if mode ~= '0' then fail('TBUSAGE', 'a lease takes N or nothing') end
+    if mode ~= 'all' then fail('TBUSAGE', 'a lease takes N or nothing') end
     lease_id(ARGV[8])
     ttl = whole(ARGV[9], 'lease time', 1)
     if not string.match(ARGV[10], '^[%w%.%-_]+ %d+$') then fail('TBUSAGE', 'lease holder must be "<host> <pid>"') end
@@ -48,12 +48,12 @@ if lease and b.r then
     end
     lease = false
 end
-if n > b.c and mode ~= '1' and b.t < n and (b.r or not waiting) then fail('TBIMPOSSIBLE', b.cs) end
-if b.q > 0 and mode ~= '2' then serve_queue(key, b, now, nil, nil) end
+if n > b.c and mode ~= 'partial' and b.t < n and (b.r or not waiting) then fail('TBIMPOSSIBLE', b.cs) end
+if b.q > 0 and mode ~= 'check' then serve_queue(key, b, now, nil, nil) end
 local want = n
-if mode == '1' then want = math.min(n, math.floor(b.t)) end
+if mode == 'partial' then want = math.min(n, math.floor(b.t)) end
 local taken, fence = 0, 0
-if want >= 1 and b.t >= want and mode ~= '2' and not b.held then
+if want >= 1 and b.t >= want and mode ~= 'check' and not b.held then
     b.t = b.t - want
     taken = want
     if lease then fence = hold(b, ARGV[8], taken, ttl, ARGV[10], now) end
@@ -75,5 +75,5 @@ if changed then begin_change(key, reply, event(b, t_text, now_text)) end
 if taken > 0 then tally_grant(b, taken, waiting) end
 save(key, b, t_text, now_text, created, changed)
 if created then index_add(key) end
-if taken == 0 and mode ~= '2' and not waiting then tally_denial(key) end
+if taken == 0 and mode ~= 'check' and not waiting then tally_denial(key) end
 return reply

@@ -2,9 +2,9 @@
 -- on one server (a cluster's names on several shards: see src/bucket/multi.cpp).
 -- KEYS[1] the first bucket, KEYS[2] request id key, KEYS[3..] the others
 -- ARGV[1] id memory ms (see common)
--- ARGV[2] '0': all or nothing; '2': check, take nothing
+-- ARGV[2] 'all': all or nothing; 'check': take nothing
 -- ARGV[3..] N (1..2^53-1) for each bucket, in the order KEYS[1], KEYS[3], ...
--- then, optionally (mode '0'), a lease: its id (24 hex), ttl ms, holder
+-- then, optionally (mode 'all'), a lease: its id (24 hex), ttl ms, holder
 --         ("<host> <pid>"): buckets without refill hold their N under that
 --         id (each with its own fence); refilling ones are simply taken from
 -- Counters (see common): a grant counts on every bucket, a denial on each
@@ -16,7 +16,7 @@
 --        a repeat of the request gets the first reply
 -- Errors: as take's, their text followed by ' @<i>', the bucket's place in
 --         the list (1-based), so the client can name it
-local mode = choice(ARGV[2], 'mode', '0', '2')
+local mode = choice(ARGV[2], 'mode', 'all', 'check')
 local keys, counts = {KEYS[1]}, {}
 for i = 3, #KEYS do keys[#keys + 1] = KEYS[i] end
 if #ARGV ~= #keys + 2 and #ARGV ~= #keys + 5 then fail('TBUSAGE', 'one count per bucket') end
@@ -24,7 +24,7 @@ for i = 1, #keys do counts[i] = whole(ARGV[i + 2], 'count', 1) end
 local lease = ARGV[#keys + 3]
 local ttl, holder
 if lease then
-    if mode ~= '0' then fail('TBUSAGE', 'a lease takes N or nothing') end
+    if mode ~= 'all' then fail('TBUSAGE', 'a lease takes N or nothing') end
     lease_id(lease)
     ttl, holder = whole(ARGV[#keys + 4], 'lease time', 1), ARGV[#keys + 5]
     if not string.match(holder, '^[%w%.%-_]+ %d+$') then fail('TBUSAGE', 'lease holder must be "<host> <pid>"') end
@@ -39,14 +39,14 @@ for i, k in ipairs(keys) do
     refill(b, now)
     reclaim(k, b, now)
     if counts[i] > b.c and b.t < counts[i] then fail('TBIMPOSSIBLE', b.cs .. ' @' .. i) end
-    if b.q > 0 and mode == '0' then serve_queue(k, b, now, nil, nil) end
+    if b.q > 0 and mode == 'all' then serve_queue(k, b, now, nil, nil) end
     enough = enough and not b.held and b.t >= counts[i]
     buckets[i] = b
 end
 local reply, changed = {}, {}
 for i, b in ipairs(buckets) do
     local taken, fence = 0, 0
-    if enough and mode == '0' then
+    if enough and mode == 'all' then
         b.t = b.t - counts[i]
         taken = counts[i]
         if lease and not b.r then fence = hold(b, lease, taken, ttl, holder, now) end
@@ -78,7 +78,7 @@ for i, b in ipairs(buckets) do
 end
 for i, b in ipairs(buckets) do save(keys[i], b, b.t_text, now_text, false, changed[i]) end
 -- A denial counts on each bucket that said no (see tally_denial).
-if not enough and mode == '0' then
+if not enough and mode == 'all' then
     for i, b in ipairs(buckets) do
         if b.q > 0 or b.t < counts[i] then tally_denial(keys[i]) end
     end
