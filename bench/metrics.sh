@@ -39,14 +39,18 @@ old_script() {  # BASE's take script: its scripts were in src/scripts/ before th
     git show "$base:$d/take.lua"
 }
 old_sha=$(old_script | rc -x script load)
+# The mode argument of a take: named since f21b25f ('all'), '0' before.
+new_mode=all
+old_mode=0
+if old_script | grep -q "'wait-all'"; then old_mode=all; fi
 # Commands the scripts ran per EVALSHA since the last CONFIG RESETSTAT.
 inner_per_call() {
     rc info commandstats | tr -d '\r' | awk -F'[:=,]' '/^cmdstat_/ { if ($1 == "cmdstat_evalsha") e = $3; else if ($1 != "cmdstat_config" && $1 != "cmdstat_info") n += $3 }
         END { printf "%.2f", n / e }'
 }
-rb_take() {  # sha key: usec per EVALSHA, 50 connections, 100k takes of 1
+rb_take() {  # sha key mode: usec per EVALSHA, 50 connections, 100k takes of 1
     rc config resetstat >/dev/null
-    redis-benchmark -p "$port" -q -c 50 -n 100000 -r 2000000000 EVALSHA "$1" 2 "$2" "$2:id:__rand_int__" 24000 1 0 "" "" "" "" >/dev/null 2>&1 || true
+    redis-benchmark -p "$port" -q -c 50 -n 100000 -r 2000000000 EVALSHA "$1" 2 "$2" "$2:id:__rand_int__" 24000 1 "$3" "" "" "" "" >/dev/null 2>&1 || true
     echo "$(usec_per_call evalsha) $(inner_per_call)"
 }
 for kind in grant deny; do
@@ -55,8 +59,9 @@ for kind in grant deny; do
             key="tbucket:{$kind-$v}"
             if [ $kind = grant ]; then t=9007199254740991; else t=0; fi
             rc hset "$key" c 9007199254740991 t $t ts 0 >/dev/null
-            sha=$new_sha; [ $v = old ] && sha=$old_sha
-            set -- $(rb_take "$sha" "$key")
+            sha=$new_sha mode=$new_mode
+            if [ $v = old ]; then sha=$old_sha mode=$old_mode; fi
+            set -- $(rb_take "$sha" "$key" "$mode")
             echo "$1" >>"$dir/$kind-$v"
             echo "$2" >"$dir/$kind-$v-inner"
         done
@@ -68,9 +73,9 @@ done
 # --- memory per bucket ------------------------------------------------------------
 rc hset "tbucket:{m-old}" c 1000 t 1000 ts 0 >/dev/null
 rc hset "tbucket:{m-new}" c 1000 t 1000 ts 0 >/dev/null
-rc evalsha "$old_sha" 2 "tbucket:{m-old}" "tbucket:{m-old}:id:1" 1 1 0 "" "" "" "" >/dev/null
-rc evalsha "$new_sha" 2 "tbucket:{m-new}" "tbucket:{m-new}:id:1" 1 1 0 "" "" "" "" >/dev/null
-rc evalsha "$new_sha" 2 "tbucket:{m-new}" "tbucket:{m-new}:id:2" 1 2000 0 "" "" "" "" >/dev/null  # a denial
+rc evalsha "$old_sha" 2 "tbucket:{m-old}" "tbucket:{m-old}:id:1" 1 1 "$old_mode" "" "" "" "" >/dev/null
+rc evalsha "$new_sha" 2 "tbucket:{m-new}" "tbucket:{m-new}:id:1" 1 1 "$new_mode" "" "" "" "" >/dev/null
+rc evalsha "$new_sha" 2 "tbucket:{m-new}" "tbucket:{m-new}:id:2" 1 2000 "$new_mode" "" "" "" "" >/dev/null  # a denial
 "$tb" -u "$url" -q put m-new 1
 row "MEMORY USAGE of a bucket after take, denial, put" "$(rc memory usage "tbucket:{m-new}")" B "$(rc memory usage "tbucket:{m-old}")" B \
     "$(ratio "$(rc memory usage "tbucket:{m-new}")" "$(rc memory usage "tbucket:{m-old}")")"

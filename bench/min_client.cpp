@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
     char request[768];
     char* end = request + std::sprintf(request, "*12\r\n");
     const char* args[] = {"EVALSHA", argv[2], "2", argv[3], id_key, "24000",
-                          "1",       "0",     "",  "",      "",     ""};
+                          "1",       "all",   "",  "",      "",     ""};
     for (const char* arg : args) end = bulk(end, arg);
     if (write(fd, request, static_cast<std::size_t>(end - request)) != end - request) return 69;
     char reply[1024];
