@@ -182,7 +182,8 @@ TEST_CASE(
     {
         Taker taker(cluster.node(0).options(), name);
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
-        cluster.move_slot(slot, to, 300);  // 300 ms migrating (ASK), then moved (MOVED)
+        // Migrating (ASK) until the taker has followed an ASK, then moved (MOVED).
+        cluster.move_slot(slot, to, 300, [&] { return to.command_calls("asking") > 0; });
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
         taker.stop();
         INFO("last error: " << taker.last_error());

@@ -122,7 +122,8 @@ void RedisCluster::wait_ok(int slot) {
     throw std::runtime_error("the test cluster did not reach cluster_state:ok");
 }
 
-void RedisCluster::move_slot(int slot, RedisServer& to, int pause_ms) {
+void RedisCluster::move_slot(int slot, RedisServer& to, int pause_ms,
+                             const std::function<bool()>& asked) {
     RedisServer& from = owner(slot);
     std::string s = std::to_string(slot);
     to.command({"CLUSTER", "SETSLOT", s, "IMPORTING", id(from)});
@@ -141,6 +142,7 @@ void RedisCluster::move_slot(int slot, RedisServer& to, int pause_ms) {
             throw std::runtime_error("MIGRATE failed: " + std::string(r->str));
     }
     pause(pause_ms);
+    for (int waited = 0; asked && !asked() && waited < 60000; waited += 20) pause(20);
     std::string target = id(to);
     to.command({"CLUSTER", "SETSLOT", s, "NODE", target});
     from.command({"CLUSTER", "SETSLOT", s, "NODE", target});

@@ -4,6 +4,7 @@
 // RedisServer processes on free loopback ports, joined with
 // `redis-cli --cluster create`, stopped by pid.
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -42,8 +43,11 @@ class RedisCluster {
     // --cluster reshard does: IMPORTING on `to`, MIGRATING on the owner,
     // MIGRATE every key, then SETSLOT NODE on `to`, the owner, then the
     // rest. `pause_ms` is slept between the steps, so that commands running
-    // meanwhile meet each state (ASK, then MOVED).
-    void move_slot(int slot, RedisServer& to, int pause_ms = 0);
+    // meanwhile meet each state (ASK, then MOVED); with `asked`, the keys
+    // stay on `to` with the slot still migrating until it is true (at most
+    // 60 s): an event to wait for rather than a time a slow machine outruns.
+    void move_slot(int slot, RedisServer& to, int pause_ms = 0,
+                   const std::function<bool()>& asked = {});
 
   private:
     std::vector<std::unique_ptr<RedisServer>> nodes_;
