@@ -59,9 +59,6 @@ class Context {
     // nothing taken. `lease`: tokens of buckets it leased are held as this
     // lease, and go back by releasing it.
     void commit(const MultiTakeResult& taken, const LeaseSpec* lease = nullptr);
-    void commit(const TakeResult& taken, const LeaseSpec* lease = nullptr) {
-        commit(MultiTakeResult{{taken}, taken.retry_after_ms}, lease);
-    }
     // The same check without holding signals (run's last look before exec).
     void give_back_if_signalled(const MultiTakeResult& taken, const LeaseSpec* lease = nullptr);
     Output& out;

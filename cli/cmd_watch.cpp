@@ -67,7 +67,7 @@ int run(Context& ctx, const WatchOptions& o) {
     if (o.take) return take_now(ctx, target, TakeMode::all, WaitSpec{true, timeout_ms});
     WaitResult waited = wait_with_terminal(
         ctx, WaitRequest{one.name, one.count, false, target.settings, timeout_ms});
-    ctx.commit(waited.result);
+    ctx.commit(MultiTakeResult{});  // took nothing: a signal now only ends it
     ctx.out.watched(waited.result.state, waited.waited_ms);
     return exit_ok;
 }
