@@ -143,7 +143,7 @@ class QueuedWaiter {
     void stop_if_signalled() {
         int sig = session_.signal();
         if (!sig) return;
-        if (std::optional<MultiTakeResult> given = leave()) give_back(*given);
+        if (std::optional<MultiTakeResult> given = leave()) give_back_and_end(sig, *given);
         throw_signal(sig, "while waiting for " + what() + "; nothing taken");
     }
 
@@ -207,18 +207,26 @@ class QueuedWaiter {
                                             " waiting for " + what() + "; nothing taken");
     }
 
-    void give_back(const MultiTakeResult& taken) {
+    // A signal after tokens were taken for the waiter: they go back, and
+    // the wait ends as signalled, "nothing taken"; a give-back that fails
+    // says so (the tokens may still be taken), never "nothing taken".
+    [[noreturn]] void give_back_and_end(int sig, const MultiTakeResult& taken) {
         try {
             give_back_many(client_, taken, line_.lease ? &*line_.lease : nullptr);
-        } catch (const Error&) {
+        } catch (const Error& e) {
+            throw Error(
+                e.kind(),
+                std::string(signal_error(sig).what()) + " while waiting for " + what() +
+                    " after its tokens were taken, and giving them back failed: " + e.what(),
+                true);
         }
+        throw_signal(sig, "while waiting for " + what() + "; nothing taken");
     }
 
     // A signal that came while the tokens were being taken still wins.
     MultiWaitResult finish(MultiTakeResult result) {
         if (int sig = session_.signal()) {
-            give_back(result);
-            throw_signal(sig, "while waiting for " + what() + "; nothing taken");
+            give_back_and_end(sig, result);
         }
         result.retry_after_ms = 0;  // taken
         return MultiWaitResult{std::move(result), session_.waited_ms()};
