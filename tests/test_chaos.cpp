@@ -178,7 +178,7 @@ Race classify_run(const Ended& e, long long&) {
 // instant of its life, whose length the first ten (not signalled) measure.
 // The narrow race (a signal between the take and the commit) is hit in
 // about 1% of the trials, fewer on a busy machine: until it has been hit,
-// and some trial took, up to twice as many trials more.
+// and some trial took, up to nine times as many trials more (release).
 RaceLog race(bool ignore, const std::function<std::vector<std::string>(int)>& argv_for,
              const Classify& classify) {
     const unsigned seed = chaos_seed();
@@ -192,7 +192,11 @@ RaceLog race(bool ignore, const std::function<std::vector<std::string>(int)>& ar
         return log.counts.count(Race::gave_back) &&
                (log.counts.count(Race::took_first) || log.counts.count(Race::took_held));
     };
-    for (int i = 0; i < race_trials || (!both_seen() && i < 3 * race_trials); ++i) {
+    // Unlucky on a loaded machine, the release build went 6,000 trials without
+    // the narrow race (a clean-clone CI run): it keeps looking longer there
+    // (each trial is a few ms); the sanitized build only warns (see check_race).
+    const int most = sanitized ? 3 * race_trials : 10 * race_trials;
+    for (int i = 0; i < race_trials || (!both_seen() && i < most); ++i) {
         Plan plan;
         plan.ignore = ignore;
         plan.timeout_s = 20 * tbucket::test::slowdown();
