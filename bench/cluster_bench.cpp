@@ -139,7 +139,7 @@ int main(int argc, char** argv) {
     std::printf("owner 127.0.0.1:%d\nother 127.0.0.1:%d\ntrials %d warm, %d cold\n", owner, other,
                 trials, trials / 4);
     Client setup(at(owner), "bench:");
-    setup.create(name, Settings{max_count, std::nullopt, std::nullopt}, std::nullopt,
+    setup.create(name, Settings{max_count, std::nullopt, std::nullopt, std::nullopt}, std::nullopt,
                  CreateMode::replace);
     setup.take(name, 1, TakeMode::all,
                std::nullopt);  // the take script is cached on the owner from here on

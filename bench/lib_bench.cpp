@@ -111,7 +111,7 @@ void percentiles(const char* name, std::vector<double> ms) {
 
 void seq() {
     Client c(options(), "bench:");
-    c.create("seq", Settings{max_count, std::nullopt, std::nullopt}, std::nullopt,
+    c.create("seq", Settings{max_count, std::nullopt, std::nullopt, std::nullopt}, std::nullopt,
              CreateMode::replace);
     long long n = 0;
     auto start = Clock::now();
@@ -124,7 +124,7 @@ void seq() {
 
 void conc() {
     Client(options(), "bench:")
-        .create("conc", Settings{max_count, std::nullopt, std::nullopt}, std::nullopt,
+        .create("conc", Settings{max_count, std::nullopt, std::nullopt, std::nullopt}, std::nullopt,
                 CreateMode::replace);
     std::atomic<long long> total{0};
     std::atomic<bool> stop{false};
@@ -155,7 +155,7 @@ void conc() {
 // each carrying one take at a time, as redis-benchmark -c 50 does.
 void loop() {
     Client(options(), "bench:")
-        .create("loop", Settings{max_count, std::nullopt, std::nullopt}, std::nullopt,
+        .create("loop", Settings{max_count, std::nullopt, std::nullopt, std::nullopt}, std::nullopt,
                 CreateMode::replace);
     ConcurrentClient client(options(), "bench:", 50);
     // Twice as many calls as connections: a freed connection always has
@@ -199,7 +199,7 @@ void wake() {
     Connection admin(options());
     std::vector<double> ms;
     for (int i = 0; i < 200; ++i) {
-        admin_client.create("wake", Settings{10, std::nullopt, std::nullopt}, 0,
+        admin_client.create("wake", Settings{10, std::nullopt, std::nullopt, std::nullopt}, 0,
                             CreateMode::replace);
         std::atomic<long long> woke_ns{0};
         std::thread waiter([&] {
@@ -251,7 +251,8 @@ void poll() {
 void idle(const char* tbucket) {
     Client admin_client(options(), "bench:");
     Connection admin(options());
-    admin_client.create("idle", Settings{10, std::nullopt, std::nullopt}, 0, CreateMode::replace);
+    admin_client.create("idle", Settings{10, std::nullopt, std::nullopt, std::nullopt}, 0,
+                        CreateMode::replace);
     std::string url = "redis://127.0.0.1:" + std::to_string(port);
     std::vector<pid_t> pids;
     for (int i = 0; i < 200; ++i) {
@@ -296,7 +297,8 @@ std::pair<double, double> script_stats(Connection& admin) {
 void herd(int n, const char* tbucket) {
     Client admin_client(options(), "bench:");
     Connection admin(options());
-    admin_client.create("herd", Settings{1, std::nullopt, std::nullopt}, 0, CreateMode::replace);
+    admin_client.create("herd", Settings{1, std::nullopt, std::nullopt, std::nullopt}, 0,
+                        CreateMode::replace);
     long long clients_before = info_number(admin, "clients", "connected_clients");
     std::string url = "redis://127.0.0.1:" + std::to_string(port);
     std::vector<pid_t> pids;
@@ -338,8 +340,8 @@ void herd(int n, const char* tbucket) {
     // One plain take's script time, measured now, for scale: from one-shot
     // processes, as the waiters' scripts come (a new connection each, the
     // server's caches cooled by the process start, unlike a library loop).
-    admin_client.create("herd-scale", Settings{1000000, std::nullopt, std::nullopt}, std::nullopt,
-                        CreateMode::replace);
+    admin_client.create("herd-scale", Settings{1000000, std::nullopt, std::nullopt, std::nullopt},
+                        std::nullopt, CreateMode::replace);
     auto [scale_calls, scale_usec] = script_stats(admin);
     for (int i = 0; i < 100; ++i) {
         const char* argv[] = {tbucket,  "-q",   "-u",         url.c_str(), "--prefix",

@@ -10,6 +10,7 @@
 #include "tls_build.h"
 #include "util/error.h"
 #include "util/parse.h"
+#include "util/zone.h"
 
 namespace tbucket::cli {
 namespace {
@@ -251,11 +252,18 @@ void add_settings_options(CLI::App* command, SettingsText& text, bool capacity_r
     CLI::Option* rate = command->add_option("--rate", text.rate,
                                             "refill AMOUNT/PERIOD: 10/s, 100/min, 1/30s, 0.5/h");
     rate->type_name("RATE");
+    CLI::Option* window = command->add_option(
+        "--window", text.window, "full again at each calendar window's end: 1m, 1h, 1d, 1w, 1mo");
+    window->type_name("WINDOW");
+    CLI::Option* tz =
+        command->add_option("--tz", text.tz, "align windows to this time zone (default UTC)");
+    tz->type_name("ZONE");
     CLI::Option* expire =
         command->add_option("--expire", text.expire, "delete the bucket after this long unused");
     expire->type_name("DURATION");
     if (!capacity_required) {
         rate->needs(capacity);
+        window->needs(capacity);
         expire->needs(capacity);
     }
 }
@@ -265,6 +273,17 @@ std::optional<Settings> parse_settings(const SettingsText& text) {
     Settings s;
     s.capacity = parse_count("--capacity", text.capacity);
     if (!text.rate.empty()) s.rate = parse_rate(text.rate);
+    if (!text.tz.empty() && text.window.empty())
+        throw Error(ErrorKind::usage, "--tz aligns a --window; give --window too");
+    if (!text.window.empty()) {
+        if (s.rate) {
+            throw Error(ErrorKind::usage,
+                        "--rate and --window: a bucket refills continuously (--rate) or returns "
+                        "to full at each window's end (--window), not both");
+        }
+        s.window = parse_window(text.window, text.tz == "UTC" ? "" : text.tz);
+        if (!s.window->zone.empty()) check_zone(s.window->zone);
+    }
     if (!text.expire.empty()) {
         s.expire_ms = parse_exact_duration_ms("--expire", text.expire);
         if (*s.expire_ms == 0) throw Error(ErrorKind::usage, "--expire must be above 0");

@@ -83,7 +83,7 @@ struct Subcommand {
 
 // --capacity / --rate / --expire as typed.
 struct SettingsText {
-    std::string capacity, rate, expire;
+    std::string capacity, rate, expire, window, tz;
 };
 void add_settings_options(CLI::App* command, SettingsText& text, bool capacity_required);
 std::optional<Settings> parse_settings(const SettingsText& text);

@@ -56,8 +56,13 @@ Json state_json(const State& s) {
     j["capacity"] = s.capacity;
     j["tokens"] = number(micro_level(s.tokens));
     j["available"] = s.available();
+    j["kind"] = s.kind();
     j["rate"] = s.rate ? Json{{"amount", number(s.rate->amount)}, {"period_ms", s.rate->period_ms}}
                        : Json(nullptr);
+    j["window"] = s.window ? Json{{"length", format_window(*s.window)},
+                                  {"zone", s.window->zone.empty() ? "UTC" : s.window->zone}}
+                           : Json(nullptr);
+    j["resets_in_ms"] = optional_ms(s.resets_in_ms());
     j["full_in_ms"] = optional_ms(s.full_in_ms());
     j["expire_ms"] = optional_ms(s.expire_ms);
     j["server_time_ms"] = s.server_time_us / 1000;
@@ -136,9 +141,12 @@ std::string level_text(const State& s) {
 std::string state_text(const State& s, const Columns& columns) {
     std::string text = pad(shown(s.name), columns.name) + "  " + pad(level_text(s), columns.level);
     if (s.rate) {
-        text += "  refill " + format_rate(*s.rate) + "  " + full_text(s);
+        text += "  rate: refill " + format_rate(*s.rate) + "  " + full_text(s);
+    } else if (s.window) {
+        text += "  window: " + std::to_string(s.capacity) + " per " + describe_window(*s.window) +
+                ", resets in " + format_duration_ms(*s.resets_in_ms());
     } else {
-        text += "  no refill";
+        text += "  semaphore: no refill";
     }
     if (s.expire_ms) text += "  expires after " + format_duration_ms(*s.expire_ms) + " idle";
     if (s.leased > 0) {
@@ -237,6 +245,9 @@ std::string denial_text(const TakeResult& r) {
     }
     if (r.retry_after_ms) {
         why += "; enough in " + format_duration_ms(*r.retry_after_ms);
+    } else if (r.state.window) {
+        why += "; more than the window's " + std::to_string(r.state.capacity) +
+               ", so only a put can bring them";
     } else if (r.state.rate) {
         why += "; refill " + format_rate(*r.state.rate) +
                " is too slow to bring them within 100 years, so only a put can";

@@ -49,6 +49,13 @@ const Family families[] = {
          if (!s.rate) return std::nullopt;
          return s.rate->amount * 1000.0 / static_cast<double>(s.rate->period_ms);
      }},
+    {"tbucket_window_resets_in_seconds", "gauge",
+     "Seconds until the calendar window ends and the bucket is full again; absent without a "
+     "window.",
+     [](const State& s) -> std::optional<double> {
+         if (!s.resets_in_ms()) return std::nullopt;
+         return static_cast<double>(*s.resets_in_ms()) / 1000.0;
+     }},
     {"tbucket_leased_tokens", "gauge", "Tokens held by leases.",
      [](const State& s) -> std::optional<double> { return s.leased; }},
     {"tbucket_waiters", "gauge", "Waiters queued for tokens.",

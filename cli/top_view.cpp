@@ -32,7 +32,11 @@ std::string rate_text(const std::optional<double>& v) {
 }
 
 std::string refill_text(const State& s) {
-    return s.rate ? format_rate(*s.rate) : "-";  // as the user wrote it: 1/min, not 0.0166667
+    // As the user wrote it: 1/min, not 0.0166667; a window as "per 1d";
+    // a semaphore refills only from puts and ended leases.
+    if (s.rate) return format_rate(*s.rate);
+    if (s.window) return "per " + format_window(*s.window);
+    return "semaphore";
 }
 
 std::string cell(std::string text, std::size_t width, bool right = false) {

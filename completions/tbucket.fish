@@ -36,7 +36,7 @@ function __tbucket_state
         end
         switch $w
             case -u --url -h -p -n -a --prefix --password-file --connect-timeout --timeout-io -E --denied-exit \
-                --capacity --rate --expire --tokens --timeout --cacert --cacertdir --cert --key --sni \
+                --capacity --rate --window --tz --expire --tokens --timeout --cacert --cacertdir --cert --key --sni \
                 --lease --ttl --on-lost --format --sort --tls-keep
                 set skip 1
             case --wait
@@ -197,6 +197,8 @@ complete -c tbucket -n '__tbucket_using create' -l tokens -x -d 'Starting level 
 complete -c tbucket -n '__tbucket_using create' -l update -d 'Change the settings, keeping the level'
 complete -c tbucket -n '__tbucket_using create' -l replace -d 'Replace the bucket with a fresh one'
 complete -c tbucket -n '__tbucket_using create' -l rate -x -a $rates -d 'Refill rate AMOUNT/PERIOD'
+complete -c tbucket -n '__tbucket_using create take put watch run' -l window -x -a '1m 15m 1h 1d 1w 1mo 3mo' -d 'Full again at each calendar window'
+complete -c tbucket -n '__tbucket_using create take put watch run' -l tz -x -a '(string replace -r "^.*/zoneinfo/" "" (find -L /usr/share/zoneinfo -type f -path "*/*/*" 2>/dev/null))' -d 'Time zone of the windows'
 complete -c tbucket -n '__tbucket_using create' -l expire -x -a $durations -d 'Delete after this long unused'
 complete -c tbucket -n '__tbucket_using take put watch run' -l capacity -x -d 'Create a missing bucket with this capacity'
 complete -c tbucket -n '__tbucket_using take put watch run' -l rate -x -a $rates -d 'Refill rate of a created bucket'

@@ -14,7 +14,7 @@ namespace {
 
 Settings settings(int64_t capacity, std::optional<Rate> rate = std::nullopt,
                   std::optional<int64_t> expire_ms = std::nullopt) {
-    return Settings{capacity, rate, expire_ms};
+    return Settings{capacity, rate, expire_ms, std::nullopt};
 }
 
 Client client() {

@@ -61,7 +61,7 @@ TEST_CASE("the version flag prints the version", "[e2e][help]") {
 TEST_CASE("create is idempotent and refuses other settings with exit 4", "[e2e][create]") {
     RunResult r = tb({"create", "api", "--capacity", "5", "--rate", "1/s"});
     CHECK(r.code == 0);
-    CHECK(r.out == "api  5/5 tokens  refill 1/s  full  (created)\n");
+    CHECK(r.out == "api  5/5 tokens  rate: refill 1/s  full  (created)\n");
     CHECK(tb({"create", "api", "--capacity", "5", "--rate", "1/s"}).code == 0);
     r = tb({"create", "api", "--capacity", "6", "--rate", "1/s"});
     CHECK(r.code == 4);
@@ -135,10 +135,11 @@ TEST_CASE("a refill too slow to matter is said so in text, and null in JSON", "[
     RunResult r =
         tb({"create", "tiny", "--capacity", "2", "--rate", "0.000001/36500d", "--tokens", "0"});
     CHECK(r.code == 0);
-    CHECK(r.out == "tiny  0/2 tokens  refill 0.000001/36500d  full in over 100 years  (created)\n");
+    CHECK(r.out ==
+          "tiny  0/2 tokens  rate: refill 0.000001/36500d  full in over 100 years  (created)\n");
     for (int i = 0; i < 3; ++i) {
         CHECK(tb({"info", "tiny"}).out ==
-              "tiny  0/2 tokens  refill 0.000001/36500d  full in over 100 years\n");
+              "tiny  0/2 tokens  rate: refill 0.000001/36500d  full in over 100 years\n");
     }
     CHECK(only_json_line(tb({"--json", "info", "tiny"}).out)["full_in_ms"].is_null());
     r = tb({"take", "tiny"});
@@ -555,7 +556,7 @@ TEST_CASE("the options -h and -p name the server, as in redis-cli, and take take
     RunResult r =
         tbucket::test::tbucket({"-h", "127.0.0.1", "-p", port, "take", "api", "--capacity", "5"});
     CHECK(r.code == 0);
-    CHECK(r.out == "api  4/5 tokens  no refill\n");
+    CHECK(r.out == "api  4/5 tokens  semaphore: no refill\n");
     CHECK(r.err.empty());
 }
 
@@ -579,7 +580,7 @@ TEST_CASE("the options -p and -n override the port and database of the URL", "[e
     CHECK(redis().integer({"EXISTS", "tbucket:{api}"}) == 0);  // not in database 0
     r = tbucket::test::tbucket({"-u", redis().url() + "/3", "info", "api"});
     CHECK(r.code == 0);
-    CHECK(r.out == "api  2/2 tokens  no refill\n");
+    CHECK(r.out == "api  2/2 tokens  semaphore: no refill\n");
 }
 
 TEST_CASE("the option -p overrides the port of TBUCKET_URL", "[e2e][redis-cli]") {
@@ -614,7 +615,7 @@ TEST_CASE(
     r = tb({"--help", "run", "api", "--", "true"});
     CHECK(r.code == 2);
     CHECK(one_error_line(r.err));
-    CHECK(tb({"info", "api"}).out == "api  5/5 tokens  no refill\n");
+    CHECK(tb({"info", "api"}).out == "api  5/5 tokens  semaphore: no refill\n");
 }
 
 TEST_CASE("the option --help alone, or with a command and no arguments, exits 0", "[e2e][help]") {

@@ -40,7 +40,7 @@ const Error* error_of(const Done& d) {
 TEST_CASE("ConcurrentClient grants exactly the capacity over many connections",
           "[redis][concurrent]") {
     Client admin(redis().options(), "tbucket:");
-    admin.create("api", Settings{500, std::nullopt, std::nullopt}, std::nullopt,
+    admin.create("api", Settings{500, std::nullopt, std::nullopt, std::nullopt}, std::nullopt,
                  CreateMode::replace);
     ConcurrentClient client(redis().options(), "tbucket:", 20);
     std::set<ConcurrentClient::Ticket> tickets;
@@ -64,11 +64,11 @@ TEST_CASE("ConcurrentClient grants exactly the capacity over many connections",
 }
 
 TEST_CASE("ConcurrentClient gives the results Client gives, puts included", "[redis][concurrent]") {
-    Settings refilling{10, Rate{1, 60000}, std::nullopt};
+    Settings refilling{10, Rate{1, 60000}, std::nullopt, std::nullopt};
     ConcurrentClient client(redis().options(), "tbucket:", 3);
     auto take = client.take("a", 4, TakeMode::all, refilling);
-    auto partial =
-        client.take("b", 20, TakeMode::partial, Settings{10, std::nullopt, std::nullopt});
+    auto partial = client.take("b", 20, TakeMode::partial,
+                               Settings{10, std::nullopt, std::nullopt, std::nullopt});
     drain(client);
     auto too_many = client.take("a", 7, TakeMode::all);
     auto put = client.put("b", 15, false);
@@ -96,7 +96,8 @@ TEST_CASE("ConcurrentClient gives the results Client gives, puts included", "[re
 TEST_CASE("ConcurrentClient answers each call on its own: one missing bucket fails alone",
           "[redis][concurrent]") {
     ConcurrentClient client(redis().options(), "tbucket:", 2);
-    auto ok = client.take("here", 1, TakeMode::all, Settings{5, std::nullopt, std::nullopt});
+    auto ok = client.take("here", 1, TakeMode::all,
+                          Settings{5, std::nullopt, std::nullopt, std::nullopt});
     auto missing = client.take("nowhere", 1, TakeMode::all);
     std::vector<Done> done = drain(client);
     REQUIRE(done.size() == 2);
@@ -112,7 +113,7 @@ TEST_CASE("ConcurrentClient answers each call on its own: one missing bucket fai
 TEST_CASE("ConcurrentClient sends the script again after SCRIPT FLUSH", "[redis][concurrent]") {
     ConcurrentClient client(redis().options(), "tbucket:", 4);
     for (int i = 0; i < 4; ++i)
-        client.take("s", 1, TakeMode::all, Settings{100, std::nullopt, std::nullopt});
+        client.take("s", 1, TakeMode::all, Settings{100, std::nullopt, std::nullopt, std::nullopt});
     drain(client);
     redis().command({"SCRIPT", "FLUSH"});
     for (int i = 0; i < 8; ++i) client.take("s", 1, TakeMode::all);
@@ -126,7 +127,7 @@ TEST_CASE("ConcurrentClient fails calls to a stalled server after the I/O timeou
     ConnectionOptions options = redis().options();
     options.io_timeout_ms = 300;
     ConcurrentClient client(options, "tbucket:", 4);
-    client.take("x", 1, TakeMode::all, Settings{100, std::nullopt, std::nullopt});
+    client.take("x", 1, TakeMode::all, Settings{100, std::nullopt, std::nullopt, std::nullopt});
     drain(client);
     REQUIRE(kill(redis().pid(), SIGSTOP) == 0);
     for (int i = 0; i < 6; ++i) client.take("x", 1, TakeMode::all);
@@ -150,7 +151,7 @@ TEST_CASE("ConcurrentClient fails calls to a stalled server after the I/O timeou
 
 TEST_CASE("ConcurrentClient fails the calls in flight when the server dies, and reconnects",
           "[redis][concurrent]") {
-    Settings settings{1000, std::nullopt, std::nullopt};
+    Settings settings{1000, std::nullopt, std::nullopt, std::nullopt};
     ConcurrentClient client(redis().options(), "tbucket:", 5);
     client.take("d", 1, TakeMode::all, settings);
     drain(client);

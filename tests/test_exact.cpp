@@ -444,7 +444,7 @@ TEST_CASE("info on a bucket stored a day ahead says it is full within a second o
     INFO(describe(text));
     CHECK(text.code == 0);
     // Refilled from now: empty, and 10 at 10/s is 1 s away, not a day.
-    CHECK(text.out == "c  0/10 tokens  refill 10/s  full in 1s\n");
+    CHECK(text.out == "c  0/10 tokens  rate: refill 10/s  full in 1s\n");
     RunResult r = tb(redis().url(), {"--json", "info", "c"});
     INFO(describe(r));
     json j = json::parse(r.out);

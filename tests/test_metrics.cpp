@@ -90,7 +90,7 @@ TEST_CASE_METHOD(Fresh, "check-only requests (watch without --take) count nothin
 
 TEST_CASE_METHOD(Fresh, "a repeat of a request id counts once", "[metrics]") {
     tbucket::Client client(redis().options(), "tbucket:");
-    client.create("a", tbucket::Settings{5, std::nullopt, std::nullopt}, std::nullopt,
+    client.create("a", tbucket::Settings{5, std::nullopt, std::nullopt, std::nullopt}, std::nullopt,
                   tbucket::CreateMode::ensure);
     tbucket::ScriptCall call =
         tbucket::change_call(tbucket::scripts::take_script, client.key("a"),

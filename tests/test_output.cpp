@@ -132,7 +132,7 @@ TEST_CASE("a level just under a whole token is not rounded up to it", "[e2e][out
 
 TEST_CASE("text levels are the micro-token level cut to two decimals", "[e2e][output]") {
     bucket_at("n", "7.259999999999999");  // the double just below 7.26
-    CHECK(tb({"info", "n"}).out == "n  7.26/10 tokens  no refill\n");
+    CHECK(tb({"info", "n"}).out == "n  7.26/10 tokens  semaphore: no refill\n");
 }
 
 TEST_CASE("put reports added and overflow rounded to micro-tokens", "[e2e][output][json]") {
@@ -143,7 +143,7 @@ TEST_CASE("put reports added and overflow rounded to micro-tokens", "[e2e][outpu
     CHECK_THAT(r.out, Catch::EndsWith(R"("added":0.7,"overflow":0.3})"
                                       "\n"));
     bucket_at("m", "9.3");
-    CHECK(tb({"put", "m", "1"}).out == "m  10/10 tokens  no refill  overflow 0.3\n");
+    CHECK(tb({"put", "m", "1"}).out == "m  10/10 tokens  semaphore: no refill  overflow 0.3\n");
 }
 
 TEST_CASE("watch --follow rounds levels to micro-tokens too", "[e2e][output][json]") {
@@ -159,15 +159,15 @@ TEST_CASE("info lines up the name and level columns of its lines", "[e2e][output
     RunResult r = tb({"info", "a", "long-name", "nope", "mid"});
     CHECK(r.code == 3);
     CHECK(r.out ==
-          "a          5/5 tokens    refill 1/s  full\n"
-          "long-name  7/100 tokens  no refill\n"
-          "mid        10/10 tokens  no refill\n");
+          "a          5/5 tokens    rate: refill 1/s  full\n"
+          "long-name  7/100 tokens  semaphore: no refill\n"
+          "mid        10/10 tokens  semaphore: no refill\n");
     CHECK(tbucket::test::one_error_line(r.err));
 }
 
 TEST_CASE("info of one bucket has no padding", "[e2e][output]") {
     REQUIRE(tb({"create", "a", "--capacity", "5"}).code == 0);
-    CHECK(tb({"info", "a"}).out == "a  5/5 tokens  no refill\n");
+    CHECK(tb({"info", "a"}).out == "a  5/5 tokens  semaphore: no refill\n");
 }
 
 TEST_CASE("the option --version names the version, the commit and the build",

@@ -518,5 +518,42 @@ TEST_CASE("format_amount is exact and shortest over many values", "[parse]") {
     }
 }
 
+TEST_CASE("windows: a count and a unit that align, in canonical form", "[parse][window]") {
+    CHECK(format_window(parse_window("1d")) == "1d");
+    CHECK(format_window(parse_window("day")) == "1d");
+    CHECK(format_window(parse_window("15min")) == "15m");
+    CHECK(format_window(parse_window("month")) == "1mo");
+    CHECK(format_window(parse_window("3mo")) == "3mo");
+    CHECK(format_window(parse_window("12mo")) == "12mo");
+    CHECK(format_window(parse_window("week")) == "1w");
+    CHECK(format_window(parse_window("6h")) == "6h");
+    CHECK(describe_window(parse_window("1d")) == "1d UTC");
+    CHECK(describe_window(parse_window("1d", "Europe/Berlin")) == "1d Europe/Berlin");
+}
+
+TEST_CASE("windows: units that would not align, and bad text, are refused with the reason",
+          "[parse][window]") {
+    auto refused = [](const char* text, const char* reason) {
+        INFO(text);
+        try {
+            parse_window(text);
+            FAIL("accepted");
+        } catch (const Error& e) {
+            CHECK(e.kind() == ErrorKind::usage);
+            CHECK_THAT(e.what(), Catch::Contains(reason));
+        }
+    };
+    refused("7d", "one calendar day (1d)");
+    refused("2w", "one ISO week");
+    refused("7m", "minutes that divide an hour");
+    refused("5h", "hours that divide a day");
+    refused("5mo", "months that divide a year");
+    refused("0d", "one calendar day");
+    refused("", "expected a count and a unit");
+    refused("1y", "expected a count and a unit");
+    refused("d1", "expected a count and a unit");
+    refused("100m", "too many");
+}
+
 }  // namespace
 }  // namespace tbucket

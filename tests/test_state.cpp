@@ -245,14 +245,15 @@ TEST_CASE("the text of a refill too slow to fill in 100 years says so", "[state]
     State s = bucket(2, 0, Rate{1e-6, max_duration_ms});
     REQUIRE_FALSE(s.full_in_ms().has_value());
     std::string text = cli::state_text(s);
-    CHECK(text == "b  0/2 tokens  refill 0.000001/36500d  full in over 100 years");
+    CHECK(text == "b  0/2 tokens  rate: refill 0.000001/36500d  full in over 100 years");
 }
 
 TEST_CASE("the text says full, full in, or no refill", "[state][output]") {
-    CHECK(cli::state_text(bucket(10, 10, Rate{1, 1000})) == "b  10/10 tokens  refill 1/s  full");
+    CHECK(cli::state_text(bucket(10, 10, Rate{1, 1000})) ==
+          "b  10/10 tokens  rate: refill 1/s  full");
     CHECK(cli::state_text(bucket(10, 7, Rate{1, 1000})) ==
-          "b  7/10 tokens  refill 1/s  full in 3s");
-    CHECK(cli::state_text(bucket(10, 7)) == "b  7/10 tokens  no refill");
+          "b  7/10 tokens  rate: refill 1/s  full in 3s");
+    CHECK(cli::state_text(bucket(10, 7)) == "b  7/10 tokens  semaphore: no refill");
 }
 
 // ---------------------------------------------------------------- non-finite

@@ -175,7 +175,7 @@ TEST_CASE("watch --follow ends with 0 at its timeout", "[wait][follow]") {
     tb({"create", "f", "--capacity", "5"});
     RunResult r = tb({"watch", "f", "--follow", "--timeout", "300ms"});
     CHECK(r.code == 0);
-    CHECK(r.out == "f  5/5 tokens  no refill\n");
+    CHECK(r.out == "f  5/5 tokens  semaphore: no refill\n");
 }
 
 TEST_CASE("run passes the command's exit status through and denies with 75", "[wait][run]") {

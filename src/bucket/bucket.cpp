@@ -27,6 +27,10 @@ const redisReply& checked(const Reply& reply, const std::string& name,
 std::vector<std::string> settings_args(const std::optional<Settings>& settings) {
     if (!settings) return {"", "", "", ""};
     const Settings& s = *settings;
+    if (s.window) {
+        return {std::to_string(s.capacity), window_wire(*s.window), "",
+                s.expire_ms ? std::to_string(*s.expire_ms) : ""};
+    }
     return {std::to_string(s.capacity), s.rate ? format_amount(s.rate->amount) : "",
             s.rate ? std::to_string(s.rate->period_ms) : "",
             s.expire_ms ? std::to_string(*s.expire_ms) : ""};
@@ -51,9 +55,52 @@ int64_t State::available() const {
         std::clamp(tokens, -static_cast<double>(max_count), static_cast<double>(max_count))));
 }
 
+const char* kind_name(const std::optional<Rate>& rate, const std::optional<Window>& window) {
+    return rate ? "rate" : window ? "window" : "semaphore";
+}
+
+std::string window_wire(const Window& w) {
+    std::string text(1, '@');
+    text.append(format_window(w));
+    if (!w.zone.empty()) text.append(1, ',').append(w.zone);
+    return text;
+}
+
+std::optional<Window> parse_window_wire(std::string_view text, int64_t* end_ms) {
+    if (text.empty() || text.front() != '@') return std::nullopt;
+    std::string rest(text.substr(1));
+    std::vector<std::string> parts;
+    for (std::size_t at = 0;;) {
+        std::size_t comma = rest.find(',', at);
+        parts.push_back(rest.substr(at, comma - at));
+        if (comma == std::string::npos) break;
+        at = comma + 1;
+    }
+    std::size_t i = 0;
+    if (end_ms) {
+        if (parts.size() < 2)
+            throw Error(ErrorKind::internal, "unexpected window in a reply: " + rest);
+        *end_ms = std::llround(std::strtod(parts[i++].c_str(), nullptr));
+    }
+    if (parts.size() < i + 1 || parts.size() > i + 2)
+        throw Error(ErrorKind::internal, "unexpected window in a reply: " + rest);
+    return parse_window(parts[i], parts.size() > i + 1 ? parts[i + 1] : "");
+}
+
+std::optional<int64_t> State::resets_in_ms() const {
+    if (!window) return std::nullopt;
+    return std::max<int64_t>(0, window_end_ms - server_time_us / 1000);
+}
+
 std::optional<int64_t> State::ms_until(double n) const {
     if (!std::isfinite(tokens)) return std::nullopt;
     if (tokens >= n) return 0;
+    if (window) {
+        // Full again when the window ends (less what is held for waiters
+        // then: they look again).
+        if (n > static_cast<double>(capacity)) return std::nullopt;
+        return std::max<int64_t>(1, *resets_in_ms());
+    }
     if (!rate || n > static_cast<double>(capacity)) return std::nullopt;
     // Mirror the script's refill, t + elapsed_us * r / (p * 1000), so that
     // waiting the returned time really brings n tokens despite rounding.
@@ -79,7 +126,11 @@ State parse_state(const redisReply& reply, const std::string& name) {
     s.tokens = number_at(reply, 0);
     s.capacity = integer_at(reply, 1);
     std::string amount = string_at(reply, 2);
-    if (!amount.empty()) s.rate = Rate{number_at(reply, 2), integer_at(reply, 3)};
+    if (amount.starts_with('@')) {
+        s.window = parse_window_wire(amount, &s.window_end_ms);
+    } else if (!amount.empty()) {
+        s.rate = Rate{number_at(reply, 2), integer_at(reply, 3)};
+    }
     if (int64_t expire = integer_at(reply, 4); expire > 0) s.expire_ms = expire;
     s.server_time_us = integer_at(reply, 5);
     return s;
@@ -246,7 +297,11 @@ TakeResult read_take(const redisReply& reply, std::string node, const std::strin
     }
     double wanted = mode == TakeMode::partial ? 1.0 : static_cast<double>(n);
     result.retry_after_ms = result.ok() ? 0 : result.state.ms_until(wanted);
-    if (!result.ok() && result.queued_ahead > 0 && !result.state.rate) {
+    if (!result.ok() && result.queued_ahead > 0 && result.state.window) {
+        // Those queued are served first, when the window ends.
+        result.retry_after_ms =
+            result.state.ms_until(std::min<double>(wanted, result.state.capacity));
+    } else if (!result.ok() && result.queued_ahead > 0 && !result.state.rate) {
         // Those queued are served first, and only a put or a lease's end
         // brings tokens: the next lease's end, if one is held.
         result.retry_after_ms = result.next_lease_end_ms;

@@ -78,6 +78,13 @@ class Client {
     const int64_t retry_window_ms_;
 };
 
+// A window as the scripts take it in place of a rate amount: "@1d,Europe/Berlin";
+// and back, from a reply or event ("@<end ms>,1d,Europe/Berlin" with
+// `end_ms`, which gets the end) or an error's settings (without). Not a
+// window: nullopt.
+std::string window_wire(const Window& window);
+std::optional<Window> parse_window_wire(std::string_view text, int64_t* end_ms);
+
 // Parses the state part of a script reply (elements 0..5).
 State parse_state(const redisReply& reply, const std::string& name);
 // Parses info's counters and leased tokens (elements 6..11) into `state`.

@@ -17,11 +17,18 @@
 
 namespace tbucket {
 
+// A bucket refills continuously (rate), returns to full at each calendar
+// window's end (window), or neither: a semaphore, whose tokens come back
+// only when put or when a lease ends. Never both a rate and a window.
 struct Settings {
     int64_t capacity = 0;
     std::optional<Rate> rate;
     std::optional<int64_t> expire_ms;
+    std::optional<Window> window;
 };
+
+// "rate", "window" or "semaphore", as create, info, list and top show it.
+const char* kind_name(const std::optional<Rate>& rate, const std::optional<Window>& window);
 
 // What the scripts counted on a bucket since it was created (the fields
 // ng nd nt np nw of common.lua); read by info.
@@ -46,6 +53,12 @@ struct State {
     std::optional<int64_t> lease_count;  // known to info only
     std::optional<int64_t> queued;       // waiters in line; known to info only
     std::optional<Counters> counters;    // read by info (and list) only
+    std::optional<Window> window;
+    int64_t window_end_ms = 0;  // server time; a window bucket's only
+
+    const char* kind() const { return kind_name(rate, window); }
+    // Until the window ends and the bucket is full again (nullopt: no window).
+    std::optional<int64_t> resets_in_ms() const;
 
     int64_t available() const;
     // Until the level reaches capacity: 0 when full, nullopt when it never will.

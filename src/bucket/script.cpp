@@ -5,10 +5,12 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 
 #include "bucket/names.h"
 #include "util/error.h"
 #include "util/parse.h"
+#include "util/zone.h"
 
 namespace tbucket {
 
@@ -65,7 +67,9 @@ bool is_noscript(const Reply& reply) {
 
 std::string describe_settings(const Settings& s) {
     std::string out = "capacity " + std::to_string(s.capacity);
-    out += s.rate ? ", rate " + format_rate(*s.rate) : ", no refill";
+    out += s.rate     ? ", rate " + format_rate(*s.rate)
+           : s.window ? ", window " + describe_window(*s.window)
+                      : ", no refill";
     if (s.expire_ms) out += ", expire " + format_exact_ms(*s.expire_ms);
     return out;
 }
@@ -79,16 +83,23 @@ std::string settings_text(std::string_view detail) {
     std::string d(detail);
     if (std::sscanf(d.c_str(), "%lld %63s %lld %lld", &capacity, amount, &period, &expire) != 4)
         return d;
-    Settings s{capacity, std::nullopt, std::nullopt};
-    if (std::string_view(amount) != "-") s.rate = Rate{std::strtod(amount, nullptr), period};
+    Settings s;
+    s.capacity = capacity;
+    if (amount[0] == '@') {
+        s.window = parse_window_wire(amount, nullptr);
+    } else if (std::string_view(amount) != "-") {
+        s.rate = Rate{std::strtod(amount, nullptr), period};
+    }
     if (expire > 0) s.expire_ms = expire;
     return describe_settings(s);
 }
 
 }  // namespace
 
-std::vector<Reply> run_scripts(Nodes& nodes, const std::vector<ScriptCall>& calls,
-                               std::vector<std::string>* answered_by) {
+namespace {
+
+std::vector<Reply> run_scripts_once(Nodes& nodes, const std::vector<ScriptCall>& calls,
+                                    std::vector<std::string>* answered_by) {
     std::vector<Routed> commands;
     commands.reserve(calls.size());
     for (const ScriptCall& call : calls) commands.push_back({call.key, script_command(call, true)});
@@ -106,6 +117,58 @@ std::vector<Reply> run_scripts(Nodes& nodes, const std::vector<ScriptCall>& call
     for (std::size_t i = 0; i < again.size(); ++i) {
         replies[retry_index[i]] = std::move(again[i]);
         if (answered_by) (*answered_by)[retry_index[i]] = std::move(retry_by[i]);
+    }
+    return replies;
+}
+
+// "TBZONE <key>:z <zone> <server s>": the zone's offsets are missing or
+// run out (common.lua); nothing was written.
+struct ZoneWanted {
+    std::string key, zone;
+    int64_t server_s = 0;
+};
+
+std::optional<ZoneWanted> zone_wanted(const Reply& reply) {
+    if (reply->type != REDIS_REPLY_ERROR) return std::nullopt;
+    std::string_view text(reply->str, reply->len);
+    if (!text.starts_with("TBZONE ")) return std::nullopt;
+    char key[1024] = {0}, zone[128] = {0};
+    long long s = 0;
+    if (std::sscanf(std::string(text).c_str(), "TBZONE %1023s %127s %lld", key, zone, &s) != 3)
+        return std::nullopt;
+    return ZoneWanted{key, zone, s};
+}
+
+}  // namespace
+
+// Runs the calls; those answered TBZONE get their zone's offsets stored
+// (zone.lua) and are sent once more: a window bucket in a time zone costs
+// that round trip on its first use and about once a year after.
+std::vector<Reply> run_scripts(Nodes& nodes, const std::vector<ScriptCall>& calls,
+                               std::vector<std::string>* answered_by) {
+    std::vector<Reply> replies = run_scripts_once(nodes, calls, answered_by);
+    std::vector<ScriptCall> again;
+    std::vector<std::size_t> again_index;
+    std::vector<Routed> stores;
+    for (std::size_t i = 0; i < replies.size(); ++i) {
+        std::optional<ZoneWanted> wanted = zone_wanted(replies[i]);
+        if (!wanted) continue;
+        int64_t until = 0;
+        std::string offsets = zone_offsets(wanted->zone, wanted->server_s, until);
+        ScriptCall store{&scripts::zone_script, wanted->key, {offsets, std::to_string(until)}};
+        stores.push_back({wanted->key, script_command(store, false)});
+        again.push_back(calls[i]);
+        again_index.push_back(i);
+    }
+    if (again.empty()) return replies;
+    for (const Reply& stored : nodes.pipeline(stores, nullptr)) {
+        if (stored->type == REDIS_REPLY_ERROR) throw script_error(*stored, "");
+    }
+    std::vector<std::string> again_by;
+    std::vector<Reply> second = run_scripts_once(nodes, again, answered_by ? &again_by : nullptr);
+    for (std::size_t i = 0; i < second.size(); ++i) {
+        replies[again_index[i]] = std::move(second[i]);
+        if (answered_by) (*answered_by)[again_index[i]] = std::move(again_by[i]);
     }
     return replies;
 }
@@ -131,10 +194,19 @@ Error script_error(const redisReply& reply, std::string_view name) {
         char amount[64] = {0};
         long long period = 0;
         std::string rate = detail;
-        if (std::sscanf(detail.c_str(), "%63s %lld", amount, &period) == 2)
-            rate = format_rate(Rate{std::strtod(amount, nullptr), period});
+        if (std::sscanf(detail.c_str(), "%63s %lld", amount, &period) == 2) {
+            if (amount[0] == '@') {
+                rate = "window " + describe_window(*parse_window_wire(amount, nullptr));
+            } else {
+                rate = format_rate(Rate{std::strtod(amount, nullptr), period});
+            }
+        }
         return Error(ErrorKind::usage,
                      bucket + " refills (" + rate + "): leases are for buckets without refill");
+    }
+    if (code == "TBZONE") {
+        return Error(ErrorKind::unavailable,
+                     "the time zone offsets of " + bucket + " could not be stored: " + detail);
     }
     if (code == "TBDATA") return Error(ErrorKind::data, detail);
     if (code == "TBUSAGE") return Error(ErrorKind::usage, detail);

@@ -24,7 +24,7 @@ struct Script {
 namespace scripts {
 extern const Script create_script, take_script, put_script, info_script, reset_script,
     delete_script, lease_renew_script, lease_release_script, lease_list_script, wait_script,
-    take_many_script, wait_many_script;
+    take_many_script, wait_many_script, zone_script;
 }
 
 struct ScriptCall {

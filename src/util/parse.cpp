@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <numeric>
 #include <optional>
 
@@ -389,6 +390,58 @@ std::string printable(std::string_view text) {
         }
     }
     return out;
+}
+
+}  // namespace tbucket
+
+namespace tbucket {
+
+Window parse_window(std::string_view text, std::string zone) {
+    std::string where = "window " + quoted(text);
+    std::size_t digits = 0;
+    while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+    Window w;
+    w.zone = std::move(zone);
+    if (digits > 0) {
+        if (digits > 2) bad(where + ": too many units; the longest window is 12mo");
+        w.count = std::stoll(std::string(text.substr(0, digits)));
+    }
+    std::string_view unit = text.substr(digits);
+    struct Unit {
+        std::string_view name;
+        const char* canonical;
+        int64_t divides;
+    };
+    static constexpr Unit units[] = {
+        {"m", "m", 60},    {"min", "m", 60},  {"minute", "m", 60}, {"minutes", "m", 60},
+        {"h", "h", 24},    {"hour", "h", 24}, {"hours", "h", 24},  {"d", "d", 1},
+        {"day", "d", 1},   {"days", "d", 1},  {"w", "w", 1},       {"week", "w", 1},
+        {"weeks", "w", 1}, {"mo", "mo", 12},  {"month", "mo", 12}, {"months", "mo", 12}};
+    const Unit* found = nullptr;
+    for (const Unit& u : units) {
+        if (u.name == unit) found = &u;
+    }
+    if (unit.empty() || !found)
+        bad(where + ": expected a count and a unit: 1m..60m, 1h..24h, 1d, 1w, 1mo..12mo");
+    w.unit = found->canonical;
+    if (w.count < 1 || found->divides % w.count != 0) {
+        static const std::map<std::string, std::string> whole = {
+            {"m", "minutes that divide an hour, so windows align to it: 1m, 5m, 15m, 30m"},
+            {"h", "hours that divide a day, so windows align to it: 1h, 6h, 12h"},
+            {"d", "one calendar day (1d); for longer, 1w or 1mo"},
+            {"w", "one ISO week (1w); for longer, 1mo"},
+            {"mo", "months that divide a year, so windows align to it: 1mo, 3mo, 12mo"}};
+        bad(where + ": a window of " + whole.at(w.unit));
+    }
+    return w;
+}
+
+std::string format_window(const Window& window) {
+    return std::to_string(window.count) + window.unit;
+}
+
+std::string describe_window(const Window& window) {
+    return format_window(window) + " " + (window.zone.empty() ? "UTC" : window.zone);
 }
 
 }  // namespace tbucket

@@ -22,6 +22,22 @@ struct Rate {
     bool operator==(const Rate&) const = default;
 };
 
+// A calendar window (--window): `count` units, aligned in the local time
+// of `zone` ("" is UTC). Units: m (count divides 60), h (divides 24), d and
+// w (an ISO week, from Monday; count 1), mo (divides 12).
+struct Window {
+    int64_t count = 1;
+    std::string unit;
+    std::string zone;
+    bool operator==(const Window&) const = default;
+};
+
+// 1d, 15m, 1h, 1w, 1mo, 3mo; also day, week, month, hour, minute. The zone
+// is not looked at here (see util/zone.h).
+Window parse_window(std::string_view text, std::string zone = "");
+std::string format_window(const Window& window);    // 1d, 15m, 1mo
+std::string describe_window(const Window& window);  // "1d UTC", "1mo Europe/Berlin"
+
 // 1-200 bytes of A-Z a-z 0-9 . _ - : / @ +
 std::string parse_name(std::string_view text);
 

@@ -156,6 +156,7 @@ class QueuedWaiter {
             const TakeResult& t = a.result.buckets[i];
             const State& s = t.state;
             const double n = static_cast<double>(line_.list[i].count);
+            if (s.window && s.tokens < a.ahead[i] + n) sooner(after_ms(*s.resets_in_ms() + 1));
             if (s.rate) {
                 double missing = a.ahead[i] + n - s.tokens;
                 double ms = std::ceil(std::max(0.0, missing) *

@@ -194,7 +194,9 @@ std::optional<State> parse_event(const std::string& name, const std::string& pay
     s.name = name;
     s.tokens = tokens;
     s.capacity = static_cast<int64_t>(capacity);
-    if (std::string_view(amount) != "-") {
+    if (amount[0] == '@') {
+        s.window = parse_window_wire(amount, &s.window_end_ms);
+    } else if (std::string_view(amount) != "-") {
         double r = std::strtod(amount, nullptr);
         if (!(r > 0 && r <= 1e15) || period < 1) {
             throw Error(ErrorKind::internal,

@@ -192,5 +192,64 @@ test('serve_queue serves the caller\'s own ticket without a message', function()
     eq(b.l, 1, 'only A\'s tokens are reserved')
 end)
 
+-- Calendar windows. Times are UTC seconds (date -u -d ... +%s); ends in ms.
+local berlin = {horizon = 1900000000, {1798000000, 3600}, {1806195600, 7200}, {1824944400, 3600}}
+
+local function window(w, z)
+    return {w = w, z = z, zt = z and berlin, key = K, c = 10, t = 0, l = 0, ts = 0}
+end
+
+test('window_end: UTC minutes, days and ISO weeks', function()
+    eq(window_end(window('1m'), 1796601600000 + 754789), 1796601600000 + 780000, '12:12:34.789 -> 12:13')
+    eq(window_end(window('15m'), 1796601600000 + 754789), 1796601600000 + 900000, '-> 12:15')
+    eq(window_end(window('1d'), 1796601600000), 1796601600000 + 86400000, 'a day starting now ends tomorrow')
+    eq(window_end(window('1w'), 1796601600000 + 3600000), 1797206400000, 'Monday 01:00 -> next Monday')
+    eq(window_end(window('1w'), 1797206400000 - 1), 1797206400000, 'Sunday 23:59:59.999 -> Monday')
+end)
+
+test('window_end: months of their real length, quarters and years', function()
+    eq(window_end(window('1mo'), 1802685600000), 1803859200000, '2027-02-15 -> 2027-03-01')
+    eq(window_end(window('1mo'), 1709208000000), 1709251200000, '2024-02-29 -> 2024-03-01')
+    eq(window_end(window('1mo'), 1798761599000), 1798761600000, 'New Year\'s Eve -> 2027-01-01')
+    eq(window_end(window('3mo'), 1809907200000), 1814400000000, '2027-05-10 -> 2027-07-01')
+    eq(window_end(window('12mo'), 1809907200000), 1830297600000, '2027-05-10 -> 2028-01-01')
+end)
+
+test('window_end: a day in Europe/Berlin ends at local midnight, 23 and 25 hours across DST', function()
+    eq(window_end(window('1d', 'Europe/Berlin'), 1806148800000), 1806188400000, 'Mar 27 -> 23:00Z (CET)')
+    eq(window_end(window('1d', 'Europe/Berlin'), 1806188400000), 1806271200000, 'Mar 28: 23 hours, -> 22:00Z')
+    eq(window_end(window('1d', 'Europe/Berlin'), 1824933600000), 1825023600000, 'Oct 31: 25 hours, -> 23:00Z')
+    eq(window_end(window('1h', 'Europe/Berlin'), 1806193800000), 1806195600000, 'the hour before the gap ends at the change')
+end)
+
+test('window_end: missing or run-out zone offsets ask the client for them (TBZONE)', function()
+    local b = {w = '1d', z = 'Europe/Berlin', key = K, c = 1, t = 0, l = 0, ts = 0}
+    local ok, err = pcall(window_end, b, 1806148800000)
+    eq(ok, false, 'fails')
+    eq(string.match(err.err, '^TBZONE %S+'), 'TBZONE ' .. K .. ':z', 'names the key')
+    fake.keys[K .. ':z'] = {kind = 'string', data = 'Europe/Berlin 1806000000 1798000000:3600'}
+    b.zt = nil
+    ok, err = pcall(window_end, b, 1806148800000)
+    eq(ok, false, 'offsets that ran out fail too')
+    fake.keys[K .. ':z'] = {kind = 'string', data = 'Europe/Berlin 1900000000 1798000000:3600 1806195600:7200'}
+    b.zt = nil
+    eq(window_end(b, 1806148800000), 1806188400000, 'read from <key>:z')
+end)
+
+test('refill: a window that ended fills up to capacity less held tokens, once', function()
+    local b = window('1m')
+    b.t, b.l, b.we = 1, 2, 60000
+    refill(b, 30 * second)
+    eq(b.t, 1, 'no change inside the window')
+    refill(b, 61 * second)
+    eq(b.t, 8, 'full less the 2 held')
+    eq(b.we, 120000, 'next window')
+    eq(b.window_moved, true, 'stored with the next change')
+    b.t = 15
+    b.we = 120000
+    refill(b, 125 * second)
+    eq(b.t, 15, 'a forced credit is kept')
+end)
+
 print(count - failures .. ' of ' .. count .. ' passed')
 if failures > 0 then os.exit(1) end

@@ -11,6 +11,14 @@
 --       with leases held lives at least until the last ends (expire())
 --   l   tokens held by leases and reservations (absent: 0); leases only on
 --       buckets without refill
+--   w   a calendar window instead of a rate (absent: none; never with r):
+--       the bucket returns to full at each window's end and admits at most
+--       c per window. "<n><unit>": m (n divides 60), h (n divides 24),
+--       d, w (ISO week, from Monday) with n 1, mo (n divides 12), aligned
+--       in local time of z (docs/DESIGN.md)
+--   z   the window's IANA time zone (absent: UTC); its UTC offsets come
+--       from <key>:z, which the client writes (see zone_table)
+--   we  end of the current window, server time in ms
 --   f   the last fence handed out with a lease (absent: none yet); each new
 --       lease gets max(f + 1, server time in microseconds), so fences keep
 --       growing even across delete and create
@@ -44,6 +52,9 @@
 --                    lease whose expiry has passed is reclaimed (its tokens
 --                    go back) by the next script that touches the bucket,
 --                    so no sweeper runs anywhere
+--   <key>:z          string, a window zone's offsets: "<zone> <until s>
+--                    <from s>:<offset s>...", written by the client (zone.lua)
+--                    when a script answers TBZONE; expires at <until>
 --   <key>:rel:<id>   string, a released lease's tombstone (1 hour): releasing
 --                    it again is harmless, not "unknown"
 -- The level t counts free tokens only: t + l never passes c (a put does not
@@ -101,7 +112,12 @@
 --                        by list after one SCAN; absent, list SCANs once)
 --
 -- Errors are replies whose first word says what happened:
---   TBNOTFOUND, TBEXISTS <c> <r> <p> <x>, TBIMPOSSIBLE <c>, TBDATA <why>, TBUSAGE <why>.
+--   TBNOTFOUND, TBEXISTS <c> <r> <p> <x>, TBIMPOSSIBLE <c>, TBDATA <why>, TBUSAGE <why>,
+--   TBZONE <key>:z <zone> <server s> (the zone's offsets are missing or run
+--   out: the client writes them and sends the call again; nothing was written).
+-- Where a rate amount is sent or answered (settings, state, event, TBEXISTS,
+-- TBREFILLS), a window bucket has "@<window>[,<zone>]" instead; in a state
+-- and an event "@<window end ms>,<window>[,<zone>]".
 --
 -- Order of a change, so that a refused write leaves nothing behind: the id
 -- key is the first write (under maxmemory, on a read-only replica or with
@@ -133,11 +149,25 @@ local function whole(text, what, lo)
     return v
 end
 
+-- A window as stored: "<n><unit>" with the n its unit allows (see the layout).
+local function window_spec(text)
+    local n, unit = string.match(text or '', '^(%d+)(%a+)$')
+    n = tonumber(n)
+    local whole_of = ({m = 60, h = 24, d = 1, w = 1, mo = 12})[unit]
+    if not n or not whole_of or n < 1 or whole_of % n ~= 0 then return nil end
+    return text
+end
+
 -- Settings from ARGV[i..i+3]: capacity, rate amount, period ms, expiry ms ('' = none).
 local function settings(i)
     local s = {c = whole(ARGV[i], 'capacity', 1)}
     s.cs = num(s.c)
-    if ARGV[i + 1] ~= '' then
+    local w, z = string.match(ARGV[i + 1], '^@(%d+%a+),?(.*)$')
+    if w then
+        s.w, s.z = window_spec(w), z ~= '' and z or nil
+        if not s.w then fail('TBUSAGE', 'bad window ' .. w) end
+        if s.z and not string.match(s.z, '^[%w_%+%-/]+$') then fail('TBUSAGE', 'bad time zone name') end
+    elseif ARGV[i + 1] ~= '' then
         local r = string.match(ARGV[i + 1], '^%d+%.?%d*$') and tonumber(ARGV[i + 1])
         if not r or r <= 0 or r > 1e15 then fail('TBUSAGE', 'rate amount must be a decimal in (0, 1e15]') end
         s.r, s.rs = r, num(r)
@@ -157,7 +187,7 @@ end
 
 -- The bucket at key, or nil when there is no key. Anything else is TBDATA.
 local function load(key)
-    local v = redis.pcall('HMGET', key, 'c', 't', 'ts', 'r', 'p', 'x', 'l', 'f', 'q', 'qn', 'ng', 'nt', 'np', 'nw', 'nd')
+    local v = redis.pcall('HMGET', key, 'c', 't', 'ts', 'r', 'p', 'x', 'l', 'f', 'q', 'qn', 'ng', 'nt', 'np', 'nw', 'nd', 'w', 'z', 'we')
     if v.err then
         -- Only a key of another type is "not a bucket"; an ACL refusal is passed on.
         if string.sub(v.err, 1, 9) ~= 'WRONGTYPE' then error(v) end
@@ -186,6 +216,10 @@ local function load(key)
         b.x, b.xs = tonumber(v[6]), v[6]
         if not b.x or b.x < 1 or b.x > MAX or b.x % 1 ~= 0 then bad_key(key, 'has a bad expiry') end
     end
+    if v[16] then
+        if b.r or not window_spec(v[16]) then bad_key(key, 'has a bad window') end
+        b.w, b.z, b.we, b.key = v[16], v[17], tonumber(v[18]), key
+    end
     b.l, b.f = tonumber(v[7] or 0), tonumber(v[8] or 0)
     if not b.l or b.l < 0 or b.l > MAX or b.l % 1 ~= 0 then bad_key(key, 'has a bad leased count') end
     if not b.f or b.f < 0 or b.f > MAX or b.f % 1 ~= 0 then bad_key(key, 'has a bad fence') end
@@ -194,29 +228,139 @@ local function load(key)
     return b
 end
 
+-- Days since 1970-01-01 of a proleptic Gregorian date, and back (the
+-- year and month of a day): integer arithmetic, valid for any date here.
+local function days_from_civil(y, m, d)
+    if m <= 2 then y = y - 1 end
+    local era = math.floor(y / 400)
+    local yoe = y - era * 400
+    local doy = math.floor((153 * ((m + 9) % 12) + 2) / 5) + d - 1
+    return era * 146097 + yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy - 719468
+end
+
+local function civil_from_days(days)
+    days = days + 719468
+    local era = math.floor(days / 146097)
+    local doe = days - era * 146097
+    local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
+    local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+    local mp = math.floor((5 * doy + 2) / 153)
+    local m = mp < 10 and mp + 3 or mp - 9
+    return yoe + era * 400 + (m <= 2 and 1 or 0), m
+end
+
+-- The UTC offsets of a window's zone, from <key>:z (see the layout): a
+-- table {zone, until s, {from s, offset s}...}, read once per script. Missing,
+-- for another zone, or run out: TBZONE, before anything is written.
+local function zone_table(b, s)
+    if not b.zt then
+        local text = redis.call('GET', b.key .. ':z')
+        local zone, horizon, rest = string.match(text or '', '^(%S+) (%d+) (.*)$')
+        local t = {horizon = tonumber(horizon) or 0}
+        if zone == b.z then
+            for from, off in string.gmatch(rest, '(%-?%d+):(%-?%d+)') do
+                t[#t + 1] = {tonumber(from), tonumber(off)}
+            end
+        end
+        b.zt = t
+    end
+    if #b.zt == 0 or s >= b.zt.horizon then fail('TBZONE', b.key .. ':z ' .. b.z .. ' ' .. b.now_s) end
+    return b.zt
+end
+
+local function offset_at(b, s)
+    if not b.z then return 0 end
+    local t = zone_table(b, s)
+    local off = t[1][2]
+    for i = 2, #t do
+        if t[i][1] > s then break end
+        off = t[i][2]
+    end
+    return off
+end
+
+-- The end (server time, ms) of the window of b that holds `ms`: aligned in
+-- the zone's local time, so a day ends at local midnight (23 or 25 hours
+-- across a change of offset) and a month at its real length.
+local function window_end(b, ms)
+    local n, unit = string.match(b.w, '^(%d+)(%a+)$')
+    n = tonumber(n)
+    local u = math.floor(ms / 1000)
+    b.now_s = u
+    local off = offset_at(b, u)
+    local here, ends = u + off, nil
+    if unit == 'mo' then
+        local y, m = civil_from_days(math.floor(here / 86400))
+        local next = (math.floor((y * 12 + m - 1) / n) + 1) * n
+        ends = days_from_civil(math.floor(next / 12), next % 12 + 1, 1) * 86400
+    elseif unit == 'w' then
+        -- ISO weeks start on Monday; 1970-01-01 was a Thursday.
+        ends = (math.floor((here + 259200) / 604800) + 1) * 604800 - 259200
+    else
+        local len = n * (unit == 'm' and 60 or unit == 'h' and 3600 or 86400)
+        ends = (math.floor(here / len) + 1) * len
+    end
+    -- Back to UTC with the offset in force at the end, not now. An end that
+    -- falls in a gap (clocks put forward over it) is the change itself; an
+    -- hour repeated when clocks go back belongs to the window it starts.
+    local e = ends - off
+    local later = offset_at(b, e)
+    if later ~= off then
+        e = ends - later
+        if offset_at(b, e) ~= later or e <= u then
+            for i = 2, #b.zt do
+                if b.zt[i][1] > u then
+                    e = b.zt[i][1]
+                    break
+                end
+            end
+        end
+    end
+    return e * 1000
+end
+
+-- What stands for the rate amount in a state, an event and an error (see
+-- the layout): the rate, or the window (with its end, when `ends`).
+local function refill_text(b, ends)
+    if b.rs then return b.rs end
+    if not b.w then return nil end
+    return '@' .. (ends and num(b.we) .. ',' or '') .. b.w .. (b.z and ',' .. b.z or '')
+end
+
 -- Continuous refill up to `now`, never above capacity. A level above
 -- capacity (a --force credit) neither refills nor shrinks. A stored time
 -- ahead of the server clock (the clock stepped back) counts as written now,
 -- and b.stepped asks the caller to store that, so the bucket never freezes.
+-- A window bucket whose window has ended is full again (less what is held
+-- for served waiters), never lowered below a forced credit; b.window_moved
+-- asks save() to store the new end with the next change.
 local function refill(b, now)
     if b.ts > now then b.ts, b.stepped = now, true end
+    if b.w and (not b.we or now >= b.we * 1000) then
+        local ms = math.floor(now / 1000)
+        if b.we then b.t = math.max(b.t, b.c - b.l) end
+        b.we, b.window_moved = window_end(b, ms), true
+    end
     if b.r and b.t < b.c and now > b.ts then
         b.t = math.min(b.c, b.t + (now - b.ts) * b.r / (b.p * 1000))
     end
 end
 
 local function same(b, s)
-    return b.c == s.c and b.r == s.r and b.p == s.p and b.x == s.x
+    return b.c == s.c and b.r == s.r and b.p == s.p and b.x == s.x and b.w == s.w and b.z == s.z
 end
 
 local function disagree(b)
-    fail('TBEXISTS', num(b.c) .. ' ' .. (b.r and num(b.r) or '-') .. ' ' .. (b.p or 0) .. ' ' .. (b.x or 0))
+    fail('TBEXISTS', num(b.c) .. ' ' .. (b.r and num(b.r) or refill_text(b) or '-') .. ' ' .. (b.p or 0) .. ' ' .. (b.x or 0))
 end
 
--- A fresh bucket with settings s and level t (nil: full), not yet written.
-local function fresh(s, t, now)
-    return {c = s.c, t = t or s.c, ts = now, r = s.r, p = s.p, x = s.x, cs = s.cs, rs = s.rs, ps = s.ps, xs = s.xs,
-        l = 0, f = 0, q = 0, qn = 0, ng = 0, nt = 0, np = 0, nw = 0}
+-- A fresh bucket at key with settings s and level t (nil: full), not yet
+-- written; a window one in its first window.
+local function fresh(key, s, t, now)
+    local b = {c = s.c, t = t or s.c, ts = now, r = s.r, p = s.p, x = s.x, cs = s.cs, rs = s.rs, ps = s.ps, xs = s.xs,
+        w = s.w, z = s.z, key = key, l = 0, f = 0, q = 0, qn = 0, ng = 0, nt = 0, np = 0, nw = 0}
+    if b.w then b.we = window_end(b, math.floor(now / 1000)) end
+    return b
 end
 
 -- Writes every field of b, replacing whatever the key held.
@@ -228,6 +372,8 @@ local function write_all(key, b, t_text, ts_text)
         redis.call('HSET', key, 'c', b.cs, 't', t_text, 'ts', ts_text)
     end
     if b.x then redis.call('HSET', key, 'x', b.xs) end
+    if b.w then redis.call('HSET', key, 'w', b.w, 'we', num(b.we)) end
+    if b.z then redis.call('HSET', key, 'z', b.z) end
     if b.l > 0 then redis.call('HSET', key, 'l', num(b.l)) end
     if b.f > 0 then redis.call('HSET', key, 'f', num(b.f)) end
     if b.q > 0 then redis.call('HSET', key, 'q', num(b.q), 'qn', num(b.qn)) end
@@ -244,7 +390,7 @@ local function load_or_fresh(key, i, now)
     local s = given and settings(i)
     if not b then
         if not given then fail('TBNOTFOUND', key) end
-        return fresh(s, nil, now), true
+        return fresh(key, s, nil, now), true
     end
     if given and not same(b, s) then disagree(b) end
     return b, false
@@ -274,7 +420,7 @@ end
 -- <queued>" (older versions sent the first six: readers take the rest as
 -- optional).
 local function event(b, t_text, now_text)
-    return t_text .. ' ' .. b.cs .. ' ' .. (b.rs or '-') .. ' ' .. (b.ps or '0') .. ' ' ..
+    return t_text .. ' ' .. b.cs .. ' ' .. (refill_text(b, true) or '-') .. ' ' .. (b.ps or '0') .. ' ' ..
         (b.xs or '0') .. ' ' .. now_text .. ' ' .. num(b.l) .. ' ' .. num(b.q)
 end
 
@@ -401,7 +547,7 @@ end
 -- The reply every script starts with: level, capacity, rate amount ('' none),
 -- period ms, expiry ms (0 none), server time in microseconds.
 local function state(b, t_text, now)
-    return {t_text, b.c, b.rs or '', b.p or 0, b.x or 0, now}
+    return {t_text, b.c, refill_text(b, true) or '', b.p or 0, b.x or 0, now}
 end
 
 -- Publishes on a waiter's own channel; true when the waiter heard it
@@ -580,7 +726,7 @@ end
 -- again; otherwise a ping only proves it alive (a put among many waiters
 -- on a semaphore costs two scripts: the put and the served waiter's claim).
 local function wake_for(b)
-    if b.r or b.l > 0 then return 'wake' end
+    if b.r or b.w or b.l > 0 then return 'wake' end
     return 'ping'
 end
 
@@ -679,6 +825,10 @@ local function save(key, b, t_text, now_text, created, changed)
         if b.leases_changed then
             -- Appended: the counters (fields 5..12) must not be overwritten.
             for _, v in ipairs({'l', num(b.l), 'f', num(b.f)}) do table.insert(fields, v) end
+        end
+        if b.window_moved then
+            table.insert(fields, 'we')
+            table.insert(fields, num(b.we))
         end
         if b.queue_changed then
             table.insert(fields, 'q')

@@ -22,20 +22,20 @@ local now, now_text = clock()
 local b = load(key)
 local outcome = 'existed'
 if not b then
-    b, outcome = fresh(s, level, now), 'created'
+    b, outcome = fresh(key, s, level, now), 'created'
 elseif same(b, s) then
     refill(b, now)
     reclaim(key, b, now)
 elseif mode == 'replace' then
     -- A fresh bucket: its leases go, its fences keep growing.
     local old = b
-    b, outcome = fresh(s, level, now), 'replaced'
+    b, outcome = fresh(key, s, level, now), 'replaced'
     b.f, b.drop_leases, b.q, b.qn = old.f, old.l > 0, old.q, old.qn
 elseif mode == 'update' then
     refill(b, now)
     reclaim(key, b, now)
     local old = b
-    b, outcome = fresh(s, math.min(b.t, math.max(0, s.c - b.l)), now), 'updated'
+    b, outcome = fresh(key, s, math.min(b.t, math.max(0, s.c - b.l)), now), 'updated'
     b.l, b.f, b.ended, b.drop_leases, b.q, b.qn = old.l, old.f, old.ended, old.drop_leases, old.q, old.qn
     b.ng, b.nt, b.np, b.nw, b.counted = old.ng, old.nt, old.np, old.nw, true
 else

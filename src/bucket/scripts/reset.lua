@@ -10,6 +10,7 @@ if again then return again end
 local now, now_text = clock()
 local b = load(key)
 if not b then fail('TBNOTFOUND', key) end
+refill(b, now)  -- a window that ended moves on (the level is set below)
 local t = b.c
 if ARGV[2] ~= '' then t = whole(ARGV[2], '--tokens', 0) end
 if t > b.c then fail('TBUSAGE', '--tokens ' .. num(t) .. ' is above the capacity ' .. b.cs) end

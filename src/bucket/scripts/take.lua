@@ -42,13 +42,13 @@ local now, now_text = clock()
 local b, created = load_or_fresh(key, 4, now)
 refill(b, now)
 reclaim(key, b, now)
-if lease and b.r then
+if lease and (b.r or b.w) then
     if kind == 'l' then
-        fail('TBREFILLS', b.rs .. ' ' .. b.ps)
+        fail('TBREFILLS', refill_text(b) .. ' ' .. (b.ps or '0'))
     end
     lease = false
 end
-if n > b.c and mode ~= 'partial' and b.t < n and (b.r or not waiting) then fail('TBIMPOSSIBLE', b.cs) end
+if n > b.c and mode ~= 'partial' and b.t < n and (b.r or b.w or not waiting) then fail('TBIMPOSSIBLE', b.cs) end
 if b.q > 0 and mode ~= 'check' then serve_queue(key, b, now, nil, nil) end
 local want = n
 if mode == 'partial' then want = math.min(n, math.floor(b.t)) end

@@ -49,7 +49,7 @@ for i, b in ipairs(buckets) do
     if enough and mode == 'all' then
         b.t = b.t - counts[i]
         taken = counts[i]
-        if lease and not b.r then fence = hold(b, lease, taken, ttl, holder, now) end
+        if lease and not (b.r or b.w) then fence = hold(b, lease, taken, ttl, holder, now) end
         tally_grant(b, taken, false)
     end
     b.t_text = num(b.t)

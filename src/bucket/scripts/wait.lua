@@ -62,11 +62,11 @@ if granted then
     end
     return granted
 end
-if lease and b.r then
-    if kind == 'l' then fail('TBREFILLS', b.rs .. ' ' .. b.ps) end
+if lease and (b.r or b.w) then
+    if kind == 'l' then fail('TBREFILLS', refill_text(b) .. ' ' .. (b.ps or '0')) end
     lease, ttl = false, 0
 end
-if op == 'enter' and n > b.c and b.r and b.t < n then fail('TBIMPOSSIBLE', b.cs) end
+if op == 'enter' and n > b.c and (b.r or b.w) and b.t < n then fail('TBIMPOSSIBLE', b.cs) end
 local ms = math.floor(now / 1000)
 local record = num(n) .. ' ' .. (patience > 0 and ms + patience or 0) .. ' ' .. (lease and ttl or 0)
 if lease then record = record .. ' ' .. ARGV[12] end

@@ -55,7 +55,7 @@ for i, k in ipairs(keys) do
     if not b then fail('TBNOTFOUND', k .. ' @' .. i) end
     refill(b, now)
     reclaim(k, b, now)
-    if op == 'enter' and counts[i] > b.c and b.r and b.t < counts[i] then fail('TBIMPOSSIBLE', b.cs .. ' @' .. i) end
+    if op == 'enter' and counts[i] > b.c and (b.r or b.w) and b.t < counts[i] then fail('TBIMPOSSIBLE', b.cs .. ' @' .. i) end
     b.mine = b.q > 0 and tonumber(redis.call('ZSCORE', k .. ':q', ticket))
     queued = queued or b.mine
     buckets[i] = b
@@ -65,13 +65,13 @@ end
 local function take_all()
     local given = {}
     for i, b in ipairs(buckets) do
-        given[i] = take_for(b, ticket, {n = counts[i], ttl = (holder and not b.r) and ttl or 0, holder = holder}, now)
+        given[i] = take_for(b, ticket, {n = counts[i], ttl = (holder and not (b.r or b.w)) and ttl or 0, holder = holder}, now)
     end
     return given
 end
 
 local function record(i)
-    local lease = holder and not buckets[i].r
+    local lease = holder and not (buckets[i].r or buckets[i].w)
     local text = num(counts[i]) .. ' ' .. (patience > 0 and ms + patience or 0) .. ' ' .. (lease and ttl or 0)
     if lease then text = text .. ' ' .. holder end
     return text .. ' >' .. keys[1]
