@@ -173,6 +173,14 @@ int run(Context& ctx, const RunOptions& o) {
     }
     std::vector<Lease> held;
     for (const TakeResult& t : r.result.buckets) {
+        if (!t.leased() && lease && isatty(STDERR_FILENO)) {
+            // SPEC §13: run leases a semaphore and consumes from the others;
+            // said once, to a person, so that a rate meant as "N at a time"
+            // does not go unnoticed.
+            ctx.out.warning("'" + t.state.name + "' is a " + t.state.kind() +
+                            " bucket: run consumes its tokens (a semaphore, without --rate or "
+                            "--window, would hold them while the command runs)");
+        }
         if (!t.leased()) continue;
         held.push_back({t.state.name, lease->id, t.fence, t.taken, lease->ttl_ms,
                         o.on_lost == "keep", t.asked_at});

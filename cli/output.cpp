@@ -75,7 +75,8 @@ Json state_json(const State& s) {
                          {"denials", c.denials},
                          {"taken", c.taken},
                          {"put", number(c.put)},
-                         {"waits_served", c.waits_served}};
+                         {"waits_served", c.waits_served},
+                         {"leases_expired", c.leases_expired}};
     }
     return j;
 }
@@ -235,6 +236,13 @@ Json take_json(const TakeResult& t, std::optional<int64_t> waited_ms) {
     return j;
 }
 
+// "host 123" as "host, pid 123".
+std::string holder_text(const std::string& holder) {
+    std::size_t space = holder.rfind(' ');
+    if (space == std::string::npos) return holder;
+    return holder.substr(0, space) + ", pid " + holder.substr(space + 1);
+}
+
 std::string denial_text(const TakeResult& r) {
     // `take all` finding nothing reports 0 asked: say what it looked for.
     std::string asked = r.requested > 0 ? plural(r.requested, "token") : "all tokens";
@@ -243,7 +251,13 @@ std::string denial_text(const TakeResult& r) {
     if (r.queued_ahead > 0) {
         why += ", " + plural(r.queued_ahead, "waiter") + " queued ahead (served first)";
     }
-    if (r.retry_after_ms) {
+    if (r.leases_held > 0 && r.next_lease_end_ms) {
+        why += "; held by " + plural(r.leases_held, "lease") + ", the next ends in " +
+               format_duration_ms(*r.next_lease_end_ms) +
+               (r.next_holder == "-" ? " (a served waiter's)"
+                                     : " (" + holder_text(r.next_holder) + ")") +
+               "; wait for it with --wait, see them with 'tbucket lease list " + r.state.name + "'";
+    } else if (r.retry_after_ms) {
         why += "; enough in " + format_duration_ms(*r.retry_after_ms);
     } else if (r.state.window) {
         why += "; more than the window's " + std::to_string(r.state.capacity) +

@@ -73,6 +73,9 @@ const Family families[] = {
      [](const State& s) { return counter(s, &Counters::put); }},
     {"tbucket_waits_served_total", "counter", "Take requests granted after waiting.",
      [](const State& s) { return whole_counter(s, &Counters::waits_served); }},
+    {"tbucket_leases_expired_total", "counter",
+     "Leases that ended because their holder stopped renewing them (died, stopped or cut off).",
+     [](const State& s) { return whole_counter(s, &Counters::leases_expired); }},
 };
 
 std::string labels(const State& s, bool with_node) {

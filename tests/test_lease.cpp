@@ -345,3 +345,55 @@ TEST_CASE("many shells running a critical section under a lease never pass the c
     CHECK(field("lc", "t") == "3");
     CHECK(no_lease_keys("lc"));
 }
+
+TEST_CASE("a denial on a held semaphore names its leases and says when the next ends",
+          "[lease][counters]") {
+    semaphore("held", 2);
+    REQUIRE(tb({"lease", "take", "held", "--ttl", "1s"}).code == 0);
+    REQUIRE(tb({"lease", "take", "held", "--ttl", "1h"}).code == 0);
+    RunResult r = tb({"take", "held"});
+    INFO(describe(r));
+    CHECK(r.code == 1);
+    CHECK_THAT(r.err, Catch::Contains("held by 2 leases, the next ends in "));
+    CHECK_THAT(r.err, Catch::Contains(", pid "));
+    CHECK_THAT(r.err, Catch::Contains("--wait"));
+    CHECK_THAT(r.err, Catch::Contains("'tbucket lease list held'"));
+    json j = json::parse(tb({"--json", "take", "held"}).out);
+    CHECK(j["ok"] == false);
+    REQUIRE(j["retry_after_ms"].is_number());
+    CHECK(j["retry_after_ms"].get<int64_t>() <= 1000);
+}
+
+TEST_CASE("a lease that ends unrenewed is counted once as expired, a released one not",
+          "[lease][counters]") {
+    semaphore("exp", 3);
+    REQUIRE(tb({"lease", "take", "exp", "--ttl", "1s"}).code == 0);
+    RunResult kept = tb({"lease", "take", "exp", "--ttl", "1h"});
+    REQUIRE(kept.code == 0);
+    auto info = [] { return json::parse(tb({"--json", "info", "exp"}).out); };
+    // Server state with no event to wait on: look until the short lease ended.
+    REQUIRE(eventually([&] { return info()["leases"] == 1; }, 60));
+    CHECK(info()["counters"]["leases_expired"] == 1);  // read, not yet stored
+    REQUIRE(tb({"take", "exp"}).code == 0);            // a change stores it
+    CHECK(info()["counters"]["leases_expired"] == 1);
+    std::string id = kept.out.substr(0, kept.out.find_first_of(" \n"));
+    REQUIRE(tb({"lease", "release", "exp", id}).code == 0);
+    CHECK(info()["counters"]["leases_expired"] == 1);
+    RunResult prom = tb({"list", "exp", "--format", "prometheus"});
+    CHECK_THAT(prom.out, Catch::Contains("tbucket_leases_expired_total{bucket=\"exp\"} 1\n"));
+}
+
+TEST_CASE("run on a rate or window bucket says on a terminal that it consumes, and nowhere else",
+          "[lease]") {
+    REQUIRE(tb({"create", "r", "--capacity", "5", "--rate", "1/s"}).code == 0);
+    RunResult plain = tb({"run", "r", "--", "true"});
+    CHECK(plain.code == 0);
+    CHECK(plain.err.empty());
+    // script(1) gives the command a terminal.
+    std::string line;
+    for (const std::string& a : tb_argv(redis().url(), {"run", "r", "--", "true"})) line += a + " ";
+    RunResult tty = tbucket::test::run({"script", "-qec", line, "/dev/null"});
+    INFO(describe(tty));
+    CHECK(tty.code == 0);
+    CHECK_THAT(tty.out, Catch::Contains("'r' is a rate bucket: run consumes its tokens"));
+}

@@ -30,8 +30,12 @@ struct Fresh {
 
 TEST_CASE_METHOD(Fresh, "a new bucket's counters are all zero", "[metrics]") {
     REQUIRE(tb({"create", "a", "--capacity", "5"}).code == 0);
-    CHECK(counters("a") ==
-          json{{"grants", 0}, {"denials", 0}, {"taken", 0}, {"put", 0}, {"waits_served", 0}});
+    CHECK(counters("a") == json{{"grants", 0},
+                                {"denials", 0},
+                                {"taken", 0},
+                                {"put", 0},
+                                {"waits_served", 0},
+                                {"leases_expired", 0}});
 }
 
 TEST_CASE_METHOD(Fresh,

@@ -49,7 +49,9 @@ std::string utc_text(int64_t s) {
     return text;
 }
 
-int64_t now_s() { return static_cast<int64_t>(::time(nullptr)); }
+int64_t now_s() {
+    return static_cast<int64_t>(::time(nullptr));
+}
 
 json one_json(const RunResult& r) {
     INFO(describe(r));
@@ -117,14 +119,24 @@ TEST_CASE("windows: bad settings are refused with one line and exit 2, Redis unt
 
 TEST_CASE("windows: other settings are exit 4, and a lease on a window is exit 2", "[window]") {
     REQUIRE(tb({"create", "w", "--capacity", "2", "--window", "1d"}).code == 0);
+    // The same settings again, inline or by create, are no change.
+    CHECK(tb({"take", "w", "--capacity", "2", "--window", "1d"}).code == 0);
+    CHECK(tb({"put", "w", "--capacity", "2", "--window", "1d"}).code == 0);
+    CHECK(tb({"create", "w", "--capacity", "2", "--window", "1d"}).code == 0);
+    REQUIRE(tb({"create", "wz", "--capacity", "2", "--window", "1d", "--tz", "Asia/Tokyo"}).code ==
+            0);
+    CHECK(tb({"take", "wz", "--capacity", "2", "--window", "1d", "--tz", "Asia/Tokyo"}).code == 0);
+    CHECK(tb({"take", "wz", "--capacity", "2", "--window", "1d"}).code == 4);
     RunResult r = tb({"create", "w", "--capacity", "2", "--window", "1h"});
     CHECK(r.code == 4);
-    CHECK_THAT(r.err, Catch::Contains("(capacity 2, window 1d UTC); asked for capacity 2, window 1h UTC"));
+    CHECK_THAT(r.err,
+               Catch::Contains("(capacity 2, window 1d UTC); asked for capacity 2, window 1h UTC"));
     r = tb({"take", "w", "--capacity", "2", "--rate", "2/d"});
     CHECK(r.code == 4);
     r = tb({"run", "w", "--lease", "5s", "--", "true"});
     CHECK(r.code == 2);
-    CHECK_THAT(r.err, Catch::Contains("refills (window 1d UTC): leases are for buckets without refill"));
+    CHECK_THAT(r.err,
+               Catch::Contains("refills (window 1d UTC): leases are for buckets without refill"));
     // run without --lease consumes from a window, as from a rate.
     r = tb({"run", "w", "--", "true"});
     CHECK(r.code == 0);
@@ -138,9 +150,8 @@ TEST_CASE("windows: at most capacity per window, and a denial and a waiter know 
     // compare with what the server says, not with a clock here.
     Zones zones("Zone Test/Seconds 0:00:37 - TSEC\n");
     RunOptions o = zones.options();
-    json made = one_json(tb({"--json", "create", "m", "--capacity", "2", "--window", "1m", "--tz",
-                             "Test/Seconds"},
-                            o));
+    json made = one_json(tb(
+        {"--json", "create", "m", "--capacity", "2", "--window", "1m", "--tz", "Test/Seconds"}, o));
     CHECK(made["window"] == json({{"length", "1m"}, {"zone", "Test/Seconds"}}));
     CHECK((end_of(made) / 1000 + 37) % 60 == 0);  // a local minute's end
     CHECK(end_of(made) % 1000 == 0);
@@ -181,9 +192,9 @@ TEST_CASE("windows: a day ends at local midnight with the offset in force then",
     // end must use the later offset, as the C library computes it.
     const int64_t change = now_s() + 120;
     Zones zones("Zone Test/Shift 1:00 - TSA " + utc_text(change) + "\n\t\t\t4:00 - TSB\n");
-    json made = one_json(tb({"--json", "create", "d", "--capacity", "3", "--window", "1d", "--tz",
-                             "Test/Shift"},
-                            zones.options()));
+    json made = one_json(
+        tb({"--json", "create", "d", "--capacity", "3", "--window", "1d", "--tz", "Test/Shift"},
+           zones.options()));
     const int64_t at = made["server_time_ms"].get<int64_t>() / 1000;
     // The next local midnight after `at`, by this process's C library.
     setenv("TZDIR", zones.dir.c_str(), 1);
@@ -209,7 +220,9 @@ TEST_CASE("windows: a day ends at local midnight with the offset in force then",
 
 TEST_CASE("windows: offsets that ran out are computed again, and the call goes through",
           "[window]") {
-    REQUIRE(tb({"create", "b", "--capacity", "3", "--window", "1d", "--tz", "Europe/Berlin"}).code == 0);
+    REQUIRE(
+        tb({"create", "b", "--capacity", "3", "--window", "1d", "--tz", "Europe/Berlin"}).code ==
+        0);
     // As if the stored offsets had run out (their key expires when they do).
     redis().command({"DEL", "tbucket:{b}:z"});
     redis().command({"HSET", "tbucket:{b}", "we", "1"});
@@ -237,7 +250,8 @@ TEST_CASE("zone offsets: Europe/Berlin's changes of 2027, to the second", "[wind
     CHECK(until == 1798761600 + 800 * 86'400);
     CHECK_THAT(text, Catch::StartsWith("Europe/Berlin " + std::to_string(until) + " " +
                                        std::to_string(1798761600 - 86'400) + ":3600 "));
-    CHECK_THAT(text, Catch::Contains(" 1806195600:7200 1824944400:3600 "));  // Mar 28, Oct 31 01:00Z
+    CHECK_THAT(text,
+               Catch::Contains(" 1806195600:7200 1824944400:3600 "));  // Mar 28, Oct 31 01:00Z
     CHECK_THROWS_AS(tbucket::check_zone("No/Such_Zone"), tbucket::Error);
     CHECK_NOTHROW(tbucket::check_zone("Europe/Berlin"));
 }

@@ -151,7 +151,8 @@ void parse_counters(const redisReply& reply, State& state) {
     state.lease_count = integer_at(reply, 7);
     state.queued = integer_at(reply, 8);
     auto whole = [&reply](std::size_t i) { return std::llround(count_at(reply, i)); };
-    state.counters = Counters{whole(9), whole(10), whole(11), count_at(reply, 12), whole(13)};
+    state.counters = Counters{whole(9), whole(10), whole(11), count_at(reply, 12), whole(13), 0};
+    if (reply.elements > 14) state.counters->leases_expired = whole(14);
 }
 
 Client::Client(ConnectionOptions options, std::string prefix)
@@ -295,15 +296,21 @@ TakeResult read_take(const redisReply& reply, std::string node, const std::strin
         result.queued_ahead = std::max<int64_t>(0, integer_at(reply, 10));
         result.queued_tokens = number_at(reply, 11);
     }
+    if (reply.elements > 13) {
+        result.leases_held = integer_at(reply, 12);
+        result.next_holder = string_at(reply, 13);
+    }
     double wanted = mode == TakeMode::partial ? 1.0 : static_cast<double>(n);
     result.retry_after_ms = result.ok() ? 0 : result.state.ms_until(wanted);
     if (!result.ok() && result.queued_ahead > 0 && result.state.window) {
         // Those queued are served first, when the window ends.
         result.retry_after_ms =
             result.state.ms_until(std::min<double>(wanted, result.state.capacity));
-    } else if (!result.ok() && result.queued_ahead > 0 && !result.state.rate) {
-        // Those queued are served first, and only a put or a lease's end
-        // brings tokens: the next lease's end, if one is held.
+    } else if (!result.ok() && !result.state.rate &&
+               (result.queued_ahead > 0 || wanted <= result.state.tokens + result.state.leased)) {
+        // A semaphore: only a put or a lease's end brings tokens (and those
+        // queued are served first): the earliest is the next lease's end,
+        // if one is held.
         result.retry_after_ms = result.next_lease_end_ms;
     } else if (!result.ok() && result.queued_ahead > 0) {
         // Those queued are served first: when the refill has brought theirs too.

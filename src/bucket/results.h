@@ -33,11 +33,12 @@ const char* kind_name(const std::optional<Rate>& rate, const std::optional<Windo
 // What the scripts counted on a bucket since it was created (the fields
 // ng nd nt np nw of common.lua); read by info.
 struct Counters {
-    int64_t grants = 0;        // take requests that took tokens
-    int64_t denials = 0;       // one-shot take requests refused
-    int64_t taken = 0;         // tokens taken
-    double put = 0;            // tokens put (what went in)
-    int64_t waits_served = 0;  // grants to waiters
+    int64_t grants = 0;          // take requests that took tokens
+    int64_t denials = 0;         // one-shot take requests refused
+    int64_t taken = 0;           // tokens taken
+    double put = 0;              // tokens put (what went in)
+    int64_t waits_served = 0;    // grants to waiters
+    int64_t leases_expired = 0;  // leases that ended because no one renewed them
 };
 
 // A bucket as read at server_time_us (refill applied).
@@ -83,6 +84,10 @@ struct TakeResult {
     // they ask for; a one-shot take is denied while there are any.
     int64_t queued_ahead = 0;
     double queued_tokens = 0;
+    // A one-shot denial on a semaphore: the leases held, and the holder
+    // ("host pid"; "-": a served waiter's) of the one that ends first.
+    int64_t leases_held = 0;
+    std::string next_holder;
     // When the request that got this answer was first asked: a lease it
     // made (or claimed) runs on the server from no earlier than then.
     std::chrono::steady_clock::time_point asked_at{};

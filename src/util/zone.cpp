@@ -64,8 +64,9 @@ void check_zone(const std::string& zone) {
     struct stat st {};
     std::string path = zone_dir() + "/" + zone;
     if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
-        throw Error(ErrorKind::usage, "--tz '" + zone + "' is not a known time zone (no " + path +
-                                          "; names are as in tzdata: Europe/Berlin, America/New_York)");
+        throw Error(ErrorKind::usage,
+                    "--tz '" + zone + "' is not a known time zone (no " + path +
+                        "; names are as in tzdata: Europe/Berlin, America/New_York)");
     }
 }
 

@@ -31,6 +31,9 @@
 --   np  tokens put: what went in, not the overflow; fractional when a put
 --       tops up a partly refilled bucket
 --   nw  waits served: grants to waiters
+--   ne  leases that ended by expiry: their holder died, was stopped or was
+--       cut off for longer than its lease (reclaim); a reservation for a
+--       waiter that never claimed it is not counted
 -- A repeat of a request (same id) returns its first answer and counts nothing.
 -- Grants and puts are written with the level (tally_grant); a denial is
 -- counted best effort (tally_denial).
@@ -187,7 +190,7 @@ end
 
 -- The bucket at key, or nil when there is no key. Anything else is TBDATA.
 local function load(key)
-    local v = redis.pcall('HMGET', key, 'c', 't', 'ts', 'r', 'p', 'x', 'l', 'f', 'q', 'qn', 'ng', 'nt', 'np', 'nw', 'nd', 'w', 'z', 'we')
+    local v = redis.pcall('HMGET', key, 'c', 't', 'ts', 'r', 'p', 'x', 'l', 'f', 'q', 'qn', 'ng', 'nt', 'np', 'nw', 'nd', 'w', 'z', 'we', 'ne')
     if v.err then
         -- Only a key of another type is "not a bucket"; an ACL refusal is passed on.
         if string.sub(v.err, 1, 9) ~= 'WRONGTYPE' then error(v) end
@@ -204,6 +207,7 @@ local function load(key)
     -- fields as stored (b.v) are for info, which shows the denials (nd)
     -- too: read in the same HMGET, passed on unformatted.
     b.ng, b.nt, b.np, b.nw, b.v = tonumber(v[11]) or 0, tonumber(v[12]) or 0, tonumber(v[13]) or 0, tonumber(v[14]) or 0, v
+    b.ne = tonumber(v[19]) or 0
     if not b.c or b.c < 1 or b.c > MAX or b.c % 1 ~= 0 then bad_key(key, 'has a bad capacity') end
     if not b.t or b.t ~= b.t or b.t < 0 or b.t > MAX then bad_key(key, 'has a bad level') end
     if not b.ts or b.ts ~= b.ts or b.ts < 0 or b.ts > MAX then bad_key(key, 'has a bad timestamp') end
@@ -218,7 +222,7 @@ local function load(key)
     end
     if v[16] then
         if b.r or not window_spec(v[16]) then bad_key(key, 'has a bad window') end
-        b.w, b.z, b.we, b.key = v[16], v[17], tonumber(v[18]), key
+        b.w, b.z, b.we, b.key = v[16], v[17] or nil, tonumber(v[18]), key
     end
     b.l, b.f = tonumber(v[7] or 0), tonumber(v[8] or 0)
     if not b.l or b.l < 0 or b.l > MAX or b.l % 1 ~= 0 then bad_key(key, 'has a bad leased count') end
@@ -358,7 +362,7 @@ end
 -- written; a window one in its first window.
 local function fresh(key, s, t, now)
     local b = {c = s.c, t = t or s.c, ts = now, r = s.r, p = s.p, x = s.x, cs = s.cs, rs = s.rs, ps = s.ps, xs = s.xs,
-        w = s.w, z = s.z, key = key, l = 0, f = 0, q = 0, qn = 0, ng = 0, nt = 0, np = 0, nw = 0}
+        w = s.w, z = s.z, key = key, l = 0, f = 0, q = 0, qn = 0, ng = 0, nt = 0, np = 0, nw = 0, ne = 0}
     if b.w then b.we = window_end(b, math.floor(now / 1000)) end
     return b
 end
@@ -464,7 +468,9 @@ local function reclaim(key, b, now)
     if #ended == 0 then return end
     local records = redis.call('HMGET', key .. ':leases', unpack(ended))
     for i = 1, #ended do
-        give_back(b, tonumber(string.match(records[i] or '', '^%d+')) or 0)
+        local n, fence = string.match(records[i] or '', '^(%d+) (%d+)')
+        give_back(b, tonumber(n) or 0)
+        if fence and fence ~= '0' then b.ne, b.counted = (b.ne or 0) + 1, true end
     end
     if b.l == 0 then b.drop_leases = true end
     b.ended, b.ended_set = ended, {}
@@ -507,6 +513,17 @@ local function next_expiry_ms(key, b, now)
     at = math.max(1, at - ms)
     if stale > 0 and stale < at then return stale end
     return at
+end
+
+-- Who holds a denied semaphore: the number of leases held and the holder
+-- ("<host> <pid>") of the one that ends first; "-" when that is tokens set
+-- aside for a served waiter. For the denial's message only.
+local function holders(key, b, now)
+    local first = redis.call('ZRANGEBYSCORE', key .. ':lexp', '(' .. math.floor(now / 1000), '+inf', 'LIMIT', 0, 1)
+    local record = first[1] and redis.call('HGET', key .. ':leases', first[1]) or ''
+    local host, pid = string.match(record, '^%d+ %d+ %d+ %d+ (%S+) (%d+)')
+    local count = redis.call('ZCARD', key .. ':lexp') - #(b.ended or {})
+    return count, host and host ~= '-' and host .. ' ' .. pid or '-'
 end
 
 -- Counts a grant of `taken` tokens (a waiter's also in nw), and tally_put
@@ -814,7 +831,7 @@ end
 local function save(key, b, t_text, now_text, created, changed)
     local counts = {}
     if b.counted then
-        counts = {'ng', num(b.ng), 'nt', num(b.nt), 'np', num(b.np), 'nw', num(b.nw)}
+        counts = {'ng', num(b.ng), 'nt', num(b.nt), 'np', num(b.np), 'nw', num(b.nw), 'ne', num(b.ne)}
     end
     if created then
         write_all(key, b, t_text, now_text)

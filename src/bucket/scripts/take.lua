@@ -19,7 +19,9 @@
 -- Reply: state (see common) .. taken, then, when a lease is held or made
 --        or waiters are queued: leased tokens, ms until the next lease ends
 --        (0: none), the new lease's fence (0: no lease made), waiters
---        queued ahead, the tokens they ask for;
+--        queued ahead, the tokens they ask for; then, for a one-shot
+--        denial with leases held, their number and the holder of the one
+--        that ends first ("<host> <pid>", "-" for a served waiter's);
 --        a repeat of the request gets the first reply
 -- Errors: TBNOTFOUND, TBEXISTS, TBIMPOSSIBLE (N above capacity), TBDATA, TBUSAGE
 local n = whole(ARGV[2], 'count', 1)
@@ -70,6 +72,10 @@ if b.l > 0 or b.q > 0 or fence > 0 then
     reply[10] = fence
     reply[11] = b.q
     reply[12] = num(b.qn)
+    -- A one-shot denial on a semaphore names who holds it.
+    if taken == 0 and b.l > 0 and not waiting and mode ~= 'check' then
+        reply[13], reply[14] = holders(key, b, now)
+    end
 end
 if changed then begin_change(key, reply, event(b, t_text, now_text)) end
 if taken > 0 then tally_grant(b, taken, waiting) end
