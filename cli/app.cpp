@@ -6,7 +6,9 @@
 #include <fstream>
 
 #include "bucket/lease.h"
+#include "config.h"
 #include "net/tls_keeper.h"
+#include "redis/local_server.h"
 #include "tls_build.h"
 #include "util/error.h"
 #include "util/parse.h"
@@ -158,12 +160,77 @@ std::vector<ConnectionOptions> seed_urls(const GlobalOptions& g) {
 
 }  // namespace
 
+GlobalOptions with_config(GlobalOptions g) {
+    const Config& file = config();
+    auto from_file = [&file, &g](const std::string& key, std::string& field) {
+        const FileValue* v = file.value(key);
+        if (!field.empty() || !v) return;
+        field = v->value;
+        g.from[key] = v->from;
+    };
+    auto flag_from_file = [&file, &g](const std::string& key, bool& field) {
+        const FileValue* v = file.value(key);
+        if (field || !v) return;
+        field = v->value == "true";
+        g.from[key] = v->from;
+    };
+    if (!g.url.empty()) {
+        g.from["url"] = "--url";
+    } else if (env("TBUCKET_URL") || env("REDIS_URL")) {
+        g.from["url"] = env("TBUCKET_URL") ? "TBUCKET_URL" : "REDIS_URL";
+    } else if (const FileValue* v = file.value("url")) {
+        g.url_from_config = true;
+        g.url.push_back(v->value);
+        g.from["url"] = v->from;
+    }
+    if (!g.prefix.empty())
+        g.from["prefix"] = env("TBUCKET_PREFIX") ? "TBUCKET_PREFIX or --prefix" : "--prefix";
+    from_file("prefix", g.prefix);
+    if (g.prefix.empty()) g.prefix = "tbucket:";
+    if (!g.password_file.empty()) g.from["password_file"] = "--password-file";
+    if (!env("TBUCKET_PASSWORD") && !env("REDISCLI_AUTH"))
+        from_file("password_file", g.password_file);
+    flag_from_file("tls", g.tls);
+    for (const char* key : {"cacert", "cacertdir", "cert", "key", "sni"}) {
+        std::string& field = key == std::string("cacert")      ? g.cacert
+                             : key == std::string("cacertdir") ? g.cacertdir
+                             : key == std::string("cert")      ? g.cert
+                             : key == std::string("key")       ? g.key
+                                                               : g.sni;
+        from_file(key, field);
+    }
+    flag_from_file("insecure", g.insecure);
+    // --url local (or TBUCKET_URL=local, url = "local"): the user's private
+    // server on its socket, started by client() when none answers.
+    if (g.url.empty()) {
+        const char* from_env = env("TBUCKET_URL") ? env("TBUCKET_URL") : env("REDIS_URL");
+        if (from_env && std::string(from_env) == "local") g.url.emplace_back("local");
+    }
+    if (g.url.size() == 1 && g.url.front() == "local") {
+        g.local = true;
+        g.url.front() = "unix://" + local_paths().socket();
+    }
+    if (std::optional<bool> open = env_flag("TBUCKET_FAIL_OPEN")) {
+        g.fail_open = *open;
+        g.from["fail_open"] = "TBUCKET_FAIL_OPEN";
+    } else {
+        flag_from_file("fail_open", g.fail_open);
+    }
+    return g;
+}
+
+std::optional<Settings> settings_for(const std::string& name, const SettingsText& text) {
+    if (std::optional<Settings> typed = parse_settings(text)) return typed;
+    return config().settings_of(name);
+}
+
 Context::Context(const GlobalOptions& g, Output& o)
-    : out(o), global(g), seeds_(resolve_seeds(g, o)) {
-    check_prefix(g.prefix);
+    : out(o), global(with_config(g)), seeds_(resolve_seeds(global, o)) {
+    check_prefix(global.prefix);
 }
 
 Client& Context::client() {
+    if (!client_ && global.local) ensure_local_server(local_paths());
     if (!client_) client_ = std::make_unique<Client>(seeds_, global.prefix);
     return *client_;
 }
@@ -220,7 +287,10 @@ void Context::give_back_if_signalled(const MultiTakeResult& taken, const LeaseSp
 Target parse_target(Context& ctx, const std::string& name, const std::string& count,
                     const SettingsText& settings) {
     int64_t n = parse_count("count", count);
-    if (!is_name_list(name)) return Target{{{parse_name(name), n}}, parse_settings(settings)};
+    if (!is_name_list(name)) {
+        std::string one = parse_name(name);
+        return Target{{{one, n}}, settings_for(one, settings)};
+    }
     ctx.named_a_list = true;
     Target t{parse_name_list(name, n), std::nullopt};
     if (parse_settings(settings)) {
@@ -396,7 +466,7 @@ std::vector<ConnectionOptions> resolve_seeds(const GlobalOptions& g, Output& out
     if (g.insecure)
         out.warning(
             "--insecure: the server's certificate is not checked; anyone in between can listen");
-    if (options.has_password && !g.url.empty()) {
+    if (options.has_password && !g.url.empty() && !g.url_from_config) {
         out.warning(
             "a password on the command line can be seen by other users; use TBUCKET_PASSWORD or "
             "--password-file");

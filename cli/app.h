@@ -4,6 +4,7 @@
 // runs in, and the options that create a bucket inline.
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -23,7 +24,7 @@ struct GlobalOptions {
     std::string host, port, db;    // -h, -p, -n as redis-cli: override the URL's parts
     std::string typed_password;    // -a: refused (other users see it), kept to say so
     bool cluster = false;  // -c: accepted for redis-cli habits; redirects are always followed
-    std::string prefix = "tbucket:";
+    std::string prefix;    // empty: TBUCKET_PREFIX, the config files, then tbucket:
     bool json = false;
     bool quiet = false;
     std::string connect_timeout = "2s";
@@ -38,7 +39,17 @@ struct GlobalOptions {
     bool one_shot = false;
     std::string cacert, cacertdir, cert, key, sni;
     int denied_exit = -1;  // -1: the command's own default
+    bool url_from_config = false;
+    bool local = false;      // --url local: the user's private server (redis/local_server.h)
+    bool fail_open = false;  // set from TBUCKET_FAIL_OPEN or the config files (run's --fail-open)
+    // Where each connection setting came from ("--url", "TBUCKET_URL", a
+    // config file's "path:line", "default"), for `tbucket config`.
+    std::map<std::string, std::string> from;
 };
+
+// The options with what flags and the environment left unset filled in
+// from the config files, then the defaults (SPEC §14), and `from` set.
+GlobalOptions with_config(GlobalOptions given);
 
 // Where the command's output goes and how it reaches Redis. The client is
 // made on first use, so a command validates all its input before any
@@ -62,8 +73,8 @@ class Context {
     // The same check without holding signals (run's last look before exec).
     void give_back_if_signalled(const MultiTakeResult& taken, const LeaseSpec* lease = nullptr);
     Output& out;
-    const GlobalOptions& global;
-    bool named_a_list = false;  // the command was given a bucket list (SPEC §11)
+    const GlobalOptions global;  // with_config applied
+    bool named_a_list = false;   // the command was given a bucket list (SPEC §11)
     // The exit status of a denial: -E if given, else the command's default.
     int denied_exit(int fallback) const {
         return global.denied_exit >= 0 ? global.denied_exit : fallback;
@@ -87,6 +98,9 @@ struct SettingsText {
 };
 void add_settings_options(CLI::App* command, SettingsText& text, bool capacity_required);
 std::optional<Settings> parse_settings(const SettingsText& text);
+// The settings to create `name` with: those typed, else its definition in
+// the config files, else none.
+std::optional<Settings> settings_for(const std::string& name, const SettingsText& text);
 
 // Global options and environment variables (SPEC §3) into the app. The
 // seven TLS options cost a one-shot command a sixth of its instructions to
@@ -144,6 +158,7 @@ Subcommand setup_create(CLI::App& app);
 Subcommand setup_take(CLI::App& app);
 Subcommand setup_put(CLI::App& app);
 Subcommand setup_info(CLI::App& app);
+Subcommand setup_config(CLI::App& app);
 Subcommand setup_list(CLI::App& app);
 Subcommand setup_top(CLI::App& app);
 Subcommand setup_delete(CLI::App& app);

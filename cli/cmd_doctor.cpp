@@ -70,7 +70,17 @@ int run(Context& ctx) {
             ctx.out.line(check_text(c), true);
         }
     }
-    if (!ctx.out.json()) ctx.out.line(totals(checks));
+    if (!ctx.out.json()) {
+        // Which server, and why that one (SPEC §14): a flag, the
+        // environment, a config file or the default.
+        const GlobalOptions& g = ctx.global;
+        auto it = g.from.find("url");
+        std::string endpoints;
+        for (const ConnectionOptions& seed : ctx.client().nodes().seed_options())
+            endpoints += (endpoints.empty() ? "" : ", ") + describe_endpoint(seed);
+        ctx.out.line(totals(checks) + "; checked " + endpoints + " (from " +
+                     (it == g.from.end() ? std::string("the default URL") : it->second) + ")");
+    }
     return any_failed(checks) ? exit_check_failed : exit_ok;
 }
 

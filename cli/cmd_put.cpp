@@ -15,7 +15,7 @@ struct PutOptions {
 int run(Context& ctx, const PutOptions& o) {
     std::string name = parse_name(o.name);
     int64_t n = parse_count("count", o.count);
-    return put_now(ctx, name, n, o.force, parse_settings(o.settings));
+    return put_now(ctx, name, n, o.force, settings_for(name, o.settings));
 }
 
 }  // namespace

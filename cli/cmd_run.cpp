@@ -32,9 +32,10 @@ struct RunOptions {
     const CLI::App* app = nullptr;
 };
 
-// --fail-open, or TBUCKET_FAIL_OPEN=1 for every run of a crontab.
-bool fail_open(const RunOptions& o) {
-    return o.fail_open || env_flag("TBUCKET_FAIL_OPEN").value_or(false);
+// --fail-open, or TBUCKET_FAIL_OPEN=1 or fail_open = true in a config
+// file for every run of a crontab.
+bool fail_open(const Context& ctx, const RunOptions& o) {
+    return o.fail_open || ctx.global.fail_open;
 }
 
 // What --fail-open runs the command through: every exit 69, Redis out of
@@ -132,7 +133,7 @@ struct Prepared {
 // -1 when all is well; else the exit status (the command cannot run).
 int prepare(Context& ctx, const RunOptions& o, Prepared& p) {
     p.wait = parse_wait(o.wait_option->count() > 0, o.wait, "--wait");
-    p.open = fail_open(o);
+    p.open = fail_open(ctx, o);
     p.lease = lease_spec(o, ctx.named_a_list);
     if (o.command->empty()) throw Error(ErrorKind::usage, "run needs a command after --");
     Resolved found = resolve(o.command->front());

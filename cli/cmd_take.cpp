@@ -25,7 +25,8 @@ int run(Context& ctx, const TakeOptions& o) {
             throw Error(ErrorKind::usage, "take all takes one bucket, not a list");
         if (wait.wait || o.wait_option->count() > 0)
             throw Error(ErrorKind::usage, "take all takes what is there now; it does not --wait");
-        Target t{{{parse_name(o.name), max_count}}, parse_settings(o.settings)};
+        std::string one = parse_name(o.name);
+        Target t{{{one, max_count}}, settings_for(one, o.settings)};
         return take_now(ctx, t, TakeMode::partial, {}, true);
     }
     Target target = parse_target(ctx, o.name, o.count, o.settings);

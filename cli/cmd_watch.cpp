@@ -60,7 +60,7 @@ int run(Context& ctx, const WatchOptions& o) {
         throw Error(ErrorKind::usage, "a bucket list is watched with --take only (no --follow)");
     const NamedCount& one = target.list.front();
     if (o.follow) {
-        if (o.count != "1" || target.settings)
+        if (o.count != "1" || !o.settings.capacity.empty())
             throw Error(ErrorKind::usage, "--follow takes no N, --capacity, --rate or --expire");
         return follow(ctx, one.name, timeout_ms);
     }

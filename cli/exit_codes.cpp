@@ -24,6 +24,8 @@ int exit_code(ErrorKind kind) {
             return 70;  // EX_SOFTWARE
         case ErrorKind::output:
             return 74;  // EX_IOERR
+        case ErrorKind::config:
+            return 78;  // EX_CONFIG
         case ErrorKind::timeout:
             return 124;  // as timeout(1)
         case ErrorKind::interrupted:
@@ -49,6 +51,7 @@ constexpr ExitStatus statuses[] = {
     {77, "refused"},
     {70, "internal error"},
     {74, "cannot write the output"},
+    {78, "bad configuration file"},
     {124, "timed out"},
     {exit_not_runnable, "run: not executable"},
     {exit_not_found, "run: not found"},

@@ -116,6 +116,7 @@ constexpr struct {
     {"delete", [](CLI::App& a, const std::vector<std::string>&) { return setup_delete(a); }},
     {"lease", [](CLI::App& a, const std::vector<std::string>&) { return setup_lease(a); }},
     {"doctor", [](CLI::App& a, const std::vector<std::string>&) { return setup_doctor(a); }},
+    {"config", [](CLI::App& a, const std::vector<std::string>&) { return setup_config(a); }},
 };
 
 // A global option that takes the next word as its value (--url URL).
@@ -382,7 +383,7 @@ std::optional<int> run_short_form(int argc, char** argv) {
         std::string name = parse_name(name_text);
         int64_t n = parse_count("count", count_text);
         return with_bucket_hint(
-            verb, [&] { return put_now(ctx, name, n, false, std::nullopt); }, ctx);
+            verb, [&] { return put_now(ctx, name, n, false, settings_for(name, {})); }, ctx);
     });
 }
 

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "app.h"
+#include "config.h"
 #include "util/name_list.h"
 #include "util/parse.h"
 
@@ -105,9 +106,26 @@ WaitResult wait_with_terminal(Context& ctx, WaitRequest request) {
     return wait_for(ctx.client(), request, countdown);
 }
 
-MultiWaitResult take_target(Context& ctx, const Target& target, const WaitSpec& wait, TakeMode mode,
-                            const LeaseSpec* lease) {
-    ctx.catch_signals();
+namespace {
+
+// A list whose buckets are defined in the config files: those missing are
+// created with their definitions (SPEC §14), only when the list's take
+// found one missing, so that the list costs nothing more once they exist.
+// One defined with other settings than its bucket's is exit 4, as create.
+// True when it created any.
+bool create_defined(Context& ctx, const Target& target) {
+    bool any = false;
+    for (const NamedCount& c : target.list) {
+        std::optional<Settings> defined = config().settings_of(c.name);
+        if (!defined) continue;
+        CreateResult made = ctx.client().create(c.name, *defined, std::nullopt, CreateMode::ensure);
+        any = any || made.outcome == CreateOutcome::created;
+    }
+    return any;
+}
+
+MultiWaitResult take_target_once(Context& ctx, const Target& target, const WaitSpec& wait,
+                                 TakeMode mode, const LeaseSpec* lease) {
     if (!wait.wait) return {take_many(ctx.client(), target.list, mode, lease, target.settings), 0};
     const NamedCount& first = target.list.front();
     std::string tokens = std::to_string(first.count) + (first.count == 1 ? " token" : " tokens");
@@ -117,6 +135,20 @@ MultiWaitResult take_target(Context& ctx, const Target& target, const WaitSpec& 
                      lease ? std::optional<LeaseSpec>(*lease) : std::nullopt, wait.timeout_ms,
                      ctx.catch_signals().fd()};
     return wait_in_line(ctx.client(), line, countdown);
+}
+
+}  // namespace
+
+MultiWaitResult take_target(Context& ctx, const Target& target, const WaitSpec& wait, TakeMode mode,
+                            const LeaseSpec* lease) {
+    ctx.catch_signals();
+    if (!ctx.named_a_list) return take_target_once(ctx, target, wait, mode, lease);
+    try {
+        return take_target_once(ctx, target, wait, mode, lease);
+    } catch (const Error& e) {
+        if (e.kind() != ErrorKind::not_found || !create_defined(ctx, target)) throw;
+    }
+    return take_target_once(ctx, target, wait, mode, lease);
 }
 
 }  // namespace tbucket::cli

@@ -161,6 +161,7 @@ complete -c tbucket -n __tbucket_needs_command -a top -d 'Live view of buckets'
 complete -c tbucket -n __tbucket_needs_command -a delete -d 'Remove buckets'
 complete -c tbucket -n __tbucket_needs_command -a reset -d "Set a bucket's level"
 complete -c tbucket -n __tbucket_needs_command -a doctor -d 'Check the server for what would make buckets wrong'
+complete -c tbucket -n __tbucket_needs_command -a config -d 'Show the settings in effect and where each came from'
 complete -c tbucket -n __tbucket_needs_command -a watch -d 'Block until N tokens are there'
 complete -c tbucket -n __tbucket_needs_command -a run -d 'Take N tokens and run a command'
 complete -c tbucket -n __tbucket_needs_command -a lease -d 'Hold tokens of a semaphore until released or expired'

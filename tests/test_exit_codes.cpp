@@ -20,6 +20,7 @@ const std::vector<std::pair<ErrorKind, int>> spec_codes{
     {ErrorKind::impossible, 5},    {ErrorKind::data, 65},        {ErrorKind::unavailable, 69},
     {ErrorKind::refused, 77},      {ErrorKind::internal, 70},    {ErrorKind::timeout, 124},
     {ErrorKind::interrupted, 130}, {ErrorKind::terminated, 143}, {ErrorKind::output, 74},
+    {ErrorKind::config, 78},
 };
 
 TEST_CASE("usage errors exit 2", "[exit]") {
@@ -121,6 +122,7 @@ TEST_CASE("kind_name gives the stable JSON names", "[exit]") {
     CHECK(kind_name(ErrorKind::terminated) == "terminated");
     CHECK(kind_name(ErrorKind::internal) == "internal");
     CHECK(kind_name(ErrorKind::output) == "output");
+    CHECK(kind_name(ErrorKind::config) == "config");
 }
 
 // The codes of a document's exit status table: the README's markdown rows

@@ -307,7 +307,8 @@ TakeResult read_take(const redisReply& reply, std::string node, const std::strin
         result.retry_after_ms =
             result.state.ms_until(std::min<double>(wanted, result.state.capacity));
     } else if (!result.ok() && !result.state.rate &&
-               (result.queued_ahead > 0 || wanted <= result.state.tokens + result.state.leased)) {
+               (result.queued_ahead > 0 || (result.state.tokens < wanted &&
+                                            wanted <= result.state.tokens + result.state.leased))) {
         // A semaphore: only a put or a lease's end brings tokens (and those
         // queued are served first): the earliest is the next lease's end,
         // if one is held.

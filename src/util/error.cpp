@@ -30,6 +30,8 @@ std::string_view kind_name(ErrorKind kind) {
             return "refused";
         case ErrorKind::timeout:
             return "timeout";
+        case ErrorKind::config:
+            return "config";
         case ErrorKind::interrupted:
             return "interrupted";
         case ErrorKind::terminated:

@@ -21,6 +21,7 @@ enum class ErrorKind {
     interrupted,  // SIGINT while waiting
     terminated,   // SIGTERM while waiting
     output,       // the CLI's stdout could not be written (a full disk; not a closed pipe)
+    config,       // a configuration file that cannot be read or used (file:line named)
     internal,     // a bug
 };
 
