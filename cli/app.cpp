@@ -8,7 +8,7 @@
 #include "bucket/lease.h"
 #include "config.h"
 #include "net/tls_keeper.h"
-#include "redis/local_server.h"
+#include "net/local_server.h"
 #include "tls_build.h"
 #include "util/error.h"
 #include "util/parse.h"

@@ -1,4 +1,4 @@
-#include "redis/local_server.h"
+#include "net/local_server.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
