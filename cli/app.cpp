@@ -7,8 +7,8 @@
 
 #include "bucket/lease.h"
 #include "config.h"
-#include "net/tls_keeper.h"
 #include "net/local_server.h"
+#include "net/tls_keeper.h"
 #include "tls_build.h"
 #include "util/error.h"
 #include "util/parse.h"
@@ -217,6 +217,20 @@ GlobalOptions with_config(GlobalOptions g) {
         flag_from_file("fail_open", g.fail_open);
     }
     return g;
+}
+
+void add_note_option(CLI::App* command, std::string& note) {
+    command->add_option("--note", note, "a few words on who holds the lease, shown by lease list")
+        ->type_name("TEXT");
+}
+
+std::string note_text(const std::string& note) {
+    if (note.size() > 200) throw Error(ErrorKind::usage, "--note is longer than 200 bytes");
+    for (unsigned char c : note) {
+        if (c < 0x20 || c == 0x7f)
+            throw Error(ErrorKind::usage, "--note holds a control character");
+    }
+    return note;
 }
 
 std::optional<Settings> settings_for(const std::string& name, const SettingsText& text) {

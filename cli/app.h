@@ -92,6 +92,11 @@ struct Subcommand {
     std::function<int(Context&)> run;
 };
 
+// --note TEXT on run and lease take: shown by lease list; note_text checks
+// it (at most 200 bytes, no control characters).
+void add_note_option(CLI::App* command, std::string& note);
+std::string note_text(const std::string& note);
+
 // --capacity / --rate / --expire as typed.
 struct SettingsText {
     std::string capacity, rate, expire, window, tz;

@@ -54,7 +54,8 @@ int show_config(Context& ctx) {
     };
     if (ctx.out.json()) {
         nlohmann::json j;
-        for (const Row& r : rows) j["settings"][r.key] = {{"value", r.value}, {"from", from(r.key)}};
+        for (const Row& r : rows)
+            j["settings"][r.key] = {{"value", r.value}, {"from", from(r.key)}};
         j["files"] = nlohmann::json::array();
         for (const std::string& path : {system_config_path(), user_config_path()}) {
             bool read = std::find(file.files.begin(), file.files.end(), path) != file.files.end();
@@ -92,8 +93,9 @@ Subcommand setup_config(CLI::App& app) {
         "config",
         "Show the settings in effect and where each came from (flags, environment, config "
         "files, defaults), and the buckets the files define");
-    cmd->footer("Files: /etc/tbucket/config.toml, then ~/.config/tbucket/config.toml (XDG);\n"
-                "TBUCKET_SYSTEM_CONFIG and TBUCKET_CONFIG name others. See FILES in tbucket(1).");
+    cmd->footer(
+        "Files: /etc/tbucket/config.toml, then ~/.config/tbucket/config.toml (XDG);\n"
+        "TBUCKET_SYSTEM_CONFIG and TBUCKET_CONFIG name others. See FILES in tbucket(1).");
     return {cmd, [](Context& ctx) { return show_config(ctx); }};
 }
 

@@ -21,6 +21,7 @@ struct LeaseOptions {
     SettingsText settings;
     CLI::Option* wait_option = nullptr;
     std::string wait;
+    std::string note;
 };
 
 std::string parse_lease_id(const std::string& text) {
@@ -42,7 +43,7 @@ int take(Context& ctx, const LeaseOptions& o) {
     int64_t ttl = parse_lease_ms("--ttl", o.ttl);
     WaitSpec wait = parse_wait(o.wait_option->count() > 0, o.wait, "--wait");
     // The holder is the script that asked: this process ends at once.
-    LeaseSpec lease{new_lease_id(), ttl, lease_holder(getppid()), true};
+    LeaseSpec lease{new_lease_id(), ttl, lease_holder(getppid(), note_text(o.note)), true};
     MultiWaitResult r = take_target(ctx, target, wait, TakeMode::all, &lease);
     ctx.commit(r.result, &lease);
     const TakeResult& result = r.result.buckets.front();
@@ -80,9 +81,22 @@ int release(Context& ctx, const LeaseOptions& o) {
 }
 
 int list(Context& ctx, const LeaseOptions& o) {
-    std::string name = parse_name(o.name);
-    LeaseList l = list_leases(ctx.client(), name);
-    ctx.out.leases(l.state, l.leases);
+    if (!o.name.empty()) {
+        std::string name = parse_name(o.name);
+        LeaseList l = list_leases(ctx.client(), name);
+        ctx.out.leases(l.state, l.leases);
+        return exit_ok;
+    }
+    // Every lease of every bucket: the buckets with leases say so in their
+    // reply; one gone meanwhile, or a key that is not a bucket, has none.
+    for (const std::string& name : ctx.client().list("*")) {
+        try {
+            LeaseList l = list_leases(ctx.client(), name);
+            ctx.out.leases(l.state, l.leases, true);
+        } catch (const Error& e) {
+            if (e.kind() != ErrorKind::not_found && e.kind() != ErrorKind::data) throw;
+        }
+    }
     return exit_ok;
 }
 
@@ -110,6 +124,7 @@ Subcommand setup_lease(CLI::App& app) {
         with_name(cmd->add_subcommand("take", "take N tokens as a lease; prints ID FENCE"), *o);
     t->add_option("N", o->count, "tokens to hold")->type_name("")->capture_default_str();
     add_ttl(t, *o);
+    add_note_option(t, o->note);
     o->wait_option =
         t->add_option("--wait", o->wait,
                       "wait in line until the tokens can be taken: forever, or up to DURATION "
@@ -129,7 +144,8 @@ Subcommand setup_lease(CLI::App& app) {
     g->add_option("ID", o->id, "lease id, as lease take printed it")->required()->type_name("");
     g->callback([o, chosen] { *chosen = [o](Context& ctx) { return release(ctx, *o); }; });
 
-    CLI::App* l = with_name(cmd->add_subcommand("list", "the leases held on a bucket"), *o);
+    CLI::App* l = cmd->add_subcommand("list", "the leases held on a bucket, or on every bucket");
+    l->add_option("NAME", o->name, "bucket name (none: every bucket)")->type_name("");
     l->callback([o, chosen] { *chosen = [o](Context& ctx) { return list(ctx, *o); }; });
 
     cmd->footer(

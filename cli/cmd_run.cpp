@@ -28,6 +28,7 @@ struct RunOptions {
     std::string lease = "30s";
     std::string on_lost = "term";
     bool consume = false;
+    std::string note;
     const std::vector<std::string>* command = nullptr;
     const CLI::App* app = nullptr;
 };
@@ -118,7 +119,8 @@ std::optional<LeaseSpec> lease_spec(const RunOptions& o, bool list) {
                     "--on-lost must be term or keep, not '" + printable(o.on_lost) + "'");
     }
     if (o.consume) return std::nullopt;
-    return LeaseSpec{new_lease_id(), ttl, lease_holder(getpid()), explicit_lease && !list};
+    return LeaseSpec{new_lease_id(), ttl, lease_holder(getpid(), note_text(o.note)),
+                     explicit_lease && !list};
 }
 
 // What run checks before any token is taken: the wait, the lease, and the
@@ -226,6 +228,7 @@ Subcommand setup_run(CLI::App& app, const std::vector<std::string>& command) {
         ->capture_default_str();
     cmd->add_flag("--consume", o->consume,
                   "take the tokens for good and exec the command (no lease, nothing given back)");
+    add_note_option(cmd, o->note);
     add_settings_options(cmd, o->settings, false);
     cmd->footer(
         "The command is looked up before any token is taken (not found: 127, not executable: "

@@ -91,8 +91,8 @@ void read_bucket(const std::string& path, const std::string& name, const toml::n
     into.buckets[name] = std::move(d);
 }
 
-const char* const string_keys[] = {"url",    "password_file", "prefix", "cacert",
-                                   "cacertdir", "cert",      "key",    "sni"};
+const char* const string_keys[] = {"url",       "password_file", "prefix", "cacert",
+                                   "cacertdir", "cert",          "key",    "sni"};
 const char* const flag_keys[] = {"fail_open", "tls", "insecure"};
 
 template <typename List>
@@ -143,15 +143,16 @@ void read_config_text(const std::string& text, const std::string& path, Config& 
         if (key == "buckets") {
             const toml::table* buckets = v.as_table();
             if (!buckets) bad(where(path, v), "buckets must be tables: [buckets.NAME]");
-            for (const auto& [name, b] : *buckets) read_bucket(path, std::string(name.str()), b, into);
+            for (const auto& [name, b] : *buckets)
+                read_bucket(path, std::string(name.str()), b, into);
         } else if (listed(string_keys, key)) {
             into.values[key] = {text_of(path, key, v), where(path, v)};
         } else if (listed(flag_keys, key)) {
             into.values[key] = {flag_of(path, key, v), where(path, v)};
         } else {
             bad(where(path, v), "unknown key '" + key +
-                                     "' (known: url, password_file, prefix, fail_open, tls, "
-                                     "cacert, cacertdir, cert, key, sni, insecure, [buckets.NAME])");
+                                    "' (known: url, password_file, prefix, fail_open, tls, "
+                                    "cacert, cacertdir, cert, key, sni, insecure, [buckets.NAME])");
         }
     }
     into.files.push_back(path);
@@ -176,8 +177,7 @@ const Config& config() {
         Config c;
         for (const std::string& path : {system_config_path(), user_config_path()}) {
             if (path.empty()) continue;
-            if (std::optional<std::string> text = file_text(path))
-                read_config_text(*text, path, c);
+            if (std::optional<std::string> text = file_text(path)) read_config_text(*text, path, c);
         }
         return c;
     }();

@@ -393,18 +393,20 @@ void Output::lease_released(const State& state, const std::string& id, bool alre
     emit({j, {text}});
 }
 
-void Output::leases(const State& state, const std::vector<LeaseInfo>& leases) {
+void Output::leases(const State& state, const std::vector<LeaseInfo>& leases, bool all_buckets) {
     for (const LeaseInfo& l : leases) {
         int64_t held_ms = std::max<int64_t>(0, state.server_time_us / 1000 - l.since_ms);
         Json j{{"name", state.name},     {"lease", l.id},      {"tokens", l.tokens},
                {"fence", l.fence},       {"host", l.host},     {"pid", l.pid},
                {"since_ms", l.since_ms}, {"held_ms", held_ms}, {"ends_in_ms", l.ends_in_ms}};
-        emit({j,
-              {l.id + "  " + plural(l.tokens, "token") + "  fence " + std::to_string(l.fence) +
-               "  " + shown(l.host) + " pid " + std::to_string(l.pid) + "  held " +
-               format_duration_ms(held_ms) + "  ends in " + format_duration_ms(l.ends_in_ms)},
-              "",
-              true});
+        j["note"] = l.note.empty() ? Json(nullptr) : Json(printable(l.note));
+        std::string text = l.id + "  " + plural(l.tokens, "token") + "  fence " +
+                           std::to_string(l.fence) + "  " + shown(l.host) + " pid " +
+                           std::to_string(l.pid) + "  held " + format_duration_ms(held_ms) +
+                           "  ends in " + format_duration_ms(l.ends_in_ms);
+        if (all_buckets) text = shown(state.name) + "  " + text;
+        if (!l.note.empty()) text += "  " + printable(l.note);
+        emit({j, {text}, "", true});
     }
 }
 

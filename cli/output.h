@@ -48,7 +48,8 @@ class Output {
                      int64_t waited_ms);
     void lease_renewed(const State& state, const std::string& id, int64_t ttl_ms);
     void lease_released(const State& state, const std::string& id, bool already, double added);
-    void leases(const State& state, const std::vector<LeaseInfo>& leases);
+    // `all_buckets`: lease list without NAME, each line starting with its bucket.
+    void leases(const State& state, const std::vector<LeaseInfo>& leases, bool all_buckets = false);
     // Text already laid out (list --format prometheus), shown even with -q.
     void block(const std::string& text);
 

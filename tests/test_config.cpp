@@ -81,7 +81,8 @@ TEST_CASE("precedence: flags, then environment, then the user file, then the sys
     CHECK(c["settings"]["fail_open"]["value"] == "true");
     c = json::parse(f.tb({"--json", "config"}, {{"TBUCKET_PREFIX", "env:"}}).out);
     CHECK(c["settings"]["prefix"]["value"] == "env:");
-    c = json::parse(f.tb({"--json", "--prefix", "flag:", "config"}, {{"TBUCKET_PREFIX", "env:"}}).out);
+    c = json::parse(
+        f.tb({"--json", "--prefix", "flag:", "config"}, {{"TBUCKET_PREFIX", "env:"}}).out);
     CHECK(c["settings"]["prefix"]["value"] == "flag:");
     c = json::parse(f.tb({"--json", "config"}, {{"TBUCKET_URL", "redis://127.0.0.1:2"}}).out);
     CHECK(c["settings"]["url"]["value"] == "redis://127.0.0.1:2");

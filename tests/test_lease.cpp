@@ -397,3 +397,40 @@ TEST_CASE("run on a rate or window bucket says on a terminal that it consumes, a
     CHECK(tty.code == 0);
     CHECK_THAT(tty.out, Catch::Contains("'r' is a rate bucket: run consumes its tokens"));
 }
+
+TEST_CASE(
+    "a lease's note is shown by lease list, and lease list without NAME lists every bucket's "
+    "leases",
+    "[lease]") {
+    semaphore("n1", 3);
+    semaphore("n2", 3);
+    REQUIRE(tb({"lease", "take", "n1", "--note", "nightly backup (db1) 100%"}).code == 0);
+    REQUIRE(tb({"lease", "take", "n2", "2"}).code == 0);
+    std::vector<json> one = json_lines(tb({"--json", "lease", "list", "n1"}).out);
+    REQUIRE(one.size() == 1);
+    CHECK(one[0]["note"] == "nightly backup (db1) 100%");
+    CHECK_THAT(tb({"lease", "list", "n1"}).out, Catch::EndsWith("  nightly backup (db1) 100%\n"));
+    // The command of a run sees its own lease, with its note.
+    std::vector<std::string> inner = tb_argv(redis().url(), {"--json", "lease", "list", "n2"});
+    std::vector<std::string> args{"run", "n2", "--note", "deploy v2.3", "--"};
+    args.insert(args.end(), inner.begin(), inner.end());
+    RunResult r = tb(args);
+    INFO(describe(r));
+    CHECK(r.code == 0);
+    std::vector<json> during = json_lines(r.out);
+    REQUIRE(during.size() == 2);
+    CHECK(during[0]["note"].is_null());
+    CHECK(during[1]["note"] == "deploy v2.3");
+    RunResult all = tb({"lease", "list"});
+    CHECK(all.code == 0);
+    std::vector<std::string> lines = tbucket::test::text_lines(all.out);
+    REQUIRE(lines.size() == 2);
+    CHECK_THAT(lines[0], Catch::StartsWith("n1  "));
+    CHECK_THAT(lines[1], Catch::StartsWith("n2  ") && Catch::Contains("  2 tokens  "));
+    // Bad notes are refused before anything is taken.
+    CHECK(tb({"lease", "take", "n1", "--note", std::string(201, 'x')}).code == 2);
+    RunResult ctl = tb({"run", "n1", "--note", "a\tb", "--", "true"});
+    CHECK(ctl.code == 2);
+    CHECK_THAT(ctl.err, Catch::Contains("--note holds a control character"));
+    CHECK(json::parse(tb({"--json", "info", "n1"}).out)["leased"] == 1);
+}

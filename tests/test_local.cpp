@@ -32,7 +32,8 @@ struct Local {
         std::filesystem::remove_all(dir, ignored);
     }
     RunOptions options(double timeout_s = 60) const {
-        RunOptions o = with_env({{"XDG_RUNTIME_DIR", dir + "/run"}, {"XDG_STATE_HOME", dir + "/state"}});
+        RunOptions o =
+            with_env({{"XDG_RUNTIME_DIR", dir + "/run"}, {"XDG_STATE_HOME", dir + "/state"}});
         o.timeout_s = timeout_s;
         return o;
     }
@@ -40,7 +41,9 @@ struct Local {
         args.insert(args.begin(), {tbucket_path(), "--url", "local"});
         return args;
     }
-    RunResult tb(std::vector<std::string> args) const { return run(argv(std::move(args)), options()); }
+    RunResult tb(std::vector<std::string> args) const {
+        return run(argv(std::move(args)), options());
+    }
     std::string socket() const { return dir + "/run/tbucket/redis.sock"; }
     pid_t pid() const {
         std::ifstream in(dir + "/run/tbucket/redis.pid");
@@ -53,7 +56,8 @@ struct Local {
         int n = 0;
         for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
             std::ifstream in(entry.path() / "cmdline");
-            std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+            std::string cmdline((std::istreambuf_iterator<char>(in)),
+                                std::istreambuf_iterator<char>());
             if (cmdline.find(socket()) != std::string::npos &&
                 cmdline.find("redis-server") != std::string::npos)
                 ++n;
@@ -117,7 +121,8 @@ TEST_CASE("local mode: two commands starting it at the same instant start one se
         std::vector<std::unique_ptr<Child>> both;
         for (int i = 0; i < 2; ++i) {
             both.push_back(std::make_unique<Child>(
-                local.argv({"create", "r" + std::to_string(i), "--capacity", "5"}), local.options()));
+                local.argv({"create", "r" + std::to_string(i), "--capacity", "5"}),
+                local.options()));
         }
         for (auto& c : both) CHECK(c->wait().code == 0);
         CHECK(local.servers() == 1);

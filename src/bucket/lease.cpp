@@ -3,6 +3,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdio>
 
 #include "bucket/script.h"
@@ -23,15 +24,32 @@ State answered_state(const redisReply& reply, const std::string& name, std::stri
     return state;
 }
 
-// "<tokens> <fence> <since ms> <ttl ms> <host> <pid>"
+std::string percent_decoded(const std::string& text) {
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '%' && i + 2 < text.size() &&
+            std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
+            std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
+            out += static_cast<char>(std::stoi(text.substr(i + 1, 2), nullptr, 16));
+            i += 2;
+        } else {
+            out += text[i];
+        }
+    }
+    return out;
+}
+
+// "<tokens> <fence> <since ms> <ttl ms> <host> <pid>[ <note>]"
 LeaseInfo parse_record(const std::string& id, const std::string& record, int64_t ends_in_ms) {
     LeaseInfo info;
     info.id = id;
     long long tokens = 0, fence = 0, since = 0, ttl = 0, pid = 0;
-    char host[256] = {0};
-    if (std::sscanf(record.c_str(), "%lld %lld %lld %lld %255s %lld", &tokens, &fence, &since, &ttl,
-                    host, &pid) != 6)
+    char host[256] = {0}, note[1024] = {0};
+    int fields = std::sscanf(record.c_str(), "%lld %lld %lld %lld %255s %lld %1023s", &tokens,
+                             &fence, &since, &ttl, host, &pid, note);
+    if (fields < 6)
         throw Error(ErrorKind::data, "a lease record is not a tbucket lease's; left untouched");
+    info.note = percent_decoded(note);
     info.tokens = tokens;
     info.fence = fence;
     info.since_ms = since;
@@ -65,7 +83,7 @@ bool valid_lease_id(std::string_view id) {
     return true;
 }
 
-std::string lease_holder(long pid) {
+std::string lease_holder(long pid, const std::string& note) {
     char host[256] = {0};
     if (gethostname(host, sizeof host - 1) != 0 || !host[0])
         std::snprintf(host, sizeof host, "unknown");
@@ -75,7 +93,22 @@ std::string lease_holder(long pid) {
                     (*c >= '0' && *c <= '9') || *c == '.' || *c == '-' || *c == '_';
         if (!fine) *c = '_';
     }
-    return std::string(host) + " " + std::to_string(pid);
+    std::string holder = std::string(host) + " " + std::to_string(pid);
+    if (note.empty()) return holder;
+    // One word for the record: letters, digits and . _ - ~ as they are,
+    // every other byte as %XX.
+    holder += ' ';
+    static const char hex[] = "0123456789ABCDEF";
+    for (unsigned char c : note) {
+        if (std::isalnum(c) || c == '.' || c == '_' || c == '-' || c == '~') {
+            holder += static_cast<char>(c);
+        } else {
+            holder += '%';
+            holder += hex[c >> 4];
+            holder += hex[c & 15];
+        }
+    }
+    return holder;
 }
 
 RenewResult renew_lease(Client& client, const std::string& name, const std::string& id,

@@ -19,8 +19,9 @@ class Client;
 // 24 lowercase hex digits from the kernel's random source.
 std::string new_lease_id();
 bool valid_lease_id(std::string_view id);
-// "<host> <pid>" for lease list: who holds it.
-std::string lease_holder(long pid);
+// "<host> <pid>" for lease list: who holds it; with a note (--note), a third
+// word, the note percent-encoded (the scripts take no spaces).
+std::string lease_holder(long pid, const std::string& note = "");
 
 struct RenewResult {
     State state;
@@ -44,6 +45,7 @@ struct LeaseInfo {
     std::string host;
     int64_t pid = 0;
     int64_t ends_in_ms = 0;
+    std::string note;  // --note, as given
 };
 
 struct LeaseList {

@@ -39,8 +39,7 @@ void private_dir(const std::string& dir) {
             cannot("cannot make " + part + ": " + std::strerror(errno));
     }
     struct stat st {};
-    if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-        cannot(dir + " is not a directory");
+    if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) cannot(dir + " is not a directory");
     if (st.st_uid != ::geteuid()) cannot(dir + " belongs to another user; tbucket will not use it");
     if ((st.st_mode & 077) != 0 && ::chmod(dir.c_str(), 0700) != 0)
         cannot("cannot make " + dir + " private: " + std::strerror(errno));
@@ -69,13 +68,13 @@ bool answering(const std::string& socket_path) {
 }
 
 void start(const LocalPaths& p) {
-    std::vector<std::string> args{"redis-server",   "--port",         "0",
-                                  "--unixsocket",   p.socket(),       "--unixsocketperm",
-                                  "700",            "--dir",          p.state_dir,
-                                  "--appendonly",   "yes",            "--appendfsync",
-                                  "always",         "--save",         "",
-                                  "--daemonize",    "yes",            "--pidfile",
-                                  p.pidfile(),      "--logfile",      p.state_dir + "/redis.log"};
+    std::vector<std::string> args{"redis-server", "--port",    "0",
+                                  "--unixsocket", p.socket(),  "--unixsocketperm",
+                                  "700",          "--dir",     p.state_dir,
+                                  "--appendonly", "yes",       "--appendfsync",
+                                  "always",       "--save",    "",
+                                  "--daemonize",  "yes",       "--pidfile",
+                                  p.pidfile(),    "--logfile", p.state_dir + "/redis.log"};
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -111,8 +110,8 @@ LocalPaths local_paths() {
                                  : "/tmp/tbucket-" + std::to_string(::geteuid());
     std::string state = env_dir("XDG_STATE_HOME");
     std::string home = env_dir("HOME");
-    p.state_dir = !state.empty() ? state + "/tbucket"
-                  : root         ? "/var/lib/tbucket"
+    p.state_dir = !state.empty()  ? state + "/tbucket"
+                  : root          ? "/var/lib/tbucket"
                   : !home.empty() ? home + "/.local/state/tbucket"
                                   : p.run_dir + "/state";
     return p;

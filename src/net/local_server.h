@@ -13,8 +13,9 @@
 namespace tbucket {
 
 struct LocalPaths {
-    std::string run_dir;    // $XDG_RUNTIME_DIR/tbucket, /run/tbucket (root), /tmp/tbucket-UID
-    std::string state_dir;  // $XDG_STATE_HOME/tbucket, /var/lib/tbucket (root), ~/.local/state/tbucket
+    std::string run_dir;  // $XDG_RUNTIME_DIR/tbucket, /run/tbucket (root), /tmp/tbucket-UID
+    std::string
+        state_dir;  // $XDG_STATE_HOME/tbucket, /var/lib/tbucket (root), ~/.local/state/tbucket
     std::string socket() const { return run_dir + "/redis.sock"; }
     std::string pidfile() const { return run_dir + "/redis.pid"; }
     std::string lock() const { return run_dir + "/redis.lock"; }

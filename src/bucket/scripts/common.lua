@@ -47,7 +47,7 @@
 --                    changed the bucket; expires after the time its client
 --                    may still send it again (SPEC §8, at most once)
 --   <key>:leases     hash, lease id (24 hex) -> "<tokens> <fence> <since ms>
---                    <ttl ms> <host> <pid>"; fence 0 (host "-", pid 0): not
+--                    <ttl ms> <host> <pid>[ <note>]" (the note percent-encoded); fence 0 (host "-", pid 0): not
 --                    a lease but tokens held for a served waiter until it
 --                    claims them (take_for, claim_grant); counted in l and
 --                    reclaimed at their end like a lease, never listed
@@ -475,6 +475,13 @@ local function reclaim(key, b, now)
     if b.l == 0 then b.drop_leases = true end
     b.ended, b.ended_set = ended, {}
     for i = 1, #ended do b.ended_set[ended[i]] = true end
+end
+
+-- A lease's holder as the client sends it: "<host> <pid>", then optionally
+-- its note, percent-encoded (no spaces): the 7th word of its record.
+local function holder_ok(text)
+    if string.match(text, '^[%w%.%-_]+ %d+$') or string.match(text, '^[%w%.%-_]+ %d+ [%w%%%.%-_~]+$') then return text end
+    fail('TBUSAGE', 'lease holder must be "<host> <pid>[ <note>]"')
 end
 
 -- A lease id as tbucket makes them: 24 lowercase hex digits.

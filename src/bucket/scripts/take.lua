@@ -35,7 +35,7 @@ if lease then
     if mode ~= 'all' then fail('TBUSAGE', 'a lease takes N or nothing') end
     lease_id(ARGV[8])
     ttl = whole(ARGV[9], 'lease time', 1)
-    if not string.match(ARGV[10], '^[%w%.%-_]+ %d+$') then fail('TBUSAGE', 'lease holder must be "<host> <pid>"') end
+    holder_ok(ARGV[10])
     kind = choice(ARGV[11], 'lease kind', 'l', 'a')
 end
 local again = first_answer()

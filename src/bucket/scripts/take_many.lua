@@ -27,7 +27,7 @@ if lease then
     if mode ~= 'all' then fail('TBUSAGE', 'a lease takes N or nothing') end
     lease_id(lease)
     ttl, holder = whole(ARGV[#keys + 4], 'lease time', 1), ARGV[#keys + 5]
-    if not string.match(holder, '^[%w%.%-_]+ %d+$') then fail('TBUSAGE', 'lease holder must be "<host> <pid>"') end
+    holder_ok(holder)
 end
 local again = first_answer()
 if again then return again end

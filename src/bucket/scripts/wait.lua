@@ -31,7 +31,7 @@ local lease = ARGV[11] and ARGV[11] ~= ''
 local ttl, kind = 0, nil
 if lease then
     ttl = whole(ARGV[11], 'lease time', 1)
-    if not string.match(ARGV[12], '^[%w%.%-_]+ %d+$') then fail('TBUSAGE', 'lease holder must be "<host> <pid>"') end
+    holder_ok(ARGV[12])
     kind = choice(ARGV[13], 'lease kind', 'l', 'a')
 end
 local again = first_answer()

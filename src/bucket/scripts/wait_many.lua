@@ -35,7 +35,7 @@ for i = 1, #keys do counts[i] = whole(ARGV[i + 5], 'count', 1) end
 local ttl, holder = 0, nil
 if ARGV[#keys + 6] then
     ttl, holder = whole(ARGV[#keys + 6], 'lease time', 1), ARGV[#keys + 7]
-    if not string.match(holder, '^[%w%.%-_]+ %d+$') then fail('TBUSAGE', 'lease holder must be "<host> <pid>"') end
+    holder_ok(holder)
 end
 local again = first_answer()
 if again then return again end
