@@ -27,6 +27,7 @@ struct RunOptions {
     CLI::Option* lease_option = nullptr;
     std::string lease = "30s";
     std::string on_lost = "term";
+    std::string kill_after = "5s";
     bool consume = false;
     std::string note;
     const std::vector<std::string>* command = nullptr;
@@ -130,6 +131,7 @@ struct Prepared {
     bool open = false;
     std::optional<LeaseSpec> lease;
     std::string path;
+    int64_t kill_after_ms = 5000;
 };
 
 // -1 when all is well; else the exit status (the command cannot run).
@@ -137,6 +139,7 @@ int prepare(Context& ctx, const RunOptions& o, Prepared& p) {
     p.wait = parse_wait(o.wait_option->count() > 0, o.wait, "--wait");
     p.open = fail_open(ctx, o);
     p.lease = lease_spec(o, ctx.named_a_list);
+    p.kill_after_ms = parse_exact_duration_ms("--kill-after", o.kill_after);
     if (o.command->empty()) throw Error(ErrorKind::usage, "run needs a command after --");
     Resolved found = resolve(o.command->front());
     if (found.failure) return cannot_run(ctx, o.command->front(), found.failure);
@@ -155,7 +158,7 @@ int run(Context& ctx, const RunOptions& o) {
     Target target = parse_target(ctx, o.name, o.count, o.settings);
     Prepared p;
     if (int code = prepare(ctx, o, p); code >= 0) return code;
-    const auto& [wait, open, lease, path] = p;
+    const auto& [wait, open, lease, path, kill_after_ms] = p;
     const LeaseSpec* spec = lease ? &*lease : nullptr;
     MultiWaitResult r;
     try {
@@ -186,7 +189,7 @@ int run(Context& ctx, const RunOptions& o) {
         }
         if (!t.leased()) continue;
         held.push_back({t.state.name, lease->id, t.fence, t.taken, lease->ttl_ms,
-                        o.on_lost == "keep", t.asked_at});
+                        o.on_lost == "keep", p.kill_after_ms, t.asked_at});
     }
     if (!held.empty()) supervise(ctx, held, path, *o.command);
     exec(
@@ -225,6 +228,11 @@ Subcommand setup_run(CLI::App& app, const std::vector<std::string>& command) {
                     "when the lease could not be renewed in time: term (SIGTERM the command) or "
                     "keep")
         ->type_name("term|keep")
+        ->capture_default_str();
+    cmd->add_option("--kill-after", o->kill_after,
+                    "when the lease is lost: SIGKILL the command's processes this long after "
+                    "the SIGTERM (as timeout -k)")
+        ->type_name("DURATION")
         ->capture_default_str();
     cmd->add_flag("--consume", o->consume,
                   "take the tokens for good and exec the command (no lease, nothing given back)");

@@ -1,5 +1,6 @@
 #include "supervise.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -13,8 +14,11 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "app.h"
@@ -27,12 +31,57 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// The processes of the command's tree: every descendant of tbucket (a
+// subreaper: those whose parent ended are its children now), from /proc.
+std::vector<pid_t> descendants() {
+    std::vector<std::pair<pid_t, pid_t>> parent_of;  // (pid, ppid)
+    if (DIR* proc = opendir("/proc")) {
+        while (dirent* e = readdir(proc)) {
+            if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+            std::string path = std::string("/proc/") + e->d_name + "/stat";
+            FILE* f = std::fopen(path.c_str(), "re");
+            if (!f) continue;
+            char line[512] = {0};
+            bool read = std::fgets(line, sizeof line, f) != nullptr;
+            std::fclose(f);
+            // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+            const char* close = read ? std::strrchr(line, ')') : nullptr;
+            int ppid = 0;
+            char state = 0;
+            if (close && std::sscanf(close + 1, " %c %d", &state, &ppid) == 2 && state != 'Z')
+                parent_of.emplace_back(std::atoi(e->d_name), ppid);
+        }
+        closedir(proc);
+    }
+    std::vector<pid_t> tree{getpid()};
+    for (std::size_t i = 0; i < tree.size(); ++i) {
+        for (const auto& [pid, ppid] : parent_of) {
+            if (ppid == tree[i]) tree.push_back(pid);
+        }
+    }
+    tree.erase(tree.begin());
+    return tree;
+}
+
+// Sends `sig` once to every process of the tree; `skip_group`: not to those
+// in that process group, which a terminal signalled already.
+void signal_tree(int sig, pid_t skip_group = 0) {
+    for (pid_t pid : descendants()) {
+        if (skip_group && getpgid(pid) == skip_group) continue;
+        kill(pid, sig);
+    }
+}
+
 // In the child, between fork and exec: only async-signal-safe calls. A
 // signal ignored when tbucket started stays ignored (nohup, a background
 // job); exec turns the caught ones back to their defaults.
 [[noreturn]] void start_command(const bool (&ignored)[std::size(forwarded_signals)],
                                 const std::string& path, char* const* argv, pid_t parent,
-                                bool keep_on_lost) {
+                                bool keep_on_lost, bool own_group) {
+    // Not in a terminal's foreground: a group of its own, so that a signal
+    // sent to tbucket's group (timeout(1), a shell's kill %1) reaches the
+    // command once, passed on by tbucket, not twice.
+    if (own_group) setpgid(0, 0);
     // Without tbucket nothing renews the lease: the command hears it as it
     // would hear a lost lease.
     if (!keep_on_lost) {
@@ -261,8 +310,15 @@ void supervise(Context& ctx, const std::vector<Lease>& leases, const std::string
     ctx.out.flush();
     std::fflush(nullptr);
     pid_t parent = getpid();
+    // Every process the command starts is held under the lease until it
+    // ends: orphans become tbucket's children, so that it sees them end.
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    const int tty = STDIN_FILENO;
+    const bool foreground = isatty(tty) && tcgetpgrp(tty) == getpgrp();
     pid_t child = fork();
-    if (child == 0) start_command(ignored, path, argv.data(), parent, lease.keep_on_lost);
+    if (child == 0)
+        start_command(ignored, path, argv.data(), parent, lease.keep_on_lost, !foreground);
+    if (child > 0 && !foreground) setpgid(child, child);  // either may run first
     if (child < 0) {
         for (const Lease& l : leases) give_back(ctx, l);
         throw Error(ErrorKind::internal, "cannot start the command: fork failed");
@@ -273,10 +329,25 @@ void supervise(Context& ctx, const std::vector<Lease>& leases, const std::string
     ctx.catch_signals().release();
     sigprocmask(SIG_UNBLOCK, &set, nullptr);
     int status = 0;
+    bool child_ended = false;
+    std::optional<Clock::time_point> kill_at;  // SIGKILL the tree then (a lost lease)
     for (;;) {
         pollfd fds[2] = {{signal_fd, POLLIN, 0}, {lost_pipe[0], POLLIN, 0}};
-        int woke = poll(fds, 2, renewer.poll_ms());
+        int wait_ms = renewer.poll_ms();
+        if (kill_at) {
+            auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(*kill_at - Clock::now());
+            int until_kill = static_cast<int>(std::max<int64_t>(0, left.count()));
+            wait_ms = wait_ms < 0 ? until_kill : std::min(wait_ms, until_kill);
+        }
+        int woke = poll(fds, 2, wait_ms);
         if (woke < 0) continue;
+        if (kill_at && Clock::now() >= *kill_at) {
+            ctx.out.warning("the command's processes did not end within " +
+                            format_exact_ms(lease.kill_after_ms) + " of SIGTERM; sending SIGKILL");
+            signal_tree(SIGKILL);
+            kill_at.reset();
+        }
         if (woke == 0) renewer.check_held();  // writes to lost_pipe: seen on the next turn
         if (fds[1].revents) {
             char byte;
@@ -287,20 +358,36 @@ void supervise(Context& ctx, const std::vector<Lease>& leases, const std::string
             if (lease.keep_on_lost) {
                 ctx.out.warning(what + "; the command keeps running (--on-lost=keep)");
             } else {
-                ctx.out.warning(what + "; sending SIGTERM to the command");
-                kill(child, SIGTERM);
+                ctx.out.warning(what + "; sending SIGTERM to the command's processes");
+                signal_tree(SIGTERM);
+                kill_at = Clock::now() + std::chrono::milliseconds(lease.kill_after_ms);
             }
         }
         SignalArrival a{};
         bool ended = false;
         while (read(signal_fd, &a, sizeof a) == static_cast<ssize_t>(sizeof a)) {
             if (a.sig != SIGCHLD) {
-                // A signal from the terminal reached the command too (same
-                // process group): passing it on would deliver it twice.
-                if (a.code != SI_KERNEL) kill(child, a.sig);
+                // Once to each process of the tree. A signal from the
+                // terminal reached the foreground group already: only
+                // those that left it get it from here.
+                signal_tree(a.sig, a.code == SI_KERNEL ? getpgrp() : 0);
                 continue;
             }
-            ended = ended || waitpid(child, &status, WNOHANG) == child;
+            // The command, and any process of its tree whose parent ended
+            // (orphans are tbucket's children): the lease is held until
+            // none is left.
+            for (;;) {
+                int st = 0;
+                pid_t done = waitpid(-1, &st, WNOHANG);
+                if (done == child) {
+                    status = st;
+                    child_ended = true;
+                }
+                if (done <= 0) {
+                    ended = child_ended && done < 0 && errno == ECHILD;
+                    break;
+                }
+            }
         }
         if (ended) break;
     }

@@ -19,7 +19,8 @@ struct Lease {
     int64_t fence = 0;
     int64_t tokens = 0;
     int64_t ttl_ms = 0;
-    bool keep_on_lost = false;  // --on-lost=keep: warn, and let the command run
+    bool keep_on_lost = false;     // --on-lost=keep: warn, and let the command run
+    int64_t kill_after_ms = 5000;  // --kill-after: SIGKILL the tree this long after the SIGTERM
     // When the take that made (or claimed) it was asked: it runs from no
     // earlier than then on the server.
     std::chrono::steady_clock::time_point asked_at = std::chrono::steady_clock::now();

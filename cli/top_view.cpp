@@ -130,21 +130,23 @@ std::vector<std::string> top_table(const std::vector<TopRow>& rows, std::size_t 
     std::size_t name_width = 4;
     for (const TopRow& r : rows) name_width = std::max(name_width, shown(r.state.name).size());
     name_width = std::min<std::size_t>(name_width, 32);
-    std::vector<std::string> lines{cell("NAME", name_width) + "  " + cell("LEVEL", 22) + "  " +
-                                   cell("TOKENS", 17, true) + "  " + cell("REFILL", 9, true) +
-                                   "  " + cell("GRANTS/S", 9, true) + "  " +
-                                   cell("DENIALS/S", 9, true) + "  " + cell("LEASED", 7, true) +
-                                   "  " + cell("WAITERS", 7, true)};
+    std::vector<std::string> lines{
+        cell("NAME", name_width) + "  " + cell("LEVEL", 22) + "  " + cell("TOKENS", 17, true) +
+        "  " + cell("REFILL", 9, true) + "  " + cell("GRANTS/S", 9, true) + "  " +
+        cell("DENIALS/S", 9, true) + "  " + cell("LEASED", 7, true) + "  " +
+        cell("WAITERS", 7, true) + "  " + cell("EXPIRED", 7, true)};
     for (const TopRow& r : rows) {
         const State& s = r.state;
         std::string tokens = format_tokens(s.tokens) + "/" + std::to_string(s.capacity);
-        lines.push_back(cell(shown(s.name), name_width) + "  " +
-                        level_bar(s.tokens, s.capacity, 20) + "  " + cell(tokens, 17, true) + "  " +
-                        cell(refill_text(s), 9, true) + "  " +
-                        cell(rate_text(r.grants_per_s), 9, true) + "  " +
-                        cell(rate_text(r.denials_per_s), 9, true) + "  " +
-                        cell(s.leased > 0 ? format_tokens(s.leased) : "-", 7, true) + "  " +
-                        cell(s.queued ? std::to_string(*s.queued) : "-", 7, true));
+        lines.push_back(
+            cell(shown(s.name), name_width) + "  " + level_bar(s.tokens, s.capacity, 20) + "  " +
+            cell(tokens, 17, true) + "  " + cell(refill_text(s), 9, true) + "  " +
+            cell(rate_text(r.grants_per_s), 9, true) + "  " +
+            cell(rate_text(r.denials_per_s), 9, true) + "  " +
+            cell(s.leased > 0 ? format_tokens(s.leased) : "-", 7, true) + "  " +
+            cell(s.queued ? std::to_string(*s.queued) : "-", 7, true) + "  " +
+            // Leases that ended unrenewed: holders that died or were cut off.
+            cell(s.counters ? std::to_string(s.counters->leases_expired) : "-", 7, true));
     }
     if (height > 0 && lines.size() > height) lines.resize(height);
     if (width > 0) {

@@ -37,7 +37,7 @@ function __tbucket_state
         switch $w
             case -u --url -h -p -n -a --prefix --password-file --connect-timeout --timeout-io -E --denied-exit \
                 --capacity --rate --window --tz --expire --tokens --timeout --cacert --cacertdir --cert --key --sni \
-                --lease --ttl --on-lost --note --format --sort --tls-keep
+                --lease --ttl --on-lost --kill-after --note --format --sort --tls-keep
                 set skip 1
             case --wait
                 set after_wait 1
@@ -210,6 +210,7 @@ complete -c tbucket -n __tbucket_after_wait -a $durations -d 'Longest wait'
 complete -c tbucket -n '__tbucket_using run' -l fail-open -d 'Redis unavailable: run the command anyway'
 complete -c tbucket -n '__tbucket_using run' -l lease -x -a $durations -d 'How long the lease lives without renewal'
 complete -c tbucket -n '__tbucket_using run' -l on-lost -x -a 'term keep' -d 'When the lease is lost'
+complete -c tbucket -n '__tbucket_using run' -l kill-after -x -a '1s 5s 30s' -d 'SIGKILL after SIGTERM on a lost lease'
 complete -c tbucket -n '__tbucket_using run lease' -l note -x -d 'A few words on what holds the lease'
 complete -c tbucket -n '__tbucket_using run' -l consume -d 'Take the tokens for good and exec the command'
 complete -c tbucket -n '__tbucket_using lease' -l ttl -x -a $durations -d 'How long the lease lives without renewal'

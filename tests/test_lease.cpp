@@ -434,3 +434,89 @@ TEST_CASE(
     CHECK_THAT(ctl.err, Catch::Contains("--note holds a control character"));
     CHECK(json::parse(tb({"--json", "info", "n1"}).out)["leased"] == 1);
 }
+
+namespace {
+
+// A directory for a test's pid files and logs, removed at its end.
+struct Scratch {
+    std::string dir;
+    Scratch() {
+        char pattern[] = "/tmp/tbucket-tree-XXXXXX";
+        if (!mkdtemp(pattern)) throw std::runtime_error("mkdtemp failed");
+        dir = pattern;
+    }
+    ~Scratch() { tbucket::test::run({"rm", "-rf", dir}); }
+    std::vector<int> pids(const std::string& file) const {
+        std::istringstream in(read_file(dir + "/" + file));
+        std::vector<int> out;
+        for (int p = 0; in >> p;) out.push_back(p);
+        return out;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("a lost lease ends the command's whole tree: SIGTERM, then SIGKILL after --kill-after",
+          "[lease][tree]") {
+    semaphore("tree", 1);
+    Scratch s;
+    // Two background sleeps, and a shell that ignores SIGTERM (so do they).
+    Child run(tb_argv(
+        redis().url(),
+        {"run", "tree", "--lease", "3s", "--kill-after", "1s", "--", "sh", "-c",
+         "trap '' TERM; sleep 300 & echo $! >> " + s.dir + "/pids; sleep 300 & echo $! >> " +
+             s.dir + "/pids; echo $$ >> " + s.dir + "/pids; wait"}));
+    REQUIRE(eventually([&] { return s.pids("pids").size() == 3; }, 60));
+    REQUIRE(tb({"reset", "tree"}).code == 0);  // the lease is gone: its next renewal finds out
+    RunResult r = run.wait();
+    INFO(describe(r));
+    CHECK_THAT(r.err, Catch::Contains("sending SIGTERM to the command's processes"));
+    CHECK_THAT(r.err, Catch::Contains("did not end within 1s of SIGTERM; sending SIGKILL"));
+    for (int pid : s.pids("pids")) CHECK_FALSE(tbucket::test::process_alive(pid));
+}
+
+TEST_CASE("the lease is held until every process of the command has ended, a daemon's too",
+          "[lease][tree]") {
+    semaphore("daemon", 1);
+    Scratch s;
+    // The shell ends at once; the background child it leaves runs on.
+    Child run(tb_argv(redis().url(),
+                      {"run", "daemon", "--lease", "3s", "--", "sh", "-c",
+                       "echo $$ > " + s.dir + "/sh; (while [ ! -e " + s.dir +
+                           "/stop ]; do sleep 0.05; done; echo done > " + s.dir + "/done) &"}));
+    REQUIRE(eventually([&] { return !s.pids("sh").empty(); }, 60));
+    const int sh = s.pids("sh").front();
+    REQUIRE(eventually([&] { return !tbucket::test::process_alive(sh); }, 60));
+    // The shell is gone, its child is not: the slot is still held.
+    CHECK(tb({"take", "daemon"}).code == 1);
+    CHECK(json::parse(tb({"--json", "info", "daemon"}).out)["leased"] == 1);
+    CHECK_FALSE(run.exited_within(0.5));
+    std::ofstream(s.dir + "/stop") << "";
+    RunResult r = run.wait();
+    CHECK(r.code == 0);
+    CHECK(read_file(s.dir + "/done") == "done\n");
+    CHECK(json::parse(tb({"--json", "info", "daemon"}).out)["leased"] == 0);
+}
+
+TEST_CASE("timeout -s TERM on run: each process of the command gets the signal once",
+          "[lease][tree]") {
+    semaphore("once", 1);
+    Scratch s;
+    const std::string log = s.dir + "/log";
+    std::vector<std::string> argv{"timeout", "-s", "TERM", "3"};
+    for (const std::string& a : tb_argv(
+             redis().url(),
+             {"run", "once", "--lease", "10s", "--", "sh", "-c",
+              "trap 'echo child >> " + log + "; exit 0' TERM; sh -c \"trap 'echo grandchild >> " +
+                  log + "; exit 0' TERM; echo >> " + log +
+                  ".up; while :; do sleep 0.05; done\" & while :; do sleep 0.05; done"}))
+        argv.push_back(a);
+    RunResult r = tbucket::test::run(argv);
+    INFO(describe(r) << "\nlog: " << read_file(log));
+    CHECK(r.code == 124);
+    REQUIRE(read_file(log + ".up") == "\n");  // the grandchild was there to hear it
+    std::string got = read_file(log);
+    CHECK(std::count(got.begin(), got.end(), '\n') == 2);
+    CHECK_THAT(got, Catch::Contains("child\n") && Catch::Contains("grandchild\n"));
+    CHECK(json::parse(tb({"--json", "info", "once"}).out)["leased"] == 0);
+}
