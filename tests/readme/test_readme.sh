@@ -5,8 +5,10 @@
 # (a build, or a server elsewhere) is preceded by an HTML comment
 # "<!-- not run: REASON -->" and is only counted.
 # An example fails when a command in it exits 2 (usage), 3 (no such
-# bucket), 4, 5, 65, 69, 70, 77, 126 or 127, or runs past its bound; 1
-# (denied), 75 and 124 are answers an example may meet.
+# bucket), 4, 5, 65, 69, 70, 77, 126 or 127, or runs past its bound (killed:
+# 137); 1 (denied), 75 and 124 are answers an example may meet. Every block
+# runs twice in a row, as a user pastes an example again: a second paste
+# that hangs or fails is a failure too.
 # usage: test_readme.sh README TBUCKET_BINARY
 set -u
 readme=$1
@@ -55,9 +57,9 @@ export TBUCKET_URL=$url PATH=$work/bin:\$PATH
 tbucket() {
     case " \$* " in
         *" --follow "*) timeout -s INT 1 "$work/bin/tbucket" "\$@"; rc=\$?; [ \$rc = 130 ] && rc=0 ;;
-        *) timeout 20 "$work/bin/tbucket" "\$@"; rc=\$? ;;
+        *) timeout -s KILL 20 "$work/bin/tbucket" "\$@"; rc=\$? ;;
     esac
-    case \$rc in 2|3|4|5|65|69|70|77|126|127) echo "example: 'tbucket \$*' exited \$rc" >&2; echo x >>"$work/bad" ;; esac
+    case \$rc in 2|3|4|5|65|69|70|77|126|127|137) echo "example: 'tbucket \$*' exited \$rc" >&2; echo x >>"$work/bad" ;; esac
     return \$rc
 }
 cd "$work"
@@ -93,7 +95,10 @@ for block in $(ls "$work" | grep -E '^(sh|cron|skip)-[0-9]+$' | sort -t- -k2 -n)
     esac
     ran=$((ran + 1))
     rm -f "$work/bad" "$work/bad-cron"
-    if ! timeout 60 bash "$script" >"$work/$block.out" 2>&1; then :; fi
+    for paste in 1 2; do
+        echo "# paste $paste" >>"$work/$block.out"
+        if ! timeout 60 bash "$script" >>"$work/$block.out" 2>&1; then :; fi
+    done
     if [ -e "$work/bad" ] || [ -e "$work/bad-cron" ]; then
         echo "FAIL: block ${block#*-} ($block):"
         sed 's/^/    /' "$work/$block"
