@@ -437,7 +437,11 @@ void setup_global(CLI::App& app, GlobalOptions& g, bool with_tls) {
         ->capture_default_str();
     app.add_flag("--json", g.json, "JSON Lines output")->envname("TBUCKET_JSON");
     app.add_flag("-q,--quiet", g.quiet,
-                 "print only errors, and what info, list and watch --follow are asked for");
+                 "print only errors, and what info, list and watch --follow are asked for; not a "
+                 "denial or a timed-out wait (the exit status says it)");
+    app.add_flag("-v,--verbose", g.verbose,
+                 "print the state line of take, put, create, reset and watch --take also when "
+                 "stdout is not a terminal");
     app.add_option("--connect-timeout", g.connect_timeout, "time to connect")
         ->type_name("DURATION")
         ->capture_default_str();

@@ -27,6 +27,7 @@ struct GlobalOptions {
     std::string prefix;    // empty: TBUCKET_PREFIX, the config files, then tbucket:
     bool json = false;
     bool quiet = false;
+    bool verbose = false;  // -v: a change's state line also when stdout is not a terminal
     std::string connect_timeout = "2s";
     std::string io_timeout = "5s";
     std::string password_file;

@@ -15,7 +15,7 @@ int run(Context& ctx, const ResetOptions& o) {
     std::optional<int64_t> tokens;
     if (!o.tokens.empty()) tokens = parse_count("--tokens", o.tokens, true);
     State state = ctx.client().reset(name, tokens);
-    if (!ctx.out.quiet()) ctx.out.state(state);
+    ctx.out.reset(state);
     return exit_ok;
 }
 

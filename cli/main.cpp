@@ -426,7 +426,7 @@ int run(int argc, char** argv) {
         Output(global.json, false).error(e, exit_usage);
         return exit_usage;
     }
-    Output out(global.json, global.quiet);
+    Output out(global.json, global.quiet, global.verbose);
     global.one_shot = one_shot(commands);
     return run_in_context(global, out, [&](Context& context) {
         for (const Subcommand& chosen : commands) {

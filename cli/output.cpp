@@ -1,5 +1,7 @@
 #include "output.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -170,17 +172,31 @@ std::string version_text(const BuildInfo& info, bool json) {
 // One answer in both forms: the JSON object --json prints, and the lines a
 // person reads on stdout with, when it was denied, why on stderr.
 struct Output::Record {
-    Record(Json j = {}, std::vector<std::string> lines = {}, std::string why = "", bool all = false)
-        : json(std::move(j)), text(std::move(lines)), denial(std::move(why)), always(all) {}
+    Record(Json j = {}, std::vector<std::string> lines = {}, std::string why = "", bool all = false,
+           bool is_change = false)
+        : json(std::move(j)),
+          text(std::move(lines)),
+          denial(std::move(why)),
+          always(all),
+          change(is_change) {}
     Json json;
     std::vector<std::string> text;
     std::string denial;  // one stderr line ("" none); not with -q
-    bool always;         // shown even with -q
+    bool always;         // text shown even with -q
+    // A change's state line (take, put, create, reset, watch --take): like
+    // flock(1) and timeout(1), nothing on stdout where a script runs it,
+    // unless -v; on a terminal, or as --json (even with -q), it is shown.
+    bool change;
 };
 
+Output::Output(bool json, bool quiet, bool verbose)
+    : json_(json), quiet_(quiet), changes_shown_(verbose || isatty(STDOUT_FILENO)) {}
+
 void Output::emit(const Record& r) {
-    if (json_) return line(dump(r.json), r.always);
-    for (const std::string& text : r.text) line(text, r.always);
+    if (json_) return line(dump(r.json), true);  // asked for: -q does not silence it
+    if (!r.change || changes_shown_) {
+        for (const std::string& text : r.text) line(text, r.always);
+    }
     if (!r.denial.empty() && !quiet_) write_line(stderr, "tbucket: " + r.denial);
 }
 
@@ -206,6 +222,10 @@ void Output::align(const std::vector<State>& states) {
     }
 }
 
+void Output::reset(const State& state) {
+    emit({state_json(state), {state_text(state, columns_)}, "", false, true});
+}
+
 void Output::state(const State& state) {
     Json j = state_json(state);
     if (!state.node.empty()) j["node"] = state.node;  // which server answered
@@ -218,7 +238,7 @@ void Output::created(const CreateResult& r) {
     j["created"] = r.outcome == CreateOutcome::created;
     j["updated"] = r.outcome == CreateOutcome::updated;
     j["replaced"] = r.outcome == CreateOutcome::replaced;
-    emit({j, {state_text(r.state) + "  " + words[static_cast<int>(r.outcome)]}});
+    emit({j, {state_text(r.state) + "  " + words[static_cast<int>(r.outcome)]}, "", false, true});
 }
 
 namespace {
@@ -294,6 +314,7 @@ std::string list_denial_text(const MultiTakeResult& r) {
 
 void Output::took(const MultiTakeResult& list, int64_t waited_ms, bool as_list, bool run) {
     Record record;
+    record.change = true;
     if (!as_list) {
         const TakeResult& t = list.buckets.front();
         record.json = take_json(t, waited_ms);
@@ -336,7 +357,7 @@ void Output::put(const PutResult& r) {
     j["overflow"] = number(micro_tokens(r.overflow));
     std::string text = state_text(r.state);
     if (r.overflow > 0) text += "  overflow " + format_tokens(micro_tokens(r.overflow));
-    emit({j, {text}});
+    emit({j, {text}, "", false, true});
 }
 
 void Output::deleted(const State& state) {
@@ -431,6 +452,9 @@ void Output::error(const Error& error, int exit) {
                {"exit", exit}};
         return write_line(stderr, dump(j));
     }
+    // A wait that timed out is an expected outcome of a throttle: with -q
+    // only the exit status (124) says it, as a denial's does.
+    if (quiet_ && error.kind() == ErrorKind::timeout) return;
     write_line(stderr, "tbucket: error: " + one_line(error.what()));
 }
 

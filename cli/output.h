@@ -23,13 +23,16 @@ struct Columns {
 
 class Output {
   public:
-    Output(bool json, bool quiet) : json_(json), quiet_(quiet) {}
+    // `verbose` (-v): the state line of a change even when stdout is not a
+    // terminal (SPEC §15: quiet by default where scripts run).
+    Output(bool json, bool quiet, bool verbose = false);
 
     bool json() const { return json_; }
     void set_json(bool json) { json_ = json; }  // a command's --format
     bool quiet() const { return quiet_; }
 
-    void state(const State& state);  // info, reset, list --json: shown even with -q
+    void state(const State& state);  // info, list --json: shown even with -q
+    void reset(const State& state);  // a change: its state line as take's
     // Text lines of state() from here on line up with all of `states`.
     void align(const std::vector<State>& states);
     void created(const CreateResult& result);
@@ -69,6 +72,7 @@ class Output {
 
     bool json_;
     bool quiet_;
+    bool changes_shown_;  // the text line of a change: stdout is a terminal, or -v
     Columns columns_;
 };
 

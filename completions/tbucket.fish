@@ -176,6 +176,7 @@ complete -c tbucket -n $not_in_run_command -s c -l cluster -d 'Accepted for redi
 complete -c tbucket -n $not_in_run_command -l prefix -x -a 'tbucket:' -d 'Key prefix'
 complete -c tbucket -n $not_in_run_command -l json -d 'Print JSON Lines'
 complete -c tbucket -n $not_in_run_command -s q -l quiet -d 'Print nothing but errors'
+complete -c tbucket -n $not_in_run_command -s v -l verbose -d 'Print the state line of a change in a script too'
 complete -c tbucket -n $not_in_run_command -l connect-timeout -x -a $durations -d 'Time to connect'
 complete -c tbucket -n $not_in_run_command -l timeout-io -x -a $durations -d "Time for one command's reply"
 complete -c tbucket -n $not_in_run_command -l password-file -r -F -d 'Read the password from this file'

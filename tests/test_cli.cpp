@@ -59,7 +59,7 @@ TEST_CASE("the version flag prints the version", "[e2e][help]") {
 }
 
 TEST_CASE("create is idempotent and refuses other settings with exit 4", "[e2e][create]") {
-    RunResult r = tb({"create", "api", "--capacity", "5", "--rate", "1/s"});
+    RunResult r = tb({"-v", "create", "api", "--capacity", "5", "--rate", "1/s"});
     CHECK(r.code == 0);
     CHECK(r.out == "api  5/5 tokens  rate: refill 1/s  full  (created)\n");
     CHECK(tb({"create", "api", "--capacity", "5", "--rate", "1/s"}).code == 0);
@@ -88,7 +88,7 @@ TEST_CASE("create --json reports created, updated and replaced", "[e2e][create][
 
 TEST_CASE("take succeeds with exit 0 and prints the state", "[e2e][take]") {
     tb({"create", "api", "--capacity", "5", "--rate", "1/s"});
-    RunResult r = tb({"take", "api", "5"});
+    RunResult r = tb({"-v", "take", "api", "5"});
     CHECK(r.code == 0);
     CHECK_THAT(r.out, Catch::StartsWith("api  0"));
     CHECK(r.err.empty());
@@ -132,8 +132,8 @@ TEST_CASE("taking more than the capacity exits 5", "[e2e][take]") {
 // 1 token per 100 years, a million of them per token: full_in_ms and
 // retry_after_ms are null, and the text must say why, the same every time.
 TEST_CASE("a refill too slow to matter is said so in text, and null in JSON", "[e2e][take]") {
-    RunResult r =
-        tb({"create", "tiny", "--capacity", "2", "--rate", "0.000001/36500d", "--tokens", "0"});
+    RunResult r = tb(
+        {"-v", "create", "tiny", "--capacity", "2", "--rate", "0.000001/36500d", "--tokens", "0"});
     CHECK(r.code == 0);
     CHECK(r.out ==
           "tiny  0/2 tokens  rate: refill 0.000001/36500d  full in over 100 years  (created)\n");
@@ -156,7 +156,7 @@ TEST_CASE("put is capped and reports the overflow", "[e2e][put]") {
     CHECK(j["tokens"] == 5);
     CHECK(j["added"] == 5);
     CHECK(j["overflow"] == 95);
-    RunResult r = tb({"put", "api", "1"});
+    RunResult r = tb({"-v", "put", "api", "1"});
     CHECK(r.code == 0);
     CHECK_THAT(r.out, Catch::Contains("overflow 1"));
 }
@@ -332,7 +332,7 @@ TEST_CASE("reset above capacity is exit 2 and leaves the bucket as it was", "[e2
     std::string before = redis().dump_hash("tbucket:{api}");
     CHECK(tb({"reset", "api", "--tokens", "6"}).code == 2);
     CHECK(redis().dump_hash("tbucket:{api}") == before);
-    RunResult r = tb({"reset", "api"});
+    RunResult r = tb({"-v", "reset", "api"});
     CHECK(r.code == 0);
     CHECK_THAT(r.out, Catch::StartsWith("api  5/5 tokens"));
 }
@@ -553,8 +553,8 @@ TEST_CASE("the short form of take and put answers exactly as the full parser doe
 TEST_CASE("the options -h and -p name the server, as in redis-cli, and take takes",
           "[e2e][redis-cli]") {
     std::string port = std::to_string(redis().port());
-    RunResult r =
-        tbucket::test::tbucket({"-h", "127.0.0.1", "-p", port, "take", "api", "--capacity", "5"});
+    RunResult r = tbucket::test::tbucket(
+        {"-v", "-h", "127.0.0.1", "-p", port, "take", "api", "--capacity", "5"});
     CHECK(r.code == 0);
     CHECK(r.out == "api  4/5 tokens  semaphore: no refill\n");
     CHECK(r.err.empty());
@@ -752,7 +752,7 @@ TEST_CASE("the option --rate accepts sec, second, min, minute, hour, day and the
                                                           {"2/hours", "2/h"},
                                                           {"5/day", "5/d"},
                                                           {"3/1min30sec", "3/1m30s"}}) {
-        RunResult r = tb({"create", "r", "--capacity", "5", "--rate", rate, "--replace"});
+        RunResult r = tb({"-v", "create", "r", "--capacity", "5", "--rate", rate, "--replace"});
         CHECK(r.code == 0);
         CHECK_THAT(r.out, Catch::Contains("refill " + shown + " "));
     }
@@ -813,4 +813,49 @@ TEST_CASE("an option of a command written before the command says where it goes"
         CHECK(r.code == 2);
         CHECK(r.err == "tbucket: error: " + c.message + "\n");
     }
+}
+
+TEST_CASE("quiet where scripts run: a loop of takes prints nothing, -v and --json print",
+          "[e2e][quiet]") {
+    REQUIRE(tb({"create", "loop", "--capacity", "3"}).out.empty());
+    // A producer | while read loop: the data stays the data.
+    RunResult loop = tbucket::test::run(
+        {"sh", "-c",
+         "printf 'a\\nb\\nc\\n' | while read x; do \"$0\" -u \"$1\" take loop && echo \"$x\"; done",
+         tbucket::test::tbucket_path(), redis().url()});
+    CHECK(loop.code == 0);
+    CHECK(loop.out == "a\nb\nc\n");
+    CHECK(loop.err.empty());
+    CHECK(tb({"put", "loop", "3"}).out.empty());
+    CHECK(tb({"reset", "loop"}).out.empty());
+    CHECK(tb({"-v", "take", "loop"}).out == "loop  2/3 tokens  semaphore: no refill\n");
+    // --json prints its object, -q or not.
+    RunResult j = tb({"-q", "--json", "take", "loop"});
+    CHECK(j.code == 0);
+    CHECK(json::parse(j.out)["ok"] == true);
+}
+
+TEST_CASE("-q silences a denial and a timed-out wait, and the exit status still tells them",
+          "[e2e][quiet]") {
+    REQUIRE(tb({"create", "none", "--capacity", "1", "--tokens", "0"}).code == 0);
+    RunResult denied = tb({"take", "none"});
+    CHECK(denied.code == 1);
+    CHECK_THAT(denied.err, Catch::StartsWith("tbucket: denied: "));
+    RunResult quiet_denied = tb({"-q", "take", "none"});
+    CHECK(quiet_denied.code == 1);
+    CHECK(quiet_denied.out.empty());
+    CHECK(quiet_denied.err.empty());
+    RunResult timed_out = tb({"take", "none", "--wait=100ms"});
+    CHECK(timed_out.code == 124);
+    CHECK_THAT(timed_out.err, Catch::Contains("timed out"));
+    RunResult quiet_timed_out = tb({"-q", "take", "none", "--wait=100ms"});
+    CHECK(quiet_timed_out.code == 124);
+    CHECK(quiet_timed_out.err.empty());
+    RunResult run_denied = tb({"-q", "run", "none", "--", "true"});
+    CHECK(run_denied.code == 75);
+    CHECK(run_denied.err.empty());
+    // An error is no throttle's outcome: it prints, -q or not.
+    RunResult error = tb({"-q", "take", "no-such"});
+    CHECK(error.code == 3);
+    CHECK_THAT(error.err, Catch::StartsWith("tbucket: error: "));
 }

@@ -86,7 +86,7 @@ TEST_CASE("take a,b is one script call and names each bucket's result", "[trust]
     CHECK(j["buckets"][1]["taken"] == 3);
     // One script: one server time for both.
     CHECK(j["buckets"][0]["server_time_ms"] == j["buckets"][1]["server_time_ms"]);
-    RunResult text = tb({"take", "a,b"});
+    RunResult text = tb({"-v", "take", "a,b"});
     CHECK(text.code == 0);
     CHECK(tbucket::test::text_lines(text.out).size() == 2);  // a line each
 }

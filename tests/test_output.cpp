@@ -98,7 +98,7 @@ TEST_CASE("list --json into a full disk exits 74 as an error object", "[e2e][out
 
 TEST_CASE("a take that cannot print its result still took its tokens", "[e2e][output]") {
     REQUIRE(tb({"create", "t", "--capacity", "5"}).code == 0);
-    RunResult r = tbucket::test::run(shell(R"(exec "$0" -u "$1" take t 2 > /dev/full)"));
+    RunResult r = tbucket::test::run(shell(R"(exec "$0" -v -u "$1" take t 2 > /dev/full)"));
     CHECK(r.code == 74);
     CHECK(tbucket::test::one_error_line(r.err));
     json state = json::parse(tb({"--json", "info", "t"}).out);
@@ -143,7 +143,8 @@ TEST_CASE("put reports added and overflow rounded to micro-tokens", "[e2e][outpu
     CHECK_THAT(r.out, Catch::EndsWith(R"("added":0.7,"overflow":0.3})"
                                       "\n"));
     bucket_at("m", "9.3");
-    CHECK(tb({"put", "m", "1"}).out == "m  10/10 tokens  semaphore: no refill  overflow 0.3\n");
+    CHECK(tb({"-v", "put", "m", "1"}).out ==
+          "m  10/10 tokens  semaphore: no refill  overflow 0.3\n");
 }
 
 TEST_CASE("watch --follow rounds levels to micro-tokens too", "[e2e][output][json]") {

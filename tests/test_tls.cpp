@@ -24,7 +24,7 @@ using tbucket::test::TlsServer;
 TEST_CASE("every command works over rediss:// with --cacert", "[tls][e2e]") {
     TlsServer tls;
     CHECK(tls.tb({"create", "api", "--capacity", "5", "--rate", "1/min"}).code == 0);
-    RunResult take = tls.tb({"take", "api", "2"});
+    RunResult take = tls.tb({"-v", "take", "api", "2"});
     CHECK(take.code == 0);
     CHECK_THAT(take.out, Catch::StartsWith("api  3"));
     CHECK(tls.tb({"take", "api", "4"}).code == 1);

@@ -88,7 +88,7 @@ TEST_CASE("a one-shot command over TLS goes through the keeper the command befor
     RunResult first = r.tb({"create", "k", "--capacity", "100"});
     REQUIRE(first.code == 0);
     only_keeper(tls);
-    RunResult took = r.through_keeper({"take", "k", "3"});
+    RunResult took = r.through_keeper({"-v", "take", "k", "3"});
     CHECK(took.code == 0);
     CHECK(took.err.empty());
     CHECK_THAT(took.out, Catch::StartsWith("k  97/100"));
@@ -329,7 +329,7 @@ TEST_CASE(
     int pid = only_keeper(tls);
     // Writes wait at the server: the take sits there, sent through the keeper.
     tls.server->command({"CLIENT", "PAUSE", "20000", "WRITE"});
-    tbucket::test::Child take({tbucket::test::tbucket_path(), "-u", tls.url(), "--cacert",
+    tbucket::test::Child take({tbucket::test::tbucket_path(), "-v", "-u", tls.url(), "--cacert",
                                tls.cert("ca.crt"), "take", "f"});
     REQUIRE(
         eventually([&] { return tls.server->info_field("clients", "blocked_clients") == "1"; }));

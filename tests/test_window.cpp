@@ -66,13 +66,13 @@ int64_t end_of(const json& j) {
 }  // namespace
 
 TEST_CASE("kinds: create, info and JSON say rate, window or semaphore", "[window]") {
-    RunResult r = tb({"create", "r", "--capacity", "5", "--rate", "1/s"});
+    RunResult r = tb({"-v", "create", "r", "--capacity", "5", "--rate", "1/s"});
     CHECK(r.code == 0);
     CHECK_THAT(r.out, Catch::Contains("rate: refill 1/s"));
-    r = tb({"create", "w", "--capacity", "5", "--window", "1h"});
+    r = tb({"-v", "create", "w", "--capacity", "5", "--window", "1h"});
     CHECK(r.code == 0);
     CHECK_THAT(r.out, Catch::Contains("window: 5 per 1h UTC, resets in "));
-    r = tb({"create", "s", "--capacity", "5"});
+    r = tb({"-v", "create", "s", "--capacity", "5"});
     CHECK(r.code == 0);
     CHECK_THAT(r.out, Catch::Contains("semaphore: no refill"));
     r = tb({"--json", "info", "r", "w", "s"});
