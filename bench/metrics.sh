@@ -35,8 +35,18 @@ loaded=$("$build/lib_bench" 0 source | rc -x script load)
 old_script() {  # BASE's take script: its scripts were in src/scripts/ before the layers
     d=src/bucket/scripts
     git cat-file -e "$base:$d/take.lua" 2>/dev/null || d=src/scripts
-    git show "$base:$d/common.lua"
-    git show "$base:$d/take.lua"
+    if git cat-file -e "$base:$d/join.cpp" 2>/dev/null; then
+        # BASE joined each script with only the helpers it uses: so here.
+        git show "$base:$d/common.lua" >"$dir/old-common.lua"
+        git show "$base:$d/take.lua" >"$dir/old-take.lua"
+        "$build/tbucket_lua_join" "$dir/old.cpp" "$dir/old-common.lua" take="$dir/old-take.lua"
+        awk 'index($0, "R\"tbucket_lua(") { on = 1; sub(/.*R"tbucket_lua\(/, "") }
+             on && index($0, ")tbucket_lua\"") { sub(/\)tbucket_lua".*/, ""); print; exit }
+             on { print }' "$dir/old.cpp"
+    else
+        git show "$base:$d/common.lua"
+        git show "$base:$d/take.lua"
+    fi
 }
 old_sha=$(old_script | rc -x script load)
 # The mode argument of a take: named since f21b25f ('all'), '0' before.

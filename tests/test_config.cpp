@@ -15,17 +15,9 @@ using nlohmann::json;
 namespace {
 
 struct Files {
-    std::string dir;
-    Files() {
-        char pattern[] = "/tmp/tbucket-config-XXXXXX";
-        if (!mkdtemp(pattern)) throw std::runtime_error("mkdtemp failed");
-        dir = pattern;
-        std::filesystem::create_directories(dir + "/home/tbucket");
-    }
-    ~Files() {
-        std::error_code ignored;
-        std::filesystem::remove_all(dir, ignored);
-    }
+    TempDir temp{"config"};
+    const std::string dir = temp.path;
+    Files() { std::filesystem::create_directories(dir + "/home/tbucket"); }
     std::string system() const { return dir + "/system.toml"; }
     std::string user() const { return dir + "/home/tbucket/config.toml"; }
     void write(const std::string& path, const std::string& text) const {

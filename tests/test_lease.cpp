@@ -439,13 +439,8 @@ namespace {
 
 // A directory for a test's pid files and logs, removed at its end.
 struct Scratch {
-    std::string dir;
-    Scratch() {
-        char pattern[] = "/tmp/tbucket-tree-XXXXXX";
-        if (!mkdtemp(pattern)) throw std::runtime_error("mkdtemp failed");
-        dir = pattern;
-    }
-    ~Scratch() { tbucket::test::run({"rm", "-rf", dir}); }
+    tbucket::test::TempDir temp{"tree"};
+    const std::string dir = temp.path;
     std::vector<int> pids(const std::string& file) const {
         std::istringstream in(read_file(dir + "/" + file));
         std::vector<int> out;

@@ -19,18 +19,10 @@ using nlohmann::json;
 namespace {
 
 struct Local {
-    std::string dir;
-    Local() {
-        char pattern[] = "/tmp/tbucket-local-XXXXXX";
-        if (!mkdtemp(pattern)) throw std::runtime_error("mkdtemp failed");
-        dir = pattern;
-        std::filesystem::create_directories(dir + "/run");
-    }
-    ~Local() {
-        stop();
-        std::error_code ignored;
-        std::filesystem::remove_all(dir, ignored);
-    }
+    TempDir temp{"local"};
+    const std::string dir = temp.path;
+    Local() { std::filesystem::create_directories(dir + "/run"); }
+    ~Local() { stop(); }  // before the directory goes
     RunOptions options(double timeout_s = 60) const {
         RunOptions o =
             with_env({{"XDG_RUNTIME_DIR", dir + "/run"}, {"XDG_STATE_HOME", dir + "/state"}});

@@ -24,18 +24,12 @@ namespace {
 // A TZDIR holding the zones of `source` (zic's input), for tbucket and for
 // this process's own C library.
 struct Zones {
-    std::string dir;
+    TempDir temp{"zones"};
+    const std::string dir = temp.path;
     explicit Zones(const std::string& source) {
-        char pattern[] = "/tmp/tbucket-zones-XXXXXX";
-        if (!mkdtemp(pattern)) throw std::runtime_error("mkdtemp failed");
-        dir = pattern;
         std::ofstream(dir + "/zones.txt") << source;
         RunResult made = run({"zic", "-d", dir, dir + "/zones.txt"});
         if (made.code != 0) throw std::runtime_error("zic failed: " + made.err);
-    }
-    ~Zones() {
-        std::error_code ignored;
-        std::filesystem::remove_all(dir, ignored);
     }
     RunOptions options() const { return with_env({{"TZDIR", dir}}); }
 };

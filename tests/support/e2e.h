@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -102,6 +103,23 @@ bool wait_for_subscribers(Server& server, const std::string& channel, long long 
     }
     return false;
 }
+
+// A new temporary directory /tmp/tbucket-NAME-XXXXXX for a test's files,
+// removed with everything in it at the end of its scope.
+struct TempDir {
+    std::string path;
+    explicit TempDir(const std::string& name) {
+        std::string pattern = "/tmp/tbucket-" + name + "-XXXXXX";
+        if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+        path = pattern;
+    }
+    ~TempDir() {
+        std::error_code ignored;
+        std::filesystem::remove_all(path, ignored);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+};
 
 #ifdef TBUCKET_MAKE_CERTS
 // A throw-away CA with server and client certificates in a new temporary
