@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "top_view.h"
+#include "util/parse.h"
 
 using tbucket::Counters;
 using tbucket::State;
@@ -67,4 +68,22 @@ TEST_CASE("top's table fits the terminal: lines cut to the width, rows to the he
     CHECK(lines.size() == 10);
     for (const auto& line : lines) CHECK(line.size() <= 40);
     CHECK(lines[0].rfind("NAME", 0) == 0);
+}
+
+TEST_CASE("top's REFILL column says the kind: a rate, a window, or semaphore, and EXPIRED counts",
+          "[top]") {
+    State rate = reading("r", 5, 0, 0, 1'000'000);
+    rate.rate = tbucket::Rate{10, 60'000};
+    State window = reading("w", 5, 0, 0, 1'000'000);
+    window.window = tbucket::parse_window("1d");
+    State sem = reading("s", 5, 0, 0, 1'000'000);
+    sem.counters->leases_expired = 4;
+    auto rows = tbucket::cli::top_rows({}, {rate, window, sem}, TopSort::name);
+    std::vector<std::string> lines = tbucket::cli::top_table(rows, 0, 0);
+    REQUIRE(lines.size() == 4);
+    CHECK_THAT(lines[0], Catch::Contains("REFILL") && Catch::EndsWith("EXPIRED"));
+    CHECK_THAT(lines[1], Catch::StartsWith("r ") && Catch::Contains(" 10/min "));
+    CHECK_THAT(lines[2], Catch::StartsWith("s ") && Catch::Contains(" semaphore ") &&
+                             Catch::EndsWith("      4"));
+    CHECK_THAT(lines[3], Catch::StartsWith("w ") && Catch::Contains(" per 1d "));
 }

@@ -249,3 +249,12 @@ TEST_CASE("zone offsets: Europe/Berlin's changes of 2027, to the second", "[wind
     CHECK_THROWS_AS(tbucket::check_zone("No/Such_Zone"), tbucket::Error);
     CHECK_NOTHROW(tbucket::check_zone("Europe/Berlin"));
 }
+
+TEST_CASE("a take on a window bucket is one command, as on any bucket", "[window]") {
+    REQUIRE(tb({"create", "one", "--capacity", "100", "--window", "1h"}).code == 0);
+    REQUIRE(tb({"take", "one"}).code == 0);  // the take script cached (NOSCRIPT, then EVAL)
+    long long before = redis().command_calls("evalsha") + redis().command_calls("eval");
+    for (int i = 0; i < 10; ++i) REQUIRE(tb({"take", "one"}).code == 0);
+    long long after = redis().command_calls("evalsha") + redis().command_calls("eval");
+    CHECK(after - before == 10);
+}
