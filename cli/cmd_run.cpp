@@ -179,7 +179,7 @@ int run(Context& ctx, const RunOptions& o) {
     }
     std::vector<Lease> held;
     for (const TakeResult& t : r.result.buckets) {
-        if (!t.leased() && lease && isatty(STDERR_FILENO)) {
+        if (!t.leased() && lease && (isatty(STDERR_FILENO) || ctx.global.verbose)) {
             // SPEC §13: run leases a semaphore and consumes from the others;
             // said once, to a person, so that a rate meant as "N at a time"
             // does not go unnoticed.

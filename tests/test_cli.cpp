@@ -835,7 +835,7 @@ TEST_CASE("quiet where scripts run: a loop of takes prints nothing, -v and --jso
     CHECK(json::parse(j.out)["ok"] == true);
 }
 
-TEST_CASE("-q silences a denial and a timed-out wait, and the exit status still tells them",
+TEST_CASE("quiet (-q): a denial and a timed-out wait print nothing, and the exit status tells them",
           "[e2e][quiet]") {
     REQUIRE(tb({"create", "none", "--capacity", "1", "--tokens", "0"}).code == 0);
     RunResult denied = tb({"take", "none"});

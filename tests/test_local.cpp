@@ -72,15 +72,20 @@ TEST_CASE("local mode: a second command waits in line, and the state survives a 
           "[local]") {
     Local local;
     CHECK(local.servers() == 0);
-    Child holder(local.argv({"run", "x", "--capacity", "1", "--", "sleep", "3"}), local.options());
-    // The run holds the token once the bucket says so.
-    REQUIRE(eventually(
-        [&] {
-            RunResult r = local.tb({"--json", "info", "x"});
-            return r.code == 0 && json::parse(r.out)["leased"] == 1;
-        },
-        30));
-    RunResult waited = local.tb({"--json", "take", "x", "--wait=60s"});
+    // The holder runs until the test makes a file; the waiter waits in line.
+    const std::string go = local.dir + "/go";
+    Child holder(local.argv({"run", "x", "--capacity", "1", "--", "sh", "-c",
+                             "while [ ! -e " + go + " ]; do sleep 0.05; done"}),
+                 local.options());
+    auto info = [&] {
+        RunResult r = local.tb({"--json", "info", "x"});
+        return r.code == 0 ? json::parse(r.out) : json();
+    };
+    REQUIRE(eventually([&] { return info()["leased"] == 1; }, 60));
+    Child waiter(local.argv({"--json", "take", "x", "--wait=120s"}), local.options(150));
+    REQUIRE(eventually([&] { return info()["waiters"] == 1; }, 60));
+    std::ofstream(go) << "";
+    RunResult waited = waiter.wait();
     INFO(describe(waited));
     CHECK(waited.code == 0);
     CHECK(json::parse(waited.out)["waited_ms"].get<int64_t>() > 0);
