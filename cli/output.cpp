@@ -78,7 +78,8 @@ Json state_json(const State& s) {
                          {"taken", c.taken},
                          {"put", number(c.put)},
                          {"waits_served", c.waits_served},
-                         {"leases_expired", c.leases_expired}};
+                         {"leases_expired", c.leases_expired},
+                         {"leases_lost", c.leases_lost}};
     }
     return j;
 }

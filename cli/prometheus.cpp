@@ -76,6 +76,9 @@ const Family families[] = {
     {"tbucket_leases_expired_total", "counter",
      "Leases that ended because their holder stopped renewing them (died, stopped or cut off).",
      [](const State& s) { return whole_counter(s, &Counters::leases_expired); }},
+    {"tbucket_leases_lost_total", "counter",
+     "Renewals that found their lease ended: a holder that lost its slot.",
+     [](const State& s) { return whole_counter(s, &Counters::leases_lost); }},
 };
 
 std::string labels(const State& s, bool with_node) {

@@ -369,7 +369,9 @@ TEST_CASE("a denial on a held semaphore names its leases and says when the next 
 TEST_CASE("a lease that ends unrenewed is counted once as expired, a released one not",
           "[lease][counters]") {
     semaphore("exp", 3);
-    REQUIRE(tb({"lease", "take", "exp", "--ttl", "1s"}).code == 0);
+    RunResult brief = tb({"lease", "take", "exp", "--ttl", "1s"});
+    REQUIRE(brief.code == 0);
+    const std::string short_id = brief.out.substr(0, brief.out.find_first_of(" \n"));
     RunResult kept = tb({"lease", "take", "exp", "--ttl", "1h"});
     REQUIRE(kept.code == 0);
     auto info = [] { return json::parse(tb({"--json", "info", "exp"}).out); };
@@ -378,6 +380,10 @@ TEST_CASE("a lease that ends unrenewed is counted once as expired, a released on
     CHECK(info()["counters"]["leases_expired"] == 1);  // read, not yet stored
     REQUIRE(tb({"take", "exp"}).code == 0);            // a change stores it
     CHECK(info()["counters"]["leases_expired"] == 1);
+    // Its holder, renewing late, finds it lost: counted too.
+    CHECK(info()["counters"]["leases_lost"] == 0);
+    CHECK(tb({"lease", "renew", "exp", short_id}).code == 3);
+    CHECK(info()["counters"]["leases_lost"] == 1);
     std::string id = kept.out.substr(0, kept.out.find_first_of(" \n"));
     REQUIRE(tb({"lease", "release", "exp", id}).code == 0);
     CHECK(info()["counters"]["leases_expired"] == 1);

@@ -22,7 +22,7 @@ State bucket(const std::string& name, int64_t capacity, double tokens) {
     s.name = name;
     s.capacity = capacity;
     s.tokens = tokens;
-    s.counters = Counters{3, 1, 4, 1.5, 2, 0};
+    s.counters = Counters{3, 1, 4, 1.5, 2, 0, 0};
     return s;
 }
 
@@ -88,7 +88,7 @@ TEST_CASE("prometheus text is well-formed and has each figure once per bucket", 
     CHECK(s.at(R"(tbucket_put_tokens_total{bucket="api"})") == 1.5);
     CHECK(s.at(R"(tbucket_waits_served_total{bucket="api"})") == 2);
     CHECK(s.at(R"(tbucket_leases_expired_total{bucket="api"})") == 0);
-    CHECK(s.size() == 22);  // 4 gauges x 2, rate and waiters x 1, 6 counters x 2
+    CHECK(s.size() == 24);  // 4 gauges x 2, rate and waiters x 1, 7 counters x 2
 }
 
 TEST_CASE("prometheus label values escape backslash, quote and newline", "[prometheus]") {

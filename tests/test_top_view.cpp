@@ -18,7 +18,7 @@ State reading(const std::string& name, double tokens, int64_t grants, int64_t de
     s.capacity = 10;
     s.tokens = tokens;
     s.server_time_us = time_us;
-    s.counters = Counters{grants, denials, grants, 0, 0, 0};
+    s.counters = Counters{grants, denials, grants, 0, 0, 0, 0};
     return s;
 }
 

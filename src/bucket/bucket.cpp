@@ -151,8 +151,9 @@ void parse_counters(const redisReply& reply, State& state) {
     state.lease_count = integer_at(reply, 7);
     state.queued = integer_at(reply, 8);
     auto whole = [&reply](std::size_t i) { return std::llround(count_at(reply, i)); };
-    state.counters = Counters{whole(9), whole(10), whole(11), count_at(reply, 12), whole(13), 0};
+    state.counters = Counters{whole(9), whole(10), whole(11), count_at(reply, 12), whole(13), 0, 0};
     if (reply.elements > 14) state.counters->leases_expired = whole(14);
+    if (reply.elements > 15) state.counters->leases_lost = whole(15);
 }
 
 Client::Client(ConnectionOptions options, std::string prefix)

@@ -39,6 +39,7 @@ struct Counters {
     double put = 0;              // tokens put (what went in)
     int64_t waits_served = 0;    // grants to waiters
     int64_t leases_expired = 0;  // leases that ended because no one renewed them
+    int64_t leases_lost = 0;     // renewals that found their lease ended
 };
 
 // A bucket as read at server_time_us (refill applied).

@@ -34,6 +34,8 @@
 --   ne  leases that ended by expiry: their holder died, was stopped or was
 --       cut off for longer than its lease (reclaim); a reservation for a
 --       waiter that never claimed it is not counted
+--   nx  leases found lost by their holder: a renewal that found the lease
+--       ended (best effort, as nd)
 -- A repeat of a request (same id) returns its first answer and counts nothing.
 -- Grants and puts are written with the level (tally_grant); a denial is
 -- counted best effort (tally_denial).
@@ -190,7 +192,7 @@ end
 
 -- The bucket at key, or nil when there is no key. Anything else is TBDATA.
 local function load(key)
-    local v = redis.pcall('HMGET', key, 'c', 't', 'ts', 'r', 'p', 'x', 'l', 'f', 'q', 'qn', 'ng', 'nt', 'np', 'nw', 'nd', 'w', 'z', 'we', 'ne')
+    local v = redis.pcall('HMGET', key, 'c', 't', 'ts', 'r', 'p', 'x', 'l', 'f', 'q', 'qn', 'ng', 'nt', 'np', 'nw', 'nd', 'w', 'z', 'we', 'ne', 'nx')
     if v.err then
         -- Only a key of another type is "not a bucket"; an ACL refusal is passed on.
         if string.sub(v.err, 1, 9) ~= 'WRONGTYPE' then error(v) end

@@ -3,7 +3,7 @@
 -- Reply: state .. leased tokens, number of leases (leases whose time is up
 --        count as given back, though only the next change removes them),
 --        waiters queued, then the counters (see common; '' when not
---        counted yet): grants, denials, taken, put, waits served, leases expired
+--        counted yet): grants, denials, taken, put, waits served, leases expired, leases lost
 -- Errors: TBNOTFOUND, TBDATA
 local now = clock()
 local b = load(key)
@@ -19,4 +19,5 @@ local v = b.v
 reply[10], reply[11], reply[12], reply[13], reply[14] = v[11] or '', v[15] or '', v[12] or '', v[13] or '', v[14] or ''
 -- Leases ended by expiry, those ending now too (stored by the next change).
 reply[15] = num(b.ne)
+reply[16] = v[20] or ''
 return reply

@@ -39,5 +39,8 @@ save(key, b, t_text, now_text, false, changed)
 if held then
     redis.call('ZADD', key .. ':lexp', 'XX', ms + ttl, id)
     if b.x then expire(key, b, ms) end
+else
+    -- Its holder finds it lost (nx): counted best effort, as a denial.
+    redis.pcall('HINCRBY', key, 'nx', 1)
 end
 return reply
