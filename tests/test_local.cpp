@@ -47,9 +47,8 @@ struct Local {
     int servers() const {
         int n = 0;
         for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-            std::ifstream in(entry.path() / "cmdline");
-            std::string cmdline((std::istreambuf_iterator<char>(in)),
-                                std::istreambuf_iterator<char>());
+            // A process that ends while it is read reads as "".
+            std::string cmdline = read_file(entry.path() / "cmdline");
             if (cmdline.find(socket()) != std::string::npos &&
                 cmdline.find("redis-server") != std::string::npos)
                 ++n;

@@ -382,8 +382,7 @@ TEST_CASE("a wrong password is exit 77 and no password is ever printed",
 namespace {
 
 std::string cmdline(pid_t pid) {
-    std::ifstream file("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
+    return tbucket::test::read_file("/proc/" + std::to_string(pid) + "/cmdline");
 }
 
 }  // namespace

@@ -175,10 +175,16 @@ inline std::map<std::string, int> count_lines(const std::string& out) {
     return counts;
 }
 
-// A file's whole contents; "" when it cannot be read.
+// A file's whole contents; "" when it cannot be read (a /proc file of a
+// process that ends while it is read fails with ESRCH, which libstdc++'s
+// istreambuf_iterator throws).
 inline std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    try {
+        std::ifstream in(path, std::ios::binary);
+        return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    } catch (const std::ios_base::failure&) {
+        return "";
+    }
 }
 
 // A process that runs (not a zombie: a keeper started by tbucket is not
