@@ -216,6 +216,21 @@ GlobalOptions with_config(GlobalOptions g) {
     } else {
         flag_from_file("fail_open", g.fail_open);
     }
+    // A third of the default 30 s lease (a holder renews every third of its
+    // lease, and so re-asserts within one), and 2 s to reconnect.
+    std::string grace;
+    if (const char* set = env("TBUCKET_RESTART_GRACE")) {
+        grace = set;
+        g.from["restart_grace"] = "TBUCKET_RESTART_GRACE";
+        g.restart_grace_ms = parse_exact_duration_ms("TBUCKET_RESTART_GRACE", grace);
+    } else if (const FileValue* v = file.value("restart_grace")) {
+        g.from["restart_grace"] = v->from;
+        try {
+            g.restart_grace_ms = parse_exact_duration_ms("restart_grace", v->value);
+        } catch (const Error& e) {
+            throw Error(ErrorKind::config, v->from + ": " + e.what());
+        }
+    }
     return g;
 }
 

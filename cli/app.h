@@ -43,6 +43,10 @@ struct GlobalOptions {
     bool url_from_config = false;
     bool local = false;      // --url local: the user's private server (redis/local_server.h)
     bool fail_open = false;  // set from TBUCKET_FAIL_OPEN or the config files (run's --fail-open)
+    // TBUCKET_RESTART_GRACE or the config files' restart_grace: how long a
+    // semaphore created on a server that just started without an
+    // append-only file is held for holders re-asserting their leases.
+    int64_t restart_grace_ms = 12000;
     // Where each connection setting came from ("--url", "TBUCKET_URL", a
     // config file's "path:line", "default"), for `tbucket config`.
     std::map<std::string, std::string> from;

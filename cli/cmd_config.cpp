@@ -8,6 +8,7 @@
 #include "bucket/script.h"
 #include "config.h"
 #include "exit_codes.h"
+#include "util/parse.h"
 
 namespace tbucket::cli {
 namespace {
@@ -46,6 +47,7 @@ int show_config(Context& ctx) {
         {"key", g.key},
         {"sni", g.sni},
         {"insecure", g.insecure ? "true" : "false"},
+        {"restart_grace", format_exact_ms(g.restart_grace_ms)},
     };
     const Config& file = config();
     auto from = [&g](const char* key) {

@@ -44,6 +44,7 @@ int take(Context& ctx, const LeaseOptions& o) {
     WaitSpec wait = parse_wait(o.wait_option->count() > 0, o.wait, "--wait");
     // The holder is the script that asked: this process ends at once.
     LeaseSpec lease{new_lease_id(), ttl, lease_holder(getppid(), note_text(o.note)), true};
+    lease.restart_grace_ms = ctx.global.restart_grace_ms;
     MultiWaitResult r = take_target(ctx, target, wait, TakeMode::all, &lease);
     ctx.commit(r.result, &lease);
     const TakeResult& result = r.result.buckets.front();
@@ -56,7 +57,7 @@ int renew(Context& ctx, const LeaseOptions& o) {
     std::string id = parse_lease_id(o.id);
     int64_t ttl = parse_lease_ms("--ttl", o.ttl);
     RenewResult r = renew_lease(ctx.client(), name, id, ttl);
-    if (!r.held) {
+    if (!r.held()) {
         throw Error(
             ErrorKind::not_found,
             "lease " + id + " on '" + name + "' is not held (it ended, or never was): not renewed");

@@ -139,6 +139,7 @@ int prepare(Context& ctx, const RunOptions& o, Prepared& p) {
     p.wait = parse_wait(o.wait_option->count() > 0, o.wait, "--wait");
     p.open = fail_open(ctx, o);
     p.lease = lease_spec(o, ctx.named_a_list);
+    if (p.lease) p.lease->restart_grace_ms = ctx.global.restart_grace_ms;
     p.kill_after_ms = parse_exact_duration_ms("--kill-after", o.kill_after);
     if (o.command->empty()) throw Error(ErrorKind::usage, "run needs a command after --");
     Resolved found = resolve(o.command->front());
@@ -189,7 +190,8 @@ int run(Context& ctx, const RunOptions& o) {
         }
         if (!t.leased()) continue;
         held.push_back({t.state.name, lease->id, t.fence, t.taken, lease->ttl_ms,
-                        o.on_lost == "keep", p.kill_after_ms, t.asked_at});
+                        o.on_lost == "keep", p.kill_after_ms, t.asked_at, t.state.capacity,
+                        lease->holder});
     }
     if (!held.empty()) supervise(ctx, held, path, *o.command);
     exec(

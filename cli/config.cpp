@@ -91,8 +91,8 @@ void read_bucket(const std::string& path, const std::string& name, const toml::n
     into.buckets[name] = std::move(d);
 }
 
-const char* const string_keys[] = {"url",       "password_file", "prefix", "cacert",
-                                   "cacertdir", "cert",          "key",    "sni"};
+const char* const string_keys[] = {"url",  "password_file", "prefix", "cacert",       "cacertdir",
+                                   "cert", "key",           "sni",    "restart_grace"};
 const char* const flag_keys[] = {"fail_open", "tls", "insecure"};
 
 template <typename List>
@@ -152,7 +152,8 @@ void read_config_text(const std::string& text, const std::string& path, Config& 
         } else {
             bad(where(path, v), "unknown key '" + key +
                                     "' (known: url, password_file, prefix, fail_open, tls, "
-                                    "cacert, cacertdir, cert, key, sni, insecure, [buckets.NAME])");
+                                    "cacert, cacertdir, cert, key, sni, insecure, restart_grace, "
+                                    "[buckets.NAME])");
         }
     }
     into.files.push_back(path);

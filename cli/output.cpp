@@ -79,7 +79,8 @@ Json state_json(const State& s) {
                          {"put", number(c.put)},
                          {"waits_served", c.waits_served},
                          {"leases_expired", c.leases_expired},
-                         {"leases_lost", c.leases_lost}};
+                         {"leases_lost", c.leases_lost},
+                         {"data_losses", c.data_losses}};
     }
     return j;
 }
@@ -272,7 +273,11 @@ std::string denial_text(const TakeResult& r) {
     if (r.queued_ahead > 0) {
         why += ", " + plural(r.queued_ahead, "waiter") + " queued ahead (served first)";
     }
-    if (r.leases_held > 0 && r.next_lease_end_ms) {
+    if (r.grace_ms) {
+        why += "; held " + format_duration_ms(*r.grace_ms) +
+               " more for holders whose leases Redis may have lost (it started recently and "
+               "keeps no append-only file; see restart_grace): wait with --wait";
+    } else if (r.leases_held > 0 && r.next_lease_end_ms) {
         why += "; held by " + plural(r.leases_held, "lease") + ", the next ends in " +
                format_duration_ms(*r.next_lease_end_ms) +
                (r.next_holder == "-" ? " (a served waiter's)"

@@ -79,6 +79,10 @@ const Family families[] = {
     {"tbucket_leases_lost_total", "counter",
      "Renewals that found their lease ended: a holder that lost its slot.",
      [](const State& s) { return whole_counter(s, &Counters::leases_lost); }},
+    {"tbucket_data_losses_total", "counter",
+     "Leases their holders found lost with Redis's data (a restart without persistence, or a "
+     "failover), taken back or not.",
+     [](const State& s) { return whole_counter(s, &Counters::data_losses); }},
 };
 
 std::string labels(const State& s, bool with_node) {

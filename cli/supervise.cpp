@@ -20,6 +20,8 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "app.h"
 #include "bucket/lease.h"
@@ -137,6 +139,13 @@ class Renewer {
         return why_;
     }
 
+    // What the renewals found worth saying that is not a loss (a lease
+    // re-asserted after Redis lost its data), once each.
+    std::vector<std::string> take_notices() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return std::exchange(notices_, {});
+    }
+
     // Milliseconds until the holder must count the lease as lost (-1: it
     // is, or never will be by time). A renewal may block on I/O for longer
     // than the lease has left; the server ends the lease at least `ttl`
@@ -183,8 +192,20 @@ class Renewer {
             }
             try {
                 for (const Lease& l : leases_) {
-                    if (!renew_lease(client_, l.name, l.id, l.ttl_ms, renew_window_ms()).held)
+                    HeldLease mine{l.fence, l.tokens, l.capacity, l.holder};
+                    RenewResult r = renew_lease(client_, l.name, l.id, l.ttl_ms, renew_window_ms(),
+                                                l.fence > 0 ? &mine : nullptr);
+                    if (r.outcome == RenewOutcome::ended)
                         return lost("it had ended: not renewed in time, or the bucket was reset");
+                    if (r.outcome == RenewOutcome::taken) {
+                        return lost(lost_data +
+                                    ", and its slot was taken before this holder could take it "
+                                    "back");
+                    }
+                    if (r.outcome == RenewOutcome::reasserted) {
+                        notice(lost_data + "; the lease on '" + l.name +
+                               "' was taken back with its fence " + std::to_string(l.fence));
+                    }
                 }
                 renewed_at = asked_at;
                 renewed(asked_at);
@@ -198,6 +219,19 @@ class Renewer {
                 why_ = e.what();
             }
         }
+    }
+
+    static inline const std::string lost_data =
+        "Redis lost its data (a restart without persistence, or a failover)";
+
+    void notice(std::string what) {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            notices_.push_back(std::move(what));
+        }
+        char byte = 2;
+        ssize_t ignored = write(lost_fd_, &byte, 1);
+        (void)ignored;
     }
 
     void lost(const std::string& why) {
@@ -225,6 +259,7 @@ class Renewer {
     Clock::time_point held_until_ =
         first_asked(leases_) + std::chrono::milliseconds(lease_.ttl_ms - margin_ms());
     std::string why_;
+    std::vector<std::string> notices_;
     std::thread thread_;
 };
 
@@ -330,29 +365,33 @@ void supervise(Context& ctx, const std::vector<Lease>& leases, const std::string
     sigprocmask(SIG_UNBLOCK, &set, nullptr);
     int status = 0;
     bool child_ended = false;
-    std::optional<Clock::time_point> kill_at;  // SIGKILL the tree then (a lost lease)
+    // SIGKILL the tree then (a lost lease); time_point::max(): not due.
+    Clock::time_point kill_at = Clock::time_point::max();
     for (;;) {
         pollfd fds[2] = {{signal_fd, POLLIN, 0}, {lost_pipe[0], POLLIN, 0}};
         int wait_ms = renewer.poll_ms();
-        if (kill_at) {
+        if (kill_at != Clock::time_point::max()) {
             auto left =
-                std::chrono::duration_cast<std::chrono::milliseconds>(*kill_at - Clock::now());
+                std::chrono::duration_cast<std::chrono::milliseconds>(kill_at - Clock::now());
             int until_kill = static_cast<int>(std::max<int64_t>(0, left.count()));
             wait_ms = wait_ms < 0 ? until_kill : std::min(wait_ms, until_kill);
         }
         int woke = poll(fds, 2, wait_ms);
         if (woke < 0) continue;
-        if (kill_at && Clock::now() >= *kill_at) {
+        if (kill_at != Clock::time_point::max() && Clock::now() >= kill_at) {
             ctx.out.warning("the command's processes did not end within " +
                             format_exact_ms(lease.kill_after_ms) + " of SIGTERM; sending SIGKILL");
             signal_tree(SIGKILL);
-            kill_at.reset();
+            kill_at = Clock::time_point::max();
         }
         if (woke == 0) renewer.check_held();  // writes to lost_pipe: seen on the next turn
+        bool lost = false;
         if (fds[1].revents) {
             char byte;
-            while (read(lost_pipe[0], &byte, 1) == 1) {
-            }
+            while (read(lost_pipe[0], &byte, 1) == 1) lost = lost || byte == 1;
+            for (const std::string& notice : renewer.take_notices()) ctx.out.warning(notice);
+        }
+        if (lost) {
             std::string what =
                 "the lease on '" + names_of(leases) + "' is lost (" + renewer.why_lost() + ")";
             if (lease.keep_on_lost) {

@@ -24,6 +24,9 @@ struct Lease {
     // When the take that made (or claimed) it was asked: it runs from no
     // earlier than then on the server.
     std::chrono::steady_clock::time_point asked_at = std::chrono::steady_clock::now();
+    // What a renewal needs to write the lease back when Redis lost it.
+    int64_t capacity = 0;
+    std::string holder;
 };
 
 // Forks and runs the command at `path` with TBUCKET_LEASE and TBUCKET_FENCE

@@ -118,7 +118,8 @@ bool create_defined(Context& ctx, const Target& target) {
     for (const NamedCount& c : target.list) {
         std::optional<Settings> defined = config().settings_of(c.name);
         if (!defined) continue;
-        CreateResult made = ctx.client().create(c.name, *defined, std::nullopt, CreateMode::ensure);
+        CreateResult made = ctx.client().create(c.name, *defined, std::nullopt, CreateMode::ensure,
+                                                ctx.global.restart_grace_ms);
         any = any || made.outcome == CreateOutcome::created;
     }
     return any;

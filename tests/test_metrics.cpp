@@ -36,7 +36,8 @@ TEST_CASE_METHOD(Fresh, "a new bucket's counters are all zero", "[metrics]") {
                                 {"put", 0},
                                 {"waits_served", 0},
                                 {"leases_expired", 0},
-                                {"leases_lost", 0}});
+                                {"leases_lost", 0},
+                                {"data_losses", 0}});
 }
 
 TEST_CASE_METHOD(Fresh,

@@ -88,7 +88,8 @@ TEST_CASE("prometheus text is well-formed and has each figure once per bucket", 
     CHECK(s.at(R"(tbucket_put_tokens_total{bucket="api"})") == 1.5);
     CHECK(s.at(R"(tbucket_waits_served_total{bucket="api"})") == 2);
     CHECK(s.at(R"(tbucket_leases_expired_total{bucket="api"})") == 0);
-    CHECK(s.size() == 24);  // 4 gauges x 2, rate and waiters x 1, 7 counters x 2
+    CHECK(s.at(R"(tbucket_data_losses_total{bucket="api"})") == 0);
+    CHECK(s.size() == 26);  // 4 gauges x 2, rate and waiters x 1, 8 counters x 2
 }
 
 TEST_CASE("prometheus label values escape backslash, quote and newline", "[prometheus]") {

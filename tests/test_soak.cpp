@@ -105,9 +105,8 @@ TEST_CASE(
     auto chance = [&](double p) { return std::uniform_real_distribution<double>(0, 1)(rng) < p; };
     auto pick = [&](int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng); };
 
-    char pattern[] = "/tmp/tbucket-soak-XXXXXX";
-    REQUIRE(mkdtemp(pattern) != nullptr);
-    const std::string dir = pattern;
+    const tbucket::test::TempDir temp("soak");
+    const std::string dir = temp.path;
     const std::string script = dir + "/hold.sh";
     std::ofstream(script) << hold_script;
     chmod(script.c_str(), 0755);

@@ -154,6 +154,7 @@ void parse_counters(const redisReply& reply, State& state) {
     state.counters = Counters{whole(9), whole(10), whole(11), count_at(reply, 12), whole(13), 0, 0};
     if (reply.elements > 14) state.counters->leases_expired = whole(14);
     if (reply.elements > 15) state.counters->leases_lost = whole(15);
+    if (reply.elements > 16) state.counters->data_losses = whole(16);
 }
 
 Client::Client(ConnectionOptions options, std::string prefix)
@@ -225,12 +226,14 @@ Reply Client::run_change_many(const Script& script, const std::vector<std::strin
 }
 
 CreateResult Client::create(const std::string& name, const Settings& settings,
-                            std::optional<int64_t> tokens, CreateMode mode) {
+                            std::optional<int64_t> tokens, CreateMode mode,
+                            int64_t restart_grace_ms) {
     std::vector<std::string> args = settings_args(settings);
     args.push_back(tokens ? std::to_string(*tokens) : "");
     args.emplace_back(mode == CreateMode::update    ? "update"
                       : mode == CreateMode::replace ? "replace"
                                                     : "");
+    if (restart_grace_ms > 0) args.push_back(std::to_string(restart_grace_ms));
     std::string node;
     Reply answer = run_change(scripts::create_script, name, std::move(args), node, true);
     const redisReply& reply = checked(answer, name, &settings);
@@ -269,6 +272,7 @@ std::vector<std::string> take_args(int64_t n, TakeMode mode,
         args.push_back(std::to_string(lease->ttl_ms));
         args.push_back(lease->holder);
         args.emplace_back(lease->required ? "l" : "a");
+        if (lease->restart_grace_ms > 0) args.push_back(std::to_string(lease->restart_grace_ms));
     }
     return args;
 }
@@ -301,6 +305,7 @@ TakeResult read_take(const redisReply& reply, std::string node, const std::strin
         result.leases_held = integer_at(reply, 12);
         result.next_holder = string_at(reply, 13);
     }
+    if (reply.elements > 14) result.grace_ms = integer_at(reply, 14);
     double wanted = mode == TakeMode::partial ? 1.0 : static_cast<double>(n);
     result.retry_after_ms = result.ok() ? 0 : result.state.ms_until(wanted);
     if (!result.ok() && result.queued_ahead > 0 && result.state.window) {
@@ -322,6 +327,10 @@ TakeResult read_take(const redisReply& reply, std::string node, const std::strin
         result.retry_after_ms = ms <= static_cast<double>(max_duration_ms)
                                     ? std::optional<int64_t>(static_cast<int64_t>(ms))
                                     : std::nullopt;
+    }
+    // Held for holders re-asserting after a loss: nothing before its end.
+    if (!result.ok() && result.grace_ms) {
+        result.retry_after_ms = std::max(*result.grace_ms, result.retry_after_ms.value_or(0));
     }
     return result;
 }

@@ -28,8 +28,12 @@ class Client {
     // Seed nodes tried in order; cluster redirects followed (see cluster.h).
     Client(std::vector<ConnectionOptions> seeds, std::string prefix);
 
+    // `restart_grace_ms`: a semaphore created on a server that started less
+    // than this long ago without an append-only file grants nothing but
+    // re-asserted leases until then (LeaseSpec::restart_grace_ms).
     CreateResult create(const std::string& name, const Settings& settings,
-                        std::optional<int64_t> tokens, CreateMode mode);
+                        std::optional<int64_t> tokens, CreateMode mode,
+                        int64_t restart_grace_ms = 0);
     // `create_with`: settings to create a missing bucket with (inline create).
     TakeResult take(const std::string& name, int64_t n, TakeMode mode,
                     const std::optional<Settings>& create_with, const LeaseSpec* lease = nullptr);

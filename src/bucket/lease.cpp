@@ -112,14 +112,23 @@ std::string lease_holder(long pid, const std::string& note) {
 }
 
 RenewResult renew_lease(Client& client, const std::string& name, const std::string& id,
-                        int64_t ttl_ms, std::optional<int64_t> window_ms) {
+                        int64_t ttl_ms, std::optional<int64_t> window_ms, const HeldLease* mine) {
     std::string node;
-    Reply answer = client.run_change(scripts::lease_renew_script, name,
-                                     {id, std::to_string(ttl_ms)}, node, false, window_ms);
+    std::vector<std::string> args{id, std::to_string(ttl_ms)};
+    if (mine) {
+        args.insert(args.end(), {std::to_string(mine->fence), std::to_string(mine->tokens),
+                                 std::to_string(mine->capacity), mine->holder});
+    }
+    // Indexed: a bucket re-created by a re-assert is listed.
+    Reply answer = client.run_change(scripts::lease_renew_script, name, std::move(args), node,
+                                     mine != nullptr, window_ms);
     const redisReply& reply = checked(answer, name);
     RenewResult result;
     result.state = answered_state(reply, name, std::move(node));
-    result.held = string_at(reply, 7) == "renewed";
+    std::string outcome = string_at(reply, 7);
+    if (outcome == "renewed") result.outcome = RenewOutcome::renewed;
+    if (outcome == "reasserted") result.outcome = RenewOutcome::reasserted;
+    if (outcome == "taken") result.outcome = RenewOutcome::taken;
     return result;
 }
 

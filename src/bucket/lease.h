@@ -23,9 +23,28 @@ bool valid_lease_id(std::string_view id);
 // word, the note percent-encoded (the scripts take no spaces).
 std::string lease_holder(long pid, const std::string& note = "");
 
+// What a renewal found: its lease held, or ended (or never was: not
+// revived); or lost with Redis's data (a restart without persistence, a
+// failover that lost writes) and written back, or lost with the data and
+// its slot taken meanwhile.
+enum class RenewOutcome { renewed, ended, reasserted, taken };
+
 struct RenewResult {
     State state;
-    bool held = false;  // false: the lease had ended (or never was); not revived
+    RenewOutcome outcome = RenewOutcome::ended;
+    bool held() const {
+        return outcome == RenewOutcome::renewed || outcome == RenewOutcome::reasserted;
+    }
+};
+
+// What the holder of a lease knows of it, so that a renewal can write it
+// back when Redis lost it: its fence and tokens, the bucket's capacity, and
+// its holder text (lease_holder()).
+struct HeldLease {
+    int64_t fence = 0;
+    int64_t tokens = 0;
+    int64_t capacity = 0;
+    std::string holder;
 };
 
 enum class ReleaseOutcome { released, already, expired, unknown };
@@ -55,8 +74,11 @@ struct LeaseList {
 
 // A renewal whose reply is lost is asked again for `window_ms` (default:
 // the client's retry window); a holder keeps it within its lease's third.
+// With `mine`, a lease Redis lost is re-asserted (lease_renew.lua); a
+// deleted bucket is Error not_found either way.
 RenewResult renew_lease(Client& client, const std::string& name, const std::string& id,
-                        int64_t ttl_ms, std::optional<int64_t> window_ms = std::nullopt);
+                        int64_t ttl_ms, std::optional<int64_t> window_ms = std::nullopt,
+                        const HeldLease* mine = nullptr);
 ReleaseResult release_lease(Client& client, const std::string& name, const std::string& id);
 LeaseList list_leases(Client& client, const std::string& name);
 

@@ -40,6 +40,7 @@ struct Counters {
     int64_t waits_served = 0;    // grants to waiters
     int64_t leases_expired = 0;  // leases that ended because no one renewed them
     int64_t leases_lost = 0;     // renewals that found their lease ended
+    int64_t data_losses = 0;     // leases their holders found lost with Redis's data
 };
 
 // A bucket as read at server_time_us (refill applied).
@@ -89,6 +90,9 @@ struct TakeResult {
     // ("host pid"; "-": a served waiter's) of the one that ends first.
     int64_t leases_held = 0;
     std::string next_holder;
+    // Denied because the bucket is held for holders re-asserting their
+    // leases after Redis lost its data: ms left of that grace.
+    std::optional<int64_t> grace_ms;
     // When the request that got this answer was first asked: a lease it
     // made (or claimed) runs on the server from no earlier than then.
     std::chrono::steady_clock::time_point asked_at{};
@@ -103,6 +107,10 @@ struct LeaseSpec {
     int64_t ttl_ms = 0;
     std::string holder;  // "<host> <pid>", shown by lease list
     bool required = true;
+    // A semaphore this take creates on a server that started less than this
+    // long ago without an append-only file grants nothing but re-asserted
+    // leases until then (docs/DESIGN.md, "Telling a loss from a delete").
+    int64_t restart_grace_ms = 0;
 };
 
 struct PutResult {

@@ -23,6 +23,8 @@ std::vector<std::string> one_args(const NamedCount& c, const Ticket& t, LineOp o
         args.push_back(std::to_string(t.lease->ttl_ms));
         args.push_back(t.lease->holder);
         args.emplace_back(t.lease->required ? "l" : "a");
+        if (t.lease->restart_grace_ms > 0)
+            args.push_back(std::to_string(t.lease->restart_grace_ms));
     }
     return args;
 }

@@ -66,7 +66,7 @@ test('give_back never fills the room of tokens still leased, nor passes a forced
 end)
 
 test('hold counts the tokens and hands out fences that only grow', function()
-    local b = {c = 3, t = 3, l = 0, f = 0}
+    local b = {c = 3, t = 3, l = 0, f = 0, key = K}
     local now = 5000 * second
     local first = hold(b, string.rep('a', 24), 1, 1000, 'host 1', now)
     local second_fence = hold(b, string.rep('b', 24), 1, 1000, 'host 2', now)
@@ -77,6 +77,10 @@ test('hold counts the tokens and hands out fences that only grow', function()
     eq(b.new_leases[1][2], 5000 * 1000 + 1000, 'ends at now + ttl, in ms')
     b.f = now + 10
     eq(hold(b, string.rep('c', 24), 1, 1000, 'host 3', now), now + 11, 'above the last fence, whatever the clock')
+    -- A bucket's first fence starts above the name's floor (kept across a delete).
+    redis.call('HSET', K .. ':m', 'f', tostring(now + 500))
+    local again = {c = 3, t = 3, l = 0, f = 0, key = K}
+    eq(hold(again, string.rep('d', 24), 1, 1000, 'host 4', now), now + 501, 'above the floor of <key>:m')
 end)
 
 test('reclaim gives back the tokens of leases that ended, and only those', function()

@@ -36,6 +36,13 @@
 --       waiter that never claimed it is not counted
 --   nx  leases found lost by their holder: a renewal that found the lease
 --       ended (best effort, as nd)
+--   nl  leases found lost with Redis's data (a restart without persistence,
+--       or a failover that lost writes) by their holder's renewal, whether
+--       it re-asserted them or found its slot taken
+--   g   grace after a loss, server time in ms (absent: none): until then
+--       the bucket grants nothing but re-asserted leases, so that every
+--       live holder gets its slot back before a newcomer (lease_renew,
+--       restart_grace)
 -- A repeat of a request (same id) returns its first answer and counts nothing.
 -- Grants and puts are written with the level (tally_grant); a denial is
 -- counted best effort (tally_denial).
@@ -60,8 +67,18 @@
 --   <key>:z          string, a window zone's offsets: "<zone> <until s>
 --                    <from s>:<offset s>...", written by the client (zone.lua)
 --                    when a script answers TBZONE; expires at <until>
---   <key>:rel:<id>   string, a released lease's tombstone (1 hour): releasing
---                    it again is harmless, not "unknown"
+--   <key>:rel:<id>   string, an ended lease's tombstone (1 hour): "1"
+--                    released (releasing it again is harmless, not
+--                    "unknown"), "e" ended by expiry; a renewal that finds
+--                    neither its lease nor this knows Redis lost it
+--   <key>:m          hash, the name's memory, never removed by delete and
+--                    kept two days after its last write (NAME_MEMORY_MS):
+--                    f, the highest fence handed out
+--                    (fences keep growing across delete and create); d,
+--                    server ms of the last delete, reset or replace that
+--                    dropped leases. A restart without persistence loses
+--                    it with the rest, which is how a holder tells a loss
+--                    from a delete (docs/DESIGN.md)
 -- The level t counts free tokens only: t + l never passes c (a put does not
 -- fill the room of leased tokens; they come back by themselves).
 --   q   waiters' tickets queued (absent: 0)
@@ -133,6 +150,11 @@
 
 local MAX = 9007199254740991
 
+-- How long <key>:m outlives its last write: two days, more than the longest
+-- lease (1 d), after which every fence from the server's microsecond clock
+-- is above it anyway (unless the clock stepped back that far).
+local NAME_MEMORY_MS = 172800000
+
 local function fail(kind, message)
     error(redis.error_reply(kind .. ' ' .. message))
 end
@@ -192,7 +214,7 @@ end
 
 -- The bucket at key, or nil when there is no key. Anything else is TBDATA.
 local function load(key)
-    local v = redis.pcall('HMGET', key, 'c', 't', 'ts', 'r', 'p', 'x', 'l', 'f', 'q', 'qn', 'ng', 'nt', 'np', 'nw', 'nd', 'w', 'z', 'we', 'ne', 'nx')
+    local v = redis.pcall('HMGET', key, 'c', 't', 'ts', 'r', 'p', 'x', 'l', 'f', 'q', 'qn', 'ng', 'nt', 'np', 'nw', 'nd', 'w', 'z', 'we', 'ne', 'nx', 'g', 'nl')
     if v.err then
         -- Only a key of another type is "not a bucket"; an ACL refusal is passed on.
         if string.sub(v.err, 1, 9) ~= 'WRONGTYPE' then error(v) end
@@ -209,7 +231,7 @@ local function load(key)
     -- fields as stored (b.v) are for info, which shows the denials (nd)
     -- too: read in the same HMGET, passed on unformatted.
     b.ng, b.nt, b.np, b.nw, b.v = tonumber(v[11]) or 0, tonumber(v[12]) or 0, tonumber(v[13]) or 0, tonumber(v[14]) or 0, v
-    b.ne = tonumber(v[19]) or 0
+    b.ne, b.nl, b.g, b.key = tonumber(v[19]) or 0, tonumber(v[22]) or 0, tonumber(v[21]), key
     if not b.c or b.c < 1 or b.c > MAX or b.c % 1 ~= 0 then bad_key(key, 'has a bad capacity') end
     if not b.t or b.t ~= b.t or b.t < 0 or b.t > MAX then bad_key(key, 'has a bad level') end
     if not b.ts or b.ts ~= b.ts or b.ts < 0 or b.ts > MAX then bad_key(key, 'has a bad timestamp') end
@@ -342,6 +364,10 @@ end
 -- asks save() to store the new end with the next change.
 local function refill(b, now)
     if b.ts > now then b.ts, b.stepped = now, true end
+    if b.g and b.g * 1000 > now then
+        -- Held for holders that re-assert: waiters wake at its end.
+        b.graced, b.held, b.stale_in = true, true, b.g - math.floor(now / 1000) + 1
+    end
     if b.w and (not b.we or now >= b.we * 1000) then
         local ms = math.floor(now / 1000)
         if b.we then b.t = math.max(b.t, b.c - b.l) end
@@ -364,9 +390,23 @@ end
 -- written; a window one in its first window.
 local function fresh(key, s, t, now)
     local b = {c = s.c, t = t or s.c, ts = now, r = s.r, p = s.p, x = s.x, cs = s.cs, rs = s.rs, ps = s.ps, xs = s.xs,
-        w = s.w, z = s.z, key = key, l = 0, f = 0, q = 0, qn = 0, ng = 0, nt = 0, np = 0, nw = 0, ne = 0}
+        w = s.w, z = s.z, key = key, l = 0, f = 0, q = 0, qn = 0, ng = 0, nt = 0, np = 0, nw = 0, ne = 0, nl = 0}
     if b.w then b.we = window_end(b, math.floor(now / 1000)) end
     return b
+end
+
+-- A semaphore created now, on a server that started less than `grace` ms
+-- ago and keeps no append-only file, may be one whose data a restart lost:
+-- it grants nothing but re-asserted leases until `grace` after the start
+-- (the g field), so that live holders from before get their slots back
+-- first. Costs two INFO calls, on this path only.
+local function restart_grace(b, grace, ms)
+    if grace <= 0 or b.r or b.w then return end
+    local up = tonumber(string.match(redis.call('INFO', 'server'), 'uptime_in_seconds:(%d+)'))
+    if not up or up * 1000 >= grace then return end
+    if string.match(redis.call('INFO', 'persistence'), 'aof_enabled:1') then return end
+    b.g = ms - up * 1000 + grace
+    b.graced, b.held, b.stale_in = true, true, b.g - ms + 1
 end
 
 -- Writes every field of b, replacing whatever the key held.
@@ -382,6 +422,7 @@ local function write_all(key, b, t_text, ts_text)
     if b.z then redis.call('HSET', key, 'z', b.z) end
     if b.l > 0 then redis.call('HSET', key, 'l', num(b.l)) end
     if b.f > 0 then redis.call('HSET', key, 'f', num(b.f)) end
+    if b.g then redis.call('HSET', key, 'g', num(b.g)) end
     if b.q > 0 then redis.call('HSET', key, 'q', num(b.q), 'qn', num(b.qn)) end
 end
 
@@ -472,7 +513,11 @@ local function reclaim(key, b, now)
     for i = 1, #ended do
         local n, fence = string.match(records[i] or '', '^(%d+) (%d+)')
         give_back(b, tonumber(n) or 0)
-        if fence and fence ~= '0' then b.ne, b.counted = (b.ne or 0) + 1, true end
+        if fence and fence ~= '0' then
+            b.ne, b.counted = (b.ne or 0) + 1, true
+            b.expired = b.expired or {}
+            table.insert(b.expired, ended[i])
+        end
     end
     if b.l == 0 then b.drop_leases = true end
     b.ended, b.ended_set = ended, {}
@@ -499,6 +544,8 @@ end
 local function hold(b, id, n, ttl, holder, now)
     local ms = math.floor(now / 1000)
     b.l = b.l + n
+    -- A bucket's first fence starts above the name's floor (<key>:m).
+    if b.f == 0 then b.f = tonumber(redis.call('HGET', b.key .. ':m', 'f')) or 0 end
     b.f = math.max(b.f + 1, now)
     b.leases_changed = true
     b.new_leases = b.new_leases or {}
@@ -678,6 +725,7 @@ local list_grace_ms = 5000
 -- when someone looks after it ends, which the first waiter must then do.
 
 local function serve_queue(key, b, now, self, wake)
+    if b.graced then return nil end  -- waiters wait out a grace (refill)
     local ms, from, batch, mine = math.floor(now / 1000), 0, 2, nil
     -- Tickets passed over that stay queued (they ask for more than the
     -- capacity): counted, so that the queue's count stays theirs.
@@ -835,12 +883,29 @@ local function expire(key, b, ms)
     end
 end
 
+-- Leases dropped on purpose (delete, reset, create --replace): the name's
+-- memory says when, so that their holders are told so, not that Redis lost
+-- them; and keeps the fence floor.
+local function mark_dropped(key, b, now_text)
+    local ms = string.sub(now_text, 1, -4)
+    if b.f > 0 then
+        redis.call('HSET', key .. ':m', 'f', num(b.f), 'd', ms)
+    else
+        redis.call('HSET', key .. ':m', 'd', ms)
+    end
+    redis.call('PEXPIRE', key .. ':m', NAME_MEMORY_MS)
+end
+
 -- Writes level and time, or the whole bucket when it is new; then the idle
 -- expiry restarts, as on every use. Lease records follow the bucket.
 local function save(key, b, t_text, now_text, created, changed)
     local counts = {}
     if b.counted then
         counts = {'ng', num(b.ng), 'nt', num(b.nt), 'np', num(b.np), 'nw', num(b.nw), 'ne', num(b.ne)}
+        if b.nl > 0 then
+            table.insert(counts, 'nl')
+            table.insert(counts, num(b.nl))
+        end
     end
     if created then
         write_all(key, b, t_text, now_text)
@@ -851,6 +916,10 @@ local function save(key, b, t_text, now_text, created, changed)
         if b.leases_changed then
             -- Appended: the counters (fields 5..12) must not be overwritten.
             for _, v in ipairs({'l', num(b.l), 'f', num(b.f)}) do table.insert(fields, v) end
+        end
+        if b.grace_changed then
+            table.insert(fields, 'g')
+            table.insert(fields, num(b.g))
         end
         if b.window_moved then
             table.insert(fields, 'we')
@@ -874,6 +943,12 @@ local function save(key, b, t_text, now_text, created, changed)
         redis.call('ZADD', key .. ':lexp', l[2], l[1])
         redis.call('HSET', key .. ':leases', l[1], l[3])
     end
+    if b.new_leases then
+        redis.call('HSET', key .. ':m', 'f', num(b.f))
+        redis.call('PEXPIRE', key .. ':m', NAME_MEMORY_MS)
+    end
+    if b.dropped then mark_dropped(key, b, now_text) end
+    for _, id in ipairs(b.expired or {}) do redis.call('SET', key .. ':rel:' .. id, 'e', 'PX', 3600000) end
     if b.renew_claim then redis.call('ZADD', key .. ':lexp', 'XX', b.renew_claim[2], b.renew_claim[1]) end
     save_queue(key, b)
     if b.claimed then redis.call('DEL', b.claimed) end

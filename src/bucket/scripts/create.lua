@@ -6,6 +6,8 @@
 -- ARGV[7] '' (same settings or nothing), 'update' (keep level and leases,
 --         the level clamped to capacity less leased tokens) or 'replace'
 --         (a fresh bucket: leases dropped, fences keep growing)
+-- ARGV[8] optional: the restart grace in ms for a semaphore created here
+--         (restart_grace; '' or 0: none)
 -- Reply: state .. outcome ('existed', 'created', 'updated', 'replaced');
 --        a repeat of the request gets the first reply
 -- Errors: TBEXISTS <c> <r> <p> <x> (other settings), TBDATA, TBUSAGE
@@ -23,6 +25,7 @@ local b = load(key)
 local outcome = 'existed'
 if not b then
     b, outcome = fresh(key, s, level, now), 'created'
+    if ARGV[8] and ARGV[8] ~= '' then restart_grace(b, whole(ARGV[8], 'restart grace', 0), math.floor(now / 1000)) end
 elseif same(b, s) then
     refill(b, now)
     reclaim(key, b, now)
@@ -31,13 +34,14 @@ elseif mode == 'replace' then
     local old = b
     b, outcome = fresh(key, s, level, now), 'replaced'
     b.f, b.drop_leases, b.q, b.qn = old.f, old.l > 0, old.q, old.qn
+    if old.l > 0 then b.dropped = true end
 elseif mode == 'update' then
     refill(b, now)
     reclaim(key, b, now)
     local old = b
     b, outcome = fresh(key, s, math.min(b.t, math.max(0, s.c - b.l)), now), 'updated'
     b.l, b.f, b.ended, b.drop_leases, b.q, b.qn = old.l, old.f, old.ended, old.drop_leases, old.q, old.qn
-    b.ng, b.nt, b.np, b.nw, b.ne, b.counted = old.ng, old.nt, old.np, old.nw, old.ne, true
+    b.ng, b.nt, b.np, b.nw, b.ne, b.nl, b.counted = old.ng, old.nt, old.np, old.nw, old.ne, old.nl, true
 else
     disagree(b)
 end

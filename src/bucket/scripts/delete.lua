@@ -7,7 +7,7 @@
 -- Errors: TBNOTFOUND, TBDATA (a key that is not a bucket is not deleted)
 local again = first_answer()
 if again then return again end
-local now = clock()
+local now, now_text = clock()
 local b = load(key)
 if not b then fail('TBNOTFOUND', key) end
 refill(b, now)
@@ -23,5 +23,7 @@ if b.q > 0 then
     end
 end
 redis.call('DEL', key, key .. ':leases', key .. ':lexp', key .. ':q', key .. ':qt', key .. ':qw')
+-- The name's memory stays (fence floor; a holder is told "deleted").
+if b.f > 0 or b.l > 0 then mark_dropped(key, b, now_text) end
 index_remove(key)
 return reply

@@ -3,7 +3,8 @@
 -- Reply: state .. leased tokens, number of leases (leases whose time is up
 --        count as given back, though only the next change removes them),
 --        waiters queued, then the counters (see common; '' when not
---        counted yet): grants, denials, taken, put, waits served, leases expired, leases lost
+--        counted yet): grants, denials, taken, put, waits served, leases expired, leases lost,
+--        leases lost with Redis's data
 -- Errors: TBNOTFOUND, TBDATA
 local now = clock()
 local b = load(key)
@@ -20,4 +21,5 @@ reply[10], reply[11], reply[12], reply[13], reply[14] = v[11] or '', v[15] or ''
 -- Leases ended by expiry, those ending now too (stored by the next change).
 reply[15] = num(b.ne)
 reply[16] = v[20] or ''
+reply[17] = v[22] or ''
 return reply

@@ -28,8 +28,10 @@ if expiry and expiry > ms then
     outcome = 'released'
 elseif expiry then
     outcome = 'expired'
-elseif redis.call('EXISTS', tombstone) == 1 then
-    outcome = 'already'
+else
+    -- Its tombstone: released before ("1"), or ended by expiry ("e").
+    local ended = redis.call('GET', tombstone)
+    if ended == 'e' then outcome = 'expired' elseif ended then outcome = 'already' end
 end
 if b.q > 0 and b.leases_changed then serve_queue(key, b, now, nil, wake_for(b)) end
 local t_text = num(b.t)

@@ -16,7 +16,7 @@ if ARGV[2] ~= '' then t = whole(ARGV[2], '--tokens', 0) end
 if t > b.c then fail('TBUSAGE', '--tokens ' .. num(t) .. ' is above the capacity ' .. b.cs) end
 b.t = t
 if b.l > 0 then
-    b.l, b.leases_changed, b.drop_leases = 0, true, true
+    b.l, b.leases_changed, b.drop_leases, b.dropped = 0, true, true, true
 end
 if b.q > 0 then serve_queue(key, b, now, nil, wake_for(b)) end
 local t_text = num(b.t)

@@ -14,6 +14,8 @@
 --            long it lives without renewal (ms), its holder ("<host> <pid>"),
 --            and 'l' (a refilling bucket is TBUSAGE: leases are for buckets
 --            without refill) or 'a' (a refilling bucket is simply taken from)
+-- ARGV[12] optional, with a lease: the restart grace in ms for a semaphore
+--            created here (restart_grace; '' or 0: none)
 -- Waiters queued (see common) are served first; while any remain a take
 -- takes nothing (SPEC §10: no one takes what an earlier waiter is owed).
 -- Reply: state (see common) .. taken, then, when a lease is held or made
@@ -21,7 +23,9 @@
 --        (0: none), the new lease's fence (0: no lease made), waiters
 --        queued ahead, the tokens they ask for; then, for a one-shot
 --        denial with leases held, their number and the holder of the one
---        that ends first ("<host> <pid>", "-" for a served waiter's);
+--        that ends first ("<host> <pid>", "-" for a served waiter's),
+--        and while the bucket is held for holders re-asserting after a
+--        loss (the g field), the ms left of that grace;
 --        a repeat of the request gets the first reply
 -- Errors: TBNOTFOUND, TBEXISTS, TBIMPOSSIBLE (N above capacity), TBDATA, TBUSAGE
 local n = whole(ARGV[2], 'count', 1)
@@ -44,6 +48,9 @@ local now, now_text = clock()
 local b, created = load_or_fresh(key, 4, now)
 refill(b, now)
 reclaim(key, b, now)
+if created and lease and ARGV[12] and ARGV[12] ~= '' then
+    restart_grace(b, whole(ARGV[12], 'restart grace', 0), math.floor(now / 1000))
+end
 if lease and (b.r or b.w) then
     if kind == 'l' then
         fail('TBREFILLS', refill_text(b) .. ' ' .. (b.ps or '0'))
@@ -66,15 +73,16 @@ local reply = state(b, t_text, now)
 reply[7] = taken
 -- The rest only when there is something to say: the common take's reply
 -- stays as short as before leases and queues.
-if b.l > 0 or b.q > 0 or fence > 0 then
+if b.l > 0 or b.q > 0 or fence > 0 or b.graced then
     reply[8] = num(b.l)
     reply[9] = next_expiry_ms(key, b, now)
     reply[10] = fence
     reply[11] = b.q
     reply[12] = num(b.qn)
     -- A one-shot denial on a semaphore names who holds it.
-    if taken == 0 and b.l > 0 and not waiting and mode ~= 'check' then
+    if taken == 0 and (b.l > 0 or b.graced) and not waiting and mode ~= 'check' then
         reply[13], reply[14] = holders(key, b, now)
+        if b.graced then reply[15] = b.g - math.floor(now / 1000) end
     end
 end
 if changed then begin_change(key, reply, event(b, t_text, now_text)) end

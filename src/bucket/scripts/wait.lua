@@ -15,6 +15,8 @@
 --         missing ('' capacity: do not create)
 -- ARGV[11..13] optional, a lease: ttl ms, holder "<host> <pid>", 'l' or 'a'
 --         (see take)
+-- ARGV[14] optional, with a lease: the restart grace in ms for a semaphore
+--         created here (see take)
 -- Reply: state .. taken, leased tokens, ms until the next lease ends,
 --        fence (0: no lease), place in line (0: first; -1: not queued;
 --        for 'leave', the place it had),
@@ -68,6 +70,7 @@ if lease and (b.r or b.w) then
 end
 if op == 'enter' and n > b.c and (b.r or b.w) and b.t < n then fail('TBIMPOSSIBLE', b.cs) end
 local ms = math.floor(now / 1000)
+if created and lease and ARGV[14] and ARGV[14] ~= '' then restart_grace(b, whole(ARGV[14], 'restart grace', 0), ms) end
 local record = num(n) .. ' ' .. (patience > 0 and ms + patience or 0) .. ' ' .. (lease and ttl or 0)
 if lease then record = record .. ' ' .. ARGV[12] end
 local queued = b.q > 0 and tonumber(redis.call('ZSCORE', key .. ':q', ticket))

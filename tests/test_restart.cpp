@@ -1,0 +1,147 @@
+// SPEC §16, a loss told from a delete: each case starts its own
+// redis-server without persistence, so that a SIGKILL and a start on the
+// same port is a restart that loses every key; a lease lost in a failover
+// is its records removed by hand, as the promoted replica would lack them.
+
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "support/e2e.h"
+
+using nlohmann::json;
+using tbucket::test::Child;
+using tbucket::test::describe;
+using tbucket::test::eventually;
+using tbucket::test::RedisServer;
+using tbucket::test::RunResult;
+using tbucket::test::tb;
+using tbucket::test::tb_argv;
+using tbucket::test::TempDir;
+using tbucket::test::with_env;
+
+namespace {
+
+json info(const RedisServer& server, const std::string& name) {
+    RunResult r = tb(server.url(), {"--json", "info", name});
+    return r.code == 0 ? json::parse(r.out) : json();
+}
+
+// A holder of `name` (capacity 1, a 3 s lease: renewed every second) whose
+// command runs until the file `go` exists, and prints its fence.
+std::unique_ptr<Child> holder(const RedisServer& server, const std::string& name,
+                              const std::string& go) {
+    return std::make_unique<Child>(tb_argv(
+        server.url(), {"run", name, "--capacity", "1", "--lease", "3s", "--", "sh", "-c",
+                       "echo $TBUCKET_FENCE; while [ ! -e " + go + " ]; do sleep 0.05; done"}));
+}
+
+}  // namespace
+
+TEST_CASE("a restart that loses the data: the holder takes its lease back, a newcomer waits",
+          "[restart]") {
+    RedisServer server;
+    TempDir temp("restart");
+    const std::string go = temp.path + "/go";
+    auto h = holder(server, "deploys", go);
+    REQUIRE(eventually([&] { return info(server, "deploys")["leased"] == 1; }, 60));
+    server.stop();  // SIGKILL: every key is gone
+    server.start();
+    // Whether it comes before the holder's renewal (it creates the bucket,
+    // on a server younger than its grace) or after (the holder took its
+    // lease back, with a grace for the bucket's other holders), a newcomer
+    // is held, and says why.
+    RunResult newcomer = tb(server.url(), {"run", "deploys", "--capacity", "1", "--", "true"},
+                            with_env({{"TBUCKET_RESTART_GRACE", "60s"}}));
+    INFO(describe(newcomer));
+    CHECK(newcomer.code == 75);
+    CHECK(newcomer.err.find("held") != std::string::npos);
+    CHECK(newcomer.err.find("restart_grace") != std::string::npos);
+    REQUIRE(eventually(
+        [&] {
+            json s = info(server, "deploys");
+            return s["leased"] == 1 && s["counters"]["data_losses"] == 1;
+        },
+        60));
+    CHECK(h->wait_for_output("taken back", 30));
+    { std::ofstream(go) << ""; }
+    RunResult done = h->wait();
+    INFO(describe(done));
+    CHECK(done.code == 0);  // the command was never stopped
+    CHECK(done.err.find("Redis lost its data (a restart without persistence, or a failover)") !=
+          std::string::npos);
+    CHECK(done.err.find("the lease on 'deploys' was taken back with its fence " +
+                        done.out.substr(0, done.out.find('\n'))) != std::string::npos);
+    json s = info(server, "deploys");
+    CHECK(s["leased"] == 0);
+    CHECK(s["tokens"] == 1);
+    CHECK(s["counters"]["leases_lost"] == 0);
+    // The re-created bucket is listed.
+    CHECK(tb(server.url(), {"list"}).out.find("deploys") != std::string::npos);
+}
+
+TEST_CASE("a lease lost in a failover is taken back when there is room, and ends when there is not",
+          "[restart]") {
+    RedisServer server;
+    TempDir temp("restart");
+    const std::string key = "tbucket:{sem}";
+    SECTION("room: taken back") {
+        const std::string go = temp.path + "/go";
+        auto h = holder(server, "sem", go);
+        REQUIRE(eventually([&] { return info(server, "sem")["leased"] == 1; }, 60));
+        // The promoted replica lacks the grant: no record, the token free.
+        server.command({"DEL", key + ":leases", key + ":lexp"});
+        server.command({"HSET", key, "l", "0", "t", "1"});
+        REQUIRE(
+            eventually([&] { return info(server, "sem")["counters"]["data_losses"] == 1; }, 60));
+        CHECK(info(server, "sem")["leased"] == 1);
+        { std::ofstream(go) << ""; }
+        RunResult done = h->wait();
+        INFO(describe(done));
+        CHECK(done.code == 0);
+        CHECK(done.err.find("taken back") != std::string::npos);
+        CHECK(info(server, "sem")["tokens"] == 1);
+    }
+    SECTION("no room: the holder says so and ends its command") {
+        auto h = holder(server, "sem", temp.path + "/never");
+        REQUIRE(eventually([&] { return info(server, "sem")["leased"] == 1; }, 60));
+        // The replica lacks the grant, and someone took the token since.
+        server.command({"DEL", key + ":leases", key + ":lexp"});
+        server.command({"HSET", key, "l", "0", "t", "0"});
+        RunResult done = h->wait();
+        INFO(describe(done));
+        CHECK(done.code == 143);  // its command got SIGTERM
+        CHECK(done.err.find("Redis lost its data (a restart without persistence, or a failover), "
+                            "and its slot was taken") != std::string::npos);
+        json s = info(server, "sem");
+        CHECK(s["counters"]["data_losses"] == 1);
+        CHECK(s["counters"]["leases_lost"] == 1);
+        CHECK(s["leased"] == 0);
+    }
+}
+
+TEST_CASE("a delete is still a delete to its holder, and fences keep growing across it",
+          "[restart]") {
+    RedisServer server;
+    TempDir temp("restart");
+    auto h = holder(server, "gone", temp.path + "/never");
+    REQUIRE(eventually([&] { return info(server, "gone")["leased"] == 1; }, 60));
+    REQUIRE(tb(server.url(), {"delete", "gone"}).code == 0);
+    RunResult done = h->wait();
+    INFO(describe(done));
+    CHECK(done.code == 143);
+    CHECK(done.err.find("the bucket was deleted") != std::string::npos);
+    CHECK(done.err.find("lost its data") == std::string::npos);
+    CHECK(server.integer({"EXISTS", "tbucket:{gone}"}) == 0);  // not re-created
+    const long long first = std::stoll(done.out);
+    // A new bucket of the same name: its first fence is above the old ones,
+    // even with the server's clock behind the last fence.
+    server.command({"HSET", "tbucket:{gone}:m", "f", std::to_string(first + 3600000000LL)});
+    REQUIRE(tb(server.url(), {"create", "gone", "--capacity", "1"}).code == 0);
+    RunResult taken = tb(server.url(), {"lease", "take", "gone"});
+    INFO(describe(taken));
+    REQUIRE(taken.code == 0);
+    const long long fence = std::stoll(taken.out.substr(taken.out.find(' ') + 1));
+    CHECK(fence == first + 3600000000LL + 1);
+}
