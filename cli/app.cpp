@@ -234,6 +234,28 @@ GlobalOptions with_config(GlobalOptions g) {
     return g;
 }
 
+void add_fail_open_option(CLI::App* command, bool& fail_open, const std::string& going_on) {
+    command->add_flag(
+        "--fail-open", fail_open,
+        "Redis unavailable (exit 69): warn and " + going_on + " (env TBUCKET_FAIL_OPEN=1)");
+}
+
+bool is_outage(ErrorKind kind) {
+    return kind == ErrorKind::unavailable || kind == ErrorKind::unwritable;
+}
+
+int failing_open(Context& ctx, bool fail_open, const std::string& going_on,
+                 const std::function<int()>& take) {
+    try {
+        return take();
+    } catch (const Error& e) {
+        if (!(fail_open || ctx.global.fail_open) || !is_outage(e.kind())) throw;
+        ctx.out.warning("Redis unavailable (" + std::string(e.what()) + "); " + going_on +
+                        " (--fail-open)");
+        return exit_ok;
+    }
+}
+
 void add_note_option(CLI::App* command, std::string& note) {
     command->add_option("--note", note, "a few words on who holds the lease, shown by lease list")
         ->type_name("TEXT");

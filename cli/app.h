@@ -50,6 +50,9 @@ struct GlobalOptions {
     // Where each connection setting came from ("--url", "TBUCKET_URL", a
     // config file's "path:line", "default"), for `tbucket config`.
     std::map<std::string, std::string> from;
+    // The words of the command line before any "--", as typed: whether a
+    // value came as --wait=3 or as --wait 3 (parse_wait).
+    std::vector<std::string> typed;
 };
 
 // The options with what flags and the environment left unset filled in
@@ -101,6 +104,17 @@ struct Subcommand {
 // it (at most 200 bytes, no control characters).
 void add_note_option(CLI::App* command, std::string& note);
 std::string note_text(const std::string& note);
+
+// --fail-open on every command that takes (take, watch, lease take, run):
+// when Redis is out of reach (exit 69: unavailable, or refusing writes),
+// warn and go on as if granted. Also TBUCKET_FAIL_OPEN=1 or fail_open in
+// the config files. Not a denial, bad input or a refused AUTH.
+void add_fail_open_option(CLI::App* command, bool& fail_open, const std::string& going_on);
+bool is_outage(ErrorKind kind);
+// Runs `take`; on an outage with fail-open on, warns "Redis unavailable
+// (...); <going_on> (--fail-open)" and returns exit_ok.
+int failing_open(Context& ctx, bool fail_open, const std::string& going_on,
+                 const std::function<int()>& take);
 
 // --capacity / --rate / --expire as typed.
 struct SettingsText {

@@ -22,6 +22,7 @@ struct LeaseOptions {
     CLI::Option* wait_option = nullptr;
     std::string wait;
     std::string note;
+    bool fail_open = false;
 };
 
 std::string parse_lease_id(const std::string& text) {
@@ -41,15 +42,19 @@ int take(Context& ctx, const LeaseOptions& o) {
     }
     Target target = parse_target(ctx, o.name, o.count, o.settings);
     int64_t ttl = parse_lease_ms("--ttl", o.ttl);
-    WaitSpec wait = parse_wait(o.wait_option->count() > 0, o.wait, "--wait");
+    WaitSpec wait = parse_wait(o.wait_option->count() > 0, o.wait, "--wait", ctx.global.typed,
+                               "lease take", o.name);
     // The holder is the script that asked: this process ends at once.
     LeaseSpec lease{new_lease_id(), ttl, lease_holder(getppid(), note_text(o.note)), true};
     lease.restart_grace_ms = ctx.global.restart_grace_ms;
-    MultiWaitResult r = take_target(ctx, target, wait, TakeMode::all, &lease);
-    ctx.commit(r.result, &lease);
-    const TakeResult& result = r.result.buckets.front();
-    ctx.out.lease_taken(result, lease.id, ttl, r.waited_ms);
-    return result.ok() ? exit_ok : ctx.denied_exit(exit_denied);
+    // Failing open there is no lease: nothing is printed, nothing to renew.
+    return failing_open(ctx, o.fail_open, "going on without a lease", [&] {
+        MultiWaitResult r = take_target(ctx, target, wait, TakeMode::all, &lease);
+        ctx.commit(r.result, &lease);
+        const TakeResult& result = r.result.buckets.front();
+        ctx.out.lease_taken(result, lease.id, ttl, r.waited_ms);
+        return result.ok() ? exit_ok : ctx.denied_exit(exit_denied);
+    });
 }
 
 int renew(Context& ctx, const LeaseOptions& o) {
@@ -126,6 +131,7 @@ Subcommand setup_lease(CLI::App& app) {
     t->add_option("N", o->count, "tokens to hold")->type_name("")->capture_default_str();
     add_ttl(t, *o);
     add_note_option(t, o->note);
+    add_fail_open_option(t, o->fail_open, "go on without a lease (nothing printed)");
     o->wait_option =
         t->add_option("--wait", o->wait,
                       "wait in line until the tokens can be taken: forever, or up to DURATION "

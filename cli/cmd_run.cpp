@@ -29,6 +29,7 @@ struct RunOptions {
     std::string on_lost = "term";
     std::string kill_after = "5s";
     bool consume = false;
+    bool dry_run = false;
     std::string note;
     const std::vector<std::string>* command = nullptr;
     const CLI::App* app = nullptr;
@@ -38,13 +39,6 @@ struct RunOptions {
 // file for every run of a crontab.
 bool fail_open(const Context& ctx, const RunOptions& o) {
     return o.fail_open || ctx.global.fail_open;
-}
-
-// What --fail-open runs the command through: every exit 69, Redis out of
-// reach or refusing writes. Not a denial, a usage error or a refused AUTH,
-// which an outage does not explain.
-bool is_outage(ErrorKind kind) {
-    return kind == ErrorKind::unavailable || kind == ErrorKind::unwritable;
 }
 
 bool executable_file(const std::string& path) {
@@ -113,8 +107,8 @@ int cannot_run(Context& ctx, const std::string& command, int code) {
 std::optional<LeaseSpec> lease_spec(const RunOptions& o, bool list) {
     bool explicit_lease = o.lease_option->count() > 0;
     if (o.consume && explicit_lease)
-        throw Error(ErrorKind::usage, "--consume and --lease exclude each other");
-    int64_t ttl = parse_lease_ms("--lease", o.lease);
+        throw Error(ErrorKind::usage, "--consume and --ttl exclude each other");
+    int64_t ttl = parse_lease_ms("--ttl", o.lease);
     if (o.on_lost != "term" && o.on_lost != "keep") {
         throw Error(ErrorKind::usage,
                     "--on-lost must be term or keep, not '" + printable(o.on_lost) + "'");
@@ -136,7 +130,8 @@ struct Prepared {
 
 // -1 when all is well; else the exit status (the command cannot run).
 int prepare(Context& ctx, const RunOptions& o, Prepared& p) {
-    p.wait = parse_wait(o.wait_option->count() > 0, o.wait, "--wait");
+    p.wait =
+        parse_wait(o.wait_option->count() > 0, o.wait, "--wait", ctx.global.typed, "run", o.name);
     p.open = fail_open(ctx, o);
     p.lease = lease_spec(o, ctx.named_a_list);
     if (p.lease) p.lease->restart_grace_ms = ctx.global.restart_grace_ms;
@@ -160,6 +155,12 @@ int run(Context& ctx, const RunOptions& o) {
     Prepared p;
     if (int code = prepare(ctx, o, p); code >= 0) return code;
     const auto& [wait, open, lease, path, kill_after_ms] = p;
+    if (o.dry_run) {
+        // A question, answered as take's: 0 yes, 1 no; the command not run.
+        if (wait.wait || o.wait_option->count() > 0)
+            throw Error(ErrorKind::usage, "--dry-run answers for now; it does not --wait");
+        return dry_run(ctx, target, false, ctx.denied_exit(exit_denied));
+    }
     const LeaseSpec* spec = lease ? &*lease : nullptr;
     MultiWaitResult r;
     try {
@@ -217,13 +218,11 @@ Subcommand setup_run(CLI::App& app, const std::vector<std::string>& command) {
                                      "be taken: forever, or up to DURATION (exit 124)")
                          ->expected(0, 1)
                          ->type_name("[DURATION]");
-    cmd->add_flag("--fail-open", o->fail_open,
-                  "Redis unavailable (exit 69): warn and run the command anyway, untaken "
-                  "(env TBUCKET_FAIL_OPEN=1)");
+    add_fail_open_option(cmd, o->fail_open, "run the command anyway, untaken");
     o->lease_option =
-        cmd->add_option("--lease", o->lease,
-                        "on a bucket without refill: how long the tokens stay held if tbucket "
-                        "dies (renewed while the command runs; 1s..1d)")
+        cmd->add_option("--ttl,--lease", o->lease,
+                        "on a bucket without refill: how long the lease lives if tbucket dies "
+                        "(renewed while the command runs; 1s..1d; --lease: the same)")
             ->type_name("DURATION")
             ->capture_default_str();
     cmd->add_option("--on-lost", o->on_lost,
@@ -239,6 +238,9 @@ Subcommand setup_run(CLI::App& app, const std::vector<std::string>& command) {
     cmd->add_flag("--consume", o->consume,
                   "take the tokens for good and exec the command (no lease, nothing given back)");
     add_note_option(cmd, o->note);
+    cmd->add_flag("--dry-run", o->dry_run,
+                  "would the tokens be granted now? exit 0 or 1; nothing taken, nothing counted, "
+                  "the command not run");
     add_settings_options(cmd, o->settings, false);
     cmd->footer(
         "The command is looked up before any token is taken (not found: 127, not executable: "

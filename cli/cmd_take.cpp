@@ -11,13 +11,16 @@ struct TakeOptions {
     std::string name;
     std::string count = "1";
     bool partial = false;
+    bool fail_open = false;
+    bool dry_run = false;
     SettingsText settings;
     CLI::Option* wait_option = nullptr;
     std::string wait;
 };
 
 int run(Context& ctx, const TakeOptions& o) {
-    WaitSpec wait = parse_wait(o.wait_option->count() > 0, o.wait, "--wait");
+    WaitSpec wait =
+        parse_wait(o.wait_option->count() > 0, o.wait, "--wait", ctx.global.typed, "take", o.name);
     if (o.count == "all") {
         // Every whole token there is, credits above capacity too (the
         // original library's TakeAll).
@@ -25,6 +28,8 @@ int run(Context& ctx, const TakeOptions& o) {
             throw Error(ErrorKind::usage, "take all takes one bucket, not a list");
         if (wait.wait || o.wait_option->count() > 0)
             throw Error(ErrorKind::usage, "take all takes what is there now; it does not --wait");
+        if (o.dry_run)
+            throw Error(ErrorKind::usage, "take all --dry-run: info shows what is there");
         std::string one = parse_name(o.name);
         Target t{{{one, max_count}}, settings_for(one, o.settings)};
         return take_now(ctx, t, TakeMode::partial, {}, true);
@@ -32,7 +37,14 @@ int run(Context& ctx, const TakeOptions& o) {
     Target target = parse_target(ctx, o.name, o.count, o.settings);
     if (o.partial && ctx.named_a_list)
         throw Error(ErrorKind::usage, "--partial takes one bucket, not a list");
-    return take_now(ctx, target, o.partial ? TakeMode::partial : TakeMode::all, wait);
+    if (o.dry_run) {
+        if (wait.wait || o.wait_option->count() > 0)
+            throw Error(ErrorKind::usage, "--dry-run answers for now; it does not --wait");
+        return dry_run(ctx, target, o.partial, ctx.denied_exit(exit_denied));
+    }
+    return failing_open(ctx, o.fail_open, "going on as if granted", [&] {
+        return take_now(ctx, target, o.partial ? TakeMode::partial : TakeMode::all, wait);
+    });
 }
 
 }  // namespace
@@ -62,6 +74,9 @@ Subcommand setup_take(CLI::App& app) {
                          ->expected(0, 1)
                          ->type_name("[DURATION]")
                          ->excludes(partial);
+    add_fail_open_option(cmd, o->fail_open, "go on as if granted");
+    cmd->add_flag("--dry-run", o->dry_run,
+                  "would the tokens be granted now? exit 0 or 1; nothing taken, nothing counted");
     add_settings_options(cmd, o->settings, false);
     return {cmd, [o](Context& ctx) { return run(ctx, *o); }};
 }

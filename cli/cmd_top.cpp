@@ -24,6 +24,14 @@ namespace {
 struct TopOptions {
     std::string pattern = "*";
     std::string sort = "d";
+    std::string delay = "1";  // -d SECONDS between refreshes, as top(1)
+    std::string count;        // -n COUNT refreshes, then exit; empty: no end
+};
+
+// How often and how many times top refreshes.
+struct Refresh {
+    std::chrono::milliseconds every{1000};
+    std::optional<int64_t> times;  // nullopt: until q or a signal
 };
 
 // The buckets matching `pattern` now, through list's machinery (the index
@@ -121,50 +129,91 @@ char next_key(Context& ctx, bool keys, int ms) {
     return read(STDIN_FILENO, &c, 1) == 1 ? c : 0;
 }
 
-int live(Context& ctx, const std::string& pattern, TopSort sort) {
+int live(Context& ctx, const std::string& pattern, TopSort sort, const Refresh& refresh) {
     ctx.catch_signals();  // SIGINT and SIGTERM from now on arrive on a pipe
     Screen screen(ctx.out);
     std::map<std::string, State> before;
-    for (;;) {
+    for (int64_t drawn = 1;; ++drawn) {
         std::vector<State> now = read_buckets(ctx, pattern);
         std::vector<TopRow> rows = top_rows(before, now, sort);
+        auto size = terminal_size();
         screen.draw(frame(rows, pattern, sort));
         before.clear();
         for (State& s : now) before.emplace(s.name, std::move(s));
-        auto next = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+        auto next = std::chrono::steady_clock::now() + refresh.every;
         for (;;) {
             auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                 next - std::chrono::steady_clock::now());
             if (left.count() <= 0) break;
-            char key = next_key(ctx, screen.keys(), static_cast<int>(left.count()));
+            // A resized terminal is drawn again within a fifth of a second.
+            char key = next_key(ctx, screen.keys(),
+                                static_cast<int>(std::min<int64_t>(left.count(), 200)));
             if (key == 'q') return exit_ok;
-            if (auto chosen = top_sort_key(key)) {
+            std::optional<TopSort> chosen = top_sort_key(key);
+            if (chosen) {
                 sort = *chosen;
                 top_sort(rows, sort);
+            }
+            if (chosen || terminal_size() != size) {
+                size = terminal_size();
                 screen.draw(frame(rows, pattern, sort));  // at once, not at the next reading
             }
         }
+        if (refresh.times && drawn >= *refresh.times) return exit_ok;
     }
 }
 
-// Not a terminal: one table, rates over one second, and done.
-int once(Context& ctx, const std::string& pattern, TopSort sort) {
+// Not a terminal: a table (--json: one object) per refresh, rates over the
+// time between two readings; one, unless -n says how many.
+int batch(Context& ctx, const std::string& pattern, TopSort sort, const Refresh& refresh) {
+    ctx.catch_signals();
     std::map<std::string, State> before;
     for (State& s : read_buckets(ctx, pattern)) before.emplace(s.name, std::move(s));
-    struct timespec second {
-        1, 0
-    };
-    nanosleep(&second, nullptr);
-    std::vector<TopRow> rows = top_rows(before, read_buckets(ctx, pattern), sort);
-    for (const std::string& line : top_table(rows, 0, 0)) ctx.out.block(line + "\n");
+    int64_t times = refresh.times.value_or(ctx.out.json() ? -1 : 1);
+    for (int64_t done = 0; times < 0 || done < times; ++done) {
+        next_key(ctx, false, static_cast<int>(refresh.every.count()));  // a signal ends it
+        std::vector<State> now = read_buckets(ctx, pattern);
+        std::vector<TopRow> rows = top_rows(before, now, sort);
+        if (ctx.out.json()) {
+            std::vector<State> states;
+            std::vector<std::optional<double>> grants, denials;
+            for (const TopRow& r : rows) {
+                states.push_back(r.state);
+                grants.push_back(r.grants_per_s);
+                denials.push_back(r.denials_per_s);
+            }
+            int64_t ms = now.empty() ? 0 : now.front().server_time_us / 1000;
+            ctx.out.snapshot(ms, states, grants, denials);
+        } else {
+            if (done > 0) ctx.out.block("\n");
+            for (const std::string& line : top_table(rows, 0, 0)) ctx.out.block(line + "\n");
+        }
+        ctx.out.flush();
+        before.clear();
+        for (State& s : now) before.emplace(s.name, std::move(s));
+    }
     return exit_ok;
+}
+
+Refresh parse_refresh(const TopOptions& o) {
+    Refresh r;
+    char* end = nullptr;
+    double seconds = std::strtod(o.delay.c_str(), &end);
+    if (o.delay.empty() || *end != '\0' || !(seconds >= 0.1 && seconds <= 3600))
+        throw Error(ErrorKind::usage,
+                    "-d must be seconds between 0.1 and 3600, not '" + printable(o.delay) + "'");
+    r.every = std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+    if (!o.count.empty()) r.times = parse_count("-n", o.count);
+    return r;
 }
 
 int run(Context& ctx, const TopOptions& o) {
     std::string pattern = parse_pattern(o.pattern);
     std::optional<TopSort> sort = o.sort.size() == 1 ? top_sort_key(o.sort[0]) : std::nullopt;
     if (!sort) throw Error(ErrorKind::usage, "--sort must be one of n, l, g, d");
-    return isatty(STDOUT_FILENO) ? live(ctx, pattern, *sort) : once(ctx, pattern, *sort);
+    Refresh refresh = parse_refresh(o);
+    if (isatty(STDOUT_FILENO) && !ctx.out.json()) return live(ctx, pattern, *sort, refresh);
+    return batch(ctx, pattern, *sort, refresh);
 }
 
 }  // namespace
@@ -179,6 +228,13 @@ Subcommand setup_top(CLI::App& app) {
     cmd->add_option("--sort", o->sort, "n name, l level, g grants/s, d denials/s")
         ->type_name("KEY")
         ->capture_default_str();
+    cmd->add_option("-d", o->delay, "seconds between refreshes, as top(1)")
+        ->type_name("SECONDS")
+        ->capture_default_str();
+    cmd->add_option("-n", o->count,
+                    "refresh COUNT times, then exit (not a terminal, or --json: each refresh "
+                    "a table, or a JSON object per line; default 1, --json: no end)")
+        ->type_name("COUNT");
     return {cmd, [o](Context& ctx) { return run(ctx, *o); }};
 }
 

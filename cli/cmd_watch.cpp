@@ -21,6 +21,7 @@ struct WatchOptions {
     std::string timeout;
     bool take = false;
     bool follow = false;
+    bool fail_open = false;
     SettingsText settings;
 };
 
@@ -53,7 +54,7 @@ int follow(Context& ctx, const std::string& name, std::optional<int64_t> timeout
 
 int run(Context& ctx, const WatchOptions& o) {
     std::optional<int64_t> timeout_ms;
-    if (!o.timeout.empty()) timeout_ms = parse_duration_ms("--timeout", o.timeout);
+    if (!o.timeout.empty()) timeout_ms = parse_duration_ms("--wait", o.timeout);
     Target target = parse_target(ctx, o.name, o.count, o.settings);
     // A list is all or none, holding nothing while it waits: --take only.
     if (ctx.named_a_list && (o.follow || !o.take))
@@ -64,7 +65,12 @@ int run(Context& ctx, const WatchOptions& o) {
             throw Error(ErrorKind::usage, "--follow takes no N, --capacity, --rate or --expire");
         return follow(ctx, one.name, timeout_ms);
     }
-    if (o.take) return take_now(ctx, target, TakeMode::all, WaitSpec{true, timeout_ms});
+    if (o.take) {
+        return failing_open(ctx, o.fail_open, "going on as if granted", [&] {
+            return take_now(ctx, target, TakeMode::all, WaitSpec{true, timeout_ms});
+        });
+    }
+    if (o.fail_open) throw Error(ErrorKind::usage, "--fail-open goes with --take");
     WaitResult waited = wait_with_terminal(
         ctx, WaitRequest{one.name, one.count, false, target.settings, timeout_ms});
     ctx.commit(MultiTakeResult{});  // took nothing: a signal now only ends it
@@ -82,13 +88,15 @@ Subcommand setup_watch(CLI::App& app) {
         ->required()
         ->type_name("");
     cmd->add_option("N", o->count, "tokens to wait for")->type_name("")->capture_default_str();
-    cmd->add_option("--timeout", o->timeout, "give up after this long (exit 124); 0: look once")
+    cmd->add_option("--wait,--timeout", o->timeout,
+                    "give up after this long (exit 124); 0: look once (--timeout: the same)")
         ->type_name("DURATION");
     CLI::Option* take = cmd->add_flag("--take", o->take, "take the tokens in the same atomic step");
     CLI::Option* follow = cmd->add_flag(
         "--follow", o->follow,
         "print the state now and after every change, until ^C, the timeout or deletion");
     follow->excludes(take);
+    add_fail_open_option(cmd, o->fail_open, "go on as if granted (with --take)");
     add_settings_options(cmd, o->settings, false);
     return {cmd, [o](Context& ctx) { return run(ctx, *o); }};
 }

@@ -377,8 +377,14 @@ std::optional<int> run_short_form(int argc, char** argv) {
     return run_in_context(global, out, [&](Context& ctx) {
         if (verb == "take") {
             Target target = parse_target(ctx, name_text, count_text);
+            // TBUCKET_FAIL_OPEN=1 or fail_open in the config files.
             return with_bucket_hint(
-                verb, [&] { return take_now(ctx, target, TakeMode::all); }, ctx);
+                verb,
+                [&] {
+                    return failing_open(ctx, false, "going on as if granted",
+                                        [&] { return take_now(ctx, target, TakeMode::all); });
+                },
+                ctx);
         }
         std::string name = parse_name(name_text);
         int64_t n = parse_count("count", count_text);
@@ -389,6 +395,15 @@ std::optional<int> run_short_form(int argc, char** argv) {
 
 int run(int argc, char** argv) {
     keep_arguments(argc, argv);
+    // `tbucket help [COMMAND]` is `tbucket [COMMAND] --help`.
+    if (argc >= 2 && std::strcmp(argv[1], "help") == 0) {
+        std::vector<char*> asked{argv[0]};
+        for (int i = 2; i < argc; ++i) asked.push_back(argv[i]);
+        static char help_flag[] = "--help";
+        asked.push_back(help_flag);
+        asked.push_back(nullptr);
+        return run(static_cast<int>(asked.size()) - 1, asked.data());
+    }
     if (std::optional<int> done = run_short_form(argc, argv)) return *done;
     static std::ios_base::Init streams;  // CLI11 prints through them (see cli11.h)
     CLI::App app{"tbucket: distributed token buckets in Redis, from the shell", "tbucket"};
@@ -414,6 +429,11 @@ int run(int argc, char** argv) {
     app.footer(std::string(examples) +
                exit_status_footer());  // tbucket --help's own, after the commands copied it
     if (std::optional<int> refused = check_env_flags(argc, argv)) return *refused;
+    if (argc == 1) {
+        // `tbucket` alone: what it can do, where errors go, and exit 2.
+        std::fputs(app.help().c_str(), stderr);
+        return exit_usage;
+    }
     try {
         app.parse(own, argv);
     } catch (const CLI::ParseError& e) {
@@ -428,6 +448,7 @@ int run(int argc, char** argv) {
     }
     Output out(global.json, global.quiet, global.verbose);
     global.one_shot = one_shot(commands);
+    global.typed.assign(argv + 1, argv + own);
     return run_in_context(global, out, [&](Context& context) {
         for (const Subcommand& chosen : commands) {
             if (!chosen.app->parsed()) continue;

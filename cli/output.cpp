@@ -357,6 +357,47 @@ void Output::took(const MultiTakeResult& list, int64_t waited_ms, bool as_list, 
     emit(record);
 }
 
+void Output::dry_run(const MultiTakeResult& would, bool as_list) {
+    Record record;
+    record.change = true;
+    Json buckets = Json::array();
+    for (std::size_t i = 0; i < would.buckets.size(); ++i) {
+        const TakeResult& t = would.buckets[i];
+        Json b = take_json(t, std::nullopt);
+        b["taken"] = 0;  // a dry run takes nothing
+        b.erase("ok");
+        if (as_list) b["refused"] = would.refused(i);
+        buckets.push_back(std::move(b));
+        record.text.push_back(state_text(t.state) + (would.ok() ? "  would be granted" : ""));
+    }
+    if (as_list) {
+        record.json = {{"ok", would.ok()}, {"buckets", std::move(buckets)}};
+    } else {
+        record.json = std::move(buckets.front());
+        record.json["ok"] = would.ok();
+    }
+    record.json["dry_run"] = true;
+    if (!would.ok()) {
+        record.denial =
+            "dry run: " + (as_list ? list_denial_text(would) : denial_text(would.buckets.front()));
+    }
+    emit(record);
+}
+
+void Output::snapshot(int64_t time_ms, const std::vector<State>& states,
+                      const std::vector<std::optional<double>>& grants_per_s,
+                      const std::vector<std::optional<double>>& denials_per_s) {
+    Json buckets = Json::array();
+    auto rate = [](const std::optional<double>& v) { return v ? Json(*v) : Json(nullptr); };
+    for (std::size_t i = 0; i < states.size(); ++i) {
+        Json b = state_json(states[i]);
+        b["grants_per_s"] = rate(grants_per_s[i]);
+        b["denials_per_s"] = rate(denials_per_s[i]);
+        buckets.push_back(std::move(b));
+    }
+    emit({Json{{"time_ms", time_ms}, {"buckets", std::move(buckets)}}, {}, "", true});
+}
+
 void Output::put(const PutResult& r) {
     Json j = state_json(r.state);
     j["added"] = number(micro_tokens(r.added));
@@ -405,8 +446,10 @@ void Output::lease_renewed(const State& state, const std::string& id, int64_t tt
     j["renewed"] = true;
     j["ends_in_ms"] = ttl_ms;
     emit({j,
-          {"lease " + id + " on " + state.name + " renewed: ends in " +
-           format_duration_ms(ttl_ms)}});
+          {"lease " + id + " on " + state.name + " renewed: ends in " + format_duration_ms(ttl_ms)},
+          "",
+          false,
+          true});  // a change: quiet where scripts run (SPEC §15)
 }
 
 void Output::lease_released(const State& state, const std::string& id, bool already, double added) {
@@ -417,7 +460,7 @@ void Output::lease_released(const State& state, const std::string& id, bool alre
     std::string text = already ? "lease " + id + " on " + state.name + " was released before"
                                : "lease " + id + " released: " + format_tokens(added) +
                                      (added == 1 ? " token" : " tokens") + " back to " + state.name;
-    emit({j, {text}});
+    emit({j, {text}, "", false, true});  // a change: quiet where scripts run
 }
 
 void Output::leases(const State& state, const std::vector<LeaseInfo>& leases, bool all_buckets) {

@@ -4,6 +4,7 @@
 // The only place that writes to stdout and stderr (besides --help).
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,6 +42,9 @@ class Output {
     // "buckets" array; a denial names the buckets that said no). `run`: the
     // text denial only, on stderr (stdout is the command's).
     void took(const MultiTakeResult& result, int64_t waited_ms, bool as_list, bool run = false);
+    // --dry-run: `would` is what a take would have taken now (buckets that
+    // would say yes with their requested tokens as taken); nothing was.
+    void dry_run(const MultiTakeResult& would, bool as_list);
     void put(const PutResult& result);
     void deleted(const State& state);
     void watched(const State& state, int64_t waited_ms);  // watch without --take
@@ -53,6 +57,12 @@ class Output {
     void lease_released(const State& state, const std::string& id, bool already, double added);
     // `all_buckets`: lease list without NAME, each line starting with its bucket.
     void leases(const State& state, const std::vector<LeaseInfo>& leases, bool all_buckets = false);
+    // top --json: one object per refresh, {"time_ms", "buckets": [state and
+    // grants_per_s, denials_per_s]}, shown even with -q. Rates are null
+    // before a second reading.
+    void snapshot(int64_t time_ms, const std::vector<State>& states,
+                  const std::vector<std::optional<double>>& grants_per_s,
+                  const std::vector<std::optional<double>>& denials_per_s);
     // Text already laid out (list --format prometheus), shown even with -q.
     void block(const std::string& text);
 

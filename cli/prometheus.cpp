@@ -56,7 +56,9 @@ const Family families[] = {
          if (!s.resets_in_ms()) return std::nullopt;
          return static_cast<double>(*s.resets_in_ms()) / 1000.0;
      }},
-    {"tbucket_leased_tokens", "gauge", "Tokens held by leases.",
+    {"tbucket_leased_tokens", "gauge",
+     "Tokens held by leases, and set aside for waiters that were served and have not yet claimed "
+     "them.",
      [](const State& s) -> std::optional<double> { return s.leased; }},
     {"tbucket_waiters", "gauge", "Waiters queued for tokens.",
      [](const State& s) -> std::optional<double> {

@@ -39,12 +39,6 @@ std::string refill_text(const State& s) {
     return "semaphore";
 }
 
-std::string cell(std::string text, std::size_t width, bool right = false) {
-    if (text.size() >= width) return text;
-    std::string pad(width - text.size(), ' ');
-    return right ? pad + text : text + pad;
-}
-
 bool before_in(const TopRow& a, const TopRow& b, TopSort sort) {
     auto desc = [](const std::optional<double>& x, const std::optional<double>& y) {
         return x.value_or(-1) > y.value_or(-1);
@@ -125,34 +119,83 @@ std::string level_bar(double tokens, int64_t capacity, std::size_t cells) {
     return bar.append(1, '[').append(filled, '#').append(cells - filled, '.').append(1, ']');
 }
 
+namespace {
+
+// Columns on screen: a UTF-8 character is one (names may hold "…").
+std::size_t top_columns(const std::string& text) {
+    std::size_t n = 0;
+    for (unsigned char c : text) n += (c & 0xC0) != 0x80;
+    return n;
+}
+
+// `text` in at most `width` columns: cut, its last column an ellipsis.
+std::string top_cut(const std::string& text, std::size_t width) {
+    if (top_columns(text) <= width) return text;
+    std::string out;
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        unsigned char c = static_cast<unsigned char>(text[i]);
+        if ((c & 0xC0) != 0x80 && ++n == width) break;
+        out += text[i];
+    }
+    return width > 0 ? out + "\u2026" : out;
+}
+
+std::string top_cell(const std::string& text, std::size_t width, bool right = false) {
+    std::size_t n = top_columns(text);
+    if (n >= width) return text;
+    std::string pad(width - n, ' ');
+    return right ? pad + text : text + pad;
+}
+
+}  // namespace
+
 std::vector<std::string> top_table(const std::vector<TopRow>& rows, std::size_t width,
                                    std::size_t height) {
-    std::size_t name_width = 4;
-    for (const TopRow& r : rows) name_width = std::max(name_width, shown(r.state.name).size());
-    name_width = std::min<std::size_t>(name_width, 32);
-    std::vector<std::string> lines{
-        cell("NAME", name_width) + "  " + cell("LEVEL", 22) + "  " + cell("TOKENS", 17, true) +
-        "  " + cell("REFILL", 9, true) + "  " + cell("GRANTS/S", 9, true) + "  " +
-        cell("DENIALS/S", 9, true) + "  " + cell("LEASED", 7, true) + "  " +
-        cell("WAITERS", 7, true) + "  " + cell("EXPIRED", 7, true)};
+    // Every column but NAME and the bar has a fixed width (TOKENS: its
+    // longest value). Into a pipe (width 0) names are whole and the bar 20
+    // cells; on a terminal the bar shrinks, then goes, before names are cut
+    // (with "…") to what is left.
+    std::size_t tokens_width = 6, longest = 4;
     for (const TopRow& r : rows) {
         const State& s = r.state;
-        std::string tokens = format_tokens(s.tokens) + "/" + std::to_string(s.capacity);
-        lines.push_back(
-            cell(shown(s.name), name_width) + "  " + level_bar(s.tokens, s.capacity, 20) + "  " +
-            cell(tokens, 17, true) + "  " + cell(refill_text(s), 9, true) + "  " +
-            cell(rate_text(r.grants_per_s), 9, true) + "  " +
-            cell(rate_text(r.denials_per_s), 9, true) + "  " +
-            cell(s.leased > 0 ? format_tokens(s.leased) : "-", 7, true) + "  " +
-            cell(s.queued ? std::to_string(*s.queued) : "-", 7, true) + "  " +
-            // Leases that ended unrenewed: holders that died or were cut off.
-            cell(s.counters ? std::to_string(s.counters->leases_expired) : "-", 7, true));
+        tokens_width = std::max(
+            tokens_width, (format_tokens(s.tokens) + "/" + std::to_string(s.capacity)).size());
+        longest = std::max(longest, top_columns(shown(s.name)));
+    }
+    const std::size_t fixed = tokens_width + 9 + 7 + 6 + 6 + 7 + 7 + 7 * 2;
+    std::size_t name_width = longest, bar = 20;  // cells, without the brackets
+    if (width > 0) {
+        std::size_t left = width > fixed + 2 ? width - fixed - 2 : 4;
+        name_width = std::max<std::size_t>(4, std::min(longest, left));
+        std::size_t room = left > name_width + 4 ? left - name_width - 4 : 0;
+        bar = room >= 10 ? std::min<std::size_t>(20, room) : 0;
+    }
+    auto line = [&](const std::string& name, const std::string& level,
+                    const std::vector<std::string>& rest) {
+        std::string text = top_cell(top_cut(name, name_width), name_width);
+        if (bar > 0) text += "  " + top_cell(level, bar + 2);
+        static const std::size_t widths[] = {0, 9, 7, 6, 6, 7, 7};
+        for (std::size_t i = 0; i < rest.size(); ++i)
+            text += "  " + top_cell(rest[i], i == 0 ? tokens_width : widths[i], true);
+        return text;
+    };
+    std::vector<std::string> lines{
+        line("NAME", "LEVEL",
+             {"TOKENS", "REFILL", "GRANT/S", "DENY/S", "LEASED", "WAITING", "EXPIRED"})};
+    for (const TopRow& r : rows) {
+        const State& s = r.state;
+        lines.push_back(line(shown(s.name), bar > 0 ? level_bar(s.tokens, s.capacity, bar) : "",
+                             {format_tokens(s.tokens) + "/" + std::to_string(s.capacity),
+                              refill_text(s), rate_text(r.grants_per_s), rate_text(r.denials_per_s),
+                              s.leased > 0 ? format_tokens(s.leased) : "-",
+                              s.queued ? std::to_string(*s.queued) : "-",
+                              // Leases that ended unrenewed: holders that died or were cut off.
+                              s.counters ? std::to_string(s.counters->leases_expired) : "-"}));
     }
     if (height > 0 && lines.size() > height) lines.resize(height);
     if (width > 0) {
-        for (std::string& line : lines) {
-            if (line.size() > width) line.resize(width);
-        }
+        for (std::string& l : lines) l = top_cut(l, width);
     }
     return lines;
 }

@@ -3,10 +3,12 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "app.h"
 #include "config.h"
+#include "exit_codes.h"
 #include "util/name_list.h"
 #include "util/parse.h"
 
@@ -87,12 +89,21 @@ void Countdown::finished() {
     clear();
 }
 
-WaitSpec parse_wait(bool given, const std::string& text, const char* option) {
+WaitSpec parse_wait(bool given, const std::string& text, const char* option,
+                    const std::vector<std::string>& typed, const std::string& command,
+                    const std::string& name) {
     WaitSpec spec;
     if (!given) return spec;
     if (text.empty()) {
         spec.wait = true;
         return spec;
+    }
+    bool with_equals =
+        std::find(typed.begin(), typed.end(), std::string(option) + "=" + text) != typed.end();
+    if (text != "0" && !with_equals && text.find_first_not_of("0123456789") == std::string::npos) {
+        throw Error(ErrorKind::usage, std::string(option) + " " + text + " is ambiguous: write " +
+                                          option + "=" + text + "s, or put the count first: " +
+                                          command + " " + name + " " + text + " " + option);
     }
     spec.timeout_ms = parse_duration_ms(option, text);
     spec.wait = *spec.timeout_ms > 0;
@@ -150,6 +161,29 @@ MultiWaitResult take_target(Context& ctx, const Target& target, const WaitSpec& 
         if (e.kind() != ErrorKind::not_found || !create_defined(ctx, target)) throw;
     }
     return take_target_once(ctx, target, wait, mode, lease);
+}
+
+}  // namespace tbucket::cli
+
+namespace tbucket::cli {
+
+int dry_run(Context& ctx, const Target& target, bool partial, int denied_exit) {
+    MultiWaitResult r = take_target(ctx, target, WaitSpec{}, TakeMode::check, nullptr);
+    // What a take would have taken now: each bucket with enough, no waiter
+    // served before it and no grace holding it (all or none for a list).
+    MultiTakeResult would = r.result;
+    bool all = true;
+    for (TakeResult& t : would.buckets) {
+        double wanted = partial ? 1.0 : static_cast<double>(t.requested);
+        bool enough = t.state.available() >= wanted && t.queued_ahead == 0 && !t.grace_ms;
+        t.taken = !enough ? 0
+                  : partial
+                      ? std::min<int64_t>(t.requested, static_cast<int64_t>(t.state.available()))
+                      : t.requested;
+        all = all && enough;
+    }
+    ctx.out.dry_run(would, ctx.named_a_list);
+    return all ? exit_ok : denied_exit;
 }
 
 }  // namespace tbucket::cli

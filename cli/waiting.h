@@ -37,9 +37,23 @@ struct WaitSpec {
     bool wait = false;
     std::optional<int64_t> timeout_ms;  // nullopt: forever
 };
-WaitSpec parse_wait(bool given, const std::string& text, const char* option);
+// `--wait` with no value waits for ever; a duration, up to it. A bare
+// number typed as a word of its own (`take api --wait 3`) is refused: three
+// seconds or three tokens? `--wait=3` and `--wait 0` are not ambiguous.
+// `typed`: the command line's words; `command` and `name` make the
+// message's example.
+WaitSpec parse_wait(bool given, const std::string& text, const char* option,
+                    const std::vector<std::string>& typed, const std::string& command,
+                    const std::string& name);
 
 class Context;
+struct Target;
+
+// --dry-run (take, run): would the take be granted now? Asks with a take
+// that takes nothing and counts nothing (TakeMode::check; a missing bucket
+// given settings is created, as the take would), prints the answer as a
+// take's, and returns exit_ok or the denial's exit status.
+int dry_run(Context& ctx, const Target& target, bool partial, int denied_exit);
 
 // Runs a wait with ^C handling and the countdown. Fills interrupt_fd.
 WaitResult wait_with_terminal(Context& ctx, WaitRequest request);

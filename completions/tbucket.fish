@@ -165,6 +165,7 @@ complete -c tbucket -n __tbucket_needs_command -a config -d 'Show the settings i
 complete -c tbucket -n __tbucket_needs_command -a watch -d 'Block until N tokens are there'
 complete -c tbucket -n __tbucket_needs_command -a run -d 'Take N tokens and run a command'
 complete -c tbucket -n __tbucket_needs_command -a lease -d 'Hold tokens of a semaphore until released or expired'
+complete -c tbucket -n __tbucket_needs_command -a help -d 'Usage of tbucket or of a command'
 
 # Global options: before the command or after it
 set -l not_in_run_command 'not __tbucket_in_run_command'
@@ -206,9 +207,12 @@ complete -c tbucket -n '__tbucket_using take put watch run' -l capacity -x -d 'C
 complete -c tbucket -n '__tbucket_using take put watch run' -l rate -x -a $rates -d 'Refill rate of a created bucket'
 complete -c tbucket -n '__tbucket_using take put watch run' -l expire -x -a $durations -d 'Delete after this long unused'
 complete -c tbucket -n '__tbucket_using take' -l partial -d 'Take as many whole tokens as are there, up to N'
+complete -c tbucket -n '__tbucket_using take run' -l dry-run -d 'Would the tokens be granted now? Nothing taken'
 complete -c tbucket -n '__tbucket_using take run' -l wait -a $durations -d 'Wait for the tokens, forever or up to a duration'
 complete -c tbucket -n __tbucket_after_wait -a $durations -d 'Longest wait'
 complete -c tbucket -n '__tbucket_using run' -l fail-open -d 'Redis unavailable: run the command anyway'
+complete -c tbucket -n '__tbucket_using take watch lease' -l fail-open -d 'Redis unavailable: go on as if granted'
+complete -c tbucket -n '__tbucket_using run' -l ttl -x -a $durations -d 'How long the lease lives without renewal'
 complete -c tbucket -n '__tbucket_using run' -l lease -x -a $durations -d 'How long the lease lives without renewal'
 complete -c tbucket -n '__tbucket_using run' -l on-lost -x -a 'term keep' -d 'When the lease is lost'
 complete -c tbucket -n '__tbucket_using run' -l kill-after -x -a '1s 5s 30s' -d 'SIGKILL after SIGTERM on a lost lease'
@@ -218,12 +222,15 @@ complete -c tbucket -n '__tbucket_using lease' -l ttl -x -a $durations -d 'How l
 complete -c tbucket -n '__tbucket_using lease' -l wait -a $durations -d 'Wait for the tokens, forever or up to a duration'
 complete -c tbucket -n '__tbucket_using lease' -l capacity -x -d 'Create a missing bucket with this capacity'
 complete -c tbucket -n '__tbucket_using put' -l force -d 'Let the level exceed the capacity'
-complete -c tbucket -n '__tbucket_using watch' -l timeout -x -a $durations -d 'Give up after this long'
+complete -c tbucket -n '__tbucket_using watch' -l wait -x -a $durations -d 'Give up after this long'
+complete -c tbucket -n '__tbucket_using watch' -l timeout -x -a $durations -d 'Give up after this long (as --wait)'
 complete -c tbucket -n '__tbucket_using watch' -l take -d 'Take the tokens in the same step'
 complete -c tbucket -n '__tbucket_using watch' -l follow -d 'Print the state now and after every change'
 complete -c tbucket -n '__tbucket_using reset' -l tokens -x -d 'The new level (default: full)'
 complete -c tbucket -n '__tbucket_using info list' -l format -x -a 'text json prometheus' -d 'Output format'
 complete -c tbucket -n '__tbucket_using top' -l sort -x -a 'n\tname l\tlevel g\tgrants/s d\tdenials/s' -d 'Sort key'
+complete -c tbucket -n '__tbucket_using top' -s d -x -a '0.5 1 2 5' -d 'Seconds between refreshes'
+complete -c tbucket -n '__tbucket_using top' -s n -x -d 'Refresh this many times, then exit'
 complete -c tbucket -n '__tbucket_using list' -l scan -d 'Find buckets with SCAN, not the index of names'
 
 # Bucket names

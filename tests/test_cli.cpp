@@ -1,6 +1,7 @@
 // End to end: the built tbucket binary against a real redis-server,
 // checking stdout, stderr and the exit status.
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -858,4 +859,117 @@ TEST_CASE("quiet (-q): a denial and a timed-out wait print nothing, and the exit
     RunResult error = tb({"-q", "take", "no-such"});
     CHECK(error.code == 3);
     CHECK_THAT(error.err, Catch::StartsWith("tbucket: error: "));
+}
+
+TEST_CASE("tbucket alone prints its usage on stderr (exit 2); help [COMMAND] on stdout (exit 0)",
+          "[e2e][usage]") {
+    RunResult bare = tbucket::test::tbucket({});
+    CHECK(bare.code == 2);
+    CHECK(bare.out.empty());
+    CHECK_THAT(bare.err, Catch::Contains("Subcommands:") && Catch::Contains("take"));
+    RunResult help = tbucket::test::tbucket({"help"});
+    CHECK(help.code == 0);
+    CHECK(help.out == tbucket::test::tbucket({"--help"}).out);
+    RunResult take = tbucket::test::tbucket({"help", "take"});
+    CHECK(take.code == 0);
+    CHECK(take.out == tbucket::test::tbucket({"take", "--help"}).out);
+    CHECK(tbucket::test::tbucket({"help", "lease", "take"}).out ==
+          tbucket::test::tbucket({"lease", "take", "--help"}).out);
+    RunResult unknown = tbucket::test::tbucket({"help", "nosuch"});
+    CHECK(unknown.code == 2);
+    CHECK(tbucket::test::one_error_line(unknown.err));
+}
+
+TEST_CASE("one word per idea: --wait on watch, --ttl on run, and no bare number after --wait",
+          "[e2e][usage]") {
+    redis().flush();
+    REQUIRE(tb({"create", "w1", "--capacity", "2", "--tokens", "0"}).code == 0);
+    // watch --wait D is --timeout D (kept as an alias).
+    CHECK(tb({"watch", "w1", "--wait", "0"}).code == 124);
+    CHECK(tb({"watch", "w1", "--timeout", "0"}).code == 124);
+    // A bare number after --wait: seconds, or a count? Refused, Redis untouched.
+    for (const auto& args : std::vector<std::vector<std::string>>{
+             {"take", "api", "--wait", "3"}, {"run", "api", "--wait", "3", "--", "true"}}) {
+        RunResult r = tb(args);
+        INFO(describe(r));
+        CHECK(r.code == 2);
+        CHECK(r.err ==
+              "tbucket: error: --wait 3 is ambiguous: write --wait=3s, or put the count "
+              "first: " +
+                  args[0] + " api 3 --wait\n");
+    }
+    CHECK(redis().integer({"EXISTS", "tbucket:{api}"}) == 0);
+    // run --ttl is how long the lease lives, as lease take --ttl; --lease stays.
+    REQUIRE(tb({"create", "t1", "--capacity", "1"}).code == 0);
+    RunResult held =
+        tb({"run", "t1", "--ttl", "7s", "--", "sh", "-c", "\"$0\" -u \"$1\" --json lease list t1",
+            tbucket::test::tbucket_path(), redis().url()});
+    INFO(describe(held));
+    REQUIRE(held.code == 0);
+    CHECK(json::parse(held.out)["leases"][0]["ttl_ms"] == 7000);
+    RunResult bad = tb({"run", "t1", "--ttl", "0", "--", "true"});
+    CHECK(bad.code == 2);
+    CHECK_THAT(bad.err, Catch::Contains("--ttl"));
+    CHECK(tb({"run", "t1", "--lease", "2s", "--", "true"}).code == 0);
+}
+
+TEST_CASE("failing open on take, watch --take and lease take: Redis down is a warning and exit 0",
+          "[e2e][fail-open]") {
+    const std::string down = "redis://127.0.0.1:" + std::to_string(tbucket::test::free_port());
+    for (const auto& args :
+         std::vector<std::vector<std::string>>{{"take", "x", "--fail-open"},
+                                               {"watch", "x", "--take", "--fail-open"},
+                                               {"lease", "take", "x", "--fail-open"}}) {
+        RunResult r = tb(down, args);
+        INFO(describe(r));
+        CHECK(r.code == 0);
+        CHECK(r.out.empty());
+        CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+        CHECK_THAT(r.err, Catch::StartsWith("tbucket: warning: Redis unavailable (") &&
+                              Catch::EndsWith("(--fail-open)\n"));
+    }
+    CHECK(tb(down, {"take", "x"}).code == 69);
+    CHECK(tb(down, {"take", "x"}, with_env({{"TBUCKET_FAIL_OPEN", "1"}})).code == 0);
+    // A denial is no outage: --fail-open changes nothing.
+    redis().flush();
+    REQUIRE(tb({"create", "f1", "--capacity", "1", "--tokens", "0"}).code == 0);
+    CHECK(tb({"take", "f1", "--fail-open"}).code == 1);
+    RunResult watch_only = tb({"watch", "f1", "--fail-open", "--wait", "0"});
+    CHECK(watch_only.code == 2);
+}
+
+TEST_CASE(
+    "a dry run says whether a take would be granted now (exit 0 or 1), taking and counting nothing",
+    "[e2e][dry-run]") {
+    redis().flush();
+    REQUIRE(tb({"create", "d1", "--capacity", "5", "--tokens", "3"}).code == 0);
+    const std::string before = redis().dump_hash("tbucket:{d1}");
+    RunResult yes = tb({"take", "d1", "3", "--dry-run"});
+    INFO(describe(yes));
+    CHECK(yes.code == 0);
+    CHECK(yes.out.empty());  // quiet where scripts run
+    RunResult no = tb({"take", "d1", "4", "--dry-run"});
+    INFO(describe(no));
+    CHECK(no.code == 1);
+    CHECK_THAT(no.err, Catch::StartsWith("tbucket: dry run: denied: 4 tokens asked, 3 tokens"));
+    CHECK(tb({"-q", "take", "d1", "4", "--dry-run"}).err.empty());
+    RunResult j = tb({"--json", "take", "d1", "3", "--dry-run"});
+    json answer = json::parse(j.out);
+    CHECK(answer["dry_run"] == true);
+    CHECK(answer["ok"] == true);
+    CHECK(answer["taken"] == 0);
+    CHECK(answer["tokens"] == 3);
+    // run --dry-run runs nothing.
+    const std::string marker = tbucket::test::TempDir("dry").path + "-ran";
+    CHECK(tb({"run", "d1", "--dry-run", "--", "touch", marker}).code == 0);
+    CHECK(tb({"run", "d1", "4", "--dry-run", "--", "touch", marker}).code == 1);
+    CHECK_FALSE(std::filesystem::exists(marker));
+    // Lists: all or none, the refusers named.
+    REQUIRE(tb({"create", "d2", "--capacity", "1", "--tokens", "0"}).code == 0);
+    RunResult list = tb({"take", "d1,d2", "--dry-run"});
+    CHECK(list.code == 1);
+    CHECK_THAT(list.err, Catch::Contains("'d2'") && !Catch::Contains("'d1'"));
+    CHECK(tb({"take", "d1", "--dry-run", "--wait"}).code == 2);
+    // Not a token moved, not a grant or denial counted.
+    CHECK(redis().dump_hash("tbucket:{d1}") == before);
 }

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -16,6 +17,7 @@
 
 #include "support/e2e.h"
 
+using tbucket::test::describe;
 using tbucket::test::read_file;
 using tbucket::test::redis;
 using tbucket::test::RunResult;
@@ -28,11 +30,12 @@ namespace {
 // pane running `script` under sh; killed, with the directory, at the end.
 class Pane {
   public:
-    explicit Pane(const std::string& script) {
+    explicit Pane(const std::string& script, int width = 120, int height = 30) {
         char pattern[] = "/tmp/tbucket-top-XXXXXX";
         if (!mkdtemp(pattern)) throw std::runtime_error("mkdtemp");
         dir_ = pattern;
-        RunResult r = tmux({"new-session", "-d", "-x", "120", "-y", "30", "sh", "-c", script});
+        RunResult r = tmux({"new-session", "-d", "-x", std::to_string(width), "-y",
+                            std::to_string(height), "sh", "-c", script});
         if (r.code != 0) throw std::runtime_error("tmux new-session: " + r.err);
     }
     ~Pane() {
@@ -113,6 +116,39 @@ TEST_CASE("top in a terminal: shows the buckets, sorts on a key, q restores the 
     tbucket::test::run({"rm", "-rf", dir});
 }
 
+TEST_CASE("top fits the terminal: every column at 80x24, the bar and whole names at 200x50",
+          "[metrics][top]") {
+    redis().flush();
+    const std::string long_name(42, 'n');  // 42 characters, as the issue's
+    REQUIRE(tb({"create", long_name, "--capacity", "100"}).code == 0);
+    REQUIRE(tb({"create", "api", "--capacity", "10", "--rate", "10/min"}).code == 0);
+    for (auto [width, height] : {std::pair{80, 24}, std::pair{200, 50}}) {
+        INFO(width << "x" << height);
+        char dir_pattern[] = "/tmp/tbucket-top-script-XXXXXX";
+        REQUIRE(mkdtemp(dir_pattern));
+        std::string dir = dir_pattern;
+        Pane pane(pane_script(dir, "--sort n"), width, height);
+        REQUIRE(pane.shows("100/100"));
+        std::string screen = pane.screen();
+        INFO(screen);
+        for (const char* column :
+             {"NAME", "TOKENS", "REFILL", "GRANT/S", "DENY/S", "LEASED", "WAITING", "EXPIRED"})
+            CHECK(screen.find(column) != std::string::npos);
+        CHECK(screen.find("10/min") != std::string::npos);
+        if (width == 80) {
+            CHECK(screen.find(long_name) == std::string::npos);
+            CHECK(screen.find("nnnn\u2026") != std::string::npos);  // cut, with an ellipsis
+            CHECK(screen.find("LEVEL") == std::string::npos);       // no room for the bar
+        } else {
+            CHECK(screen.find(long_name + "  [") != std::string::npos);
+            CHECK(screen.find("LEVEL") != std::string::npos);
+        }
+        pane.keys("q");
+        REQUIRE(pane.has_file(dir + "/status"));
+        tbucket::test::run({"rm", "-rf", dir});
+    }
+}
+
 TEST_CASE("top ends on SIGTERM with 143 and the terminal restored", "[metrics][top]") {
     redis().flush();
     REQUIRE(tb({"create", "api", "--capacity", "10"}).code == 0);
@@ -154,6 +190,35 @@ TEST_CASE("top into a pipe prints one table with rates over a second, and exits 
     CHECK(lines[0].rfind("NAME", 0) == 0);
     CHECK(lines[1].rfind("b ", 0) == 0);
     CHECK(r.out.find('\x1b') == std::string::npos);  // no escape sequences into a pipe
+}
+
+TEST_CASE("top --json -n 2 -d 0.2 prints two JSON objects, one per refresh, with rates",
+          "[metrics][top]") {
+    redis().flush();
+    REQUIRE(tb({"create", "api", "--capacity", "100"}).code == 0);
+    RunResult r = tb({"--json", "top", "-n", "2", "-d", "0.2"});
+    INFO(describe(r));
+    REQUIRE(r.code == 0);
+    std::vector<nlohmann::json> snapshots = tbucket::test::json_lines(r.out);
+    REQUIRE(snapshots.size() == 2);
+    for (const nlohmann::json& s : snapshots) {
+        REQUIRE(s["buckets"].size() == 1);
+        CHECK(s["buckets"][0]["name"] == "api");
+        CHECK(s["buckets"][0]["grants_per_s"] == 0);
+        CHECK(s["time_ms"].get<int64_t>() > 0);
+    }
+    CHECK(snapshots[1]["time_ms"] > snapshots[0]["time_ms"]);
+    // Text into a pipe: -n tables, a blank line between them.
+    RunResult text = tb({"top", "-n", "2", "-d", "0.1"});
+    CHECK(text.code == 0);
+    CHECK(tbucket::test::count_lines(text.out)["api"] == 0);  // lines carry more than the name
+    CHECK(std::count(text.out.begin(), text.out.end(), '\n') == 5);  // 2 x (header, api), blank
+    for (const auto& bad : std::vector<std::vector<std::string>>{
+             {"top", "-d", "0"}, {"top", "-d", "x"}, {"top", "-n", "0"}}) {
+        RunResult b = tb(bad);
+        CHECK(b.code == 2);
+        CHECK(tbucket::test::one_error_line(b.err));
+    }
 }
 
 TEST_CASE("top --sort with an unknown key is a usage error", "[metrics][top]") {
