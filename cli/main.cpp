@@ -83,18 +83,31 @@ std::optional<int> check_env_flags(int argc, char** argv) {
 // "not given": refused for every option of the app and its subcommands.
 // (--wait alone has no value at all, and is fine: to CLI11, --wait "" is
 // the same as --wait, so that one waits without limit.)
-void refuse_empty_values(const CLI::App& app) {
+// An option's name as the command line has it (watch --timeout is --wait).
+std::string typed_name(const CLI::Option& option, int argc, char** argv) {
+    for (const std::string& name : option.get_lnames()) {
+        std::string flag = "--" + name;
+        for (int i = 1; i < argc; ++i) {
+            std::string_view arg = argv[i];
+            if (arg == flag || arg.rfind(flag + "=", 0) == 0) return flag;
+        }
+    }
+    return option.get_name();
+}
+
+void refuse_empty_values(const CLI::App& app, int argc, char** argv) {
     for (const CLI::Option* option : app.get_options()) {
         // --wait[=D] may come without a value; CLI11 shows that as "" too.
         if (option->get_positional() || option->count() == 0 || option->get_expected_min() == 0)
             continue;
         for (const std::string& value : option->results()) {
-            if (value.empty())
+            if (value.empty()) {
                 throw Error(ErrorKind::usage,
-                            option->get_name() + " needs a value; it was given empty");
+                            typed_name(*option, argc, argv) + " needs a value; it was given empty");
+            }
         }
     }
-    for (const CLI::App* sub : app.get_subcommands()) refuse_empty_values(*sub);
+    for (const CLI::App* sub : app.get_subcommands()) refuse_empty_values(*sub, argc, argv);
 }
 
 // The subcommands, in the order --help lists them: one row each.
@@ -441,7 +454,7 @@ int run(int argc, char** argv) {
     }
     scrub_passwords(argc, argv);
     try {
-        refuse_empty_values(app);
+        refuse_empty_values(app, own, argv);
     } catch (const Error& e) {
         Output(global.json, false).error(e, exit_usage);
         return exit_usage;
