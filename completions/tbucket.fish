@@ -8,14 +8,16 @@
 # else the environment), with
 # short timeouts; when that fails, nothing is offered.
 
-# Prints three lines about the words before the cursor: the command (or
-# "-"), how many of its positional arguments were given, and "--" when the
-# cursor is in the command that `run NAME --` runs (else "-").
+# Prints lines about the words before the cursor: the command (or "-"), how
+# many of its positional arguments were given, "--" when the cursor is in
+# the command that `run NAME --` runs (else "-"), then the first two of
+# those arguments that were given (for `lease`: the action and the NAME).
 function __tbucket_state
     set -l words (commandline -opc)
     set -e words[1]
     set -l sub -
     set -l npos 0
+    set -l given
     set -l skip 0
     set -l after_wait 0
     for w in $words
@@ -46,11 +48,12 @@ function __tbucket_state
                 if test "$sub" = -
                     set sub $w
                 else
+                    test $npos -lt 2; and set -a given $w
                     set npos (math $npos + 1)
                 end
         end
     end
-    printf '%s\n' $sub $npos -
+    printf '%s\n' $sub $npos - $given
 end
 
 function __tbucket_needs_command
@@ -90,12 +93,22 @@ function __tbucket_after_wait
     test "$words[-1]" = --wait; and __tbucket_using take run
 end
 
+# True at the ID of `lease renew NAME ID` or `lease release NAME ID`.
+function __tbucket_at_lease_id
+    set -l state (__tbucket_state)
+    test "$state[3]" = -; and test "$state[1]" = lease; and test "$state[2]" -eq 2
+    and contains -- "$state[4]" renew release
+end
+
 function __tbucket_in_run_command
     set -l state (__tbucket_state)
     test "$state[3]" = --
 end
 
-function __tbucket_buckets
+# This tbucket and the arguments that reach, with short timeouts, the server
+# the command line names (the URL, prefix, password file and TLS options
+# typed, else the environment), one a line.
+function __tbucket_server
     set -l words (commandline -opc)
     set -l cmd $words[1]
     if not command -sq -- $cmd
@@ -119,6 +132,11 @@ function __tbucket_buckets
         end
         set i (math $i + 1)
     end
+    printf '%s\n' $cmd $args
+end
+
+function __tbucket_buckets
+    set -l server (__tbucket_server)
     # After a comma (a bucket list, NAME[=N],...): the names not yet in it,
     # with the list so far in front.
     set -l token (commandline -ct)
@@ -129,10 +147,26 @@ function __tbucket_buckets
     # Text output whatever TBUCKET_JSON says; what is typed narrows the
     # lookup in the index of names (glob characters in it are dropped).
     set -l typed (string replace -ra '[\\\\*?\[\]^]' '' -- (string replace -r -- '^.*,' '' $token))
-    for n in (env TBUCKET_JSON= $cmd $args list "$typed*" 2>/dev/null </dev/null)
+    for n in (env TBUCKET_JSON= $server list "$typed*" 2>/dev/null </dev/null)
         if not string match -q -- "*,$n,*" ",$head"; and not string match -q -- "*,$n=*" ",$head"
             echo $head$n
         end
+    end
+end
+
+# The ids of the leases held on the bucket named before them, from `tbucket
+# lease list NAME` (one lease a line, the id first), each with what the
+# lease is as its description.
+function __tbucket_lease_ids
+    set -l state (__tbucket_state)
+    set -l name $state[5]
+    # no name would list the leases of every bucket, each line led by its name
+    test -n "$name"; or return
+    set -l server (__tbucket_server)
+    for l in (env TBUCKET_JSON= $server lease list $name 2>/dev/null </dev/null)
+        set -l id (string match -r -- '^[0-9a-f]{24}(?= )' $l); or continue
+        set -l what (string replace -r -- '^\S+\s+' '' $l | string replace -ra -- '\s{2,}' ', ')
+        printf '%s\t%s\n' $id "$what"
     end
 end
 
@@ -239,6 +273,7 @@ complete -c tbucket -n '__tbucket_using info delete' -a '(__tbucket_buckets)' -d
 complete -c tbucket -n __tbucket_at_take_count -x -a all -d 'Every whole token there is'
 complete -c tbucket -n '__tbucket_at_lease_arg 0' -x -a 'take renew release list' -d 'Lease action'
 complete -c tbucket -n '__tbucket_at_lease_arg 1' -x -a '(__tbucket_buckets)' -d Bucket
+complete -c tbucket -n __tbucket_at_lease_id -x -a '(__tbucket_lease_ids)'
 
 # The command that run runs
 complete -c tbucket -n __tbucket_in_run_command -x -a '(__tbucket_run_command)'

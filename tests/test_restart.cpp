@@ -145,3 +145,28 @@ TEST_CASE("a delete is still a delete to its holder, and fences keep growing acr
     const long long fence = std::stoll(taken.out.substr(taken.out.find(' ') + 1));
     CHECK(fence == first + 3600000000LL + 1);
 }
+
+TEST_CASE("a semaphore made on a young server without an append-only file holds new leases only",
+          "[restart]") {
+    RedisServer server;
+    const auto young = with_env({{"TBUCKET_RESTART_GRACE", "60s"}});
+    REQUIRE(tb(server.url(), {"create", "plain", "--capacity", "3"}, young).code == 0);
+    // A plain take is not held back (a counter, a bench's bucket)...
+    RunResult take = tb(server.url(), {"take", "plain"}, young);
+    INFO(describe(take));
+    CHECK(take.code == 0);
+    // ...a new lease is, until the grace ends, and says why.
+    RunResult lease = tb(server.url(), {"lease", "take", "plain"}, young);
+    INFO(describe(lease));
+    CHECK(lease.code == 1);
+    CHECK(lease.err.find("held") != std::string::npos);
+    CHECK(info(server, "plain")["tokens"] == 2);
+    // A rate bucket has no holders to wait for.
+    REQUIRE(tb(server.url(), {"create", "rated", "--capacity", "3", "--rate", "1/h"}, young).code ==
+            0);
+    CHECK(tb(server.url(), {"run", "rated", "--", "true"}, young).code == 0);
+    // With an append-only file there is nothing to wait for.
+    RedisServer aof({"--appendonly", "yes"});
+    REQUIRE(tb(aof.url(), {"create", "kept", "--capacity", "1"}, young).code == 0);
+    CHECK(tb(aof.url(), {"lease", "take", "kept"}, young).code == 0);
+}

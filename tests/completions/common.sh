@@ -62,3 +62,14 @@ done
 # Keys under the prefix that are not buckets: never offered as names.
 redis-cli -h 127.0.0.1 -p "$port" set 'tbucket:{alien}' x >/dev/null || exit 1
 redis-cli -h 127.0.0.1 -p "$port" hset 'tbucket:{albatross}' f 1 >/dev/null || exit 1
+# A lease on alpha with a fixed id, so that the cases can name it, written
+# as tbucket writes one (N FENCE START_MS TTL_MS HOST PID), ending in the
+# far future; alpha's one token is the leased one.
+lease_id=0123456789abcdef01234567
+redis-cli -h 127.0.0.1 -p "$port" hset 'tbucket:{alpha}:leases' "$lease_id" '1 5 0 3600000 host 1' >/dev/null || exit 1
+redis-cli -h 127.0.0.1 -p "$port" zadd 'tbucket:{alpha}:lexp' 99999999999999 "$lease_id" >/dev/null || exit 1
+redis-cli -h 127.0.0.1 -p "$port" hset 'tbucket:{alpha}' t 0 l 1 >/dev/null || exit 1
+case $("$bin" -u "$url" lease list alpha 2>&1) in
+    "$lease_id "*) ;;
+    *) echo "$name: FAIL: tbucket does not list the lease written on alpha" >&2; exit 1 ;;
+esac

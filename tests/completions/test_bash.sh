@@ -102,10 +102,26 @@ if [ "${1:-}" = --inner ]; then
         done
     }
 
+    # expect_once LINE WORD: completing LINE offers WORD exactly once.
+    expect_once() {
+        local line=$1 want=$2 c count=0
+        complete_line "$line"
+        for c in "${COMPREPLY[@]}"; do
+            [[ $c == "$want" ]] && count=$((count + 1))
+        done
+        if [ $count -ne 1 ]; then
+            echo "$name [$mode]: FAIL: completing '$line' offers '$want' $count times, not once; got: ${COMPREPLY[*]:-(nothing)}" >&2
+            failures=$((failures + 1))
+        fi
+    }
+
     while IFS='|' read -r kind line words; do
         # shellcheck disable=SC2086
         case $kind in expect | expect_none) $kind "$line" $words ;; esac
     done <"$TB_CASES"
+    # a command's own --help and the global one are the same option
+    expect_once 'tbucket take alpha --h' --help
+    expect_once 'tbucket lease renew alpha --' --help
     expect 'tbucket take alpha --' --url
     expect 'tbucket --' --help --version
     expect_none 'tbucket info alpha b' alpha

@@ -69,9 +69,22 @@ expect_none() {
     done
 }
 
+# expect_once LINE WORD: completing LINE offers WORD exactly once.
+expect_once() {
+    complete "$1"
+    count=$(grep -cxF -- "$2" "$tmp/offered")
+    if [ "$count" -ne 1 ]; then
+        echo "$name: FAIL: completing '$1' offers '$2' $count times, not once; got:" $(cat "$tmp/offered") >&2
+        failures=$((failures + 1))
+    fi
+}
+
 while IFS='|' read -r kind line words; do
     case $kind in expect | expect_none) $kind "$line" $words ;; esac
 done <"$TB_CASES"
+# a command's own --help and the global one are the same option
+expect_once 'tbucket take alpha --h' --help
+expect_once 'tbucket lease renew alpha --' --help
 expect 'tbucket take alpha --wait ' 250ms 5s 1m 1h
 expect 'tbucket take alpha --wait=' --wait=250ms --wait=1h
 expect 'tbucket watch alpha --timeout ' 250ms 5s 1m 1h

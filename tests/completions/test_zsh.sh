@@ -115,6 +115,17 @@ expect_none() {
   done
 }
 
+# expect_once LINE WORD: completing LINE offers WORD exactly once.
+expect_once() {
+  local line=$1 want=$2
+  complete $line
+  local -a found=(${(M)matches:#${(b)want}})
+  if (( $#found != 1 )); then
+    print -u2 "test_zsh: FAIL: completing '$line' offers '$want' $#found times, not once; got: ${matches:-(nothing)}"
+    (( failures++ ))
+  fi
+}
+
 zpty tb zsh -f -i || { print -u2 "test_zsh: FAIL: cannot start zsh on a pty"; exit 1 }
 : >| $out
 zpty -w tb "source ${(q)TB_INIT}"
@@ -123,6 +134,9 @@ await __TB_READY__ || exit 1
 while IFS='|' read -r kind line words; do
   [[ $kind == expect || $kind == expect_none ]] && $kind "$line" ${=words}
 done <$TB_CASES
+# a command's own --help and the global one are the same option
+expect_once 'tbucket take alpha --h' --help
+expect_once 'tbucket lease renew alpha --' --help
 expect 'tbucket take alpha --wait ' 250ms 5s 1m 1h
 expect 'tbucket take alpha --wait=' 250ms 5s 1m 1h
 expect 'tbucket watch alpha --timeout ' 250ms 5s 1m 1h

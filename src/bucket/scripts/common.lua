@@ -40,9 +40,9 @@
 --       or a failover that lost writes) by their holder's renewal, whether
 --       it re-asserted them or found its slot taken
 --   g   grace after a loss, server time in ms (absent: none): until then
---       the bucket grants nothing but re-asserted leases, so that every
---       live holder gets its slot back before a newcomer (lease_renew,
---       restart_grace)
+--       the bucket grants no lease but re-asserted ones and serves no
+--       waiter, so that every live holder gets its slot back before a
+--       newcomer (lease_renew, restart_grace); plain takes go on
 -- A repeat of a request (same id) returns its first answer and counts nothing.
 -- Grants and puts are written with the level (tally_grant); a denial is
 -- counted best effort (tally_denial).
@@ -365,8 +365,9 @@ end
 local function refill(b, now)
     if b.ts > now then b.ts, b.stepped = now, true end
     if b.g and b.g * 1000 > now then
-        -- Held for holders that re-assert: waiters wake at its end.
-        b.graced, b.held, b.stale_in = true, true, b.g - math.floor(now / 1000) + 1
+        -- Held for holders that re-assert: no new lease, no waiter served
+        -- (they wake at its end); a plain take is not held back.
+        b.graced, b.stale_in = true, b.g - math.floor(now / 1000) + 1
     end
     if b.w and (not b.we or now >= b.we * 1000) then
         local ms = math.floor(now / 1000)
@@ -406,7 +407,7 @@ local function restart_grace(b, grace, ms)
     if not up or up * 1000 >= grace then return end
     if string.match(redis.call('INFO', 'persistence'), 'aof_enabled:1') then return end
     b.g = ms - up * 1000 + grace
-    b.graced, b.held, b.stale_in = true, true, b.g - ms + 1
+    b.graced, b.stale_in = true, b.g - ms + 1
 end
 
 -- Writes every field of b, replacing whatever the key held.

@@ -62,7 +62,8 @@ if b.q > 0 and mode ~= 'check' then serve_queue(key, b, now, nil, nil) end
 local want = n
 if mode == 'partial' then want = math.min(n, math.floor(b.t)) end
 local taken, fence = 0, 0
-if want >= 1 and b.t >= want and mode ~= 'check' and not b.held then
+local graced = b.graced and lease  -- a new lease waits out a grace
+if want >= 1 and b.t >= want and mode ~= 'check' and not b.held and not graced then
     b.t = b.t - want
     taken = want
     if lease then fence = hold(b, ARGV[8], taken, ttl, ARGV[10], now) end
@@ -73,16 +74,16 @@ local reply = state(b, t_text, now)
 reply[7] = taken
 -- The rest only when there is something to say: the common take's reply
 -- stays as short as before leases and queues.
-if b.l > 0 or b.q > 0 or fence > 0 or b.graced then
+if b.l > 0 or b.q > 0 or fence > 0 or graced then
     reply[8] = num(b.l)
     reply[9] = next_expiry_ms(key, b, now)
     reply[10] = fence
     reply[11] = b.q
     reply[12] = num(b.qn)
     -- A one-shot denial on a semaphore names who holds it.
-    if taken == 0 and (b.l > 0 or b.graced) and not waiting and mode ~= 'check' then
+    if taken == 0 and (b.l > 0 or graced) and not waiting and mode ~= 'check' then
         reply[13], reply[14] = holders(key, b, now)
-        if b.graced then reply[15] = b.g - math.floor(now / 1000) end
+        if graced then reply[15] = b.g - math.floor(now / 1000) end
     end
 end
 if changed then begin_change(key, reply, event(b, t_text, now_text)) end

@@ -40,7 +40,7 @@ for i, k in ipairs(keys) do
     reclaim(k, b, now)
     if counts[i] > b.c and b.t < counts[i] then fail('TBIMPOSSIBLE', b.cs .. ' @' .. i) end
     if b.q > 0 and mode == 'all' then serve_queue(k, b, now, nil, nil) end
-    enough = enough and not b.held and b.t >= counts[i]
+    enough = enough and not b.held and b.t >= counts[i] and not (b.graced and lease and not (b.r or b.w))
     buckets[i] = b
 end
 local reply, changed = {}, {}

@@ -85,7 +85,7 @@ elseif queued then
     given = serve_queue(key, b, now, ticket, 'ping')
 else
     if b.q > 0 then serve_queue(key, b, now, nil, 'ping') end
-    if not b.held and b.t >= n then
+    if not b.held and b.t >= n and not (b.graced and lease) then
         given = take_for(b, ticket, {n = n, ttl = ttl, holder = ARGV[12]}, now)
     else
         queued = enqueue(key, b, ticket, n, record, place, now)

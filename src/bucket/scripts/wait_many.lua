@@ -89,7 +89,7 @@ elseif not queued then
     local ready = true
     for i, b in ipairs(buckets) do
         if b.q > 0 then serve_queue(keys[i], b, now, nil, 'ping') end
-        ready = ready and not b.held and b.t >= counts[i]
+        ready = ready and not b.held and b.t >= counts[i] and not (b.graced and holder and not (b.r or b.w))
     end
     if ready then
         given = take_all()
