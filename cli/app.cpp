@@ -216,6 +216,28 @@ GlobalOptions with_config(GlobalOptions g) {
     } else {
         flag_from_file("fail_open", g.fail_open);
     }
+    // --durable, else TBUCKET_DURABLE, else the config files; 0 is off.
+    std::string durable = g.durable;
+    std::string durable_from = "--durable";
+    if (durable.empty() && env("TBUCKET_DURABLE")) {
+        durable = env("TBUCKET_DURABLE");
+        durable_from = "TBUCKET_DURABLE";
+    } else if (const FileValue* v = file.value("durable"); durable.empty() && v) {
+        durable = v->value;
+        durable_from = v->from;
+    }
+    if (!durable.empty()) {
+        if (durable.size() > 2 || durable.find_first_not_of("0123456789") != std::string::npos) {
+            Error bad(ErrorKind::usage, durable_from +
+                                            " must be a number of replicas, 0..99, not '" +
+                                            printable(durable) + "'");
+            if (durable_from != "--durable" && durable_from != "TBUCKET_DURABLE")
+                throw Error(ErrorKind::config, bad.what());
+            throw bad;
+        }
+        g.durable_replicas = std::stoi(durable);
+        g.from["durable"] = durable_from;
+    }
     // A third of the default 30 s lease (a holder renews every third of its
     // lease, and so re-asserts within one), and 2 s to reconnect.
     std::string grace;
@@ -282,7 +304,10 @@ Context::Context(const GlobalOptions& g, Output& o)
 
 Client& Context::client() {
     if (!client_ && global.local) ensure_local_server(local_paths());
-    if (!client_) client_ = std::make_unique<Client>(seeds_, global.prefix);
+    if (!client_) {
+        client_ = std::make_unique<Client>(seeds_, global.prefix);
+        client_->set_durable(global.durable_replicas);
+    }
     return *client_;
 }
 
@@ -489,6 +514,12 @@ void setup_global(CLI::App& app, GlobalOptions& g, bool with_tls) {
                    "read the password from this file (env TBUCKET_PASSWORD, REDISCLI_AUTH)")
         ->type_name("FILE");
     if (with_tls) add_tls_options(app, g);
+    app.add_option_function<std::string>(
+           "--durable", [&g](const std::string& n) { g.durable = n.empty() ? "1" : n; },
+           "report a change only once N replicas (default 1) have it, else exit 69 (env "
+           "TBUCKET_DURABLE)")
+        ->expected(0, 1)
+        ->type_name("[N]");
     app.add_option("-E,--denied-exit", g.denied_exit,
                    "exit status of a denial (default 1 for take, 75 for run)")
         ->type_name("N")

@@ -47,6 +47,10 @@ struct GlobalOptions {
     // semaphore created on a server that just started without an
     // append-only file is held for holders re-asserting their leases.
     int64_t restart_grace_ms = 12000;
+    // --durable[=N], TBUCKET_DURABLE or durable in the config files: every
+    // change waits for N replicas (0: off).
+    std::string durable;
+    int durable_replicas = 0;
     // Where each connection setting came from ("--url", "TBUCKET_URL", a
     // config file's "path:line", "default"), for `tbucket config`.
     std::map<std::string, std::string> from;

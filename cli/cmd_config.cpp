@@ -48,6 +48,7 @@ int show_config(Context& ctx) {
         {"sni", g.sni},
         {"insecure", g.insecure ? "true" : "false"},
         {"restart_grace", format_exact_ms(g.restart_grace_ms)},
+        {"durable", std::to_string(g.durable_replicas)},
     };
     const Config& file = config();
     auto from = [&g](const char* key) {

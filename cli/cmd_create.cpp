@@ -27,7 +27,7 @@ int run(Context& ctx, const CreateOptions& o) {
     CreateMode mode = o.update    ? CreateMode::update
                       : o.replace ? CreateMode::replace
                                   : CreateMode::ensure;
-    ctx.out.created(ctx.client().create(name, settings, tokens, mode, ctx.global.restart_grace_ms));
+    ctx.out.created(ctx.client().create(name, settings, tokens, mode));
     return exit_ok;
 }
 

@@ -149,11 +149,17 @@ void read_config_text(const std::string& text, const std::string& path, Config& 
             into.values[key] = {text_of(path, key, v), where(path, v)};
         } else if (listed(flag_keys, key)) {
             into.values[key] = {flag_of(path, key, v), where(path, v)};
+        } else if (key == "durable") {
+            const auto* n = v.as_integer();
+            if (!n || n->get() < 0 || n->get() > 99)
+                bad(where(path, v), "durable must be a number of replicas, 0..99");
+            into.values[key] = {std::to_string(n->get()), where(path, v)};
         } else {
-            bad(where(path, v), "unknown key '" + key +
-                                    "' (known: url, password_file, prefix, fail_open, tls, "
-                                    "cacert, cacertdir, cert, key, sni, insecure, restart_grace, "
-                                    "[buckets.NAME])");
+            bad(where(path, v),
+                "unknown key '" + key +
+                    "' (known: url, password_file, prefix, fail_open, tls, "
+                    "cacert, cacertdir, cert, key, sni, insecure, restart_grace, durable, "
+                    "[buckets.NAME])");
         }
     }
     into.files.push_back(path);

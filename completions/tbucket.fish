@@ -225,6 +225,7 @@ complete -c tbucket -n $not_in_run_command -l insecure -d 'Do not verify the ser
 complete -c tbucket -n $not_in_run_command -l no-session-cache -d 'No TLS session resumption'
 complete -c tbucket -n $not_in_run_command -l tls-keep -x -a $durations -d 'Keep a TLS connection ready this long'
 complete -c tbucket -n $not_in_run_command -s E -l denied-exit -x -a '0 1 75' -d 'Exit status of a denial'
+complete -c tbucket -n $not_in_run_command -l durable -d 'Report a change only once a replica has it'
 complete -c tbucket -n $not_in_run_command -l help -d 'Show help'
 complete -c tbucket -n __tbucket_needs_command -s V -l version -d 'Show the version'
 

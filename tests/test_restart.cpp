@@ -3,6 +3,8 @@
 // same port is a restart that loses every key; a lease lost in a failover
 // is its records removed by hand, as the promoted replica would lack them.
 
+#include <signal.h>
+
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -150,17 +152,20 @@ TEST_CASE("a semaphore made on a young server without an append-only file holds 
           "[restart]") {
     RedisServer server;
     const auto young = with_env({{"TBUCKET_RESTART_GRACE", "60s"}});
-    REQUIRE(tb(server.url(), {"create", "plain", "--capacity", "3"}, young).code == 0);
-    // A plain take is not held back (a counter, a bench's bucket)...
-    RunResult take = tb(server.url(), {"take", "plain"}, young);
-    INFO(describe(take));
-    CHECK(take.code == 0);
-    // ...a new lease is, until the grace ends, and says why.
-    RunResult lease = tb(server.url(), {"lease", "take", "plain"}, young);
+    // Made on first use by a lease: the lease is held back until the grace
+    // ends, and says why...
+    RunResult lease = tb(server.url(), {"lease", "take", "plain", "--capacity", "3"}, young);
     INFO(describe(lease));
     CHECK(lease.code == 1);
     CHECK(lease.err.find("held") != std::string::npos);
+    // ...a plain take is not (a counter, a bench's bucket).
+    RunResult take = tb(server.url(), {"take", "plain"}, young);
+    INFO(describe(take));
+    CHECK(take.code == 0);
     CHECK(info(server, "plain")["tokens"] == 2);
+    // A bucket made on purpose by create is no newcomer's.
+    REQUIRE(tb(server.url(), {"create", "made", "--capacity", "1"}, young).code == 0);
+    CHECK(tb(server.url(), {"lease", "take", "made"}, young).code == 0);
     // A rate bucket has no holders to wait for.
     REQUIRE(tb(server.url(), {"create", "rated", "--capacity", "3", "--rate", "1/h"}, young).code ==
             0);
@@ -169,4 +174,36 @@ TEST_CASE("a semaphore made on a young server without an append-only file holds 
     RedisServer aof({"--appendonly", "yes"});
     REQUIRE(tb(aof.url(), {"create", "kept", "--capacity", "1"}, young).code == 0);
     CHECK(tb(aof.url(), {"lease", "take", "kept"}, young).code == 0);
+}
+
+TEST_CASE("durable changes: reported once a replica has them, else exit 69 saying so",
+          "[restart][durable]") {
+    RedisServer primary;
+    RedisServer replica({"--replicaof", "127.0.0.1", std::to_string(primary.port())});
+    REQUIRE(eventually(
+        [&] { return replica.info_field("replication", "master_link_status") == "up"; }, 60));
+    const std::string url = primary.url();
+    REQUIRE(tb(url, {"create", "d", "--capacity", "10"}).code == 0);
+    RunResult one = tb(url, {"--durable", "take", "d"});
+    INFO(describe(one));
+    CHECK(one.code == 0);
+    CHECK(tb(url, {"take", "d"}, with_env({{"TBUCKET_DURABLE", "1"}})).code == 0);
+    // Two asked, one there: not confirmed, though the primary made it.
+    RunResult two = tb(url, {"--timeout-io", "1s", "--durable=2", "take", "d"});
+    INFO(describe(two));
+    CHECK(two.code == 69);
+    CHECK(two.err.find("not confirmed by a replica: 1 of 2") != std::string::npos);
+    CHECK(info(primary, "d")["tokens"] == 7);
+    // A replica that stopped answering confirms nothing.
+    REQUIRE(kill(replica.pid(), SIGSTOP) == 0);
+    RunResult stopped = tb(url, {"--timeout-io", "1s", "--durable", "put", "d"});
+    REQUIRE(kill(replica.pid(), SIGCONT) == 0);
+    INFO(describe(stopped));
+    CHECK(stopped.code == 69);
+    CHECK(stopped.err.find("not confirmed by a replica: 0 of 1") != std::string::npos);
+    // Bad input is exit 2, Redis untouched.
+    RunResult bad = tb(url, {"--durable=x", "take", "d"});
+    CHECK(bad.code == 2);
+    CHECK(tb(url, {"take", "d"}, with_env({{"TBUCKET_DURABLE", "-1"}})).code == 2);
+    CHECK(info(primary, "d")["tokens"] == 8);
 }

@@ -174,9 +174,21 @@ std::vector<Reply> Client::run_changes(const std::vector<ScriptCall>& calls,
                                        std::vector<std::string>& by, int64_t window_ms) {
     const auto deadline = Clock::now() + std::chrono::milliseconds(window_ms);
     bool sent = false;
+    std::vector<ScriptCall> durable_calls;
+    if (durable_ > 0) {
+        // The WAIT must answer before the socket's I/O timeout does.
+        int64_t wait_ms =
+            std::max<int64_t>(100, nodes_.seed_options().front().io_timeout_ms * 3 / 4);
+        durable_calls = calls;
+        for (ScriptCall& c : durable_calls) {
+            c.wait_replicas = durable_;
+            c.wait_ms = wait_ms;
+        }
+    }
+    const std::vector<ScriptCall>& sending = durable_ > 0 ? durable_calls : calls;
     for (int64_t pause = 0;; pause = std::clamp<int64_t>(pause * 2, 50, 1000)) {
         try {
-            std::vector<Reply> replies = run_scripts(nodes_, calls, &by);
+            std::vector<Reply> replies = run_scripts(nodes_, sending, &by);
             // A slot being migrated holds the bucket but not yet its id key:
             // Redis Cluster answers TRYAGAIN without running the script.
             bool again = std::any_of(replies.begin(), replies.end(), [](const Reply& r) {

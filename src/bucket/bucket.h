@@ -53,6 +53,11 @@ class Client {
     void unlist(const std::vector<std::string>& names);
 
     std::string key(const std::string& name) const { return prefix_ + "{" + name + "}"; }
+
+    // --durable[=N]: every change is reported only once `replicas` replicas
+    // have it (WAIT after the script, in the same round trip; at most 3/4 of
+    // the I/O timeout), else Error unwritable. 0: no wait (the default).
+    void set_durable(int replicas) { durable_ = replicas; }
     Nodes& nodes() { return nodes_; }
 
     // A script that changes the bucket `name`, through the retry loop of
@@ -80,6 +85,7 @@ class Client {
     Nodes nodes_;
     std::string prefix_;
     const int64_t retry_window_ms_;
+    int durable_ = 0;
 };
 
 // A window as the scripts take it in place of a rate amount: "@1d,Europe/Berlin";

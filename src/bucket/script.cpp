@@ -98,25 +98,69 @@ std::string settings_text(std::string_view detail) {
 
 namespace {
 
+// The calls `which` of `calls` in one pipeline, each followed by its WAIT
+// (--durable) on the same node: the scripts' replies, in the order of
+// `which`; a change that fewer replicas than asked acknowledged is Error
+// unwritable (it was made on the primary; a failover may lose it).
+std::vector<Reply> send_calls(Nodes& nodes, const std::vector<ScriptCall>& calls,
+                              const std::vector<std::size_t>& which, bool by_sha,
+                              std::vector<std::string>* answered_by) {
+    std::vector<Routed> commands;
+    commands.reserve(which.size());
+    for (std::size_t i : which) {
+        const ScriptCall& call = calls[i];
+        commands.push_back({call.key, script_command(call, by_sha)});
+        if (call.wait_replicas > 0) {
+            commands.push_back(
+                {call.key,
+                 {"WAIT", std::to_string(call.wait_replicas), std::to_string(call.wait_ms)}});
+        }
+    }
+    std::vector<std::string> by;
+    std::vector<Reply> replies = nodes.pipeline(commands, answered_by ? &by : nullptr);
+    std::vector<Reply> scripts;
+    scripts.reserve(which.size());
+    if (answered_by) answered_by->clear();
+    std::size_t at = 0;
+    for (std::size_t i : which) {
+        const ScriptCall& call = calls[i];
+        if (answered_by) answered_by->push_back(std::move(by[at]));
+        Reply reply = std::move(replies[at++]);
+        if (call.wait_replicas > 0) {
+            const Reply& acked = replies[at++];
+            bool changed = reply->type != REDIS_REPLY_ERROR;  // an error wrote nothing
+            if (changed &&
+                (acked->type != REDIS_REPLY_INTEGER || acked->integer < call.wait_replicas)) {
+                long long got = acked->type == REDIS_REPLY_INTEGER ? acked->integer : 0;
+                throw Error(ErrorKind::unwritable,
+                            "not confirmed by a replica: " + std::to_string(got) + " of " +
+                                std::to_string(call.wait_replicas) +
+                                " acknowledged the change within " + format_exact_ms(call.wait_ms) +
+                                " (--durable); it was made on the primary, and a failover "
+                                "may lose it");
+            }
+        }
+        scripts.push_back(std::move(reply));
+    }
+    return scripts;
+}
+
 std::vector<Reply> run_scripts_once(Nodes& nodes, const std::vector<ScriptCall>& calls,
                                     std::vector<std::string>* answered_by) {
-    std::vector<Routed> commands;
-    commands.reserve(calls.size());
-    for (const ScriptCall& call : calls) commands.push_back({call.key, script_command(call, true)});
-    std::vector<Reply> replies = nodes.pipeline(commands, answered_by);
-    std::vector<Routed> retry;
-    std::vector<std::size_t> retry_index;
+    std::vector<std::size_t> all(calls.size());
+    for (std::size_t i = 0; i < calls.size(); ++i) all[i] = i;
+    std::vector<Reply> replies = send_calls(nodes, calls, all, true, answered_by);
+    std::vector<std::size_t> retry;
     for (std::size_t i = 0; i < replies.size(); ++i) {
-        if (!is_noscript(replies[i])) continue;
-        retry.push_back({calls[i].key, script_command(calls[i], false)});
-        retry_index.push_back(i);
+        if (is_noscript(replies[i])) retry.push_back(i);
     }
     if (retry.empty()) return replies;
     std::vector<std::string> retry_by;
-    std::vector<Reply> again = nodes.pipeline(retry, answered_by ? &retry_by : nullptr);
+    std::vector<Reply> again =
+        send_calls(nodes, calls, retry, false, answered_by ? &retry_by : nullptr);
     for (std::size_t i = 0; i < again.size(); ++i) {
-        replies[retry_index[i]] = std::move(again[i]);
-        if (answered_by) (*answered_by)[retry_index[i]] = std::move(retry_by[i]);
+        replies[retry[i]] = std::move(again[i]);
+        if (answered_by) (*answered_by)[retry[i]] = std::move(retry_by[i]);
     }
     return replies;
 }

@@ -40,6 +40,10 @@ struct ScriptCall {
     // Further buckets, after those (take_many's and wait_many's KEYS[3..],
     // which have no index key).
     std::vector<std::string> more_keys = {};
+    // --durable: WAIT for this many replicas after the script, in the same
+    // round trip (0: none), at most wait_ms; fewer is Error unwritable.
+    int wait_replicas = 0;
+    int64_t wait_ms = 0;
 };
 
 // A new request id's key beside the bucket at `key`: random, so that a
