@@ -227,6 +227,24 @@ TEST_CASE("windows: offsets that ran out are computed again, and the call goes t
     CHECK_THAT(redis().string({"GET", "tbucket:{b}:z"}), Catch::StartsWith("Europe/Berlin "));
 }
 
+TEST_CASE("windows: a hand-edited zone that is no zone is exit 65, and never reaches TZ",
+          "[window]") {
+    REQUIRE(
+        tb({"create", "hz", "--capacity", "3", "--window", "1d", "--tz", "Europe/Berlin"}).code ==
+        0);
+    redis().command({"DEL", "tbucket:{hz}:z"});
+    // Its window over, so that the script needs the zone's offsets.
+    redis().command({"HSET", "tbucket:{hz}", "z", "../../etc/passwd", "we", "1"});
+    const std::string before = redis().dump_hash("tbucket:{hz}");
+    RunResult r = tb({"take", "hz"});
+    INFO(describe(r));
+    CHECK(r.code == 65);
+    CHECK(one_error_line(r.err));
+    CHECK_THAT(r.err, Catch::Contains("has a time zone that is not one"));
+    CHECK(redis().dump_hash("tbucket:{hz}") == before);
+    CHECK(redis().integer({"EXISTS", "tbucket:{hz}:z"}) == 0);
+}
+
 TEST_CASE("windows: several buckets, a rate and a window, in one decision", "[window]") {
     REQUIRE(tb({"create", "sec", "--capacity", "5", "--rate", "5/s"}).code == 0);
     REQUIRE(tb({"create", "day", "--capacity", "2", "--window", "1d"}).code == 0);

@@ -197,6 +197,16 @@ std::vector<Reply> run_scripts(Nodes& nodes, const std::vector<ScriptCall>& call
     for (std::size_t i = 0; i < replies.size(); ++i) {
         std::optional<ZoneWanted> wanted = zone_wanted(replies[i]);
         if (!wanted) continue;
+        // The zone as the bucket holds it: create checked it, but a hand
+        // edit may not have; it goes into TZ only once it is a zone's name.
+        try {
+            check_zone(wanted->zone);
+        } catch (const Error&) {
+            throw Error(ErrorKind::data, wanted->key.substr(0, wanted->key.size() - 2) +
+                                             " has a time zone that is not one ('" +
+                                             printable(wanted->zone) +
+                                             "'); not a tbucket bucket, left untouched");
+        }
         int64_t until = 0;
         std::string offsets = zone_offsets(wanted->zone, wanted->server_s, until);
         ScriptCall store{&scripts::zone_script, wanted->key, {offsets, std::to_string(until)}};
