@@ -242,8 +242,7 @@ TEST_CASE("doctor on a primary with a replica says what a failover can lose", "[
     CHECK(r.code == 0);
     json replication = check(r, "replication");
     CHECK(replication.at("status") == "info");
-    CHECK_THAT(replication.at("summary").get<std::string>(),
-               Catch::StartsWith("1 replica, asynchronous (lag "));
+    CHECK(replication.at("summary") == "1 replica, asynchronous");
     CHECK(contains(replication.at("advice"), "--durable makes each change wait for a replica"));
 }
 

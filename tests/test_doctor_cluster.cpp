@@ -54,8 +54,7 @@ TEST_CASE("doctor on a healthy cluster finds every primary and every slot, and t
     CHECK(slots[0].at("summary") == "all 16384 slots served by 3 live primaries");
     std::vector<json> replication = checks_named(r, "replication");
     REQUIRE(replication.size() == 1);
-    CHECK_THAT(replication[0].at("summary").get<std::string>(),
-               Catch::StartsWith("1 replica, asynchronous (lag "));
+    CHECK(replication[0].at("summary") == "1 replica, asynchronous");
     CHECK(replication[0].at("nodes").size() == 3);
     CHECK(checks_named(r, "pubsub").at(0).at("status") == "ok");
     CHECK(checks_named(r, "acl").at(0).at("status") == "ok");
