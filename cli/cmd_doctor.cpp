@@ -78,6 +78,8 @@ int run(Context& ctx) {
         std::string endpoints;
         for (const ConnectionOptions& seed : ctx.client().nodes().seed_options())
             endpoints += (endpoints.empty() ? "" : ", ") + describe_endpoint(seed);
+        if (std::string master = ctx.client().nodes().sentinel_master(); !master.empty())
+            endpoints += ", the primary the Sentinels name '" + master + "'";
         ctx.out.line(totals(checks) + "; checked " + endpoints + " (from " +
                      (it == g.from.end() ? std::string("the default URL") : it->second) + ")");
     }

@@ -191,6 +191,7 @@ class Renewer {
                 return lost("not renewed for " + format_exact_ms(lease_.ttl_ms));
             }
             try {
+                client_.nodes().follow_sentinels();  // a failover: renew where the lease is now
                 for (const Lease& l : leases_) {
                     HeldLease mine{l.fence, l.tokens, l.capacity, l.holder};
                     RenewResult r = renew_lease(client_, l.name, l.id, l.ttl_ms, renew_window_ms(),

@@ -349,6 +349,51 @@ TEST_CASE("a bad seed in a list is refused without the password", "[url][seeds]"
     }
 }
 
+TEST_CASE("a redis-sentinel:// URL names Sentinels and the primary to ask them for",
+          "[url][seeds]") {
+    std::vector<ConnectionOptions> seeds =
+        parse_seeds("redis-sentinel://u:s3,cret@s1:26380,s2,[::1]:26381/main/3");
+    REQUIRE(seeds.size() == 3);
+    CHECK(seeds[0].host == "s1");
+    CHECK(seeds[0].port == 26380);
+    CHECK(seeds[1].host == "s2");
+    CHECK(seeds[1].port == 26379);  // Sentinel's own default
+    CHECK(seeds[2].host == "::1");
+    CHECK(seeds[2].port == 26381);
+    for (const ConnectionOptions& seed : seeds) {
+        CHECK(seed.sentinel_master == "main");
+        CHECK(seed.user == "u");
+        CHECK(seed.password == "s3,cret");
+        CHECK(seed.db == 3);
+        CHECK_FALSE(seed.tls.enabled);
+    }
+    seeds = parse_seeds("rediss-sentinel://s1/main");
+    REQUIRE(seeds.size() == 1);
+    CHECK(seeds[0].tls.enabled);
+    CHECK(seeds[0].db == 0);
+    CHECK(seeds[0].port == 26379);
+    // Plain URLs name no primary.
+    CHECK(parse_seeds("redis://h1,h2")[1].sentinel_master.empty());
+}
+
+TEST_CASE("a redis-sentinel:// URL without Sentinels or a primary is refused without the password",
+          "[url][seeds]") {
+    for (const char* url :
+         {"redis-sentinel://u:s3cret@s1:26379", "redis-sentinel://u:s3cret@s1:26379/",
+          "redis-sentinel://u:s3cret@/main", "redis-sentinel://u:s3cret@s1,,s2/main",
+          "redis-sentinel://u:s3cret@s1:x/main", "redis-sentinel://u:s3cret@s1/ma in",
+          "redis-sentinel://u:s3cret@s1/main/x"}) {
+        INFO(url);
+        try {
+            parse_seeds(url);
+            FAIL("accepted");
+        } catch (const Error& e) {
+            CHECK(e.kind() == ErrorKind::usage);
+            CHECK(std::string(e.what()).find("s3cret") == std::string::npos);
+        }
+    }
+}
+
 TEST_CASE("a password with a raw '/' is read as a password", "[url]") {
     // The last '@' ends the user info, so the '/' stays in the password and
     // is never mistaken for the start of a database (and quoted in an error).

@@ -163,7 +163,7 @@ Client::Client(ConnectionOptions options, std::string prefix)
 Client::Client(std::vector<ConnectionOptions> seeds, std::string prefix)
     : nodes_(std::move(seeds)),
       prefix_(std::move(prefix)),
-      retry_window_ms_(retry_window_ms(nodes_.seed_options().front())) {}
+      retry_window_ms_(retry_window_ms(nodes_.common_options())) {}
 
 // The one retry loop of SPEC §8. A change carries a request id; when the
 // connection fails after it was sent, it goes again with the same id (on a
@@ -178,7 +178,7 @@ std::vector<Reply> Client::run_changes(const std::vector<ScriptCall>& calls,
     if (durable_ > 0) {
         // The WAIT must answer before the socket's I/O timeout does.
         int64_t wait_ms =
-            std::max<int64_t>(100, nodes_.seed_options().front().io_timeout_ms * 3 / 4);
+            std::max<int64_t>(100, nodes_.common_options().io_timeout_ms * 3 / 4);
         durable_calls = calls;
         for (ScriptCall& c : durable_calls) {
             c.wait_replicas = durable_;

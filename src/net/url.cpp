@@ -180,14 +180,64 @@ ConnectionOptions parse_url(std::string_view url) {
     } else if (scheme == "unix") {
         parse_unix(rest, options);
     } else {
-        bad("unknown scheme '" + std::string(scheme) + "'; use redis://, rediss:// or unix://");
+        bad("unknown scheme '" + std::string(scheme) +
+            "'; use redis://, rediss://, unix:// or redis-sentinel://");
     }
     return options;
 }
 
+namespace {
+
+// redis-sentinel://[USERINFO@]HOSTS/MASTER[/DB]: each Sentinel as a redis://
+// URL of its own (so that parse_url checks it), with the master's name.
+std::vector<ConnectionOptions> parse_sentinels(std::string_view scheme, std::string_view rest) {
+    std::size_t at = rest.rfind('@');
+    std::string_view userinfo = at == std::string_view::npos ? "" : rest.substr(0, at + 1);
+    std::string_view hosts = at == std::string_view::npos ? rest : rest.substr(at + 1);
+    std::size_t slash = hosts.find('/');
+    std::string_view path = slash == std::string_view::npos ? "" : hosts.substr(slash + 1);
+    hosts = hosts.substr(0, slash);
+    std::string_view master = path.substr(0, path.find('/'));
+    std::string_view db = master.size() < path.size() ? path.substr(master.size()) : "";
+    if (hosts.empty()) bad("names no Sentinel: " + std::string(scheme) + "://HOST:PORT/MASTER");
+    if (master.empty()) {
+        bad("names no primary: " + std::string(scheme) +
+            "://HOST:PORT/MASTER, MASTER as in the Sentinels' 'sentinel monitor'");
+    }
+    for (unsigned char c : master) {
+        if (c <= ' ' || c >= 0x7f || c == '?' || c == '#' || c == '%')
+            bad("primary name '" + printable(master) + "' has a character Sentinel names do not");
+    }
+    std::string data_scheme = scheme == "rediss-sentinel" ? "rediss" : "redis";
+    std::vector<ConnectionOptions> sentinels;
+    for (std::size_t start = 0;;) {
+        std::size_t comma = hosts.find(',', start);
+        std::string_view host =
+            hosts.substr(start, comma == std::string_view::npos ? hosts.npos : comma - start);
+        if (host.empty()) bad("the list of Sentinels has an empty entry");
+        // A port is there when a ':' follows the host (after the brackets of IPv6).
+        std::size_t bracket = host[0] == '[' ? host.find(']') : 0;
+        bool has_port = bracket != std::string_view::npos &&
+                        host.find(':', bracket) != std::string_view::npos;
+        std::string one = data_scheme + "://";
+        one.append(userinfo).append(host);
+        if (!has_port) one.append(":").append(std::to_string(default_sentinel_port));
+        one.append(db);
+        ConnectionOptions sentinel = parse_url(one);
+        sentinel.sentinel_master = std::string(master);
+        sentinels.push_back(std::move(sentinel));
+        if (comma == std::string_view::npos) return sentinels;
+        start = comma + 1;
+    }
+}
+
+}  // namespace
+
 std::vector<ConnectionOptions> parse_seeds(std::string_view url) {
     std::size_t sep = url.find("://");
     std::string_view scheme = sep == std::string_view::npos ? "" : url.substr(0, sep);
+    if (scheme == "redis-sentinel" || scheme == "rediss-sentinel")
+        return parse_sentinels(scheme, url.substr(sep + 3));
     if (scheme == "unix" || url.find(',') == std::string_view::npos) return {parse_url(url)};
     // Split the host list only: user info (whose password may hold a comma)
     // and the database are every seed's, and parse_url checks each seed.

@@ -47,7 +47,13 @@ struct ConnectionOptions {
     int64_t connect_timeout_ms = 2000;
     int64_t io_timeout_ms = 5000;
     TlsOptions tls;
+    // Set on a Sentinel's options: the name of the primary to ask it for.
+    // Such options name where to ask, never where the buckets are.
+    std::string sentinel_master;
 };
+
+// The port a Sentinel listens on when a redis-sentinel:// URL names none.
+inline constexpr int default_sentinel_port = 26379;
 
 inline constexpr std::string_view default_url = "redis://127.0.0.1:6379";
 
@@ -60,7 +66,11 @@ ConnectionOptions parse_url(std::string_view url);
 
 // One URL naming several seed nodes, redis://[USERINFO@]H1:P1,H2:P2[/DB]:
 // each host with the same user, password and database, in the order given.
-// A URL without a comma (and any unix:// URL) is one seed. Throws Error(usage).
+// A URL without a comma (and any unix:// URL) is one seed.
+// redis-sentinel://[USERINFO@]H1[:P1][,H2[:P2]...]/MASTER[/DB] (rediss-sentinel://
+// over TLS) names Sentinels to ask for the primary MASTER: each comes back
+// with sentinel_master set; USERINFO, TLS and DB are the data nodes' too.
+// Throws Error(usage).
 std::vector<ConnectionOptions> parse_seeds(std::string_view url);
 
 // redis-cli's -h HOST, -p PORT and -n DB over a parsed URL: each one given

@@ -1,6 +1,7 @@
 #include "redis/cluster.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <set>
 #include <utility>
 
@@ -81,6 +82,107 @@ struct Nodes::Pending {
 
 Nodes::Nodes(std::vector<ConnectionOptions> seeds) : seeds_(std::move(seeds)) {
     if (seeds_.empty()) throw Error(ErrorKind::internal, "no seed node");
+    common_ = seeds_.front();
+    common_.sentinel_master.clear();
+    const std::string& master = seeds_.front().sentinel_master;
+    for (const ConnectionOptions& seed : seeds_) {
+        if (seed.sentinel_master != master) {
+            throw Error(ErrorKind::usage,
+                        master.empty() || seed.sentinel_master.empty()
+                            ? "URLs of Sentinels and of Redis servers cannot be mixed"
+                            : "the Sentinel URLs name different primaries ('" + master +
+                                  "' and '" + seed.sentinel_master + "')");
+        }
+    }
+    if (!master.empty()) sentinels_ = std::exchange(seeds_, {});
+}
+
+// SENTINEL GET-MASTER-ADDR-BY-NAME on each Sentinel in turn, the one that
+// answered last first. A Sentinel that does not know the name says so with
+// a nil; one that cannot be reached is skipped.
+ConnectionOptions Nodes::ask_sentinels() {
+    const std::string& master = sentinels_.front().sentinel_master;
+    std::optional<Error> failure;
+    std::vector<std::string> unaware;
+    for (std::size_t tried = 0; tried < sentinels_.size(); ++tried) {
+        std::size_t i = (sentinel_ + tried) % sentinels_.size();
+        ConnectionOptions options = sentinels_[i];
+        options.db = 0;  // a Sentinel has no databases to select
+        Connection sentinel(options);
+        Reply reply;
+        try {
+            reply = sentinel.call({"SENTINEL", "GET-MASTER-ADDR-BY-NAME", master});
+        } catch (const Error& e) {
+            if (!failure) failure = e;
+            continue;
+        }
+        const redisReply& r = *reply;
+        if (r.type == REDIS_REPLY_ARRAY && r.elements == 2 &&
+            r.element[0]->type == REDIS_REPLY_STRING && r.element[1]->type == REDIS_REPLY_STRING) {
+            int port = std::atoi(r.element[1]->str);
+            if (port > 0 && port <= 65535) {
+                sentinel_ = i;
+                return node_options(std::string(r.element[0]->str, r.element[0]->len), port);
+            }
+        }
+        if (r.type == REDIS_REPLY_NIL) {
+            unaware.push_back(sentinel.endpoint());
+            continue;
+        }
+        std::string text = r.type == REDIS_REPLY_ERROR ? reply_error_text(r) : "an unexpected reply";
+        text.erase(text.find_last_not_of(' ') + 1);
+        ErrorKind kind = classify_reply_error(text);
+        if (!failure) {
+            failure = Error(kind == ErrorKind::internal ? ErrorKind::unavailable : kind,
+                            "the Sentinel at " + sentinel.endpoint() + " answered " + text +
+                                (kind == ErrorKind::internal ? "; is it a Sentinel?" : ""));
+        }
+    }
+    std::string asked = std::to_string(sentinels_.size()) + " asked";
+    if (!unaware.empty()) {
+        std::string at;
+        for (const std::string& e : unaware) at.append(at.empty() ? "" : ", ").append(e);
+        throw Error(ErrorKind::unavailable, "no Sentinel knows a primary named '" + master +
+                                                "' (asked " + at + ")");
+    }
+    std::string why = failure->what();
+    if (is_connect_failure(*failure))
+        throw Error(ErrorKind::unavailable, "cannot connect to any Sentinel of '" + master +
+                                                "': " + why + " (" + asked + ")");
+    throw Error(failure->kind(), why + " (" + asked + ")");
+}
+
+bool Nodes::follow_sentinels() {
+    if (sentinels_.empty() || seeds_.empty()) return false;
+    std::string was = describe_endpoint(seeds_.front());
+    ConnectionOptions now;
+    try {
+        now = ask_sentinels();
+    } catch (const Error&) {
+        return false;
+    }
+    if (describe_endpoint(now) == was) return false;
+    forget(was);
+    seeds_ = {std::move(now)};
+    seed_ = 0;
+    return true;
+}
+
+// A primary that has become a replica refuses writes with READONLY, having
+// written nothing: the Sentinels are asked again and the commands go again
+// (with their request ids, so nothing can happen twice).
+void Nodes::check_writable(const std::vector<Reply>& replies, const std::string& endpoint) {
+    if (sentinels_.empty()) return;
+    for (const Reply& r : replies) {
+        if (r->type == REDIS_REPLY_ERROR && error_text(r).substr(0, 8) == "READONLY") {
+            forget(endpoint);
+            throw Error(ErrorKind::unavailable,
+                        "Redis at " + endpoint +
+                            " is a replica now (READONLY): the primary of '" +
+                            sentinels_.front().sentinel_master + "' moved",
+                        true);
+        }
+    }
 }
 
 Connection& Nodes::connection_to(const ConnectionOptions& options) {
@@ -90,7 +192,7 @@ Connection& Nodes::connection_to(const ConnectionOptions& options) {
 }
 
 ConnectionOptions Nodes::node_options(const std::string& host, int port) const {
-    ConnectionOptions o = seeds_.front();
+    ConnectionOptions o = common_;
     o.transport = ConnectionOptions::Transport::tcp;
     o.path.clear();
     o.host = host;
@@ -110,7 +212,11 @@ std::optional<ConnectionOptions> Nodes::owner_options(std::string_view key) cons
     return connections_.at(endpoint)->options();
 }
 
-std::vector<ConnectionOptions> Nodes::seed_options() const {
+std::vector<ConnectionOptions> Nodes::seed_options() {
+    if (!sentinels_.empty() && seeds_.empty()) {
+        seeds_ = {ask_sentinels()};
+        seed_ = 0;
+    }
     std::vector<ConnectionOptions> order;
     for (std::size_t i = 0; i < seeds_.size(); ++i)
         order.push_back(seeds_[(seed_ + i) % seeds_.size()]);
@@ -124,6 +230,8 @@ void Nodes::learn(const Redirect& moved) {
 
 void Nodes::forget(const std::string& endpoint) {
     if (auto it = connections_.find(endpoint); it != connections_.end()) it->second->close();
+    if (!sentinels_.empty() && !seeds_.empty() && describe_endpoint(seeds_.front()) == endpoint)
+        seeds_.clear();  // behind Sentinels: ask them again
     std::erase_if(slots_, [&endpoint](const auto& slot) { return slot.second == endpoint; });
 }
 
@@ -134,12 +242,19 @@ void Nodes::close_all() {
 void Nodes::reset() {
     for (auto& [endpoint, connection] : connections_) connection->close();
     slots_.clear();
+    if (!sentinels_.empty()) seeds_.clear();
 }
 
 std::vector<Reply> Nodes::on_seed(const std::vector<Command>& commands, std::string& endpoint) {
+    if (!sentinels_.empty() && seeds_.empty()) {
+        seeds_ = {ask_sentinels()};
+        seed_ = 0;
+    }
     std::optional<Error> first;
-    for (std::size_t tried = 0; tried < seeds_.size(); ++tried) {
-        std::size_t i = (seed_ + tried) % seeds_.size();
+    // Behind Sentinels there is one seed, the primary, which forget() clears.
+    const std::size_t count = seeds_.size();
+    for (std::size_t tried = 0; tried < count; ++tried) {
+        std::size_t i = (seed_ + tried) % count;
         Connection& c = connection_to(seeds_[i]);
         endpoint = c.endpoint();
         bool was_open = c.is_open();
@@ -149,13 +264,13 @@ std::vector<Reply> Nodes::on_seed(const std::vector<Command>& commands, std::str
             return replies;
         } catch (const Error& e) {
             if (e.kind() == ErrorKind::unavailable) forget(endpoint);
-            if (was_open || !is_connect_failure(e) || seeds_.size() == 1) throw;
+            if (was_open || !is_connect_failure(e) || count == 1) throw;
             if (!first) first = e;
         }
     }
     throw Error(ErrorKind::unavailable, std::string(first->what()) +
                                             "; no other seed node answered either (" +
-                                            std::to_string(seeds_.size()) + " tried)");
+                                            std::to_string(count) + " tried)");
 }
 
 std::vector<Reply> Nodes::on_node(const std::string& endpoint,
@@ -202,6 +317,7 @@ void Nodes::send_group(const std::vector<Routed>& commands, const std::string& e
     }
     std::string used = endpoint;
     std::vector<Reply> raw = endpoint.empty() ? on_seed(batch, used) : on_node(endpoint, batch);
+    check_writable(raw, used);
     std::size_t k = 0;
     for (Pending& p : group) {
         if (p.asking) ++k;  // ASKING's +OK

@@ -3,7 +3,9 @@
 // Finding the node that holds a key: seed nodes tried in order, and Redis
 // Cluster redirects (MOVED, ASK) followed. On a standalone server nothing
 // here costs a command: keys go to the first seed that answers until a
-// server says otherwise.
+// server says otherwise. Seeds that are Sentinels (sentinel_master set)
+// are asked for the primary, once, and again after it fails or turns out
+// to be a replica (a failover).
 
 #include <map>
 #include <memory>
@@ -46,7 +48,7 @@ struct Routed {
 
 class Nodes {
   public:
-    // At least one seed; redirected-to nodes get the first seed's options
+    // At least one seed (all Sentinels, or none); redirected-to nodes get the first seed's options
     // (credentials, database, timeouts) with their own host and port.
     explicit Nodes(std::vector<ConnectionOptions> seeds);
 
@@ -61,8 +63,24 @@ class Nodes {
     // Connection options for the node believed to own `key`: the one a
     // redirect named, else nullopt (ask the seeds).
     std::optional<ConnectionOptions> owner_options(std::string_view key) const;
-    // Each seed's options, the one that answered last first.
-    std::vector<ConnectionOptions> seed_options() const;
+    // Each seed's options, the one that answered last first. Behind
+    // Sentinels: the primary they name (asking them when it is not known).
+    std::vector<ConnectionOptions> seed_options();
+    // Options every node shares (credentials, timeouts, TLS), without asking anyone.
+    const ConnectionOptions& common_options() const { return common_; }
+    // The primary's name when the seeds are Sentinels, else "".
+    std::string sentinel_master() const {
+        return sentinels_.empty() ? "" : sentinels_.front().sentinel_master;
+    }
+    // Behind Sentinels: asks them where the primary is now, and moves there
+    // when it moved (a failover that a long-running process would learn of
+    // only when the old primary fails it, or never, while that one still
+    // answers as a primary). True when it moved; Sentinels out of reach
+    // change nothing.
+    bool follow_sentinels();
+    // Forgets a node that failed outside a pipeline (a subscription's):
+    // behind Sentinels, the next command asks them for the primary again.
+    void forget(const std::string& endpoint);
     // A redirect's node as connection options.
     ConnectionOptions node_options(const std::string& host, int port) const;
     // Remembers a MOVED heard elsewhere (by a subscriber); `moved.host` set.
@@ -88,9 +106,13 @@ class Nodes {
                     std::vector<Pending>& group, std::vector<Reply>& replies,
                     std::vector<Pending>& again, std::vector<std::string>* answered_by);
     void follow(Pending& p, const Redirect& r, const std::string& from, const std::string& key);
-    void forget(const std::string& endpoint);
+    ConnectionOptions ask_sentinels();
+    void check_writable(const std::vector<Reply>& replies, const std::string& endpoint);
 
-    std::vector<ConnectionOptions> seeds_;
+    ConnectionOptions common_;
+    std::vector<ConnectionOptions> sentinels_;  // empty: the seeds are data nodes
+    std::size_t sentinel_ = 0;                  // the Sentinel that answered last
+    std::vector<ConnectionOptions> seeds_;      // behind Sentinels: the primary, once known
     std::size_t seed_ = 0;                                            // the seed that answered last
     std::map<std::string, std::unique_ptr<Connection>> connections_;  // by endpoint
     std::unordered_map<int, std::string> slots_;  // slot → endpoint, from MOVED

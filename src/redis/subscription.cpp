@@ -56,6 +56,7 @@ void Subscription::open() {
         try {
             reply = subscribe_at(node);
         } catch (const Error& e) {
+            if (e.kind() == ErrorKind::unavailable) nodes_.forget(describe_endpoint(node));
             if (redirects > 0 || !is_connect_failure(e) || ++seed >= seeds.size()) throw;
             node = seeds[seed];
             continue;

@@ -130,7 +130,20 @@ class Session {
     std::optional<Subscription::Event> next_event(const WakeAt& wake_at) {
         Subscription::Event event;
         try {
-            event = subscription_.next(sleep_ms(wake_at), interrupt_fd_);
+            // Behind Sentinels, a failover may leave the subscription on a
+            // node that is silent or no longer the primary: they are asked
+            // every few seconds where the primary is.
+            const bool sentinels = !client_.nodes().sentinel_master().empty();
+            int64_t ms = sleep_ms(wake_at);
+            if (sentinels) ms = ms < 0 ? sentinel_check_ms : std::min(ms, sentinel_check_ms);
+            event = subscription_.next(ms, interrupt_fd_);
+            if (sentinels && event.kind == Subscription::Event::Kind::none &&
+                ms_since(sentinels_asked_) >= sentinel_check_ms) {
+                sentinels_asked_ = Clock::now();
+                if (!client_.nodes().follow_sentinels()) return event;
+                subscription_.open();
+                return std::nullopt;
+            }
             if (event.kind != Subscription::Event::Kind::moved) return event;
             subscription_.open();
         } catch (const Error& e) {
@@ -148,6 +161,8 @@ class Session {
     WakeAt deadline_;
     bool warned_ = false;
     int64_t backoff_ms_ = 50;
+    static constexpr int64_t sentinel_check_ms = 2000;
+    Clock::time_point sentinels_asked_ = Clock::now();
 };
 
 }  // namespace tbucket::wait_detail

@@ -11,6 +11,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <sstream>
 #include <stdexcept>
@@ -47,11 +48,15 @@ int free_cluster_port() {
     }
 }
 
-RedisServer::RedisServer(std::vector<std::string> extra_args, bool cluster_bus)
+RedisServer::RedisServer(std::vector<std::string> extra_args, bool cluster_bus, bool config_file)
     : extra_args_(std::move(extra_args)) {
     char pattern[] = "/tmp/tbucket-test-XXXXXX";
     if (!mkdtemp(pattern)) throw std::runtime_error("mkdtemp failed");
     dir_ = pattern;
+    if (config_file) {
+        config_ = dir_ + "/redis.conf";
+        std::ofstream(config_) << "";
+    }
     for (int attempt = 0; attempt < 5 && pid_ < 0; ++attempt) {
         port_ = cluster_bus ? free_cluster_port() : free_port();
         try {
@@ -60,6 +65,20 @@ RedisServer::RedisServer(std::vector<std::string> extra_args, bool cluster_bus)
             if (attempt == 4) throw;
         }
     }
+}
+
+std::unique_ptr<RedisServer> RedisServer::sentinel(int primary_port, const std::string& master,
+                                                   int down_after_ms) {
+    std::string d = std::to_string(down_after_ms);
+    // The file is written before the first start (the constructor's launch),
+    // through the extra arguments: a Sentinel rewrites its file, so it must
+    // be its own.
+    auto s = std::unique_ptr<RedisServer>(new RedisServer(
+        {"--sentinel", "--sentinel", "monitor", master, "127.0.0.1", std::to_string(primary_port),
+         "2", "--sentinel", "down-after-milliseconds", master, d, "--sentinel",
+         "failover-timeout", master, std::to_string(std::max(4 * down_after_ms, 3000))},
+        false, true));
+    return s;
 }
 
 RedisServer::~RedisServer() {
@@ -81,6 +100,7 @@ void RedisServer::launch() {
         "--save",       "",          "--appendonly",        "no",          "--dir",
         dir_,           "--logfile", dir_ + "/redis.log",   "--daemonize", "no"};
     args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+    if (!config_.empty()) args.insert(args.begin() + 1, config_);
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);

@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -17,7 +18,15 @@ class RedisServer {
   public:
     // `cluster_bus`: the port also leaves room for Redis Cluster's bus port,
     // port + 10000 (so at most 55535, and that one free too).
-    explicit RedisServer(std::vector<std::string> extra_args = {}, bool cluster_bus = false);
+    // `config_file`: started with a file of its own first on the command
+    // line (empty at first), as a Sentinel needs.
+    explicit RedisServer(std::vector<std::string> extra_args = {}, bool cluster_bus = false,
+                         bool config_file = false);
+    // A Sentinel (redis-server --sentinel) watching the primary at
+    // 127.0.0.1:`primary_port` as `master`, a quorum of 2, that counts it down
+    // after `down_after_ms` without an answer.
+    static std::unique_ptr<RedisServer> sentinel(int primary_port, const std::string& master,
+                                                 int down_after_ms = 1000);
     ~RedisServer();
     RedisServer(const RedisServer&) = delete;
     RedisServer& operator=(const RedisServer&) = delete;
@@ -46,6 +55,7 @@ class RedisServer {
   private:
     void launch();
     std::vector<std::string> extra_args_;
+    std::string config_;  // a Sentinel's file, first on its command line
     std::string dir_;
     int port_ = 0;
     pid_t pid_ = -1;
