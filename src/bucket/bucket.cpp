@@ -201,7 +201,16 @@ std::vector<Reply> Client::run_changes(const std::vector<ScriptCall>& calls,
             continue;
         } catch (const Error& e) {
             sent = sent || e.maybe_done();
-            if (!sent) throw;  // never reached a server: nothing happened
+            // Never reached a server: nothing happened. Behind Sentinels a
+            // primary that cannot be reached is likely being replaced: the
+            // Sentinels are asked again until the window has passed.
+            bool failing_over = !nodes_.sentinel_master().empty() && is_connect_failure(e) &&
+                                Clock::now() + std::chrono::milliseconds(pause) < deadline;
+            if (!sent && failing_over) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(std::max<int64_t>(pause, 50)));
+                continue;
+            }
+            if (!sent) throw;
             std::string unknown = std::string(e.what()) + "; whether it happened is unknown";
             if (e.kind() != ErrorKind::unavailable) throw Error(e.kind(), unknown, true);
             if (Clock::now() + std::chrono::milliseconds(pause) >= deadline) {
