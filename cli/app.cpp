@@ -495,7 +495,8 @@ void setup_global(CLI::App& app, GlobalOptions& g, bool with_tls) {
     app.set_help_flag("--help", "print this help and exit");
     app.add_option(
            "-u,--url", g.url,
-           "Redis URL; several seed nodes as redis://H1:P1,H2:P2 or -u repeated, tried in order "
+           "Redis URL; several seed nodes as redis://H1:P1,H2:P2 or -u repeated, tried in order; "
+           "Sentinels as redis-sentinel://H1:P1,H2:P2/MASTER "
            "(env TBUCKET_URL, then REDIS_URL; default redis://127.0.0.1:6379)")
         ->type_name("URL")
         ->allow_extra_args(false);

@@ -203,7 +203,7 @@ complete -c tbucket -n __tbucket_needs_command -a help -d 'Usage of tbucket or o
 
 # Global options: before the command or after it
 set -l not_in_run_command 'not __tbucket_in_run_command'
-complete -c tbucket -n $not_in_run_command -s u -l url -x -a 'redis://127.0.0.1:6379 unix:///' -d 'Redis URL'
+complete -c tbucket -n $not_in_run_command -s u -l url -x -a 'redis://127.0.0.1:6379 unix:/// redis-sentinel://127.0.0.1:26379/' -d 'Redis URL'
 complete -c tbucket -n $not_in_run_command -s h -x -a '(__fish_print_hostnames)' -d "Redis host, replacing the URL's"
 complete -c tbucket -n $not_in_run_command -s p -x -a 6379 -d "Redis port, replacing the URL's"
 complete -c tbucket -n $not_in_run_command -s n -x -a '0 1 2 3' -d "Database number, replacing the URL's"

@@ -20,6 +20,7 @@ using tbucket::test::RunResult;
 using tbucket::test::tb;
 using tbucket::test::tb_argv;
 using tbucket::test::TempDir;
+using tbucket::test::with_env;
 
 namespace {
 
@@ -198,4 +199,27 @@ TEST_CASE("a primary turned replica sends a long-running holder to the new prima
     CHECK(s["node"] == endpoint(w.replica));
     CHECK(s["leased"] == 0);
     CHECK(s["tokens"] == 1);
+}
+
+TEST_CASE("the password is offered to the Sentinels and to the primary", "[sentinel]") {
+    RedisServer primary({"--requirepass", "s3cret"});
+    auto sentinel = RedisServer::sentinel(
+        primary.port(), "main", 1000,
+        {"--requirepass", "s3cret", "--sentinel", "auth-pass", "main", "s3cret"});
+    std::string url = "redis-sentinel://" + endpoint(*sentinel) + "/main";
+    RunResult none = tb(url, {"take", "api", "--capacity", "2"});
+    CHECK(none.code == 77);
+    CHECK(one_line(none.err));
+    RunResult wrong = tb(url, {"take", "api", "--capacity", "2"},
+                         with_env({{"TBUCKET_PASSWORD", "wrong"}}));
+    CHECK(wrong.code == 77);
+    CHECK(one_line(wrong.err));
+    auto pw = with_env({{"TBUCKET_PASSWORD", "s3cret"}});
+    RunResult right = tb(url, {"take", "api", "--capacity", "2"}, pw);
+    INFO(describe(right));
+    CHECK(right.code == 0);
+    RunResult info = tb(url, {"--json", "info", "api"}, pw);
+    REQUIRE(info.code == 0);
+    CHECK(json::parse(info.out)["node"] == endpoint(primary));
+    CHECK(json::parse(info.out)["counters"]["grants"] == 1);  // the refusals took nothing
 }

@@ -68,17 +68,17 @@ RedisServer::RedisServer(std::vector<std::string> extra_args, bool cluster_bus, 
 }
 
 std::unique_ptr<RedisServer> RedisServer::sentinel(int primary_port, const std::string& master,
-                                                   int down_after_ms) {
+                                                   int down_after_ms,
+                                                   std::vector<std::string> extra_args) {
     std::string d = std::to_string(down_after_ms);
-    // The file is written before the first start (the constructor's launch),
-    // through the extra arguments: a Sentinel rewrites its file, so it must
-    // be its own.
-    auto s = std::unique_ptr<RedisServer>(new RedisServer(
-        {"--sentinel", "--sentinel", "monitor", master, "127.0.0.1", std::to_string(primary_port),
-         "2", "--sentinel", "down-after-milliseconds", master, d, "--sentinel",
-         "failover-timeout", master, std::to_string(std::max(4 * down_after_ms, 3000))},
-        false, true));
-    return s;
+    // The settings go on the command line; the file (a Sentinel's own, which
+    // it rewrites) starts empty.
+    std::vector<std::string> args{
+        "--sentinel", "--sentinel", "monitor", master, "127.0.0.1", std::to_string(primary_port),
+        "2", "--sentinel", "down-after-milliseconds", master, d, "--sentinel",
+        "failover-timeout", master, std::to_string(std::max(4 * down_after_ms, 3000))};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    return std::make_unique<RedisServer>(std::move(args), false, true);
 }
 
 RedisServer::~RedisServer() {

@@ -26,7 +26,8 @@ class RedisServer {
     // 127.0.0.1:`primary_port` as `master`, a quorum of 2, that counts it down
     // after `down_after_ms` without an answer.
     static std::unique_ptr<RedisServer> sentinel(int primary_port, const std::string& master,
-                                                 int down_after_ms = 1000);
+                                                 int down_after_ms = 1000,
+                                                 std::vector<std::string> extra_args = {});
     ~RedisServer();
     RedisServer(const RedisServer&) = delete;
     RedisServer& operator=(const RedisServer&) = delete;
