@@ -76,9 +76,9 @@ struct Watched {
 // The holder of `sem` (capacity 1) prints its fence, then runs until `go` exists.
 std::unique_ptr<Child> holder(const std::string& url, const std::string& lease,
                               const std::string& go) {
-    return std::make_unique<Child>(tb_argv(
-        url, {"run", "sem", "--capacity", "1", "--lease", lease, "--", "sh", "-c",
-              "echo $TBUCKET_FENCE; while [ ! -e " + go + " ]; do sleep 0.05; done"}));
+    return std::make_unique<Child>(
+        tb_argv(url, {"run", "sem", "--capacity", "1", "--lease", lease, "--", "sh", "-c",
+                      "echo $TBUCKET_FENCE; while [ ! -e " + go + " ]; do sleep 0.05; done"}));
 }
 
 long long first_number(const std::string& out) {
@@ -91,8 +91,9 @@ bool one_line(const std::string& err) {
 
 }  // namespace
 
-TEST_CASE("through Sentinels a command reaches the primary they name, and bad Sentinel URLs are one line",
-          "[sentinel]") {
+TEST_CASE(
+    "through Sentinels a command reaches the primary they name, and bad Sentinel URLs are one line",
+    "[sentinel]") {
     Watched w;
     RunResult take = tb(w.url(), {"take", "api", "--capacity", "5", "--rate", "1/s"});
     INFO(describe(take));
@@ -118,7 +119,7 @@ TEST_CASE("through Sentinels a command reaches the primary they name, and bad Se
     CHECK(no_hosts.err.find("names no Sentinel") != std::string::npos);
     RunResult unreachable = tb(dead, {"take", "api"});
     CHECK(unreachable.code == 69);
-    CHECK(unreachable.err.find("cannot connect to any Sentinel of 'main'") != std::string::npos);
+    CHECK(unreachable.err.find("no Sentinel of 'main' could be reached") != std::string::npos);
     CHECK(one_line(unreachable.err));
     RunResult not_sentinel =
         tb("redis-sentinel://" + endpoint(w.primary) + "/main", {"take", "api"});
@@ -141,8 +142,8 @@ TEST_CASE("the primary dies: the holder keeps its lease, the waiter is served by
     auto h = holder(w.url(), "60s", go);
     REQUIRE(eventually([&] { return w.info("sem")["leased"] == 1; }, 60));
     REQUIRE(h->wait_for_output("\n", 30));
-    Child waiter(tb_argv(w.url(), {"run", "sem", "--wait", "10m", "--", "sh", "-c",
-                                   "echo $TBUCKET_FENCE"}));
+    Child waiter(
+        tb_argv(w.url(), {"run", "sem", "--wait", "10m", "--", "sh", "-c", "echo $TBUCKET_FENCE"}));
     REQUIRE(eventually([&] { return w.info("sem")["waiters"] == 1; }, 60));
     // The replica has everything: this failover loses nothing.
     REQUIRE(w.primary.integer({"WAIT", "1", "10000"}) == 1);
@@ -164,8 +165,7 @@ TEST_CASE("the primary dies: the holder keeps its lease, the waiter is served by
     CHECK(s["waiters"] == 0);
 }
 
-TEST_CASE("a primary turned replica sends a long-running holder to the new primary",
-          "[sentinel]") {
+TEST_CASE("a primary turned replica sends a long-running holder to the new primary", "[sentinel]") {
     Watched w;
     TempDir temp("sentinel");
     const std::string go = temp.path + "/go";
@@ -210,8 +210,8 @@ TEST_CASE("the password is offered to the Sentinels and to the primary", "[senti
     RunResult none = tb(url, {"take", "api", "--capacity", "2"});
     CHECK(none.code == 77);
     CHECK(one_line(none.err));
-    RunResult wrong = tb(url, {"take", "api", "--capacity", "2"},
-                         with_env({{"TBUCKET_PASSWORD", "wrong"}}));
+    RunResult wrong =
+        tb(url, {"take", "api", "--capacity", "2"}, with_env({{"TBUCKET_PASSWORD", "wrong"}}));
     CHECK(wrong.code == 77);
     CHECK(one_line(wrong.err));
     auto pw = with_env({{"TBUCKET_PASSWORD", "s3cret"}});

@@ -14,10 +14,13 @@
 #include "support/tls_server.h"
 
 using tbucket::test::Child;
+using tbucket::test::free_port;
 using tbucket::test::one_error_line;
 using tbucket::test::RedisServer;
+using tbucket::test::run;
 using tbucket::test::RunResult;
 using tbucket::test::slowdown;
+using tbucket::test::tbucket_path;
 
 using tbucket::test::TlsServer;
 
@@ -196,4 +199,32 @@ TEST_CASE("unusable TLS options are usage errors that leave Redis untouched", "[
     CHECK_THAT(keep_env.err, Catch::Contains("TBUCKET_TLS_KEEP"));
     CHECK(std::stoll(tls.server->info_field("stats", "total_connections_received")) == before);
     CHECK(tls.server->integer({"DBSIZE"}) == 0);
+}
+
+TEST_CASE("rediss-sentinel:// asks a Sentinel over TLS and reaches the primary over TLS",
+          "[tls][e2e]") {
+    TlsServer tls;
+    // The Sentinel watches the primary on its TLS port (tls-replication:
+    // its own connections use TLS), and answers on a TLS port of its own.
+    int sentinel_port = free_port();
+    auto sentinel = RedisServer::sentinel(
+        tls.tls_port, "main", 1000,
+        {"--tls-port", std::to_string(sentinel_port), "--tls-cert-file", tls.cert("server.crt"),
+         "--tls-key-file", tls.cert("server.key"), "--tls-ca-cert-file", tls.cert("ca.crt"),
+         "--tls-auth-clients", "no", "--tls-replication", "yes"});
+    std::string url = "rediss-sentinel://127.0.0.1:" + std::to_string(sentinel_port) + "/main";
+    auto tb_tls = [&](std::vector<std::string> args) {
+        args.insert(args.begin(), {tbucket_path(), "-u", url, "--cacert", tls.cert("ca.crt")});
+        return run(args);
+    };
+    RunResult take = tb_tls({"take", "t", "--capacity", "3"});
+    INFO(describe(take));
+    CHECK(take.code == 0);
+    RunResult info = tb_tls({"--json", "info", "t"});
+    REQUIRE(info.code == 0);
+    CHECK(nlohmann::json::parse(info.out)["node"] == "127.0.0.1:" + std::to_string(tls.tls_port));
+    // Without the CA the Sentinel's certificate is not trusted: one line, 69.
+    RunResult untrusted = run({tbucket_path(), "-u", url, "take", "t"});
+    CHECK(untrusted.code == 69);
+    CHECK(untrusted.err.find("Sentinel") != std::string::npos);
 }

@@ -177,8 +177,7 @@ std::vector<Reply> Client::run_changes(const std::vector<ScriptCall>& calls,
     std::vector<ScriptCall> durable_calls;
     if (durable_ > 0) {
         // The WAIT must answer before the socket's I/O timeout does.
-        int64_t wait_ms =
-            std::max<int64_t>(100, nodes_.common_options().io_timeout_ms * 3 / 4);
+        int64_t wait_ms = std::max<int64_t>(100, nodes_.common_options().io_timeout_ms * 3 / 4);
         durable_calls = calls;
         for (ScriptCall& c : durable_calls) {
             c.wait_replicas = durable_;
@@ -204,10 +203,11 @@ std::vector<Reply> Client::run_changes(const std::vector<ScriptCall>& calls,
             // Never reached a server: nothing happened. Behind Sentinels a
             // primary that cannot be reached is likely being replaced: the
             // Sentinels are asked again until the window has passed.
-            bool failing_over = !nodes_.sentinel_master().empty() && is_connect_failure(e) &&
+            bool failing_over = !nodes_.sentinel_master().empty() && is_unreachable(e) &&
                                 Clock::now() + std::chrono::milliseconds(pause) < deadline;
             if (!sent && failing_over) {
-                std::this_thread::sleep_for(std::chrono::milliseconds(std::max<int64_t>(pause, 50)));
+                std::this_thread::sleep_for(
+                    std::chrono::milliseconds(std::max<int64_t>(pause, 50)));
                 continue;
             }
             if (!sent) throw;

@@ -217,8 +217,8 @@ std::vector<ConnectionOptions> parse_sentinels(std::string_view scheme, std::str
         if (host.empty()) bad("the list of Sentinels has an empty entry");
         // A port is there when a ':' follows the host (after the brackets of IPv6).
         std::size_t bracket = host[0] == '[' ? host.find(']') : 0;
-        bool has_port = bracket != std::string_view::npos &&
-                        host.find(':', bracket) != std::string_view::npos;
+        bool has_port =
+            bracket != std::string_view::npos && host.find(':', bracket) != std::string_view::npos;
         std::string one = data_scheme + "://";
         one.append(userinfo).append(host);
         if (!has_port) one.append(":").append(std::to_string(default_sentinel_port));

@@ -36,6 +36,16 @@ bool is_connect_failure(const Error& e) {
            std::string_view(e.what()).substr(0, 14) == "cannot connect";
 }
 
+bool is_unreachable(const Error& e) {
+    if (!is_connect_failure(e)) return false;
+    std::string_view text = e.what();
+    for (std::string_view why : {"Connection refused", "no answer within", "No route to host",
+                                 "Network is unreachable", "Connection reset"}) {
+        if (text.find(why) != std::string_view::npos) return true;
+    }
+    return false;
+}
+
 int key_slot(std::string_view key) {
     std::size_t open = key.find('{');
     if (open != std::string_view::npos) {
@@ -90,8 +100,8 @@ Nodes::Nodes(std::vector<ConnectionOptions> seeds) : seeds_(std::move(seeds)) {
             throw Error(ErrorKind::usage,
                         master.empty() || seed.sentinel_master.empty()
                             ? "URLs of Sentinels and of Redis servers cannot be mixed"
-                            : "the Sentinel URLs name different primaries ('" + master +
-                                  "' and '" + seed.sentinel_master + "')");
+                            : "the Sentinel URLs name different primaries ('" + master + "' and '" +
+                                  seed.sentinel_master + "')");
         }
     }
     if (!master.empty()) sentinels_ = std::exchange(seeds_, {});
@@ -129,7 +139,8 @@ ConnectionOptions Nodes::ask_sentinels() {
             unaware.push_back(sentinel.endpoint());
             continue;
         }
-        std::string text = r.type == REDIS_REPLY_ERROR ? reply_error_text(r) : "an unexpected reply";
+        std::string text =
+            r.type == REDIS_REPLY_ERROR ? reply_error_text(r) : "an unexpected reply";
         text.erase(text.find_last_not_of(' ') + 1);
         ErrorKind kind = classify_reply_error(text);
         if (!failure) {
@@ -142,13 +153,13 @@ ConnectionOptions Nodes::ask_sentinels() {
     if (!unaware.empty()) {
         std::string at;
         for (const std::string& e : unaware) at.append(at.empty() ? "" : ", ").append(e);
-        throw Error(ErrorKind::unavailable, "no Sentinel knows a primary named '" + master +
-                                                "' (asked " + at + ")");
+        throw Error(ErrorKind::unavailable,
+                    "no Sentinel knows a primary named '" + master + "' (asked " + at + ")");
     }
     std::string why = failure->what();
     if (is_connect_failure(*failure))
-        throw Error(ErrorKind::unavailable, "cannot connect to any Sentinel of '" + master +
-                                                "': " + why + " (" + asked + ")");
+        throw Error(ErrorKind::unavailable, "no Sentinel of '" + master +
+                                                "' could be reached: " + why + " (" + asked + ")");
     throw Error(failure->kind(), why + " (" + asked + ")");
 }
 
@@ -177,8 +188,7 @@ void Nodes::check_writable(const std::vector<Reply>& replies, const std::string&
         if (r->type == REDIS_REPLY_ERROR && error_text(r).substr(0, 8) == "READONLY") {
             forget(endpoint);
             throw Error(ErrorKind::unavailable,
-                        "Redis at " + endpoint +
-                            " is a replica now (READONLY): the primary of '" +
+                        "Redis at " + endpoint + " is a replica now (READONLY): the primary of '" +
                             sentinels_.front().sentinel_master + "' moved",
                         true);
         }

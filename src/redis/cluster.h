@@ -39,6 +39,9 @@ std::optional<Redirect> parse_redirect(std::string_view message);
 // True when Connection failed before sending anything (it could not
 // connect): then trying the next seed cannot run a command twice.
 bool is_connect_failure(const Error& error);
+// A connect failure that a server coming back would end (refused, no
+// answer, no route), not one of certificates or names.
+bool is_unreachable(const Error& error);
 
 // A command and the key it touches (empty: any node will do).
 struct Routed {
@@ -113,7 +116,7 @@ class Nodes {
     std::vector<ConnectionOptions> sentinels_;  // empty: the seeds are data nodes
     std::size_t sentinel_ = 0;                  // the Sentinel that answered last
     std::vector<ConnectionOptions> seeds_;      // behind Sentinels: the primary, once known
-    std::size_t seed_ = 0;                                            // the seed that answered last
+    std::size_t seed_ = 0;                      // the seed that answered last
     std::map<std::string, std::unique_ptr<Connection>> connections_;  // by endpoint
     std::unordered_map<int, std::string> slots_;  // slot → endpoint, from MOVED
 };

@@ -73,10 +73,21 @@ std::unique_ptr<RedisServer> RedisServer::sentinel(int primary_port, const std::
     std::string d = std::to_string(down_after_ms);
     // The settings go on the command line; the file (a Sentinel's own, which
     // it rewrites) starts empty.
-    std::vector<std::string> args{
-        "--sentinel", "--sentinel", "monitor", master, "127.0.0.1", std::to_string(primary_port),
-        "2", "--sentinel", "down-after-milliseconds", master, d, "--sentinel",
-        "failover-timeout", master, std::to_string(std::max(4 * down_after_ms, 3000))};
+    std::vector<std::string> args{"--sentinel",
+                                  "--sentinel",
+                                  "monitor",
+                                  master,
+                                  "127.0.0.1",
+                                  std::to_string(primary_port),
+                                  "2",
+                                  "--sentinel",
+                                  "down-after-milliseconds",
+                                  master,
+                                  d,
+                                  "--sentinel",
+                                  "failover-timeout",
+                                  master,
+                                  std::to_string(std::max(4 * down_after_ms, 3000))};
     args.insert(args.end(), extra_args.begin(), extra_args.end());
     return std::make_unique<RedisServer>(std::move(args), false, true);
 }
