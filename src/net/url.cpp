@@ -188,18 +188,44 @@ ConnectionOptions parse_url(std::string_view url) {
 
 namespace {
 
+// [USERINFO@]H1,H2[/...]: the user info with its '@' (a password may hold a
+// comma: the last '@' ends it), the hosts, and the rest from the '/'.
+struct HostList {
+    std::string_view userinfo, hosts, tail;
+};
+
+HostList split_hosts(std::string_view rest) {
+    HostList l;
+    std::size_t at = rest.rfind('@');
+    l.userinfo = at == std::string_view::npos ? "" : rest.substr(0, at + 1);
+    l.hosts = at == std::string_view::npos ? rest : rest.substr(at + 1);
+    std::size_t slash = l.hosts.find('/');
+    l.tail = slash == std::string_view::npos ? "" : l.hosts.substr(slash);
+    l.hosts = l.hosts.substr(0, slash);
+    return l;
+}
+
+// The entries of a comma-separated host list; an empty one is refused.
+std::vector<std::string_view> host_entries(std::string_view hosts, const std::string& list) {
+    std::vector<std::string_view> entries;
+    for (std::size_t start = 0;;) {
+        std::size_t comma = hosts.find(',', start);
+        entries.push_back(
+            hosts.substr(start, comma == std::string_view::npos ? hosts.npos : comma - start));
+        if (entries.back().empty()) bad("the list of " + list + " has an empty entry");
+        if (comma == std::string_view::npos) return entries;
+        start = comma + 1;
+    }
+}
+
 // redis-sentinel://[USERINFO@]HOSTS/MASTER[/DB]: each Sentinel as a redis://
 // URL of its own (so that parse_url checks it), with the master's name.
 std::vector<ConnectionOptions> parse_sentinels(std::string_view scheme, std::string_view rest) {
-    std::size_t at = rest.rfind('@');
-    std::string_view userinfo = at == std::string_view::npos ? "" : rest.substr(0, at + 1);
-    std::string_view hosts = at == std::string_view::npos ? rest : rest.substr(at + 1);
-    std::size_t slash = hosts.find('/');
-    std::string_view path = slash == std::string_view::npos ? "" : hosts.substr(slash + 1);
-    hosts = hosts.substr(0, slash);
+    HostList l = split_hosts(rest);
+    std::string_view path = l.tail.empty() ? "" : l.tail.substr(1);
     std::string_view master = path.substr(0, path.find('/'));
-    std::string_view db = master.size() < path.size() ? path.substr(master.size()) : "";
-    if (hosts.empty()) bad("names no Sentinel: " + std::string(scheme) + "://HOST:PORT/MASTER");
+    std::string_view db = path.substr(master.size());
+    if (l.hosts.empty()) bad("names no Sentinel: " + std::string(scheme) + "://HOST:PORT/MASTER");
     if (master.empty()) {
         bad("names no primary: " + std::string(scheme) +
             "://HOST:PORT/MASTER, MASTER as in the Sentinels' 'sentinel monitor'");
@@ -210,25 +236,19 @@ std::vector<ConnectionOptions> parse_sentinels(std::string_view scheme, std::str
     }
     std::string data_scheme = scheme == "rediss-sentinel" ? "rediss" : "redis";
     std::vector<ConnectionOptions> sentinels;
-    for (std::size_t start = 0;;) {
-        std::size_t comma = hosts.find(',', start);
-        std::string_view host =
-            hosts.substr(start, comma == std::string_view::npos ? hosts.npos : comma - start);
-        if (host.empty()) bad("the list of Sentinels has an empty entry");
+    for (std::string_view host : host_entries(l.hosts, "Sentinels")) {
         // A port is there when a ':' follows the host (after the brackets of IPv6).
         std::size_t bracket = host[0] == '[' ? host.find(']') : 0;
         bool has_port =
             bracket != std::string_view::npos && host.find(':', bracket) != std::string_view::npos;
         std::string one = data_scheme + "://";
-        one.append(userinfo).append(host);
+        one.append(l.userinfo).append(host);
         if (!has_port) one.append(":").append(std::to_string(default_sentinel_port));
         one.append(db);
-        ConnectionOptions sentinel = parse_url(one);
-        sentinel.sentinel_master = std::string(master);
-        sentinels.push_back(std::move(sentinel));
-        if (comma == std::string_view::npos) return sentinels;
-        start = comma + 1;
+        sentinels.push_back(parse_url(one));
+        sentinels.back().sentinel_master = std::string(master);
     }
+    return sentinels;
 }
 
 }  // namespace
@@ -239,27 +259,16 @@ std::vector<ConnectionOptions> parse_seeds(std::string_view url) {
     if (scheme == "redis-sentinel" || scheme == "rediss-sentinel")
         return parse_sentinels(scheme, url.substr(sep + 3));
     if (scheme == "unix" || url.find(',') == std::string_view::npos) return {parse_url(url)};
-    // Split the host list only: user info (whose password may hold a comma)
-    // and the database are every seed's, and parse_url checks each seed.
-    std::string_view rest = url.substr(sep + 3);
-    std::size_t at = rest.rfind('@');
-    std::string_view userinfo = at == std::string_view::npos ? "" : rest.substr(0, at + 1);
-    std::string_view hosts = at == std::string_view::npos ? rest : rest.substr(at + 1);
-    std::size_t slash = hosts.find('/');
-    std::string_view tail = slash == std::string_view::npos ? "" : hosts.substr(slash);
-    hosts = hosts.substr(0, slash);
+    // Split the host list only: user info and the database are every
+    // seed's, and parse_url checks each seed.
+    HostList l = split_hosts(url.substr(sep + 3));
     std::vector<ConnectionOptions> seeds;
-    for (std::size_t start = 0;;) {
-        std::size_t comma = hosts.find(',', start);
-        std::string_view host =
-            hosts.substr(start, comma == std::string_view::npos ? hosts.npos : comma - start);
-        if (host.empty()) bad("the list of seed nodes has an empty entry");
+    for (std::string_view host : host_entries(l.hosts, "seed nodes")) {
         std::string one(scheme);
-        one.append("://").append(userinfo).append(host).append(tail);
+        one.append("://").append(l.userinfo).append(host).append(l.tail);
         seeds.push_back(parse_url(one));
-        if (comma == std::string_view::npos) return seeds;
-        start = comma + 1;
     }
+    return seeds;
 }
 
 void override_address(ConnectionOptions& options, std::string_view host, std::string_view port,
