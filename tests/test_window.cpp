@@ -7,6 +7,7 @@
 
 #include <time.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -181,11 +182,24 @@ TEST_CASE("windows: at most capacity per window, and a denial and a waiter know 
     CHECK(g["tokens"] == 1);  // full again (2), less the waiter's token
 }
 
+// A UTC offset as zic writes it: [-]H:MM.
+std::string offset_text(int64_t s) {
+    int64_t m = (s < 0 ? -s : s) / 60;
+    std::string minutes = std::to_string(m % 60);
+    return (s < 0 ? "-" : "") + std::to_string(m / 60) + ":" + (m % 60 < 10 ? "0" : "") + minutes;
+}
+
 TEST_CASE("windows: a day ends at local midnight with the offset in force then", "[window]") {
-    // The zone moves from UTC+1 to UTC+4 two minutes from now; the day's
-    // end must use the later offset, as the C library computes it.
+    // The zone moves 3 hours east two minutes from now; the day's end must
+    // use the later offset, as the C library computes it. The offsets are
+    // picked so that the move goes from about 09:00 to 12:00 local time,
+    // whatever the time of day: a move across midnight would skip it (the
+    // test failed so between 20:00 and 23:00 UTC, when it moved UTC+1 to +4).
     const int64_t change = now_s() + 120;
-    Zones zones("Zone Test/Shift 1:00 - TSA " + utc_text(change) + "\n\t\t\t4:00 - TSB\n");
+    const int64_t after = (43'200 - change % 86'400) / 60 * 60;  // 12:00 local, to the minute
+    const int64_t before = after - 3 * 3'600;
+    Zones zones("Zone Test/Shift " + offset_text(before) + " - TSA " + utc_text(change) +
+                "\n\t\t\t" + offset_text(after) + " - TSB\n");
     json made = one_json(
         tb({"--json", "create", "d", "--capacity", "3", "--window", "1d", "--tz", "Test/Shift"},
            zones.options()));
@@ -208,7 +222,7 @@ TEST_CASE("windows: a day ends at local midnight with the offset in force then",
     // The offsets the scripts used, stored beside the bucket.
     std::string stored = redis().string({"GET", "tbucket:{d}:z"});
     CHECK_THAT(stored, Catch::StartsWith("Test/Shift "));
-    CHECK_THAT(stored, Catch::Contains(" " + std::to_string(change) + ":14400"));
+    CHECK_THAT(stored, Catch::Contains(" " + std::to_string(change) + ":" + std::to_string(after)));
     CHECK(redis().integer({"TTL", "tbucket:{d}:z"}) > 700 * 86'400);
 }
 
