@@ -122,7 +122,42 @@ TEST_CASE_METHOD(Fresh, "counters do not change the reply of take or the events"
     REQUIRE(tb({"create", "a", "--capacity", "1"}).code == 0);
     json j = json::parse(tb({"--json", "take", "a"}).out);
     CHECK(!j.contains("counters"));
-    CHECK(redis().string({"HGET", "tbucket:{a}", "ng"}) == "1");
+    // Grants, taken, put, waits served, leases expired, lost with data.
+    CHECK(redis().string({"HGET", "tbucket:{a}", "n"}) == "1 1 0 0 0 0");
+}
+
+// Versions before the counters were packed into n kept each in a field of
+// its own; such a bucket reads and counts on, with no migration step.
+TEST_CASE_METHOD(Fresh,
+                 "counters written one field each (before n) read and count on; the first "
+                 "counted change packs them",
+                 "[metrics]") {
+    REQUIRE(tb({"create", "a", "--capacity", "5"}).code == 0);
+    const std::string key = "tbucket:{a}";
+    redis().command({"HDEL", key, "n"});
+    redis().command({"HSET", key, "ng", "3", "nt", "4", "np", "1.5", "nw", "1", "ne", "2", "nl",
+                     "1", "nd", "5", "nx", "1"});
+    json before = counters("a");
+    CHECK(before == json{{"grants", 3},
+                         {"denials", 5},
+                         {"taken", 4},
+                         {"put", 1.5},
+                         {"waits_served", 1},
+                         {"leases_expired", 2},
+                         {"leases_lost", 1},
+                         {"data_losses", 1}});
+    CHECK(redis().integer({"HEXISTS", key, "n"}) == 0);  // reading writes nothing
+
+    REQUIRE(tb({"take", "a", "2"}).code == 0);
+    json after = counters("a");
+    CHECK(after["grants"] == 4);
+    CHECK(after["taken"] == 6);
+    CHECK(after["put"] == 1.5);
+    CHECK(after["denials"] == 5);
+    CHECK(redis().string({"HGET", key, "n"}) == "4 6 1.5 1 2 1");
+    for (const char* old : {"ng", "nt", "np", "nw", "ne", "nl"})
+        CHECK(redis().integer({"HEXISTS", key, old}) == 0);
+    CHECK(redis().string({"HGET", key, "nd"}) == "5");  // denials stay a field of their own
 }
 
 // --- list on an exact name ------------------------------------------------------
@@ -223,10 +258,12 @@ TEST_CASE_METHOD(Fresh, "list of a prefix reads the index, with no SCAN once it 
     for (const char* name : {"ab1", "ab2", "abc", "b", "xab"})
         REQUIRE(tb({"create", name, "--capacity", "1"}).code == 0);
     CHECK(scans_of({"list", "zz*"}) >= 1);  // the first list completes the index
-    CHECK(redis().string({"GET", "tbucket:names:complete"}) == "1");
+    CHECK(redis().string({"GET", "tbucket:names:complete"}) == "2");  // with names:all
     RunResult r;
     CHECK(scans_of({"list", "ab*"}, &r) == 0);
     CHECK(r.out == "ab1\nab2\nabc\n");
+    // Without cluster mode: the one set of all names, not one set per slot.
+    CHECK(redis().command_calls("zrangebylex") == 1);
     CHECK(scans_of({"list", "a?[12]"}, &r) == 0);
     CHECK(r.out == "ab1\nab2\n");
     CHECK(scans_of({"list"}, &r) == 0);
@@ -245,6 +282,24 @@ TEST_CASE_METHOD(
     CHECK(redis().command({"ZSCORE", index_key("old"), "old"})->type == REDIS_REPLY_STRING);
     CHECK(scans_of({"list", "o*"}, &r) == 0);
     CHECK(r.out == "old\n");
+}
+
+TEST_CASE_METHOD(Fresh,
+                 "an index completed before names:all (marker 1) gets it from one more SCAN, "
+                 "then list reads it alone",
+                 "[metrics][list][index]") {
+    for (const char* name : {"ab1", "ab2", "b"})
+        REQUIRE(tb({"create", name, "--capacity", "1"}).code == 0);
+    redis().command({"DEL", "tbucket:names:all"});  // as the version before names:all left it
+    redis().command({"SET", "tbucket:names:complete", "1"});
+    RunResult r;
+    CHECK(scans_of({"list", "ab*"}, &r) >= 1);
+    CHECK(r.out == "ab1\nab2\n");
+    CHECK(redis().string({"GET", "tbucket:names:complete"}) == "2");
+    CHECK(redis().integer({"ZCARD", "tbucket:names:all"}) == 3);
+    CHECK(scans_of({"list", "ab*"}, &r) == 0);
+    CHECK(r.out == "ab1\nab2\n");
+    CHECK(redis().command_calls("zrangebylex") == 1);
 }
 
 TEST_CASE_METHOD(Fresh, "list --scan finds a bucket the index misses, and adds it",
@@ -266,11 +321,13 @@ TEST_CASE_METHOD(Fresh, "create, an inline create and delete keep the index in t
     for (const char* name : {"a", "t", "p"}) {
         INFO(name);
         CHECK(redis().command({"ZSCORE", index_key(name), name})->type == REDIS_REPLY_STRING);
+        CHECK(redis().command({"ZSCORE", "tbucket:names:all", name})->type == REDIS_REPLY_STRING);
         CHECK(tbucket::key_slot(index_key(name)) ==
               tbucket::key_slot(std::string("tbucket:{") + name + "}"));
     }
     REQUIRE(tb({"delete", "a"}).code == 0);
     CHECK(redis().command({"ZSCORE", index_key("a"), "a"})->type == REDIS_REPLY_NIL);
+    CHECK(redis().command({"ZSCORE", "tbucket:names:all", "a"})->type == REDIS_REPLY_NIL);
 }
 
 TEST_CASE_METHOD(Fresh,
@@ -282,6 +339,7 @@ TEST_CASE_METHOD(Fresh,
     redis().command({"DEL", "tbucket:{gone}"});  // what the expiry does: no script runs
     CHECK(tb({"list"}).out == "kept\n");
     CHECK(redis().command({"ZSCORE", index_key("gone"), "gone"})->type == REDIS_REPLY_NIL);
+    CHECK(redis().command({"ZSCORE", "tbucket:names:all", "gone"})->type == REDIS_REPLY_NIL);
 }
 
 TEST_CASE_METHOD(Fresh, "a read-only user still lists buckets written before the index, by SCAN",

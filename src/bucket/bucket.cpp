@@ -462,9 +462,10 @@ void Client::scan(Connection& connection, const std::string& match,
 std::vector<std::string> Client::list(const std::string& pattern, bool by_scan) {
     // CLUSTER SLOTS also teaches the router every slot's node, for the index.
     std::vector<Connection*> primaries = nodes_.primaries();
-    if (!by_scan && index_complete(nodes_, prefix_)) {
+    const bool one_set = nodes_.standalone();
+    if (!by_scan && index_complete(nodes_, prefix_, one_set)) {
         try {
-            return indexed_names(nodes_, prefix_, pattern);
+            return indexed_names(nodes_, prefix_, pattern, one_set);
         } catch (const Error& e) {
             // A user whose ACL predates the index (no ZRANGEBYLEX) lists as before.
             if (e.kind() != ErrorKind::refused) throw;
@@ -476,7 +477,7 @@ std::vector<std::string> Client::list(const std::string& pattern, bool by_scan) 
     std::sort(names.begin(), names.end());
     names.erase(std::unique(names.begin(), names.end()), names.end());
     try {
-        index_names(nodes_, prefix_, names, true);
+        index_names(nodes_, prefix_, names, true, one_set);
     } catch (const Error&) {
         // The listing stands without the index; the next list scans again.
     }
@@ -486,7 +487,7 @@ std::vector<std::string> Client::list(const std::string& pattern, bool by_scan) 
 
 void Client::unlist(const std::vector<std::string>& names) {
     try {
-        unindex_names(nodes_, prefix_, names);
+        unindex_names(nodes_, prefix_, names, nodes_.standalone());
     } catch (const Error&) {
         // A stale name costs the next list one read; nothing more.
     }

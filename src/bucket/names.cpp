@@ -54,6 +54,9 @@ std::string marker(const std::string& prefix) {
     return prefix + "names:complete";
 }
 
+// The marker's value when names:all is complete too (see names.h).
+constexpr std::string_view both_complete = "2";
+
 // Sends the commands in pipelines of `batch`; error replies are left to the caller.
 std::vector<Reply> send(Nodes& nodes, const std::vector<Routed>& commands) {
     std::vector<Reply> replies;
@@ -88,20 +91,31 @@ std::string index_key_of(std::string_view bucket_key) {
     return std::string(prefix) + "names:{" + slot_tag(key_slot(bucket_key)) + "}";
 }
 
-bool index_complete(Nodes& nodes, const std::string& prefix) {
-    std::vector<Reply> r = nodes.pipeline({{marker(prefix), {"EXISTS", marker(prefix)}}});
-    return r.front()->type == REDIS_REPLY_INTEGER && r.front()->integer == 1;
+std::string all_names_key(const std::string& prefix) {
+    return prefix + "names:all";
+}
+
+bool index_complete(Nodes& nodes, const std::string& prefix, bool one_set) {
+    std::vector<Reply> r = nodes.pipeline({{marker(prefix), {"GET", marker(prefix)}}});
+    const redisReply& m = *r.front();
+    if (m.type != REDIS_REPLY_STRING) return false;
+    return !one_set || std::string_view(m.str, m.len) == both_complete;
 }
 
 std::vector<std::string> indexed_names(Nodes& nodes, const std::string& prefix,
-                                       const std::string& pattern) {
+                                       const std::string& pattern, bool one_set) {
     std::string lit = literal_prefix(pattern);
     std::string lo = lit.empty() ? "-" : "[" + lit, hi = lit.empty() ? "+" : "(" + lit + "\xff";
     std::vector<Routed> commands;
-    commands.reserve(cluster_slots);
-    for (int slot = 0; slot < cluster_slots; ++slot) {
-        std::string key = prefix + "names:{" + slot_tag(slot) + "}";
+    if (one_set) {
+        std::string key = all_names_key(prefix);
         commands.push_back({key, {"ZRANGEBYLEX", key, lo, hi}});
+    } else {
+        commands.reserve(cluster_slots);
+        for (int slot = 0; slot < cluster_slots; ++slot) {
+            std::string key = prefix + "names:{" + slot_tag(slot) + "}";
+            commands.push_back({key, {"ZRANGEBYLEX", key, lo, hi}});
+        }
     }
     std::vector<std::string> names;
     for (const Reply& r : send(nodes, commands)) {
@@ -119,11 +133,22 @@ std::vector<std::string> indexed_names(Nodes& nodes, const std::string& prefix,
 }
 
 void index_names(Nodes& nodes, const std::string& prefix, const std::vector<std::string>& names,
-                 bool complete) {
+                 bool complete, bool one_set) {
     std::vector<Routed> commands;
     for (const std::string& name : names) {
         std::string key = index_key_of(prefix + "{" + name + "}");
         commands.push_back({key, {"ZADD", key, "0", name}});
+    }
+    if (one_set) {
+        std::string all = all_names_key(prefix);
+        for (std::size_t i = 0; i < names.size(); i += batch) {
+            Command add{"ZADD", all};
+            for (std::size_t j = i; j < std::min(names.size(), i + batch); ++j) {
+                add.emplace_back("0");
+                add.push_back(names[j]);
+            }
+            commands.push_back({all, std::move(add)});
+        }
     }
     // Batch by batch, stopping at the first refusal: a read-only user's
     // list pays for one refused batch, not for a million.
@@ -134,14 +159,20 @@ void index_names(Nodes& nodes, const std::string& prefix, const std::vector<std:
             if (r->type == REDIS_REPLY_ERROR) return;
         }
     }
-    if (complete) nodes.pipeline({{marker(prefix), {"SET", marker(prefix), "1"}}});
+    if (complete) {
+        std::string value(one_set ? both_complete : "1");
+        nodes.pipeline({{marker(prefix), {"SET", marker(prefix), value}}});
+    }
 }
 
-void unindex_names(Nodes& nodes, const std::string& prefix, const std::vector<std::string>& names) {
+void unindex_names(Nodes& nodes, const std::string& prefix, const std::vector<std::string>& names,
+                   bool one_set) {
     std::vector<Routed> commands;
     for (const std::string& name : names) {
         std::string key = index_key_of(prefix + "{" + name + "}");
         commands.push_back({key, {"ZREM", key, name}});
+        if (one_set)
+            commands.push_back({all_names_key(prefix), {"ZREM", all_names_key(prefix), name}});
     }
     send(nodes, commands);
 }

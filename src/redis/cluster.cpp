@@ -372,13 +372,12 @@ std::vector<Connection*> Nodes::primaries() {
     std::vector<Reply> replies = on_seed({{"CLUSTER", "SLOTS"}}, endpoint);
     const redisReply& slots = *replies.front();
     Connection& seed = *connections_.at(endpoint);
+    standalone_ = false;
     if (slots.type == REDIS_REPLY_ERROR) {
         std::string text = reply_error_text(slots);
         // No cluster support, or an ACL without CLUSTER: then the seed is all there is.
-        if (text.find("cluster support disabled") != std::string::npos ||
-            classify_reply_error(text) == ErrorKind::refused) {
-            return {&seed};
-        }
+        standalone_ = text.find("cluster support disabled") != std::string::npos;
+        if (standalone_ || classify_reply_error(text) == ErrorKind::refused) return {&seed};
         throw Error(classify_reply_error(text) == ErrorKind::internal ? ErrorKind::unavailable
                                                                       : classify_reply_error(text),
                     "CLUSTER SLOTS failed on " + endpoint + ": " + text);

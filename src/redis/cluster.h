@@ -92,6 +92,9 @@ class Nodes {
     // One connection per primary: CLUSTER SLOTS on a seed; a server without
     // cluster support (or that may not run it) is the only primary.
     std::vector<Connection*> primaries();
+    // True when the last primaries() found a server that said it has no
+    // cluster support (not one that only refused CLUSTER SLOTS to this user).
+    bool standalone() const { return standalone_; }
 
     // Closes every connection and forgets what redirects taught.
     void reset();
@@ -119,6 +122,7 @@ class Nodes {
     std::size_t seed_ = 0;                      // the seed that answered last
     std::map<std::string, std::unique_ptr<Connection>> connections_;  // by endpoint
     std::unordered_map<int, std::string> slots_;  // slot → endpoint, from MOVED
+    bool standalone_ = false;
 };
 
 }  // namespace tbucket

@@ -255,5 +255,38 @@ test('refill: a window that ended fills up to capacity less held tokens, once', 
     eq(b.t, 15, 'a forced credit is kept')
 end)
 
+test('counters read packed from n, or from the fields of a bucket written before n', function()
+    redis.call('HSET', K, 'c', '5', 't', '5', 'ts', '0', 'n', '3 4 1.5 1 2 1')
+    local packed = load(K)
+    tally_grant(packed, 2, true)
+    eq(table.concat(packed.n, ' '), '4 6 1.5 2 2 1', 'grants, taken, put, waits served, expired, lost')
+    eq(packed.unpacked, nil, 'nothing to remove')
+    redis.call('HDEL', K, 'n')
+    redis.call('HSET', K, 'ng', '3', 'nt', '4', 'np', '1.5')
+    local old = load(K)
+    tally_put(old, 0.5)
+    eq(table.concat(old.n, ' '), '3 4 2 0 0 0', 'the separate fields, absent ones 0')
+    eq(old.unpacked ~= nil, true, 'save() is to remove them')
+    local corrupt = {nv = 'seven', key = K}
+    eq(table.concat(counters(corrupt), ' '), '0 0 0 0 0 0', 'unreadable counters start again')
+end)
+
+test('save writes the counters packed, once, and removes the old fields', function()
+    redis.call('HSET', K, 'c', '5', 't', '5', 'ts', '0', 'ng', '3', 'nt', '4', 'nd', '7')
+    local b = load(K)
+    b.t = 4
+    tally_grant(b, 1, false)
+    save(K, b, '4', '1000000', false, true)
+    local h = fake.keys[K].data
+    eq(h.n, '4 5 0 0 0 0', 'n')
+    eq(h.ng, nil, 'ng removed')
+    eq(h.nt, nil, 'nt removed')
+    eq(h.nd, '7', 'denials stay a field of their own')
+    eq(h.t, '4', 'level')
+    local fresh_b = fresh(K, {c = 2, cs = '2'}, nil, 0)
+    save(K, fresh_b, '2', '0', true, true)
+    eq(fake.keys[K].data.n, '0 0 0 0 0 0', 'a new bucket starts with n, so that reading never falls back')
+end)
+
 print(count - failures .. ' of ' .. count .. ' passed')
 if failures > 0 then os.exit(1) end

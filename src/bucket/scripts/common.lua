@@ -23,22 +23,30 @@
 --       lease gets max(f + 1, server time in microseconds), so fences keep
 --       growing even across delete and create
 -- Counters since the bucket was created (or replaced; create --update
--- keeps them), absent until the first count; `info` shows them:
---   ng  grants: take requests that took tokens (one-shot, partial or waiter)
+-- keeps them); `info` shows them. Those a change counts are packed in one
+-- field, written with the level in the same HSET (one field to format and
+-- store, not six):
+--   n   "<ng> <nt> <np> <nw> <ne> <nl>":
+--       ng  grants: take requests that took tokens (one-shot, partial or waiter)
+--       nt  tokens taken, whole
+--       np  tokens put: what went in, not the overflow; fractional when a put
+--           tops up a partly refilled bucket
+--       nw  waits served: grants to waiters
+--       ne  leases that ended by expiry: their holder died, was stopped or was
+--           cut off for longer than its lease (reclaim); a reservation for a
+--           waiter that never claimed it is not counted
+--       nl  leases found lost with Redis's data (a restart without persistence,
+--           or a failover that lost writes) by their holder's renewal, whether
+--           it re-asserted them or found its slot taken
+--       A bucket written before n existed keeps these six as fields of their
+--       own (ng, nt, np, nw, ne, nl); they are read when n is absent, and the
+--       first change that counts writes n and removes them (counters()).
+-- Counted best effort, each a field of its own (HINCRBY, absent until the
+-- first count):
 --   nd  denials: one-shot take/run requests refused (a waiter's re-checks
 --       are not counted)
---   nt  tokens taken, whole
---   np  tokens put: what went in, not the overflow; fractional when a put
---       tops up a partly refilled bucket
---   nw  waits served: grants to waiters
---   ne  leases that ended by expiry: their holder died, was stopped or was
---       cut off for longer than its lease (reclaim); a reservation for a
---       waiter that never claimed it is not counted
 --   nx  leases found lost by their holder: a renewal that found the lease
---       ended (best effort, as nd)
---   nl  leases found lost with Redis's data (a restart without persistence,
---       or a failover that lost writes) by their holder's renewal, whether
---       it re-asserted them or found its slot taken
+--       ended
 --   g   grace after a loss, server time in ms (absent: none): until then
 --       the bucket grants no lease but re-asserted ones and serves no
 --       waiter, so that every live holder gets its slot back before a
@@ -130,8 +138,15 @@
 --                        add the name; delete removes it. A bucket that
 --                        expires idle leaves its name: list drops it when
 --                        it finds the bucket gone.
---   <prefix>names:complete  string "1": the index holds every bucket (set
---                        by list after one SCAN; absent, list SCANs once)
+--   <prefix>names:all    sorted set of every name, on a server without
+--                        cluster mode, kept by the same scripts (a
+--                        cluster node refuses that write: another slot);
+--                        list reads it with one ZRANGEBYLEX there instead
+--                        of 16,384
+--   <prefix>names:complete  string: the index holds every bucket, "2" with
+--                        names:all, "1" without it (before names:all); set
+--                        by list after one SCAN (absent, or "1" on a
+--                        server without cluster mode: list SCANs once)
 --
 -- Errors are replies whose first word says what happened:
 --   TBNOTFOUND, TBEXISTS <c> <r> <p> <x>, TBIMPOSSIBLE <c>, TBDATA <why>, TBUSAGE <why>,
@@ -214,7 +229,7 @@ end
 
 -- The bucket at key, or nil when there is no key. Anything else is TBDATA.
 local function load(key)
-    local v = redis.pcall('HMGET', key, 'c', 't', 'ts', 'r', 'p', 'x', 'l', 'f', 'q', 'qn', 'ng', 'nt', 'np', 'nw', 'nd', 'w', 'z', 'we', 'ne', 'nx', 'g', 'nl')
+    local v = redis.pcall('HMGET', key, 'c', 't', 'ts', 'r', 'p', 'x', 'l', 'f', 'q', 'qn', 'n', 'nd', 'w', 'z', 'we', 'nx', 'g')
     if v.err then
         -- Only a key of another type is "not a bucket"; an ACL refusal is passed on.
         if string.sub(v.err, 1, 9) ~= 'WRONGTYPE' then error(v) end
@@ -227,11 +242,9 @@ local function load(key)
     -- The numbers, and the stored text of the settings, which the reply
     -- and the event repeat without formatting them again.
     local b = {c = tonumber(v[1]), t = tonumber(v[2]), ts = tonumber(v[3]), cs = v[1]}
-    -- Counters (see tally_grant): unreadable ones start again from 0. The
-    -- fields as stored (b.v) are for info, which shows the denials (nd)
-    -- too: read in the same HMGET, passed on unformatted.
-    b.ng, b.nt, b.np, b.nw, b.v = tonumber(v[11]) or 0, tonumber(v[12]) or 0, tonumber(v[13]) or 0, tonumber(v[14]) or 0, v
-    b.ne, b.nl, b.g, b.key = tonumber(v[19]) or 0, tonumber(v[22]) or 0, tonumber(v[21]), key
+    -- The packed counters stay text until a change counts (counters());
+    -- the fields as stored (b.v) are for info, which shows nd and nx too.
+    b.nv, b.v, b.g, b.key = v[11] or false, v, tonumber(v[17]), key
     if not b.c or b.c < 1 or b.c > MAX or b.c % 1 ~= 0 then bad_key(key, 'has a bad capacity') end
     if not b.t or b.t ~= b.t or b.t < 0 or b.t > MAX then bad_key(key, 'has a bad level') end
     if not b.ts or b.ts ~= b.ts or b.ts < 0 or b.ts > MAX then bad_key(key, 'has a bad timestamp') end
@@ -244,9 +257,9 @@ local function load(key)
         b.x, b.xs = tonumber(v[6]), v[6]
         if not b.x or b.x < 1 or b.x > MAX or b.x % 1 ~= 0 then bad_key(key, 'has a bad expiry') end
     end
-    if v[16] then
-        if b.r or not window_spec(v[16]) then bad_key(key, 'has a bad window') end
-        b.w, b.z, b.we, b.key = v[16], v[17] or nil, tonumber(v[18]), key
+    if v[13] then
+        if b.r or not window_spec(v[13]) then bad_key(key, 'has a bad window') end
+        b.w, b.z, b.we = v[13], v[14] or nil, tonumber(v[15])
     end
     b.l, b.f = tonumber(v[7] or 0), tonumber(v[8] or 0)
     if not b.l or b.l < 0 or b.l > MAX or b.l % 1 ~= 0 then bad_key(key, 'has a bad leased count') end
@@ -391,7 +404,7 @@ end
 -- written; a window one in its first window.
 local function fresh(key, s, t, now)
     local b = {c = s.c, t = t or s.c, ts = now, r = s.r, p = s.p, x = s.x, cs = s.cs, rs = s.rs, ps = s.ps, xs = s.xs,
-        w = s.w, z = s.z, key = key, l = 0, f = 0, q = 0, qn = 0, ng = 0, nt = 0, np = 0, nw = 0, ne = 0, nl = 0}
+        w = s.w, z = s.z, key = key, l = 0, f = 0, q = 0, qn = 0, n = {0, 0, 0, 0, 0, 0}}
     if b.w then b.we = window_end(b, math.floor(now / 1000)) end
     return b
 end
@@ -410,13 +423,15 @@ local function restart_grace(b, grace, ms)
     b.graced, b.stale_in = true, b.g - ms + 1
 end
 
--- Writes every field of b, replacing whatever the key held.
-local function write_all(key, b, t_text, ts_text)
+-- Writes every field of b, replacing whatever the key held; n_text: the
+-- counters packed (nil: none counted yet).
+local function write_all(key, b, t_text, ts_text, n_text)
     redis.call('DEL', key)
+    n_text = n_text or '0 0 0 0 0 0'
     if b.r then
-        redis.call('HSET', key, 'c', b.cs, 't', t_text, 'ts', ts_text, 'r', b.rs, 'p', b.ps)
+        redis.call('HSET', key, 'c', b.cs, 't', t_text, 'ts', ts_text, 'r', b.rs, 'p', b.ps, 'n', n_text)
     else
-        redis.call('HSET', key, 'c', b.cs, 't', t_text, 'ts', ts_text)
+        redis.call('HSET', key, 'c', b.cs, 't', t_text, 'ts', ts_text, 'n', n_text)
     end
     if b.x then redis.call('HSET', key, 'x', b.xs) end
     if b.w then redis.call('HSET', key, 'w', b.w, 'we', num(b.we)) end
@@ -492,6 +507,31 @@ local function begin_change(key, reply, message)
     end
 end
 
+-- The counters of b as numbers, {ng, nt, np, nw, ne, nl} (see the layout),
+-- read at the first use: from n, or, on a bucket written before n existed,
+-- from the fields of their own (b.unpacked: save() removes them when it
+-- writes n). Unreadable ones start again from 0.
+local function counters(b)
+    if b.n then return b.n end
+    local v
+    if b.nv then
+        v = {string.match(b.nv, '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+)$')}
+    else
+        v = redis.call('HMGET', b.key, 'ng', 'nt', 'np', 'nw', 'ne', 'nl')
+        b.unpacked = v[1] or v[2] or v[3] or v[4] or v[5] or v[6]
+    end
+    b.n = {tonumber(v[1]) or 0, tonumber(v[2]) or 0, tonumber(v[3]) or 0, tonumber(v[4]) or 0,
+        tonumber(v[5]) or 0, tonumber(v[6]) or 0}
+    return b.n
+end
+
+-- Counts one of the counters by its place in n (5: ne, 6: nl).
+local function tally(b, i)
+    local n = counters(b)
+    n[i] = n[i] + 1
+    b.counted = true
+end
+
 -- Tokens of a lease that ended come back, but never into the room of
 -- tokens still leased (t + l stays at most c) and never above a forced
 -- credit. Returns what went in.
@@ -515,7 +555,7 @@ local function reclaim(key, b, now)
         local n, fence = string.match(records[i] or '', '^(%d+) (%d+)')
         give_back(b, tonumber(n) or 0)
         if fence and fence ~= '0' then
-            b.ne, b.counted = (b.ne or 0) + 1, true
+            tally(b, 5)
             b.expired = b.expired or {}
             table.insert(b.expired, ended[i])
         end
@@ -587,13 +627,15 @@ end
 -- what went in: save() writes the counters with the level, in the same
 -- HSET, so that counting a change costs no command of its own.
 local function tally_grant(b, taken, waiter)
-    b.ng, b.nt = b.ng + 1, b.nt + taken
-    if waiter then b.nw = b.nw + 1 end
+    local n = counters(b)
+    n[1], n[2] = n[1] + 1, n[2] + taken
+    if waiter then n[4] = n[4] + 1 end
     b.counted = true
 end
 
 local function tally_put(b, added)
-    b.np = b.np + added
+    local n = counters(b)
+    n[3] = n[3] + added
     b.counted = true
 end
 
@@ -609,13 +651,22 @@ end
 -- The index of names comes after the bucket's own writes and is best
 -- effort (pcall), for the same reasons: a refusal after the bucket was
 -- written must never turn a done change into an error.
--- Keeps the bucket's name in the index of its slot (KEYS[3], when given).
+-- Keeps the bucket's name in the index of its slot (KEYS[3], when given),
+-- and in the set of all names, <prefix>names:all, which list reads on a
+-- server without cluster mode (src/bucket/names.h). A cluster node refuses
+-- that second write (a key of another slot), which changes nothing.
 local function index_add(key)
-    if KEYS[3] then redis.pcall('ZADD', KEYS[3], 0, string.match(key, '{([^{}]*)}$')) end
+    if not KEYS[3] then return end
+    local name = string.match(key, '{([^{}]*)}$')
+    redis.pcall('ZADD', KEYS[3], 0, name)
+    redis.pcall('ZADD', string.match(KEYS[3], '^(.*names:){[^{}]*}$') .. 'all', 0, name)
 end
 
 local function index_remove(key)
-    if KEYS[3] then redis.pcall('ZREM', KEYS[3], string.match(key, '{([^{}]*)}$')) end
+    if not KEYS[3] then return end
+    local name = string.match(key, '{([^{}]*)}$')
+    redis.pcall('ZREM', KEYS[3], name)
+    redis.pcall('ZREM', string.match(KEYS[3], '^(.*names:){[^{}]*}$') .. 'all', name)
 end
 
 -- The reply every script starts with: level, capacity, rate amount ('' none),
@@ -900,23 +951,20 @@ end
 -- Writes level and time, or the whole bucket when it is new; then the idle
 -- expiry restarts, as on every use. Lease records follow the bucket.
 local function save(key, b, t_text, now_text, created, changed)
-    local counts = {}
-    if b.counted then
-        counts = {'ng', num(b.ng), 'nt', num(b.nt), 'np', num(b.np), 'nw', num(b.nw), 'ne', num(b.ne)}
-        if b.nl > 0 then
-            table.insert(counts, 'nl')
-            table.insert(counts, num(b.nl))
-        end
-    end
+    local n = b.counted and string.format('%.17g %.17g %.17g %.17g %.17g %.17g', unpack(b.n))
     if created then
-        write_all(key, b, t_text, now_text)
-        if b.counted then redis.call('HSET', key, unpack(counts)) end
+        write_all(key, b, t_text, now_text, n)
     elseif changed then
         local fields = {'t', t_text, 'ts', now_text}
-        for _, c in ipairs(counts) do table.insert(fields, c) end
+        if n then
+            fields[5], fields[6] = 'n', n
+            if b.unpacked then redis.call('HDEL', key, 'ng', 'nt', 'np', 'nw', 'ne', 'nl') end
+        end
         if b.leases_changed then
-            -- Appended: the counters (fields 5..12) must not be overwritten.
-            for _, v in ipairs({'l', num(b.l), 'f', num(b.f)}) do table.insert(fields, v) end
+            table.insert(fields, 'l')
+            table.insert(fields, num(b.l))
+            table.insert(fields, 'f')
+            table.insert(fields, num(b.f))
         end
         if b.grace_changed then
             table.insert(fields, 'g')

@@ -41,7 +41,7 @@ elseif mode == 'update' then
     local old = b
     b, outcome = fresh(key, s, math.min(b.t, math.max(0, s.c - b.l)), now), 'updated'
     b.l, b.f, b.ended, b.drop_leases, b.q, b.qn = old.l, old.f, old.ended, old.drop_leases, old.q, old.qn
-    b.ng, b.nt, b.np, b.nw, b.ne, b.nl, b.counted = old.ng, old.nt, old.np, old.nw, old.ne, old.nl, true
+    b.n, b.counted = counters(old), true
 else
     disagree(b)
 end

@@ -16,10 +16,8 @@ reply[7] = num(b.l)
 reply[8] = 0
 if b.l > 0 then reply[8] = redis.call('ZCARD', key .. ':lexp') - #(b.ended or {}) end
 reply[9] = b.q
-local v = b.v
-reply[10], reply[11], reply[12], reply[13], reply[14] = v[11] or '', v[15] or '', v[12] or '', v[13] or '', v[14] or ''
--- Leases ended by expiry, those ending now too (stored by the next change).
-reply[15] = num(b.ne)
-reply[16] = v[20] or ''
-reply[17] = v[22] or ''
+local n, v = counters(b), b.v
+-- Leases ended by expiry include those ending now (stored by the next change).
+reply[10], reply[11], reply[12], reply[13], reply[14] = num(n[1]), v[12] or '', num(n[2]), num(n[3]), num(n[4])
+reply[15], reply[16], reply[17] = num(n[5]), v[16] or '', num(n[6])
 return reply

@@ -52,7 +52,7 @@ if not expiry and mine and not (b.ended_set and b.ended_set[id]) then
     if created or (redis.call('EXISTS', key .. ':rel:' .. id) == 0 and not (dropped and dropped * 1000 >= fence)) then
         -- Lost with Redis's data: back with its own id and fence if there
         -- is room; its bucket's other holders get a grace to do the same.
-        b.nl, b.counted = b.nl + 1, true
+        tally(b, 6)
         b.g, b.grace_changed = math.max(b.g or 0, ms + ttl), true
         outcome = 'taken'
         if b.t >= n then
