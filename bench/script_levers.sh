@@ -32,7 +32,7 @@ variants = {
     'no-id-record': cut("    redis.call('SET', KEYS[2], cmsgpack.pack(reply), 'PX', ARGV[1])\n", '',
                         cut("    local packed = redis.call('GET', KEYS[2])\n    if packed then return cmsgpack.unpack(packed) end\n", '')),
     'no-publish': cut("    local ok, err = pcall(publish, key .. ':events', message)\n", '    local ok, err = true, nil\n'),
-    'no-counters': cut('    if b.counted then\n        counts =', '    if false then\n        counts ='),
+    'no-counters': cut("local n = b.counted and string.format(", "local n = false and string.format("),
     'no-save': cut('save(key, b, t_text, now_text, created, changed)\nif created then', 'if created then'),
 }
 for name, text in variants.items():
