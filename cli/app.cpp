@@ -146,15 +146,6 @@ std::vector<ConnectionOptions> seed_urls(const GlobalOptions& g) {
     for (const std::string& url : urls) {
         for (ConnectionOptions& seed : parse_seeds(url)) seeds.push_back(std::move(seed));
     }
-    for (const ConnectionOptions& seed : seeds) {
-        if (seed.sentinel_master == seeds.front().sentinel_master) continue;
-        throw Error(ErrorKind::usage,
-                    seed.sentinel_master.empty() || seeds.front().sentinel_master.empty()
-                        ? "-u names both Sentinels and Redis servers; give one kind"
-                        : "the Sentinel URLs name different primaries ('" +
-                              seeds.front().sentinel_master + "' and '" + seed.sentinel_master +
-                              "')");
-    }
     if ((!g.host.empty() || !g.port.empty()) && seeds.size() > 1) {
         throw Error(ErrorKind::usage, "-h and -p name one server, but the URL names " +
                                           std::to_string(seeds.size()) + " seed nodes");
@@ -595,6 +586,7 @@ std::vector<ConnectionOptions> resolve_seeds(const GlobalOptions& g, Output& out
         seed.host = where.host;
         seed.port = where.port;
         seed.path = where.path;
+        seed.sentinel_master = where.sentinel_master;  // Nodes refuses a mix
         seeds.push_back(std::move(seed));
     }
     return seeds;

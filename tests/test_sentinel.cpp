@@ -129,6 +129,10 @@ TEST_CASE(
     RunResult mixed = tb(w.url(), {"-u", w.primary.url(), "take", "api"});
     CHECK(mixed.code == 2);
     CHECK(mixed.err.find("both Sentinels and Redis servers") != std::string::npos);
+    CHECK(one_line(mixed.err));
+    RunResult others = tb(w.url(), {"-u", "redis-sentinel://127.0.0.1:1/other", "take", "api"});
+    CHECK(others.code == 2);
+    CHECK(others.err.find("name different primaries ('main' and 'other')") != std::string::npos);
     // None of the refusals touched the bucket.
     CHECK(w.info("api")["counters"]["grants"] == 1);
 }

@@ -99,7 +99,7 @@ Nodes::Nodes(std::vector<ConnectionOptions> seeds) : seeds_(std::move(seeds)) {
         if (seed.sentinel_master != master) {
             throw Error(ErrorKind::usage,
                         master.empty() || seed.sentinel_master.empty()
-                            ? "URLs of Sentinels and of Redis servers cannot be mixed"
+                            ? "the URLs name both Sentinels and Redis servers; give one kind"
                             : "the Sentinel URLs name different primaries ('" + master + "' and '" +
                                   seed.sentinel_master + "')");
         }
