@@ -168,11 +168,11 @@ void index_names(Nodes& nodes, const std::string& prefix, const std::vector<std:
 void unindex_names(Nodes& nodes, const std::string& prefix, const std::vector<std::string>& names,
                    bool one_set) {
     std::vector<Routed> commands;
+    const std::string all = all_names_key(prefix);
     for (const std::string& name : names) {
         std::string key = index_key_of(prefix + "{" + name + "}");
         commands.push_back({key, {"ZREM", key, name}});
-        if (one_set)
-            commands.push_back({all_names_key(prefix), {"ZREM", all_names_key(prefix), name}});
+        if (one_set) commands.push_back({all, {"ZREM", all, name}});
     }
     send(nodes, commands);
 }
