@@ -323,9 +323,14 @@ void Output::took(const MultiTakeResult& list, int64_t waited_ms, bool as_list, 
     record.change = true;
     if (!as_list) {
         const TakeResult& t = list.buckets.front();
-        record.json = take_json(t, waited_ms);
-        if (!run) record.text.push_back(state_text(t.state));
-        if (!t.ok()) record.denial = denial_text(t);
+        // Only the form that is printed is built: the one-shot take is the
+        // hot path (bench/README.md), and where a script runs it prints nothing.
+        if (json_) {
+            record.json = take_json(t, waited_ms);
+        } else {
+            if (!run && changes_shown_) record.text.push_back(state_text(t.state));
+            if (!t.ok()) record.denial = denial_text(t);
+        }
         return emit(record);
     }
     // A list (SPEC §11): one line per bucket, lined up, or one object.
