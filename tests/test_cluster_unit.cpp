@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "bucket/script.h"
 #include "redis/cluster.h"
 #include "util/error.h"
 
@@ -20,6 +21,20 @@ TEST_CASE("key slots match CLUSTER KEYSLOT, hash tags included", "[cluster]") {
     CHECK(key_slot("{}x") == 10595);  // an empty tag: the whole key
     CHECK(key_slot("a{}{b}") == 15033);
     CHECK(key_slot("{b") == 6215);  // no closing brace: the whole key
+}
+
+TEST_CASE("a request id key: the bucket's key, :id:, 16 random and 8 counting hex digits",
+          "[cluster]") {
+    const std::string key = "tbucket:{api}";
+    std::string a = request_id_key(key), b = request_id_key(key);
+    REQUIRE(a.size() == key.size() + 4 + 24);
+    CHECK(a.substr(0, key.size() + 4) == key + ":id:");
+    CHECK(a.find_first_not_of("0123456789abcdef", key.size() + 4) == std::string::npos);
+    CHECK(key_slot(a) == key_slot(key));  // one script may touch both
+    // The same process: the same random part, the counter one more.
+    CHECK(a.substr(0, a.size() - 8) == b.substr(0, b.size() - 8));
+    CHECK(std::stoull(b.substr(b.size() - 8), nullptr, 16) ==
+          (std::stoull(a.substr(a.size() - 8), nullptr, 16) + 1) % (1ULL << 32));
 }
 
 TEST_CASE("MOVED and ASK replies are parsed, anything else is not a redirect", "[cluster]") {
