@@ -205,6 +205,7 @@ Stream::Io Stream::wait_for(short events, Deadline deadline, int wake_fd) {
 }
 
 Stream::Io Stream::send_raw(std::string_view bytes, Deadline deadline) {
+    asked_ = true;
     while (!bytes.empty()) {
         ssize_t sent = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
         if (sent > 0) {
@@ -224,6 +225,11 @@ Stream::Io Stream::send_raw(std::string_view bytes, Deadline deadline) {
 // the session, plain input into `into`.
 Stream::Io Stream::receive_raw(std::string& into, Deadline deadline, int wake_fd) {
     char buffer[16384];
+    if (asked_) {
+        asked_ = false;
+        Io io = wait_for(POLLIN, deadline, wake_fd);
+        if (io != Io::ok) return io;
+    }
     for (;;) {
         ssize_t got = ::recv(fd_, buffer, sizeof buffer, 0);
         if (got > 0) {

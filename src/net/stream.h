@@ -58,6 +58,10 @@ class Stream {
     std::unique_ptr<ConnectionOptions> keeper_for_;  // a keeper to start at the first reply
     std::string failure_;
     bool answered_ = false;  // something was read after the handshake
+    // Sent since the last read: the answer cannot be there yet, so the next
+    // read waits first instead of trying a recv that fails with EAGAIN (one
+    // system call less per round trip).
+    bool asked_ = false;
 };
 
 }  // namespace tbucket
