@@ -12,6 +12,7 @@
 
 #include "bucket/bucket.h"
 #include "output.h"
+#include "redis/reply_read.h"
 #include "util/error.h"
 
 namespace tbucket {
@@ -319,6 +320,42 @@ TEST_CASE("a reply with a NaN or infinite number is an unexpected reply", "[stat
                 CHECK(std::string(e.what()).find("unexpected reply") != std::string::npos);
             }
         }
+    }
+}
+
+}  // namespace
+}  // namespace tbucket
+
+namespace tbucket {
+namespace {
+
+// A one-element array reply holding `text` as a bulk string.
+double number_of(std::string text) {
+    redisReply str{};
+    str.type = REDIS_REPLY_STRING;
+    str.str = text.data();
+    str.len = text.size();
+    redisReply* elements[] = {&str};
+    redisReply array{};
+    array.type = REDIS_REPLY_ARRAY;
+    array.elements = 1;
+    array.element = elements;
+    return number_at(array, 0);
+}
+
+TEST_CASE("number_at reads whole numbers by hand as from_chars would, and the rest with it",
+          "[state]") {
+    CHECK(number_of("0") == 0);
+    CHECK(number_of("42") == 42);
+    CHECK(number_of("0012") == 12);
+    CHECK(number_of("9007199254740991") == 9007199254740991.0);
+    // 18 digits, more than a double holds exactly: rounded as from_chars rounds.
+    CHECK(number_of("123456789012345678") == 123456789012345678.0);
+    CHECK(number_of("1234567890123456789") == 1234567890123456789.0);  // 19: from_chars
+    CHECK(number_of("3.5") == 3.5);
+    CHECK(number_of("0.009418") == 0.009418);
+    for (const char* bad : {"", "nan", "inf", "12a", "1.2.3", " 1"}) {
+        CHECK_THROWS_AS(number_of(bad), Error);
     }
 }
 
