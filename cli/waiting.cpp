@@ -22,13 +22,16 @@ std::size_t terminal_columns() {
     return 80;
 }
 
-// Counts to what comes first: the refill's ready time or the deadline.
+// Counts to what comes first: the refill's ready time or the deadline;
+// says why when a restart grace holds the lease (else a wait of seconds on
+// a semaphore nobody holds would be a mystery).
 std::string remaining_text(const WaitProgress& p) {
+    std::string why = p.grace_ms ? " (Redis restart grace)" : "";
     if (p.deadline_in_ms && (!p.ready_in_ms || *p.deadline_in_ms < *p.ready_in_ms)) {
-        return "timing out in " + format_duration_ms(*p.deadline_in_ms);
+        return "timing out in " + format_duration_ms(*p.deadline_in_ms) + why;
     }
-    if (p.ready_in_ms) return "ready in " + format_duration_ms(*p.ready_in_ms);
-    return format_duration_ms(p.waited_ms) + " so far";
+    if (p.ready_in_ms) return "ready in " + format_duration_ms(*p.ready_in_ms) + why;
+    return format_duration_ms(p.waited_ms) + " so far" + why;
 }
 
 // head + name + tail within `limit` columns, the name cut short with "..."

@@ -217,3 +217,28 @@ TEST_CASE("durable changes: reported once a replica has them, else exit 69 sayin
     CHECK(tb(url, {"take", "d"}, with_env({{"TBUCKET_DURABLE", "-1"}})).code == 2);
     CHECK(info(primary, "d")["tokens"] == 8);
 }
+
+TEST_CASE("a waiter held back by the restart grace says why on its countdown", "[restart][tty]") {
+    RedisServer server;  // young, without an append-only file
+    // script(1) gives the command a pseudo-terminal, where the countdown
+    // shows; the grace (60 s) outlasts the wait, which times out.
+    auto on_terminal = [&](const std::string& args) {
+        return tbucket::test::run({"script", "-qec",
+                                   "TBUCKET_RESTART_GRACE=60s " + tbucket::test::tbucket_path() +
+                                       " -u " + server.url() + " " + args,
+                                   "/dev/null"});
+    };
+    const std::string why = "(Redis restart grace)";
+    // One bucket, made by the lease on a young server (wait.lua).
+    RunResult one = on_terminal("lease take g --capacity 3 --wait=8s");
+    INFO(describe(one));
+    CHECK(one.code == 124);
+    CHECK_THAT(one.out, Catch::Contains("waiting for 1 token on g: timing out in "));
+    CHECK_THAT(one.out, Catch::Contains(why));
+    // A list (wait_many.lua): g still holds new leases back, h does not.
+    REQUIRE(tb(server.url(), {"create", "h", "--capacity", "1"}).code == 0);
+    RunResult list = on_terminal("run g,h --wait=8s -- true");
+    INFO(describe(list));
+    CHECK(list.code == 124);
+    CHECK_THAT(list.out, Catch::Contains(why));
+}

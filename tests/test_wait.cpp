@@ -274,6 +274,7 @@ TEST_CASE("on a terminal a long wait shows a countdown on stderr, cleared at the
     RunResult r = tbucket::test::run({"script", "-qec", command, "/dev/null"});
     CHECK(r.code == 0);
     CHECK_THAT(r.out, Catch::Contains("waiting for 2 tokens on c: ready in "));
+    CHECK_THAT(r.out, !Catch::Contains("restart_grace"));   // no grace holds a plain take
     RunResult quiet = tb({"take", "c", "1", "--wait=5s"});  // stderr is a pipe here
     CHECK(quiet.err.empty());
 }

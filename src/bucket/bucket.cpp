@@ -299,13 +299,13 @@ std::vector<std::string> take_args(int64_t n, TakeMode mode,
 }
 
 TakeResult take_result(const Reply& answer, std::string node, const std::string& name, int64_t n,
-                       TakeMode mode, const std::optional<Settings>& create_with) {
+                       TakeMode mode, const std::optional<Settings>& create_with, ReplyTail tail) {
     const redisReply& reply = checked(answer, name, create_with ? &*create_with : nullptr);
-    return read_take(reply, std::move(node), name, n, mode);
+    return read_take(reply, std::move(node), name, n, mode, tail);
 }
 
 TakeResult read_take(const redisReply& reply, std::string node, const std::string& name, int64_t n,
-                     TakeMode mode) {
+                     TakeMode mode, ReplyTail tail) {
     TakeResult result;
     result.state = parse_state(reply, name);
     result.requested = n;
@@ -322,11 +322,15 @@ TakeResult read_take(const redisReply& reply, std::string node, const std::strin
         result.queued_ahead = std::max<int64_t>(0, integer_at(reply, 10));
         result.queued_tokens = number_at(reply, 11);
     }
-    if (reply.elements > 13) {
-        result.leases_held = integer_at(reply, 12);
-        result.next_holder = string_at(reply, 13);
+    std::size_t grace_at = tail == ReplyTail::place ? 13 : 12;
+    if (tail == ReplyTail::holders) {
+        if (reply.elements > 13) {
+            result.leases_held = integer_at(reply, 12);
+            result.next_holder = string_at(reply, 13);
+        }
+        grace_at = 14;
     }
-    if (reply.elements > 14) result.grace_ms = integer_at(reply, 14);
+    if (reply.elements > grace_at) result.grace_ms = integer_at(reply, grace_at);
     double wanted = mode == TakeMode::partial ? 1.0 : static_cast<double>(n);
     result.retry_after_ms = result.ok() ? 0 : result.state.ms_until(wanted);
     if (!result.ok() && result.queued_ahead > 0 && result.state.window) {

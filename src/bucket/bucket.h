@@ -110,11 +110,16 @@ const char* mode_name(TakeMode mode);
 std::vector<std::string> take_args(int64_t n, TakeMode mode,
                                    const std::optional<Settings>& create_with,
                                    const LeaseSpec* lease = nullptr);
+// What a reply holds after its queue fields: take's and take_many's, a
+// denied semaphore's holders, then a restart grace; a waiter's (wait.lua),
+// its place in line, then the grace; one bucket's of wait_many, the grace.
+enum class ReplyTail { holders, place, grace };
 TakeResult take_result(const Reply& answer, std::string node, const std::string& name, int64_t n,
-                       TakeMode mode, const std::optional<Settings>& create_with);
+                       TakeMode mode, const std::optional<Settings>& create_with,
+                       ReplyTail tail = ReplyTail::holders);
 // A take reply that is not an error (one element of take_many's).
 TakeResult read_take(const redisReply& reply, std::string node, const std::string& name, int64_t n,
-                     TakeMode mode);
+                     TakeMode mode, ReplyTail tail = ReplyTail::holders);
 std::vector<std::string> put_args(int64_t n, bool force,
                                   const std::optional<Settings>& create_with);
 PutResult put_result(const Reply& answer, std::string node, const std::string& name,

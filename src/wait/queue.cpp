@@ -62,8 +62,8 @@ std::optional<LineAnswer> in_line(Client& client, const std::vector<NamedCount>&
         Reply reply = client.run_change(scripts::wait_script, c.name, one_args(c, t, op), node,
                                         t.create_with.has_value());
         // The state and the take part read as take's reply does.
-        a.result.buckets.push_back(
-            take_result(reply, std::move(node), c.name, c.count, TakeMode::all, t.create_with));
+        a.result.buckets.push_back(take_result(reply, std::move(node), c.name, c.count,
+                                               TakeMode::all, t.create_with, ReplyTail::place));
         a.result.buckets.back().asked_at = asked_at;
         read_place(a, *reply);
         read_ticket_place(a, *reply, 12);
@@ -78,7 +78,8 @@ std::optional<LineAnswer> in_line(Client& client, const std::vector<NamedCount>&
     if (op == LineOp::leave) return a;  // buckets deleted are left out
     for (std::size_t i = 0; i < list.size(); ++i) {
         const redisReply& r = element(*reply, i);
-        a.result.buckets.push_back(read_take(r, node, list[i].name, list[i].count, TakeMode::all));
+        a.result.buckets.push_back(
+            read_take(r, node, list[i].name, list[i].count, TakeMode::all, ReplyTail::grace));
         a.result.buckets.back().asked_at = asked_at;
         read_place(a, r);
     }

@@ -179,6 +179,19 @@ class QueuedWaiter {
         return at;
     }
 
+    // The longest restart grace that holds this ticket's lease back, as
+    // left now (the answer's figures were counted when it was asked).
+    std::optional<int64_t> grace_left(const LineAnswer& a) const {
+        std::optional<int64_t> left;
+        for (const TakeResult& t : a.result.buckets) {
+            if (!t.grace_ms) continue;
+            int64_t ms =
+                std::max<int64_t>(0, ms_until(t.asked_at + std::chrono::milliseconds(*t.grace_ms)));
+            left = std::max(left.value_or(0), ms);
+        }
+        return left;
+    }
+
     // Returns to look again; or with the tokens set aside for the ticket
     // just as its waiter gave up (the deadline): they are its after all.
     std::optional<MultiTakeResult> sleep_until_worth_looking(const LineAnswer& a) {
@@ -189,7 +202,8 @@ class QueuedWaiter {
             stop_if_signalled();
             if (passed(wake_at)) return std::nullopt;
             if (passed(session_.deadline())) return leave_and_time_out("");
-            session_.report(wake_at ? std::optional<int64_t>(ms_until(*wake_at)) : std::nullopt);
+            session_.report(wake_at ? std::optional<int64_t>(ms_until(*wake_at)) : std::nullopt,
+                            grace_left(a));
             std::optional<Subscription::Event> next = session_.next_event(wake_at);
             if (!next)
                 return std::nullopt;  // reconnected or moved: the ticket may have been dropped

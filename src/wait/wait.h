@@ -32,6 +32,9 @@ struct WaitProgress {
     int64_t waited_ms = 0;
     std::optional<int64_t> ready_in_ms;     // by the refill rate, if it can tell
     std::optional<int64_t> deadline_in_ms;  // until the timeout, if there is one
+    // A new lease held for holders Redis may have lost (the restart grace,
+    // SPEC §16): until it ends.
+    std::optional<int64_t> grace_ms;
 };
 
 // What a waiter tells the one who waits for it; the library never prints.

@@ -87,11 +87,12 @@ class Session {
         return ms;
     }
 
-    void report(const std::optional<int64_t>& ready_in_ms) {
+    void report(const std::optional<int64_t>& ready_in_ms,
+                const std::optional<int64_t>& grace_ms = std::nullopt) {
         if (observer_.progress_interval_ms() == 0) return;
         std::optional<int64_t> deadline_in;
         if (deadline_) deadline_in = ms_until(*deadline_);
-        observer_.progress({waited_ms(), ready_in_ms, deadline_in});
+        observer_.progress({waited_ms(), ready_in_ms, deadline_in, grace_ms});
     }
 
     // After a lost connection or a server busy for now: warn once, then

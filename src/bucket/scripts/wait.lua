@@ -21,7 +21,8 @@
 --        fence (0: no lease), place in line (0: first; -1: not queued;
 --        for 'leave', the place it had),
 --        tokens asked for by those ahead (an upper bound past the first),
---        the ticket's place (its score; '' when not queued)
+--        the ticket's place (its score; '' when not queued), then, only when
+--        a new lease waits out a restart grace, the ms until it ends
 -- Errors: TBNOTFOUND, TBEXISTS, TBIMPOSSIBLE, TBREFILLS, TBDATA, TBUSAGE
 local n = whole(ARGV[2], 'count', 1)
 local op = choice(ARGV[3], 'op', 'enter', 'leave')
@@ -110,6 +111,7 @@ reply[10] = given and given[2] or 0
 reply[11] = position
 reply[12] = num(ahead)
 reply[13] = (position >= 0 and queued) and num(queued) or ''
+if lease and b.graced and not given then reply[14] = b.g - ms end
 if changed then begin_change(key, reply, event(b, t_text, now_text)) end
 save(key, b, t_text, now_text, created, changed)
 if created then index_add(key) end

@@ -20,8 +20,9 @@
 -- Reply: one take reply per bucket (see take.lua) whose elements 11 and 12
 --        are the ticket's place in that queue (0 first, -1 not queued, -2
 --        put back in it just now: look again at once) and
---        the tokens asked for by those ahead of it; then the ticket's place
---        ('' when not queued)
+--        the tokens asked for by those ahead of it, and element 13, only
+--        when a new lease waits out that bucket's restart grace, the ms
+--        until it ends; then the ticket's place ('' when not queued)
 -- Errors: as take_many's, with ' @<i>'
 local op = choice(ARGV[2], 'op', 'enter', 'leave')
 local ticket = lease_id(ARGV[3])
@@ -153,6 +154,8 @@ for i, b in ipairs(buckets) do
     local position, ahead = standing(i, b)
     r[7], r[8], r[9], r[10] = given and given[i][1] or 0, num(b.l), next_expiry_ms(keys[i], b, now), given and given[i][2] or 0
     r[11], r[12] = position, num(ahead)
+    -- A new lease waiting out a restart grace: the ms until it ends.
+    if holder and b.graced and not (b.r or b.w) and not given then r[13] = b.g - ms end
     reply[i] = r
 end
 reply[#keys + 1] = (queued and not given and op == 'enter') and num(queued) or ''
