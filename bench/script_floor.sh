@@ -7,6 +7,8 @@
 #   grant-floor:  GET id, TIME, HMGET (the 17 fields today reads), HSET,
 #                 SET id PX (the at-most-once record), SPUBLISH
 #   v1-floor:     TIME, HMGET (6 fields), HSET, SPUBLISH: version one's calls
+#   id-floor:     v1-floor and SET id PX: the fewest calls that keep the
+#                 at-most-once record (no GET before it, version one's fields)
 #   denial-floor: GET id, TIME, HMGET (17 fields)
 # Each runs with redis-benchmark -c 50 on a private redis-server (pinned to
 # CPU 0, the benchmark to CPU 1), a fresh database each, alternating, three
@@ -47,6 +49,13 @@ variants = {
         "redis.call('HSET', KEYS[1], 't', '9007199254740990', 'ts', t[1] .. t[2])\n"
         "redis.call('SPUBLISH', KEYS[1] .. ':events', 'take 9007199254740990 9007199254740991 ' .. t[1])\n"
         + reply),
+    'id-floor': (
+        "local t = redis.call('TIME')\n"
+        "local v = redis.call('HMGET', KEYS[1], 'c', 't', 'ts', 'r', 'p', 'x')\n"
+        "redis.call('HSET', KEYS[1], 't', '9007199254740990', 'ts', t[1] .. t[2])\n"
+        "redis.call('SET', KEYS[2], '\\x97\\xb09007199254740990\\xcf\\x00\\x1f\\xff\\xff\\xff\\xff\\xff\\xff\\xc0\\xc0\\xc0\\x01', 'PX', ARGV[1])\n"
+        "redis.call('SPUBLISH', KEYS[1] .. ':events', 'take 9007199254740990 9007199254740991 ' .. t[1])\n"
+        + reply),
     'denial-floor': (
         "local packed = redis.call('GET', KEYS[2])\n"
         "local t = redis.call('TIME')\n"
@@ -60,7 +69,7 @@ git show "$V1:src/scripts/common.lua" >$dir/v1.lua
 git show "$V1:src/scripts/take.lua" >>$dir/v1.lua
 cp $dir/v1.lua $dir/v1-grant.lua
 cp $dir/v1.lua $dir/v1-denial.lua
-names="grant v1-grant grant-floor v1-floor denial v1-denial denial-floor"
+names="grant v1-grant grant-floor id-floor v1-floor denial v1-denial denial-floor"
 rc() { redis-cli -p $port "$@"; }
 bench() {  # KEYS... -- ARGS...: EVALSHA of $sha, a new request id per call
     taskset -c 1 redis-benchmark -p $port -q -c 50 -n 60000 -r 2000000000 EVALSHA "$sha" "$@" >/dev/null 2>&1
@@ -71,7 +80,7 @@ for round in $(seq "$rounds"); do
         rc flushall >/dev/null
         sha=$(rc script load "$(cat $dir/$v.lua)")
         case $v in
-        grant | grant-floor)
+        grant | grant-floor | id-floor)
             $B/tbucket -u redis://127.0.0.1:$port -q create rb --capacity 9007199254740991
             rc config resetstat >/dev/null
             bench 2 "tbucket:{rb}" "tbucket:{rb}:id:__rand_int__" 24000 1 all "" "" "" "" ;;
