@@ -16,20 +16,12 @@
 # From the repository root, after a build:
 #   BUILD=build bash bench/script_floor.sh   (needs redis-server, redis-benchmark, python3, git)
 set -eu
-B=${BUILD:-build}
 V1=${V1:-4690138}
 rounds=${ROUNDS:-3}
-dir=$(mktemp -d)
-port=$($B/lib_bench 0 port)
-taskset -c 0 redis-server --port $port --bind 127.0.0.1 --save '' --appendonly no --dir $dir \
-    --logfile $dir/redis.log &
-server=$!
-trap 'kill $server; wait $server 2>/dev/null; rm -rf $dir' EXIT
-until redis-cli -p $port ping >/dev/null 2>&1; do sleep 0.05; done
-python3 - "$B/generated/scripts.cpp" "$dir" <<'EOF'
-import re, sys
-src = open(sys.argv[1]).read()
-take = re.search(r'Script take_script\{"take", R"tbucket_lua\((.*?)\)tbucket_lua"', src, re.S).group(1)
+. "$(dirname "$0")/script_bench.sh"
+python3 - "$dir/take.lua" "$dir" <<'EOF'
+import sys
+take = open(sys.argv[1]).read()
 fields = "'c', 't', 'ts', 'r', 'p', 'x', 'l', 'f', 'q', 'qn', 'n', 'nd', 'w', 'z', 'we', 'nx', 'g'"
 reply = "return {'9007199254740990', 9007199254740991, 0, false, false, false, 1}\n"
 variants = {
@@ -70,7 +62,6 @@ git show "$V1:src/scripts/take.lua" >>$dir/v1.lua
 cp $dir/v1.lua $dir/v1-grant.lua
 cp $dir/v1.lua $dir/v1-denial.lua
 names="grant v1-grant grant-floor id-floor v1-floor denial v1-denial denial-floor"
-rc() { redis-cli -p $port "$@"; }
 bench() {  # KEYS... -- ARGS...: EVALSHA of $sha, a new request id per call
     taskset -c 1 redis-benchmark -p $port -q -c 50 -n 60000 -r 2000000000 EVALSHA "$sha" "$@" >/dev/null 2>&1
 }

@@ -8,18 +8,10 @@
 # From the repository root, after a build:
 #   BUILD=build bash bench/script_levers.sh   (needs redis-server, redis-benchmark, python3)
 set -eu
-B=${BUILD:-build}
-dir=$(mktemp -d)
-port=$($B/lib_bench 0 port)
-taskset -c 0 redis-server --port $port --bind 127.0.0.1 --save '' --appendonly no --dir $dir \
-    --logfile $dir/redis.log &
-server=$!
-trap 'kill $server; wait $server 2>/dev/null; rm -rf $dir' EXIT
-until redis-cli -p $port ping >/dev/null 2>&1; do sleep 0.05; done
-python3 - "$B/generated/scripts.cpp" "$dir" <<'EOF'
-import re, sys
-src = open(sys.argv[1]).read()
-take = re.search(r'Script take_script\{"take", R"tbucket_lua\((.*?)\)tbucket_lua"', src, re.S).group(1)
+. "$(dirname "$0")/script_bench.sh"
+python3 - "$dir/take.lua" "$dir" <<'EOF'
+import sys
+take = open(sys.argv[1]).read()
 def cut(a, b, s=take):
     assert a in s, a
     return s.replace(a, b, 1)
@@ -40,7 +32,6 @@ for name, text in variants.items():
 print(' '.join(variants))
 EOF
 names="grant return-1 prelude-only reads-only no-id-record no-publish no-counters no-save"
-rc() { redis-cli -p $port "$@"; }
 for round in 1 2 3; do
     line="round $round:"
     for v in $names; do
