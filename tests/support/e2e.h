@@ -136,7 +136,7 @@ inline std::string make_certs() {
 // Under AddressSanitizer every process starts and exits several times
 // slower; time bounds stretch by this factor there.
 inline double slowdown() {
-#if defined(__SANITIZE_ADDRESS__)
+#ifdef TBUCKET_TEST_SANITIZED
     return 4;
 #else
     return 1;
