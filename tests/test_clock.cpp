@@ -76,7 +76,7 @@ RunResult tb(const std::string& offset, std::vector<std::string> args) {
 }
 
 RunResult probe(const std::string& offset, std::vector<std::string> args) {
-    args.insert(args.begin(), {TBUCKET_CLOCK_PROBE, redis().url()});
+    args.insert(args.begin(), {tbucket::test::build_file("tests/clock_probe"), redis().url()});
     return tbucket::test::run(shifted(offset, args));
 }
 
@@ -141,7 +141,7 @@ TEST_CASE("faketime shifts a dynamic program's clock, and tbucket is checked eit
         WARN("faketime is not installed (Debian package faketime): nothing to check");
         return;
     }
-    CHECK_FALSE(is_static(TBUCKET_CLOCK_PROBE));
+    CHECK_FALSE(is_static(tbucket::test::build_file("tests/clock_probe")));
     if (is_static(tbucket::test::tbucket_path())) {
         WARN(
             "tbucket is a static binary: faketime's LD_PRELOAD cannot reach it; clock_probe stands "

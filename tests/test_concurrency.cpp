@@ -28,11 +28,7 @@ namespace {
 // A sanitizer build's tbucket takes ~150ms to start instead of ~10ms: the
 // same properties are checked there with fewer processes and a slower
 // refill, so that they still finish in seconds.
-#ifdef TBUCKET_TEST_SANITIZED
-constexpr int scale = 10;
-#else
-constexpr int scale = 1;
-#endif
+const int scale = tbucket::test::sanitized() ? 10 : 1;
 
 // A shell loop started now against this suite's server.
 std::unique_ptr<Child> shell_loop(const std::string& script,

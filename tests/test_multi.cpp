@@ -26,11 +26,8 @@ using tbucket::test::tb;
 
 namespace {
 
-#ifdef TBUCKET_TEST_SANITIZED
-constexpr int scale = 10;  // a sanitizer build's tbucket starts 15x slower
-#else
-constexpr int scale = 1;
-#endif
+const int scale =
+    tbucket::test::sanitized() ? 10 : 1;  // a sanitizer build's tbucket starts 15x slower
 
 std::unique_ptr<Child> shell_loop(const std::string& script) {
     return tbucket::test::shell_loop(redis().url(), script, {}, 120);

@@ -133,11 +133,7 @@ struct Step {
     bool waits = false;
 };
 
-#ifdef TBUCKET_TEST_SANITIZED
-constexpr bool sanitized = true;
-#else
-constexpr bool sanitized = false;
-#endif
+const bool sanitized = tbucket::test::sanitized();
 
 // Every command once, in an order where each one succeeds (or, for a key
 // that is not a bucket, fails with 65): with the minimal rules all of them

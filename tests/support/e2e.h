@@ -136,11 +136,7 @@ inline std::string make_certs() {
 // Under AddressSanitizer every process starts and exits several times
 // slower; time bounds stretch by this factor there.
 inline double slowdown() {
-#ifdef TBUCKET_TEST_SANITIZED
-    return 4;
-#else
-    return 1;
-#endif
+    return sanitized() ? 4 : 1;
 }
 
 // Polls `pred` every 5 ms for up to `seconds` (stretched by slowdown()), for

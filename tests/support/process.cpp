@@ -1,6 +1,7 @@
 #include "support/process.h"
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -12,6 +13,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <stdexcept>
 
@@ -53,7 +55,17 @@ std::string tbucket_path() {
     // Another build's binary (an older version, to show a test failing
     // before its fix): TBUCKET_TEST_BIN=/path/to/tbucket.
     if (const char* other = std::getenv("TBUCKET_TEST_BIN"); other && *other) return other;
-    return TBUCKET_BIN;
+    return build_file("tbucket");
+}
+
+std::string build_file(const std::string& path) {
+    return (std::filesystem::read_symlink("/proc/self/exe").parent_path().parent_path() / path)
+        .string();
+}
+
+bool sanitized() {
+    static const bool linked = dlsym(RTLD_DEFAULT, "__asan_init") != nullptr;
+    return linked;
 }
 
 Child::Child(const std::vector<std::string>& argv, const RunOptions& options)

@@ -83,6 +83,16 @@ class Child {
 
 std::string tbucket_path();
 
+// A file of the build this test program belongs to, by its path in the
+// build directory ("tests/clock_probe"): test programs live in <build>/tests.
+std::string build_file(const std::string& path);
+
+// Whether this test program was built with the sanitizers, and so the
+// tbucket of its build is the slower, sanitized one. Asked of the program
+// itself (the sanitizers' runtime is linked in), so that the tests' own
+// code compiles the same in every build.
+bool sanitized();
+
 // This process's environment without TBUCKET_*, REDIS_URL, REDISCLI_AUTH
 // and NO_COLOR, plus `extra`: what every child of the tests starts with.
 std::vector<std::string> clean_environment(const std::map<std::string, std::string>& extra = {});
