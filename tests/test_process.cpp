@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -60,4 +61,20 @@ TEST_CASE("a child whose background grandchild keeps its pipe is still cleaned u
     auto start = std::chrono::steady_clock::now();
     child.reset();
     CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(1));
+}
+
+TEST_CASE(
+    "a test knows its build's tbucket, and whether it is the sanitized one, as that tbucket says",
+    "[redis][process]") {
+    // Found at run time (tests/CMakeLists.txt builds the tests' code alike
+    // in every build): a wrong answer would test another build's binary,
+    // or size a sanitized run's trials and time bounds for a release one.
+    if (std::getenv("TBUCKET_TEST_BIN")) {
+        WARN("not checked: TBUCKET_TEST_BIN names another build's tbucket");
+        return;
+    }
+    tbucket::test::RunResult version =
+        tbucket::test::run({tbucket::test::tbucket_path(), "--version"});
+    REQUIRE(version.code == 0);
+    CHECK(tbucket::test::sanitized() == (version.out.find("ASan") != std::string::npos));
 }
