@@ -103,6 +103,10 @@ TEST_CASE("a stopped keeper is passed over: one-shot commands connect by themsel
     REQUIRE(r.tb({"create", "st", "--capacity", "100"}).code == 0);
     int pid = only_keeper(tls);
     REQUIRE(::kill(pid, SIGSTOP) == 0);
+    // SIGSTOP takes effect when the keeper is next scheduled: until then it
+    // is not yet a stopped keeper, and a command may be connected to it when
+    // it stops (that command times out, 69: a CI run on a busy machine).
+    REQUIRE(eventually([&] { return tbucket::test::process_state(pid) == 'T'; }));
     RunResult took = r.tb({"take", "st", "3"});
     RunResult again = r.tb({"take", "st", "3"});
     ::kill(pid, SIGCONT);

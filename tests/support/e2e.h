@@ -183,14 +183,21 @@ inline std::string read_file(const std::string& path) {
     }
 }
 
+// A process's state in /proc/PID/stat ('R', 'S', 'T' stopped, 'Z'...), or
+// '\0' when there is no such process.
+inline char process_state(int pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(stat, line)) return '\0';
+    std::size_t paren = line.rfind(')');
+    return paren != std::string::npos && paren + 2 < line.size() ? line[paren + 2] : '\0';
+}
+
 // A process that runs (not a zombie: a keeper started by tbucket is not
 // the test's child, and may wait for init to reap it).
 inline bool process_alive(int pid) {
-    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-    std::string line;
-    if (!std::getline(stat, line)) return false;
-    std::size_t paren = line.rfind(')');
-    return paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] != 'Z';
+    char state = process_state(pid);
+    return state != '\0' && state != 'Z';
 }
 
 inline double seconds_since(std::chrono::steady_clock::time_point t) {
